@@ -1,0 +1,30 @@
+# `make demo` and `make test` work on a fresh clone: they create .venv, install, then run.
+# A second run reuses the venv (the stamp file is newer than pyproject.toml) and is quick.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.mlcraft-installed
+TORCH  := torch==2.13.0
+
+.PHONY: setup demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -e '.[nn,dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(VENV)/bin/mlcraft demo
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) benchmarks/bench_housing.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

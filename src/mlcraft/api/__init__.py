@@ -1,0 +1,7 @@
+"""The Python API: the :class:`Project` facade over the checklist (the CLI and server call only this)."""
+
+from mlcraft.api.project import Project
+from mlcraft.api.train import TrainResult
+from mlcraft.core.events import Callback
+
+__all__ = ["Project", "TrainResult", "Callback"]

@@ -1,0 +1,73 @@
+"""Evaluate once on the test set, with a 95% confidence interval; every look is recorded."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING, Any
+
+from mlcraft import atomic
+from mlcraft.core.evaluate import score_with_interval
+from mlcraft.core.metrics import Scorer, get_metric
+from mlcraft.workspace import now_iso
+
+if TYPE_CHECKING:
+    from mlcraft.api.project import Project
+
+__all__ = ["evaluate", "test_looks"]
+
+
+def test_looks(project: Project) -> list[dict[str, Any]]:
+    """Every earlier look at the test set (append-only record)."""
+    path = project.workspace.evaluations_dir / "looks.jsonl"
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def evaluate(project: Project, *, version: int | None = None) -> dict[str, Any]:
+    cfg = project.config
+    version = project.registry.require_champion() if version is None else version
+    model = project.load_model(version)
+    test = project.test_frame()
+    features, _ = model.schema.coerce(test, where="test set")
+    y = model.schema.coerce_target(test[cfg.target], cfg.task)
+    pred = model.predict_raw(features)
+    scorer = Scorer(get_metric(cfg.metric, cfg.task), classes=model.classes, positive_class=model.positive_class, threshold=model.threshold if model.threshold is not None else 0.5)
+    interval = score_with_interval(scorer, y.to_numpy() if hasattr(y, "to_numpy") else y, pred, seed=cfg.seed)
+    earlier = test_looks(project)
+    warning = None
+    other = [look for look in earlier if look["version"] != version]
+    if other:
+        first = other[0]
+        warning = (
+            f"the test set was already looked at ({first['at']}, model version {first['version']}); "
+            "choosing a model after looking at its test score makes that score optimistic (data snooping)"
+        )
+    elif earlier:
+        warning = f"model version {version} was already evaluated on this test set ({earlier[0]['at']}); the score is unchanged"
+    meta = project.registry.meta(version)
+    record = {
+        **interval.to_dict(),
+        "version": version,
+        "family": meta.get("family"),
+        "cv_mean": meta.get("cv_mean"),
+        "test_rows": len(test),
+        "at": now_iso(),
+        "warning": warning,
+        "looks_before": len(earlier),
+    }
+    evaluations = project.workspace.evaluations_dir
+    atomic.write_json(evaluations / f"{record['at'].replace(':', '')}-v{version}.json", record)
+    with project.workspace.lock():
+        with open(evaluations / "looks.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"version": version, "at": record["at"], "metric": cfg.metric, "value": interval.value}) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    return record

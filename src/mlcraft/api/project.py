@@ -1,0 +1,307 @@
+"""``Project``: one ML project in a directory, walked through the checklist.
+
+Examples
+--------
+>>> import mlcraft
+>>> from sklearn.datasets import load_diabetes
+>>> df = load_diabetes(as_frame=True).frame
+>>> project = mlcraft.Project.create("runs/diabetes", data=df, target="target", time_limit=30)  # doctest: +SKIP
+>>> project.train().leaderboard.head()  # doctest: +SKIP
+>>> project.evaluate()["value"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlcraft import atomic
+from mlcraft.config import ProjectConfig
+from mlcraft.core import data as data_mod
+from mlcraft.core import framing
+from mlcraft.core.events import Callback
+from mlcraft.core.metrics import default_metric, get_metric
+from mlcraft.core.schema import Schema, detect_identifier, infer_schema
+from mlcraft.core.split import split_test
+from mlcraft.exceptions import ConfigError, DataError, ProjectError
+from mlcraft.registry import ModelRegistry
+from mlcraft.workspace import Workspace
+
+__all__ = ["Project", "MlcraftWarning"]
+
+
+class MlcraftWarning(UserWarning):
+    """Something the user should know that is not an error (an ignored column, an unseen category)."""
+
+
+class Project:
+    """A project directory: settings, data versions, test split, runs and model versions.
+
+    Use :meth:`create` for a new project and :meth:`open` (or the constructor) for an existing one.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.workspace = Workspace(path)
+        self.workspace.check()
+        self.workspace.clean()
+        self.config: ProjectConfig = self.workspace.read_config()
+        self.notes: list[str] = []
+        self._schema: Schema | None = None
+
+    # -- creation --------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Project:
+        """Open an existing project."""
+        return cls(path)
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        data: str | os.PathLike[str] | pd.DataFrame,
+        target: str,
+        *,
+        task: str | None = None,
+        metric: str | None = None,
+        positive_class: Any = None,
+        test_size: float = 0.2,
+        test_data: str | os.PathLike[str] | pd.DataFrame | None = None,
+        stratify_on: str | None = None,
+        id_column: str | None = None,
+        categorical: Sequence[str] = (),
+        drop: Sequence[str] = (),
+        seed: int = 42,
+        time_limit: float | None = 300.0,
+        max_trials: int | None = None,
+        n_folds: int = 5,
+        encoding: str | None = None,
+    ) -> Project:
+        """Frame the problem, store the data and set the test set aside, before anything else looks.
+
+        Nothing is written unless every check passes; the directory appears whole or not at all.
+
+        Parameters
+        ----------
+        path : path
+            The project directory (must not be a project yet; an empty directory is fine).
+        data : path or DataFrame
+            CSV or Parquet file, or a DataFrame.
+        target : str
+            Column to predict.
+        task : {"regression", "binary", "multiclass"}, optional
+            Inferred from the target when omitted.
+        metric : str, optional
+            Default: RMSE (regression), ROC AUC (binary), log loss (multiclass).
+        test_size : float
+            Share of rows set aside as the test set (0 for none).
+        test_data : path or DataFrame, optional
+            A separate test set instead of a split.
+        """
+        ws = Workspace(path)
+        if ws.exists():
+            raise ProjectError(f"{ws.root} is already an mlcraft project; train it again with `mlcraft train --project {ws.root}` or choose a new directory")
+        if ws.root.exists() and (not ws.root.is_dir() or any(ws.root.iterdir())):
+            raise ProjectError(f"{ws.root} exists and is not empty; choose a new directory for the project")
+        if task is not None and task not in ("regression", "binary", "multiclass"):
+            raise ConfigError(f"--task {task!r}: choose regression, binary or multiclass")
+        table = data_mod.load_table(data, encoding=encoding)
+        frame = table.frame
+        notes = list(table.notes)
+        data_mod.require_columns(frame, [target], table.source, "target column")
+        present = framing.check_target(frame[target], target)
+        task = task or framing.infer_task(present)
+        _check_task(present, task, target)
+        metric_name = get_metric(metric or default_metric(task), task).name
+        positive = framing.choose_positive_class(present, task, positive_class)
+        data_mod.check_finite(frame, table.source, table.line_of)
+        test_table = None
+        if test_data is not None:
+            test_table = data_mod.load_table(test_data, encoding=encoding)
+            data_mod.require_columns(test_table.frame, [c for c in frame.columns], test_table.source)
+            data_mod.check_finite(test_table.frame, test_table.source, test_table.line_of)
+            test_size = 0.0
+        if stratify_on is not None:
+            data_mod.require_columns(frame, [stratify_on], table.source, "--stratify-on column")
+        ident = detect_identifier(frame, target, id_column)
+        labelled = frame[target].notna().to_numpy()
+        if not labelled.all():
+            notes.append(f"{int((~labelled).sum())} row(s) with a missing target are not used for training or testing")
+        split = split_test(
+            frame[labelled].reset_index(drop=True),
+            target,
+            classification=task != "regression",
+            test_size=test_size,
+            seed=seed,
+            id_column=ident,
+            stratify_on=stratify_on,
+        )
+        is_test = np.zeros(len(frame), dtype=bool)
+        is_test[np.flatnonzero(labelled)] = split.is_test
+        train_rows = frame[labelled & ~is_test]
+        schema = infer_schema(train_rows, target, categorical=categorical, drop=drop, id_column=ident)
+        if task != "regression":
+            framing.check_target(train_rows[target], target)
+        digest = data_mod.frame_hash(frame)
+        config = ProjectConfig(
+            target=target,
+            task=task,
+            metric=metric_name,
+            positive_class=framing.to_native(positive),
+            source=str(table.source),
+            dataset=digest,
+            test_source=None if test_table is None else str(test_table.source),
+            test_dataset=None if test_table is None else data_mod.frame_hash(test_table.frame),
+            id_column=ident,
+            categorical=tuple(categorical),
+            drop=tuple(drop),
+            split_method="external" if test_table is not None else split.method,
+            test_size=test_size,
+            stratify_on=stratify_on,
+            seed=seed,
+            time_limit=time_limit,
+            max_trials=max_trials,
+            n_folds=n_folds,
+        )
+        with atomic.atomic_dir(ws.root) as tmp:
+            ws.store_dataset(frame, digest, {"source": str(table.source), "notes": notes}, root=tmp)
+            if test_table is not None:
+                ws.store_dataset(test_table.frame, config.test_dataset, {"source": str(test_table.source), "role": "test"}, root=tmp)
+            ws.write_split(digest, is_test, root=tmp)
+            ws.write_schema(schema, root=tmp)
+            ws.write_config(config, root=tmp)
+        project = cls(ws.root)
+        project.notes = notes + [f"{c.name}: {c.note}" for c in schema.columns if c.note]
+        return project
+
+    # -- state -----------------------------------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        return self.workspace.root
+
+    @property
+    def schema(self) -> Schema:
+        if self._schema is None:
+            self._schema = self.workspace.read_schema()
+        return self._schema
+
+    @property
+    def registry(self) -> ModelRegistry:
+        return ModelRegistry(self.workspace.models_dir)
+
+    def dataset(self) -> pd.DataFrame:
+        """The stored dataset version this project trains on (all rows, test rows included)."""
+        return self.workspace.load_dataset(self.config.dataset)
+
+    def training_frame(self) -> pd.DataFrame:
+        """The training rows: labelled, and not in the test set. No other step reads test rows."""
+        frame = self.dataset()
+        is_test = self.workspace.read_split(self.config.dataset)
+        keep = ~is_test & frame[self.config.target].notna().to_numpy()
+        return frame[keep].reset_index(drop=True)
+
+    def test_frame(self) -> pd.DataFrame:
+        """The test rows (used by ``evaluate`` only)."""
+        cfg = self.config
+        if cfg.test_dataset is not None:
+            frame = self.workspace.load_dataset(cfg.test_dataset)
+        else:
+            frame = self.dataset()
+            frame = frame[self.workspace.read_split(cfg.dataset)]
+        frame = frame[frame[cfg.target].notna()].reset_index(drop=True)
+        if frame.empty:
+            raise ConfigError(f"{self.path}: this project has no test set (test size 0); create it with --test-size 0.2 or --test-data FILE")
+        return frame
+
+    def leaderboard(self, run_id: str | None = None) -> pd.DataFrame:
+        """The leaderboard of a run (the latest by default)."""
+        runs = self.workspace.run_ids()
+        if not runs:
+            raise ProjectError(f"{self.path}: no training run yet; run `mlcraft train --project {self.path}`")
+        run_id = run_id or runs[-1]
+        return pd.read_csv(self.workspace.run_dir(run_id) / "leaderboard.csv")
+
+    def check_unchanged(self, *, data=None, target: str | None = None, task: str | None = None, metric: str | None = None, seed: int | None = None, encoding: str | None = None) -> None:
+        """Refuse options that would change this project's framing or data (use a new project instead)."""
+        cfg = self.config
+        given = {"--target": (target, cfg.target), "--task": (task, cfg.task), "--seed": (seed, cfg.seed)}
+        if metric is not None:
+            given["--metric"] = (get_metric(metric, cfg.task).name, cfg.metric)
+        for option, (value, stored) in given.items():
+            if value is not None and value != stored:
+                raise ConfigError(f"{self.path} was created with {option} {stored}; the framing of a project cannot change: use a new --project directory")
+        if data is not None:
+            frame = data_mod.load_table(data, encoding=encoding).frame
+            if data_mod.frame_hash(frame) != cfg.dataset:
+                raise ConfigError(
+                    f"{data} differs from the data this project was created with (dataset {cfg.dataset}); "
+                    "train a new --project directory for it, or omit DATA to re-train on the stored data"
+                )
+
+    def candidate_families(self, families: Iterable[str] | None = None, exclude: Iterable[str] | None = None) -> list[str]:
+        """Names of the model families a training run would shortlist for this task."""
+        from mlcraft.models import families_for
+
+        return [f.name for f in families_for(self.config.task, list(families) if families is not None else None, list(exclude or ()))]
+
+    # -- the checklist -----------------------------------------------------------------------------
+    def train(
+        self,
+        *,
+        time_limit: float | None = None,
+        max_trials: int | None = None,
+        n_jobs: int | None = None,
+        families: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
+        callbacks: Iterable[Callback] = (),
+    ):
+        """Shortlist model families by cross-validation, refit the best, save it as the champion.
+
+        With neither ``time_limit`` nor ``max_trials`` the project's settings apply. Giving
+        ``max_trials`` alone means fixed work and no time limit (reproducible runs).
+        """
+        from mlcraft.api.train import run_training
+
+        if time_limit is None and max_trials is None:
+            time_limit, max_trials = self.config.time_limit, self.config.max_trials
+        return run_training(self, time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs, families=families, exclude=exclude, callbacks=callbacks)
+
+    def load_model(self, version: int | None = None):
+        """A model version (the champion by default)."""
+        return self.registry.load(version)
+
+    def predict(self, data: pd.DataFrame | str | os.PathLike[str], *, version: int | None = None) -> pd.DataFrame:
+        """Predictions for ``data``: a column named like the target, plus ``proba_<class>`` columns."""
+        from mlcraft.api.predict import predict_table
+
+        result = predict_table(self, data, version=version)
+        for note in result.notes:
+            warnings.warn(note, MlcraftWarning, stacklevel=2)
+        return result.frame
+
+    def predict_file(self, source, out, *, version: int | None = None, encoding: str | None = None):
+        """Predict a CSV/Parquet file into ``out`` (written atomically); returns a summary."""
+        from mlcraft.api.predict import predict_file
+
+        return predict_file(self, source, out, version=version, encoding=encoding)
+
+    def evaluate(self, *, version: int | None = None) -> dict[str, Any]:
+        """Score a model (the champion by default) once on the test set, with a 95% interval."""
+        from mlcraft.api.evaluate import evaluate
+
+        return evaluate(self, version=version)
+
+
+def _check_task(present: pd.Series, task: str, target: str) -> None:
+    n_classes = present.nunique()
+    if task == "regression" and not pd.api.types.is_numeric_dtype(present.dtype):
+        raise DataError(f"target {target!r} is not numeric, so it cannot be a regression target; use --task binary or multiclass")
+    if task == "binary" and n_classes != 2:
+        raise DataError(f"target {target!r} has {n_classes} classes, not 2; use --task multiclass")
+    if task == "multiclass" and n_classes < 3:
+        raise DataError(f"target {target!r} has {n_classes} classes; use --task binary")

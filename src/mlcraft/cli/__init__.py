@@ -1,0 +1,32 @@
+"""The command line: a thin Typer layer over :mod:`mlcraft.api` (one module per command)."""
+
+from __future__ import annotations
+
+import typer
+
+from mlcraft.cli.app import app
+
+# each module registers its command(s) on import: adding a command is one module plus one line here
+from mlcraft.cli import train as _train  # noqa: E402,F401
+from mlcraft.cli import predict as _predict  # noqa: E402,F401
+from mlcraft.cli import evaluate as _evaluate  # noqa: E402,F401
+from mlcraft.cli import demo as _demo  # noqa: E402,F401
+
+__all__ = ["app", "main"]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from mlcraft import __version__
+
+        typer.echo(f"mlcraft {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit.")) -> None:
+    """The Machine Learning Project Checklist, automated."""
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,45 @@
+"""`mlcraft demo`: the whole checklist on datasets bundled with scikit-learn."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from mlcraft.api.demo import DEMO_DATASETS, run_demo
+from mlcraft.cli.app import command, console, fmt, split_names
+from mlcraft.cli.train import RichReport, leaderboard_table
+
+
+@command("demo")
+def demo(
+    directory: Optional[Path] = typer.Option(None, "--dir", help="Keep the demo projects here (default: a temporary directory, removed afterwards)."),
+    dataset: Optional[list[str]] = typer.Option(None, help=f"Only these datasets: {', '.join(DEMO_DATASETS)}."),
+    time_limit: float = typer.Option(40.0, help="Seconds of training per dataset."),
+) -> None:
+    """Train, evaluate and predict on breast cancer (binary), wine (multiclass) and diabetes (regression)."""
+    root = Path(tempfile.mkdtemp(prefix="mlcraft-demo-")) if directory is None else directory
+    def callbacks(project):
+        return [RichReport(len(project.candidate_families()), project.config.metric)]
+
+    try:
+        for name in split_names(dataset) or list(DEMO_DATASETS):
+            console.rule(f"{name}: {DEMO_DATASETS.get(name, '')}")
+            for result in run_demo(root, datasets=[name], time_limit=time_limit, callbacks=callbacks):
+                metric = result.train.metric
+                console.print(leaderboard_table(result.train.leaderboard.head(8), metric))
+                ev = result.evaluation
+                console.print(
+                    f"champion {result.train.best}: CV {metric} {fmt(result.train.cv_mean)} ± {fmt(result.train.cv_std)}; "
+                    f"test {metric} [bold]{fmt(ev['value'])}[/] (95% CI {fmt(ev['ci_low'])} to {fmt(ev['ci_high'])}, {ev['test_rows']} rows)"
+                )
+                console.print("predictions for the first rows:")
+                console.print(result.predictions.round(3).to_string(index=False))
+    finally:
+        if directory is None:
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            console.print(f"demo projects kept in {root}")

@@ -1,0 +1,26 @@
+"""`mlcraft predict`: score a file with the champion (or a chosen version)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from mlcraft.api import Project
+from mlcraft.cli.app import command, console
+
+
+@command("predict")
+def predict(
+    data: Path = typer.Argument(..., help="CSV or Parquet file with the feature columns."),
+    project: Path = typer.Option(..., "--project", "-p", help="Project directory."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write predictions (.csv or .parquet)."),
+    version: Optional[int] = typer.Option(None, help="Model version (default: the champion)."),
+    encoding: Optional[str] = typer.Option(None, help="Text encoding of the CSV (default: detected)."),
+) -> None:
+    """Predict DATA: one column named like the target, plus proba_<class> columns for classification."""
+    summary = Project.open(project).predict_file(data, out, version=version, encoding=encoding)
+    for note in summary.notes:
+        console.print(f"[yellow]warning[/]: {note}")
+    console.print(f"wrote {summary.rows} prediction(s) to {summary.out} (model version {summary.version})")

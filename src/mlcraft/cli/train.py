@@ -1,0 +1,151 @@
+"""`mlcraft train`: frame, split, shortlist, refit, save."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mlcraft.api import Callback, Project
+from mlcraft.cli.app import command, console, fmt, split_names
+from mlcraft.exceptions import ConfigError
+
+
+class RichReport(Callback):
+    """The leaderboard as it fills in, under a progress bar."""
+
+    def __init__(self, total: int, metric: str):
+        self.metric = metric
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[left]}"),
+            console=console,
+            transient=True,
+        )
+        self.task = self.progress.add_task("shortlist", total=total, left="")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+    def on_train_start(self, info):
+        self.progress.start()
+        limit = f"time limit {info['time_limit']:.0f}s" if info.get("time_limit") else f"fixed work ({info.get('max_trials') or 'all'} trials)"
+        console.print(f"cross-validating on {info['rows']} training rows, {info['folds']} folds, {limit}, metric {self.metric}")
+
+    def on_candidate_start(self, name, estimated_seconds):
+        self.progress.update(self.task, description=name)
+
+    def on_candidate_end(self, result):
+        if result.ok:
+            console.print(f"  {result.name:<24} {self.metric} {fmt(result.mean):>12} ± {fmt(result.std):<10} fit {result.fit_time:6.2f}s/fold")
+        else:
+            console.print(f"  {result.name:<24} [yellow]{result.status}[/]: {result.note}")
+        self.progress.advance(self.task)
+
+    def on_note(self, message):
+        if "skipped" not in message:
+            console.print(f"  [yellow]note[/]: {message}")
+
+    def on_refit_start(self, name):
+        self.progress.update(self.task, description=f"refitting {name}")
+
+    def on_train_end(self, summary):
+        self.progress.stop()
+
+
+def _schema_table(project: Project) -> Table:
+    table = Table(title="inferred schema (training rows)", title_justify="left")
+    for col in ("column", "role", "dtype", "unique", "missing", "note"):
+        table.add_column(col)
+    table.add_row(project.config.target, "target", project.schema.target_dtype, "", "", f"{project.config.task}, metric {project.config.metric}")
+    for c in project.schema.columns:
+        table.add_row(c.name, c.role.value, c.dtype, str(c.n_unique), str(c.n_missing), c.note or "")
+    return table
+
+
+def leaderboard_table(board, metric: str) -> Table:
+    table = Table(title="leaderboard (cross-validation)", title_justify="left")
+    has_notes = bool(board["note"].fillna("").astype(str).str.len().gt(0).any()) if len(board) else False
+    columns = ("rank", "model", f"{metric} mean", "std", "fit s", "pred s") + (("note",) if has_notes else ())
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("model", "note") else "right", no_wrap=col != "note")
+    for row in board.itertuples(index=False):
+        d = row._asdict()
+        ok = d["status"] == "ok"
+        table.add_row(
+            str(d["rank"]) if ok else "-",
+            d["model"],
+            fmt(d[f"{metric}_mean"]) if ok else "-",
+            fmt(d[f"{metric}_std"]) if ok else "-",
+            f"{d['fit_time_s']:.2f}" if ok else "-",
+            f"{d['predict_time_s']:.3f}" if ok else "-",
+            *((d["note"] if isinstance(d["note"], str) else "",) if has_notes else ()),
+        )
+    return table
+
+
+def _open_existing(project_dir: Path, data, target, task, metric, seed) -> Project:
+    project = Project.open(project_dir)
+    project.check_unchanged(data=data, target=target, task=task, metric=metric, seed=seed)
+    return project
+
+
+@command("train")
+def train(
+    data: Optional[Path] = typer.Argument(None, help="CSV or Parquet file (omit to re-train an existing project on its stored data)."),
+    project: Path = typer.Option(..., "--project", "-p", help="Project directory (created on first use)."),
+    target: Optional[str] = typer.Option(None, "--target", "-t", help="Column to predict (required for a new project)."),
+    task: Optional[str] = typer.Option(None, help="regression, binary or multiclass (default: inferred from the target)."),
+    metric: Optional[str] = typer.Option(None, help="Metric, e.g. rmse, mae, r2, roc_auc, log_loss, accuracy, f1 (scikit-learn scorer names work)."),
+    positive_class: Optional[str] = typer.Option(None, help="Positive class of a binary target (default: 1/True/yes, else the minority class)."),
+    test_size: float = typer.Option(0.2, help="Share of rows set aside as the test set before anything looks at the data (0 for none)."),
+    test_data: Optional[Path] = typer.Option(None, help="A separate test set file, instead of a split."),
+    stratify_on: Optional[str] = typer.Option(None, help="Stratify the split on quantile bins of this column (the book's income_cat)."),
+    id_column: Optional[str] = typer.Option(None, "--id", help="Identifier column: never a feature; makes the test split stable across data refreshes."),
+    categorical: Optional[list[str]] = typer.Option(None, help="Treat column(s) as categorical (repeat, or comma-separated)."),
+    drop: Optional[list[str]] = typer.Option(None, help="Drop column(s) (repeat, or comma-separated)."),
+    seed: Optional[int] = typer.Option(None, help="Random seed (default 42)."),
+    time_limit: Optional[float] = typer.Option(None, help="Seconds for the whole training (default 300; not with --max-trials alone)."),
+    max_trials: Optional[int] = typer.Option(None, help="Fixed amount of work instead of a time limit: same data and seed give the same result."),
+    n_jobs: Optional[int] = typer.Option(None, help="Parallel workers (default: all cores)."),
+    family: Optional[list[str]] = typer.Option(None, help="Only these model families (repeat, or comma-separated)."),
+    exclude: Optional[list[str]] = typer.Option(None, help="Leave these model families out."),
+    folds: int = typer.Option(5, help="Cross-validation folds."),
+    encoding: Optional[str] = typer.Option(None, help="Text encoding of the CSV (default: detected)."),
+) -> None:
+    """Train on DATA: infer the schema, set the test set aside, shortlist model families by cross-validation, save the best."""
+    if project.exists() and (project / "mlcraft.toml").exists():
+        proj = _open_existing(project, data, target, task, metric, seed)
+    else:
+        if data is None or target is None:
+            raise ConfigError(f"{project} is not a project yet: give DATA and --target, e.g. `mlcraft train data.csv --target price --project {project}`")
+        proj = Project.create(
+            project, data, target, task=task, metric=metric, positive_class=positive_class, test_size=test_size,
+            test_data=test_data, stratify_on=stratify_on, id_column=id_column, categorical=split_names(categorical),
+            drop=split_names(drop), seed=42 if seed is None else seed,
+            time_limit=None if (max_trials is not None and time_limit is None) else (300.0 if time_limit is None else time_limit),
+            max_trials=max_trials, n_folds=folds, encoding=encoding,
+        )
+        for note in proj.notes:
+            console.print(f"[yellow]note[/]: {note}")
+        cfg = proj.config
+        console.print(f"test set: {cfg.split_method} split, {cfg.test_size:.0%} of rows set aside" if cfg.split_method != "external" else f"test set: {cfg.test_source}")
+    console.print(_schema_table(proj))
+    chosen = proj.candidate_families(split_names(family) or None, split_names(exclude))
+    with RichReport(len(chosen), proj.config.metric) as report:
+        result = proj.train(time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs, families=split_names(family) or None, exclude=split_names(exclude), callbacks=[report])
+    console.print(leaderboard_table(result.leaderboard, result.metric))
+    console.print(
+        f"champion: model version {result.version} ({result.best}), CV {result.metric} {fmt(result.cv_mean)} ± {fmt(result.cv_std)}; "
+        f"run {result.run_id} in {result.elapsed:.1f}s"
+    )
+    console.print(f"next: mlcraft evaluate --project {project}")

@@ -1,0 +1,173 @@
+"""Project settings: one frozen dataclass, stored as ``mlcraft.toml``.
+
+Every default lives here (or in a signature), nowhere else. "Unset" is ``None``. This module is also
+the one reader of ``MLCRAFT_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlcraft.exceptions import ConfigError, ProjectError
+
+__all__ = ["ProjectConfig", "TASKS", "load_config", "dump_config", "env_n_jobs"]
+
+TASKS = ("regression", "binary", "multiclass")
+
+# section name -> fields stored in it (the file stays readable; the dataclass stays flat)
+_SECTIONS: dict[str, tuple[str, ...]] = {
+    "framing": ("target", "task", "metric", "positive_class"),
+    "data": ("source", "dataset", "test_source", "test_dataset"),
+    "roles": ("id_column", "categorical", "drop"),
+    "split": ("split_method", "test_size", "stratify_on"),
+    "train": ("seed", "time_limit", "max_trials", "n_folds"),
+}
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """All that is needed to re-run a project.
+
+    Parameters
+    ----------
+    target : str
+        Column to predict.
+    task : {"regression", "binary", "multiclass"}
+    metric : str
+        Canonical metric name (see :mod:`mlcraft.core.metrics`).
+    positive_class : str, int, bool or None
+        The class that counts as positive for binary metrics.
+    source : str
+        Where the data came from (a path, or ``"<DataFrame>"``).
+    dataset : str
+        Content hash of the stored dataset version (``data/<hash>.parquet``).
+    test_source, test_dataset : str or None
+        A separate test set brought by the user (``--test-data``), if any.
+    id_column : str or None
+        Identifier column: never a feature; decides the stable test split.
+    categorical, drop : tuple of str
+        Role overrides given by the user.
+    split_method : {"hash", "stratified", "random", "external", "none"}
+    test_size : float
+        Share of rows set aside as the test set (0 allowed).
+    stratify_on : str or None
+        Column whose quantile bins stratify the split (the book's ``income_cat``).
+    seed : int
+    time_limit : float or None
+        Seconds for ``train`` (None: no limit, ``max_trials`` fixes the work).
+    max_trials : int or None
+        Fixed amount of work instead of a time limit (reproducible runs).
+    n_folds : int
+        Cross-validation folds.
+    """
+
+    target: str
+    task: str
+    metric: str
+    source: str
+    dataset: str
+    positive_class: str | int | bool | None = None
+    test_source: str | None = None
+    test_dataset: str | None = None
+    id_column: str | None = None
+    categorical: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+    split_method: str = "stratified"
+    test_size: float = 0.2
+    stratify_on: str | None = None
+    seed: int = 42
+    time_limit: float | None = 300.0
+    max_trials: int | None = None
+    n_folds: int = 5
+    extra: dict[str, Any] = field(default_factory=dict)  # sections owned by later features
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ConfigError(f"task {self.task!r} is not one of {', '.join(TASKS)}")
+        if not 0.0 <= self.test_size < 1.0:
+            raise ConfigError(f"test size {self.test_size} must be in [0, 1): use e.g. 0.2, or 0 for none")
+        if self.n_folds < 2:
+            raise ConfigError(f"n_folds={self.n_folds}: cross-validation needs at least 2 folds")
+        if self.time_limit is not None and self.time_limit <= 0:
+            raise ConfigError(f"time limit {self.time_limit} must be positive (seconds)")
+        if self.max_trials is not None and self.max_trials < 1:
+            raise ConfigError(f"max trials {self.max_trials} must be at least 1")
+
+    def replace(self, **changes: Any) -> ProjectConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_toml_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {}
+        for section, names in _SECTIONS.items():
+            table = {}
+            for name in names:
+                value = getattr(self, name)
+                if value is None:
+                    continue  # TOML has no null: unset keys are left out
+                table[name] = list(value) if isinstance(value, tuple) else value
+            doc[section] = table
+        for section, table in self.extra.items():
+            doc[section] = table
+        return doc
+
+    @classmethod
+    def from_toml_dict(cls, doc: dict[str, Any]) -> ProjectConfig:
+        flat: dict[str, Any] = {}
+        extra = {}
+        known = set(_SECTIONS)
+        for section, table in doc.items():
+            if section in known:
+                flat.update(table)
+            else:
+                extra[section] = table
+        for name in ("categorical", "drop"):
+            if name in flat:
+                flat[name] = tuple(flat[name])
+        if "time_limit" not in flat:
+            flat["time_limit"] = None  # stored unset: fixed-work mode
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(flat) - names
+        if unknown:
+            raise ConfigError(f"mlcraft.toml: unknown setting(s) {', '.join(sorted(unknown))}")
+        try:
+            return cls(**flat, extra=extra)
+        except TypeError as exc:
+            raise ConfigError(f"mlcraft.toml is incomplete: {exc}") from None
+
+
+def dump_config(config: ProjectConfig) -> str:
+    import tomli_w
+
+    header = "# mlcraft project settings: all that is needed to re-run this project.\n"
+    return header + tomli_w.dumps(config.to_toml_dict())
+
+
+def load_config(path: str | os.PathLike[str]) -> ProjectConfig:
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ProjectError(f"{path.parent} is not an mlcraft project (no mlcraft.toml): run `mlcraft train DATA --target COL --project {path.parent}` first") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix or restore the file") from None
+    return ProjectConfig.from_toml_dict(doc)
+
+
+def env_n_jobs() -> int | None:
+    """``MLCRAFT_N_JOBS``: default number of parallel workers (unset: all cores)."""
+    raw = os.environ.get("MLCRAFT_N_JOBS")
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"MLCRAFT_N_JOBS={raw!r} is not an integer") from None
+    if value == 0:
+        raise ConfigError("MLCRAFT_N_JOBS=0: use a positive number of workers, or -1 for all cores")
+    return value

@@ -1,0 +1,1 @@
+"""Core: data, split, preprocessing, metrics, family interface, pipeline, search, evaluation."""

@@ -1,0 +1,131 @@
+"""A fitted model: preprocessing + estimator (one scikit-learn Pipeline) + schema + metadata.
+
+The :class:`FittedModel` is exactly what is saved, loaded and served: it checks input against the
+training schema, runs the pipeline, and returns predictions (and class probabilities).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from mlcraft.core.estimator import BuildContext, Family
+from mlcraft.core.metrics import decide_labels
+from mlcraft.core.preprocess import build_preprocessor
+from mlcraft.core.schema import Schema
+
+__all__ = ["make_pipeline", "predict_array", "align_proba", "FittedModel", "Prediction", "proba_column"]
+
+
+def make_pipeline(family: Family, schema: Schema, params: Mapping[str, Any], context: BuildContext) -> Pipeline:
+    """Preparation (as the family needs it) followed by the family's estimator, unfitted."""
+    prepare = build_preprocessor(
+        schema,
+        scale=family.needs_scaling,
+        categorical=family.categorical,
+        log_heavy_tails=family.needs_scaling,
+        impute=not family.handles_missing,
+    )
+    return Pipeline([("prepare", prepare), ("model", family.make(params, context))])
+
+
+def align_proba(proba: np.ndarray, fitted_classes: Sequence[Any], classes: Sequence[Any]) -> np.ndarray:
+    """Columns of ``proba`` (in ``fitted_classes`` order) rearranged to ``classes``; absent ones are 0."""
+    fitted = list(fitted_classes)
+    if fitted == list(classes):
+        return proba
+    out = np.zeros((proba.shape[0], len(classes)))
+    for j, cls in enumerate(classes):
+        if cls in fitted:
+            out[:, j] = proba[:, fitted.index(cls)]
+    return out
+
+
+def predict_array(pipeline: Any, X: pd.DataFrame, task: str, classes: Sequence[Any] | None) -> np.ndarray:
+    """Values (regression) or class probabilities in ``classes`` order (classification)."""
+    if task == "regression":
+        return np.asarray(pipeline.predict(X), dtype=float).ravel()
+    proba = np.asarray(pipeline.predict_proba(X), dtype=float)
+    return align_proba(proba, pipeline.classes_, classes)
+
+
+def proba_column(cls: Any) -> str:
+    return f"proba_{cls}"
+
+
+@dataclass
+class Prediction:
+    """Predictions for a table, plus notes about its input (ignored columns, unseen categories)."""
+
+    frame: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FittedModel:
+    """A trained pipeline with everything needed to serve it.
+
+    Examples
+    --------
+    >>> model.predict(df).frame.columns.tolist()  # doctest: +SKIP
+    ['Survived', 'proba_0', 'proba_1']
+    """
+
+    pipeline: Pipeline
+    schema: Schema
+    task: str
+    family: str
+    params: dict[str, Any]
+    classes: list[Any] | None = None
+    positive_class: Any = None
+    threshold: float | None = None  # binary decision threshold on the positive class (None: argmax)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        return self.schema.target
+
+    def predict_raw(self, features: pd.DataFrame) -> np.ndarray:
+        """Pipeline output for already-checked features (values, or probabilities by class)."""
+        return predict_array(self.pipeline, features, self.task, self.classes)
+
+    def predict(self, data: pd.DataFrame, *, where: str = "input", line_of=None) -> Prediction:
+        """Check ``data`` against the training schema and predict.
+
+        Returns one column named like the target, plus ``proba_<class>`` columns for classification.
+        """
+        features, notes = self.schema.coerce(data, where=where, line_of=line_of)
+        raw = self.predict_raw(features)
+        if self.task == "regression":
+            frame = pd.DataFrame({self.target: raw}, index=data.index)
+        else:
+            labels = decide_labels(raw, self.classes, self.positive_class, self.threshold)
+            frame = pd.DataFrame({self.target: labels}, index=data.index)
+            for j, cls in enumerate(self.classes):
+                frame[proba_column(cls)] = raw[:, j]
+            if self.classes and all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in self.classes):
+                frame[self.target] = frame[self.target].astype("int64")
+        return Prediction(frame, notes)
+
+    def save(self, path: str | Path) -> None:
+        import joblib
+
+        from mlcraft.atomic import atomic_path
+
+        with atomic_path(path) as tmp:
+            joblib.dump(self, tmp, compress=3)
+
+    @staticmethod
+    def load(path: str | Path) -> FittedModel:
+        import joblib
+
+        model = joblib.load(path)
+        if not isinstance(model, FittedModel):
+            raise TypeError(f"{path} does not hold an mlcraft model")
+        return model

@@ -1,0 +1,402 @@
+"""Column roles, inferred from the data, and the input contract a trained model enforces.
+
+Roles: numeric, categorical (strings, low-cardinality integers, booleans), datetime, identifier
+(unique per row: never a feature, decides the stable split), text (long strings with many unique
+values), constant and empty (dropped with a note), dropped (by the user).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlcraft.exceptions import DataError, SchemaError
+
+__all__ = [
+    "Role",
+    "FEATURE_ROLES",
+    "ColumnInfo",
+    "Schema",
+    "infer_schema",
+    "detect_identifier",
+    "as_category_strings",
+    "looks_like_id_name",
+]
+
+MAX_INT_CATEGORIES = 10  # integer columns with at most this many values are categorical
+MAX_STORED_CATEGORIES = 1000
+TEXT_MIN_WORDS = 3.0
+TEXT_MIN_LENGTH = 40.0
+HIGH_CARDINALITY = 50
+
+
+class Role(str, Enum):
+    NUMERIC = "numeric"
+    CATEGORICAL = "categorical"
+    DATETIME = "datetime"
+    IDENTIFIER = "identifier"
+    TEXT = "text"
+    CONSTANT = "constant"
+    EMPTY = "empty"
+    DROPPED = "dropped"
+
+
+FEATURE_ROLES = (Role.NUMERIC, Role.CATEGORICAL, Role.DATETIME)
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """What was learned about one column on the training rows."""
+
+    name: str
+    role: Role
+    dtype: str
+    n_unique: int
+    n_missing: int
+    note: str | None = None
+    categories: tuple[str, ...] | None = None  # seen categories, when there are not too many
+    low: float | None = None  # numeric range seen in training
+    high: float | None = None
+
+    @property
+    def is_feature(self) -> bool:
+        return self.role in FEATURE_ROLES
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The columns of a training table, by role, plus the target."""
+
+    target: str
+    columns: tuple[ColumnInfo, ...]
+    n_rows: int
+    target_dtype: str = "float64"
+    notes: tuple[str, ...] = field(default=())
+
+    def names(self, *roles: Role) -> list[str]:
+        return [c.name for c in self.columns if c.role in roles]
+
+    @property
+    def numeric(self) -> list[str]:
+        return self.names(Role.NUMERIC)
+
+    @property
+    def categorical(self) -> list[str]:
+        return self.names(Role.CATEGORICAL)
+
+    @property
+    def datetime(self) -> list[str]:
+        return self.names(Role.DATETIME)
+
+    @property
+    def features(self) -> list[str]:
+        return [c.name for c in self.columns if c.is_feature]
+
+    def column(self, name: str) -> ColumnInfo:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = asdict(self)
+        for col in doc["columns"]:
+            col["role"] = col["role"].value
+            if col["categories"] is not None:
+                col["categories"] = list(col["categories"])
+        doc["notes"] = list(self.notes)
+        return doc
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Schema:
+        columns = []
+        for col in doc["columns"]:
+            col = dict(col)
+            col["role"] = Role(col["role"])
+            if col.get("categories") is not None:
+                col["categories"] = tuple(col["categories"])
+            columns.append(ColumnInfo(**col))
+        return cls(
+            target=doc["target"],
+            columns=tuple(columns),
+            n_rows=doc["n_rows"],
+            target_dtype=doc.get("target_dtype", "float64"),
+            notes=tuple(doc.get("notes", ())),
+        )
+
+    # -- the input contract ------------------------------------------------------------------
+    def coerce(
+        self, frame: pd.DataFrame, *, where: str = "input", line_of: Callable[[int], str] | None = None
+    ) -> tuple[pd.DataFrame, list[str]]:
+        """Check ``frame`` against the schema and return ``(features, notes)``.
+
+        Missing feature columns and values that cannot be converted to the column's type are
+        :class:`SchemaError`; extra columns and unseen categories are notes, not errors.
+        """
+        features = self.features
+        missing = [name for name in features if name not in frame.columns]
+        if missing:
+            listed = ", ".join(map(repr, missing[:5])) + (" ..." if len(missing) > 5 else "")
+            raise SchemaError(
+                f"{where}: missing column(s) {listed} that the model was trained with; "
+                "add them (empty values are allowed)"
+            )
+        notes: list[str] = []
+        known = {c.name for c in self.columns} | {self.target}
+        extra = [str(name) for name in frame.columns if name not in known]
+        if extra:
+            notes.append(f"ignored {len(extra)} column(s) the model does not use: {', '.join(extra[:5])}" + (" ..." if len(extra) > 5 else ""))
+        at = line_of or (lambda i: f"row {i + 1}")
+        out: dict[str, Any] = {}
+        for col in self.columns:
+            if not col.is_feature:
+                continue
+            values = frame[col.name]
+            if col.role is Role.NUMERIC:
+                out[col.name] = _to_float(values, col.name, where, at)
+            elif col.role is Role.CATEGORICAL:
+                strings = as_category_strings(values)
+                out[col.name] = strings
+                if col.categories is not None:
+                    seen = set(col.categories)
+                    unseen = [v for v in pd.unique(strings) if isinstance(v, str) and v not in seen]
+                    if unseen:
+                        count = int(pd.Series(strings).isin(unseen).sum())
+                        notes.append(
+                            f"column {col.name!r}: {count} row(s) with categories not seen in training "
+                            f"(e.g. {unseen[0]!r}); they are treated as infrequent"
+                        )
+            else:
+                out[col.name] = _to_datetime(values, col.name, where, at)
+        result = pd.DataFrame(out, index=frame.index)
+        return result, notes
+
+    def coerce_target(self, values: pd.Series, task: str, where: str = "data") -> pd.Series:
+        if task == "regression":
+            return _to_float(values, self.target, where, lambda i: f"row {i + 1}")
+        return values
+
+
+def looks_like_id_name(name: str) -> bool:
+    lower = name.lower().strip()
+    return (
+        lower in {"id", "uuid", "guid", "key", "index"}
+        or lower.endswith(("_id", "-id", " id", "uuid", "guid"))
+        or name.endswith(("Id", "ID"))
+    )
+
+
+def as_category_strings(values: pd.Series) -> np.ndarray:
+    """Categories as strings, the same way at training and at serving (1, 1.0 and "1" agree)."""
+    out = np.empty(len(values), dtype=object)
+    arr = values.to_numpy(dtype=object)
+    for i, v in enumerate(arr):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT:
+            out[i] = np.nan
+        elif isinstance(v, (bool, np.bool_)):
+            out[i] = "True" if v else "False"
+        elif isinstance(v, (float, np.floating)) and float(v).is_integer():
+            out[i] = str(int(v))
+        else:
+            out[i] = str(v)
+    return out
+
+
+def _to_float(values: pd.Series, name: str, where: str, at: Callable[[int], str]) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
+        numbers = values.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        raw = values.astype(object)
+        blank = raw.map(lambda v: isinstance(v, str) and not v.strip())
+        raw = raw.mask(blank)
+        numbers = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        bad = np.isnan(numbers) & raw.notna().to_numpy()
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise SchemaError(
+                f"{where}: column {name!r} expects numbers, but {at(first)} holds {raw.iloc[first]!r}; "
+                "fix the value or leave the cell empty"
+            )
+    inf = np.isinf(numbers)
+    if inf.any():
+        first = int(np.flatnonzero(inf)[0])
+        raise SchemaError(
+            f"{where}: column {name!r} has an infinite value at {at(first)}; use a finite number or leave it empty"
+        )
+    return numbers
+
+
+def _parse_datetimes(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return values
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pd.to_datetime(values.astype(object), errors="coerce", format="mixed")
+
+
+def _to_datetime(values: pd.Series, name: str, where: str, at: Callable[[int], str]) -> pd.Series:
+    parsed = _parse_datetimes(values)
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_convert(None)
+    bad = parsed.isna().to_numpy() & values.notna().to_numpy()
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise SchemaError(
+            f"{where}: column {name!r} expects dates, but {at(first)} holds {values.iloc[first]!r}; "
+            "use a date such as 2024-01-31 or leave the cell empty"
+        )
+    return parsed
+
+
+# -- inference --------------------------------------------------------------------------------
+def detect_identifier(frame: pd.DataFrame, target: str, explicit: str | None = None) -> str | None:
+    """The identifier column used for the stable split: given, or a unique id-like column."""
+    if explicit is not None:
+        if explicit not in frame.columns:
+            raise DataError(f"--id {explicit!r}: no such column")
+        if frame[explicit].isna().any():
+            raise DataError(f"--id {explicit!r}: the identifier column has missing values; fill them or pick another column")
+        return explicit
+    candidates = [c for c in frame.columns if c != target and _is_identifier(frame[c])]
+    named = [c for c in candidates if looks_like_id_name(c)]
+    return (named or candidates or [None])[0]
+
+
+def _is_identifier(values: pd.Series) -> bool:
+    if values.isna().any() or len(values) < 2:
+        return False
+    if not values.is_unique:
+        return False
+    if pd.api.types.is_integer_dtype(values.dtype):
+        ordered = np.sort(values.to_numpy())
+        return looks_like_id_name(str(values.name)) or bool(np.all(np.diff(ordered) == 1))
+    if pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
+        return not _is_text(values)
+    return False
+
+
+def _is_text(values: pd.Series) -> bool:
+    sample = values.dropna().astype(str).iloc[:2000]
+    if sample.empty:
+        return False
+    words = sample.str.split().str.len().mean()
+    length = sample.str.len().mean()
+    return bool(words >= TEXT_MIN_WORDS or length >= TEXT_MIN_LENGTH)
+
+
+def _looks_like_dates(values: pd.Series) -> bool:
+    sample = values.dropna().astype(str).iloc[:200]
+    if sample.empty or not sample.str.contains(r"\d").all():
+        return False
+    if not sample.str.contains(r"\d[-/:.]\d|\d{4}-\d").all() or sample.str.len().min() < 6:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().mean() >= 0.95)
+
+
+def _infer_role(values: pd.Series, n_rows: int) -> tuple[Role, str | None]:
+    non_null = values.dropna()
+    n_unique = int(non_null.nunique())
+    if non_null.empty:
+        return Role.EMPTY, "entirely missing: dropped"
+    if n_unique == 1 and len(non_null) == len(values):
+        return Role.CONSTANT, f"a single value ({non_null.iloc[0]!r}): dropped"
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return Role.CATEGORICAL, None
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return Role.DATETIME, "expanded into year, month, day, weekday and hour"
+    if pd.api.types.is_numeric_dtype(dtype):
+        if pd.api.types.is_integer_dtype(dtype) and n_unique <= MAX_INT_CATEGORIES:
+            return Role.CATEGORICAL, f"integer with {n_unique} values: categorical"
+        return Role.NUMERIC, None
+    if _looks_like_dates(values):
+        return Role.DATETIME, "dates: expanded into year, month, day, weekday and hour"
+    if n_unique > 0.5 * len(non_null) and _is_text(values):
+        return Role.TEXT, f"free text ({n_unique} distinct values): dropped for now"
+    if n_unique > HIGH_CARDINALITY:
+        return Role.CATEGORICAL, f"high cardinality ({n_unique} values): rare ones grouped"
+    return Role.CATEGORICAL, None
+
+
+def infer_schema(
+    frame: pd.DataFrame,
+    target: str,
+    *,
+    categorical: Iterable[str] = (),
+    drop: Iterable[str] = (),
+    id_column: str | None = None,
+) -> Schema:
+    """Give every column of ``frame`` (the training rows) a role.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"x": [1.5, 2.5, 3.5], "c": ["a", "b", "a"], "y": [0.1, 0.2, 0.3]})
+    >>> [(c.name, c.role.value) for c in infer_schema(df, "y").columns]
+    [('x', 'numeric'), ('c', 'categorical')]
+    """
+    categorical, drop = set(categorical), set(drop)
+    for name in categorical | drop:
+        if name not in frame.columns:
+            raise DataError(f"role override: column {name!r} not found in the data")
+        if name == target:
+            raise DataError(f"role override: {name!r} is the target; it cannot be dropped or made a feature")
+    columns = []
+    n_rows = len(frame)
+    for name in frame.columns:
+        if name == target:
+            continue
+        values = frame[name]
+        if name in drop:
+            role, note = Role.DROPPED, "dropped by the user"
+        elif name == id_column:
+            role, note = Role.IDENTIFIER, "identifier: not a feature; decides the stable test split"
+        elif name in categorical:
+            role, note = Role.CATEGORICAL, "categorical (set by the user)"
+        else:
+            role, note = _infer_role(values, n_rows)
+            if role in (Role.NUMERIC, Role.CATEGORICAL) and _is_identifier(values) and looks_like_id_name(name):
+                role, note = Role.IDENTIFIER, "unique per row: identifier, not a feature"
+            elif role is Role.CATEGORICAL and values.is_unique and n_rows >= 20:
+                role, note = Role.IDENTIFIER, "unique per row: identifier, not a feature"
+        columns.append(_describe(name, values, role, note))
+    schema = Schema(target=target, columns=tuple(columns), n_rows=n_rows, target_dtype=str(frame[target].dtype))
+    if not schema.features:
+        raise DataError(
+            "no usable feature columns: every column is the target, an identifier, text, constant or empty; "
+            "add feature columns or override roles with --categorical"
+        )
+    return schema
+
+
+def _describe(name: str, values: pd.Series, role: Role, note: str | None) -> ColumnInfo:
+    categories = low = high = None
+    if role is Role.CATEGORICAL:
+        strings = pd.unique(as_category_strings(values))
+        strings = sorted(s for s in strings if isinstance(s, str))
+        categories = tuple(strings) if len(strings) <= MAX_STORED_CATEGORIES else None
+    elif role is Role.NUMERIC:
+        numbers = values.to_numpy(dtype=float, na_value=np.nan)
+        finite = numbers[np.isfinite(numbers)]
+        if finite.size:
+            low, high = float(finite.min()), float(finite.max())
+    return ColumnInfo(
+        name=name,
+        role=role,
+        dtype=str(values.dtype),
+        n_unique=int(values.nunique(dropna=True)),
+        n_missing=int(values.isna().sum()),
+        note=note,
+        categories=categories,
+        low=low,
+        high=high,
+    )

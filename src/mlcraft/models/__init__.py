@@ -1,0 +1,36 @@
+"""The model-family registry: every family is declared once, in its module, and listed here.
+
+Adding a family is one module (a ``FAMILIES`` list of :class:`~mlcraft.core.estimator.Family`) plus
+one line below.
+"""
+
+from __future__ import annotations
+
+from mlcraft.core.estimator import Family
+from mlcraft.exceptions import ConfigError
+from mlcraft.models import boosting, linear, neighbors, svm, trees
+
+__all__ = ["REGISTRY", "get_family", "families_for", "family_names"]
+
+_MODULES = [linear, svm, neighbors, trees, boosting]
+
+REGISTRY: dict[str, Family] = {f.name: f for module in _MODULES for f in module.FAMILIES}
+
+
+def family_names() -> list[str]:
+    return list(REGISTRY)
+
+
+def get_family(name: str) -> Family:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown model family {name!r}; choose one of: {', '.join(REGISTRY)}") from None
+
+
+def families_for(task: str, include: list[str] | None = None, exclude: list[str] | None = None) -> list[Family]:
+    """Families that support ``task`` and whose optional dependency is installed."""
+    names = include if include is not None else list(REGISTRY)
+    chosen = [get_family(n) for n in names]
+    excluded = set(exclude or ())
+    return [f for f in chosen if f.supports(task) and f.available() and f.name not in excluded]

@@ -1,0 +1,100 @@
+"""Trees and forests: decision tree, random forest, extra trees, AdaBoost."""
+
+from __future__ import annotations
+
+from sklearn.ensemble import (
+    AdaBoostClassifier,
+    AdaBoostRegressor,
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from mlcraft.core.estimator import Choice, Family, Float, Int
+from mlcraft.models._common import ALL_TASKS, nlogn
+
+
+def _decision_tree(p, ctx):
+    cls = DecisionTreeRegressor if ctx.task == "regression" else DecisionTreeClassifier
+    return cls(max_depth=p["max_depth"], min_samples_leaf=p["min_samples_leaf"], random_state=ctx.seed)
+
+
+def _forest(regressor, classifier):
+    def build(p, ctx):
+        cls = regressor if ctx.task == "regression" else classifier
+        max_features = p["max_features"]
+        if max_features == "auto":  # the usual defaults: a share of the features for regression, sqrt for classification
+            max_features = 0.5 if ctx.task == "regression" else "sqrt"
+        return cls(
+            n_estimators=p["n_estimators"],
+            max_features=max_features,
+            min_samples_leaf=p["min_samples_leaf"],
+            n_jobs=ctx.n_jobs,
+            random_state=ctx.seed,
+        )
+
+    return build
+
+
+def _forest_space(task, n):
+    return {
+        "n_estimators": Int(50, 500, 100, log=True),
+        "max_features": Choice(("auto", "sqrt", 0.3, 0.5, 0.7, 1.0), "auto"),
+        "min_samples_leaf": Int(1, 20, 1, log=True),
+    }
+
+
+def _adaboost(p, ctx):
+    if ctx.task == "regression":
+        return AdaBoostRegressor(
+            DecisionTreeRegressor(max_depth=p["max_depth"]), n_estimators=p["n_estimators"], learning_rate=p["learning_rate"], random_state=ctx.seed
+        )
+    return AdaBoostClassifier(
+        DecisionTreeClassifier(max_depth=p["max_depth"]), n_estimators=p["n_estimators"], learning_rate=p["learning_rate"], random_state=ctx.seed
+    )
+
+
+FAMILIES = [
+    Family(
+        name="decision_tree",
+        tasks=ALL_TASKS,
+        build=_decision_tree,
+        space=lambda task, n: {"max_depth": Choice((None, 4, 8, 12, 16, 24), None), "min_samples_leaf": Int(1, 50, 5, log=True)},
+        cost=lambda n, d: 0.05 + 6e-8 * nlogn(n) * d,
+        categorical="ordinal",
+        description="a single decision tree (CART)",
+    ),
+    Family(
+        name="random_forest",
+        tasks=ALL_TASKS,
+        build=_forest(RandomForestRegressor, RandomForestClassifier),
+        space=_forest_space,
+        cost=lambda n, d: 0.1 + 100 * 2.2e-8 * nlogn(n) * d,
+        categorical="ordinal",
+        description="random forest (bagged trees on random feature subsets)",
+    ),
+    Family(
+        name="extra_trees",
+        tasks=ALL_TASKS,
+        build=_forest(ExtraTreesRegressor, ExtraTreesClassifier),
+        space=_forest_space,
+        cost=lambda n, d: 0.1 + 100 * 1.3e-8 * nlogn(n) * d,
+        categorical="ordinal",
+        description="extremely randomised trees",
+    ),
+    Family(
+        name="adaboost",
+        tasks=ALL_TASKS,
+        build=_adaboost,
+        space=lambda task, n: {
+            "n_estimators": Int(25, 400, 50, log=True),
+            "learning_rate": Float(0.01, 2.0, 1.0 if task != "regression" else 0.5, log=True),
+            "max_depth": Int(1, 6, 3),
+        },
+        cost=lambda n, d: 0.05 + 50 * 1.2e-8 * nlogn(n) * d,
+        categorical="ordinal",
+        description="AdaBoost over shallow trees",
+    ),
+]

@@ -1,0 +1,72 @@
+"""Task inference, positive class, metrics by name."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+
+from mlcraft.core.framing import check_target, choose_positive_class, infer_task
+from mlcraft.core.metrics import Scorer, default_metric, get_metric
+from mlcraft.exceptions import ConfigError, DataError
+
+
+@pytest.mark.parametrize(
+    "values, task",
+    [
+        ([0, 1, 1, 0], "binary"),
+        (["a", "b", "a"], "binary"),
+        ([True, False, True], "binary"),
+        (["a", "b", "c"], "multiclass"),
+        ([1, 2, 3, 4, 2], "multiclass"),
+        ([1.0, 2.0, 3.0], "multiclass"),
+        ([0.5, 1.7, 2.2, 9.1], "regression"),
+        (list(range(100)), "regression"),
+    ],
+)
+def test_infer_task(values, task):
+    assert infer_task(pd.Series(values)) == task
+
+
+def test_bad_targets():
+    with pytest.raises(DataError, match="entirely missing"):
+        check_target(pd.Series([np.nan, np.nan]), "y")
+    with pytest.raises(DataError, match="single value"):
+        check_target(pd.Series(["a", "a", None]), "y")
+
+
+def test_positive_class():
+    assert choose_positive_class(pd.Series([0, 1, 0, 0]), "binary") == 1
+    assert choose_positive_class(pd.Series(["no", "yes", "no"]), "binary") == "yes"
+    assert choose_positive_class(pd.Series(["benign", "malignant", "benign"]), "binary") == "malignant"
+    assert choose_positive_class(pd.Series(["a", "b", "b"]), "binary", "b") == "b"
+    with pytest.raises(ConfigError, match="not a class"):
+        choose_positive_class(pd.Series(["a", "b"]), "binary", "c")
+    assert choose_positive_class(pd.Series([1.0, 2.0]), "regression") is None
+
+
+def test_metric_names_and_defaults():
+    assert get_metric("neg_root_mean_squared_error").name == "rmse"
+    assert get_metric("AUC").name == "roc_auc"
+    assert [default_metric(t) for t in ("regression", "binary", "multiclass")] == ["rmse", "roc_auc", "log_loss"]
+    with pytest.raises(ConfigError, match="unknown metric"):
+        get_metric("bogus")
+    with pytest.raises(ConfigError, match="does not apply"):
+        get_metric("rmse", "binary")
+
+
+def test_scorers_match_scikit_learn():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    p1 = np.clip(y * 0.6 + rng.uniform(0, 0.4, 200), 0, 1)
+    proba = np.column_stack([1 - p1, p1])
+    auc = Scorer(get_metric("roc_auc"), classes=[0, 1], positive_class=1)
+    assert auc(y, proba) == pytest.approx(skm.roc_auc_score(y, p1))
+    ll = Scorer(get_metric("log_loss"), classes=[0, 1], positive_class=1)
+    assert ll(y, proba) == pytest.approx(skm.log_loss(y, proba))
+    f1 = Scorer(get_metric("f1"), classes=[0, 1], positive_class=1)
+    assert f1(y, proba) == pytest.approx(skm.f1_score(y, (p1 >= 0.5).astype(int)))
+    rmse = Scorer(get_metric("rmse"))
+    assert rmse(np.array([0.0, 0.0]), np.array([3.0, 4.0])) == pytest.approx(np.sqrt(12.5))
+    assert rmse.sign == -1 and auc.sign == 1

@@ -1,0 +1,62 @@
+"""Imports point down the layer map only (docs/architecture.md)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mlcraft"
+
+LAYERS = {
+    "exceptions": 0, "config": 0, "atomic": 0,
+    "core": 1,
+    "models": 2, "nn": 2,
+    "workspace": 3, "registry": 3, "monitoring": 3, "reports": 3, "plots": 3,
+    "api": 4, "testing": 4,
+    "cli": 5, "serve": 5,
+}
+
+
+def layer_of(module: str) -> int | None:
+    parts = module.split(".")
+    if parts[0] != "mlcraft" or len(parts) < 2:
+        return None
+    return LAYERS.get(parts[1])
+
+
+def imports(path: Path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name
+
+
+def test_no_upward_imports():
+    problems = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        module = ".".join(rel.parts)
+        own = layer_of(module)
+        if own is None:
+            continue
+        for imported in imports(path):
+            other = layer_of(imported)
+            if other is not None and other > own:
+                problems.append(f"{module} (L{own}) imports {imported} (L{other})")
+            if module.startswith("mlcraft.core.") and imported.startswith("mlcraft.models"):
+                problems.append(f"{module} imports {imported}: core never imports the families")
+            if module.startswith(("mlcraft.cli", "mlcraft.serve")) and imported.startswith(("mlcraft.core", "mlcraft.models")):
+                problems.append(f"{module} imports {imported}: the CLI and server call the API only")
+    assert not problems, "\n".join(problems)
+
+
+def test_import_mlcraft_is_light():
+    import subprocess
+    import sys
+
+    code = "import sys, mlcraft; print(sorted(m for m in ('pandas', 'sklearn', 'torch', 'lightgbm') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"

@@ -1,0 +1,134 @@
+"""Column roles and the input contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlcraft.core.schema import Role, as_category_strings, detect_identifier, infer_schema
+from mlcraft.exceptions import DataError, SchemaError
+
+
+@pytest.fixture
+def mixed() -> pd.DataFrame:
+    n = 60
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "user_id": np.arange(1000, 1000 + n),
+            "price": rng.normal(10, 2, n),
+            "rooms": rng.integers(1, 5, n),
+            "flag": rng.integers(0, 2, n).astype(bool),
+            "city": rng.choice(["paris", "lyon", "nice"], n),
+            "when": pd.date_range("2024-01-01", periods=n, freq="D").astype(str),
+            "review": [f"a fairly long free text review number {i} with words" for i in range(n)],
+            "code": [f"K{i:04d}" for i in range(n)],
+            "const": 7,
+            "empty": np.nan,
+            "y": rng.normal(size=n),
+        }
+    )
+
+
+def roles(schema):
+    return {c.name: c.role for c in schema.columns}
+
+
+def test_roles_are_inferred(mixed):
+    got = roles(infer_schema(mixed, "y", id_column="user_id"))
+    assert got == {
+        "user_id": Role.IDENTIFIER,
+        "price": Role.NUMERIC,
+        "rooms": Role.CATEGORICAL,
+        "flag": Role.CATEGORICAL,
+        "city": Role.CATEGORICAL,
+        "when": Role.DATETIME,
+        "review": Role.TEXT,
+        "code": Role.IDENTIFIER,
+        "const": Role.CONSTANT,
+        "empty": Role.EMPTY,
+    }
+
+
+def test_dropped_columns_have_notes(mixed):
+    schema = infer_schema(mixed, "y")
+    for name in ("review", "const", "empty"):
+        assert "dropped" in schema.column(name).note
+
+
+def test_user_overrides(mixed):
+    schema = infer_schema(mixed, "y", categorical=["price"], drop=["city"])
+    assert schema.column("price").role is Role.CATEGORICAL
+    assert schema.column("city").role is Role.DROPPED
+    with pytest.raises(DataError, match="not found"):
+        infer_schema(mixed, "y", drop=["nope"])
+    with pytest.raises(DataError, match="is the target"):
+        infer_schema(mixed, "y", drop=["y"])
+
+
+def test_identifier_detection(mixed, titanic_csv):
+    assert detect_identifier(mixed, "y") == "user_id"
+    titanic = pd.read_csv(titanic_csv)
+    assert detect_identifier(titanic, "Survived") == "PassengerId"
+    assert roles(infer_schema(titanic, "Survived", id_column="PassengerId"))["Name"] is Role.TEXT
+    housing = pd.DataFrame({"a": [1.5, 2.5, 3.5], "y": [1, 2, 3]})
+    assert detect_identifier(housing, "y") is None
+
+
+def test_no_usable_feature_is_an_error():
+    frame = pd.DataFrame({"empty": [np.nan] * 5, "y": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    with pytest.raises(DataError, match="no usable feature columns"):
+        infer_schema(frame, "y")
+
+
+def test_coerce_checks_and_converts(mixed):
+    schema = infer_schema(mixed, "y", id_column="user_id")
+    features, notes = schema.coerce(mixed.assign(extra=1))
+    assert list(features.columns) == schema.features
+    assert any("ignored 1 column" in n for n in notes)
+    assert pd.api.types.is_datetime64_any_dtype(features["when"])
+    with pytest.raises(SchemaError, match=r"missing column\(s\) 'price'"):
+        schema.coerce(mixed.drop(columns=["price"]))
+    bad = mixed.astype({"price": object})
+    bad.loc[3, "price"] = "ten"
+    with pytest.raises(SchemaError, match=r"column 'price' expects numbers, but row 4 holds 'ten'"):
+        schema.coerce(bad)
+    bad = mixed.copy()
+    bad.loc[0, "price"] = np.inf
+    with pytest.raises(SchemaError, match="infinite"):
+        schema.coerce(bad)
+    bad = mixed.copy()
+    bad.loc[0, "when"] = "not a date"
+    with pytest.raises(SchemaError, match="expects dates"):
+        schema.coerce(bad)
+
+
+def test_unseen_categories_are_a_note_not_an_error(mixed):
+    schema = infer_schema(mixed, "y")
+    new = mixed.head(3).copy()
+    new.loc[0, "city"] = "marseille"
+    _, notes = schema.coerce(new)
+    assert any("not seen in training" in n and "marseille" in n for n in notes)
+
+
+def test_numbers_in_strings_and_blanks_are_accepted(mixed):
+    schema = infer_schema(mixed, "y")
+    new = mixed.head(2).astype({"price": object})
+    new.loc[0, "price"] = " 12.5 "
+    new.loc[1, "price"] = ""
+    features, _ = schema.coerce(new)
+    assert features["price"].iloc[0] == 12.5 and np.isnan(features["price"].iloc[1])
+
+
+def test_category_strings_agree_across_types():
+    out = as_category_strings(pd.Series([1, 1.0, "1", True, None, 2.5], dtype=object))
+    assert list(out[:4]) == ["1", "1", "1", "True"]
+    assert pd.isna(out[4]) and out[5] == "2.5"
+
+
+def test_schema_round_trips_through_json(mixed):
+    from mlcraft.core.schema import Schema
+
+    schema = infer_schema(mixed, "y")
+    assert Schema.from_dict(schema.to_dict()) == schema

@@ -1,0 +1,82 @@
+"""Cross-validation: honest out-of-fold predictions, the budget, failures, the leaderboard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from mlcraft.core.metrics import Scorer, get_metric
+from mlcraft.core.search import Budget, Candidate, cross_validate, leaderboard_frame, run_shortlist
+from mlcraft.core.split import cv_folds
+
+
+class RowMemory(RegressorMixin, BaseEstimator):
+    """Predicts 1 for a row it was trained on, 0 otherwise (rows are identified by column 'rid')."""
+
+    def fit(self, X, y):
+        self.seen_ = set(np.asarray(X["rid"]).tolist())
+        return self
+
+    def predict(self, X):
+        return np.array([1.0 if r in self.seen_ else 0.0 for r in np.asarray(X["rid"])])
+
+
+class Boom(RegressorMixin, BaseEstimator):
+    def fit(self, X, y):
+        raise FloatingPointError("diverged")
+
+
+def data(n=50):
+    X = pd.DataFrame({"rid": np.arange(n)})
+    y = pd.Series(np.zeros(n))
+    return X, y, cv_folds(y, classification=False, n_folds=5, seed=0)
+
+
+def test_no_out_of_fold_prediction_comes_from_a_model_that_saw_the_row():
+    X, y, folds = data()
+    result = cross_validate(Candidate("mem", "mem", {}, RowMemory), X, y, folds, Scorer(get_metric("rmse")), task="regression", n_jobs=2)
+    assert result.ok
+    assert np.all(result.oof == 0.0)  # a 1 would mean a model predicted a row it had seen
+
+
+def test_a_failing_family_is_recorded_not_fatal():
+    X, y, folds = data()
+    scorer = Scorer(get_metric("rmse"))
+    results = run_shortlist(
+        [Candidate("boom", "boom", {}, Boom, 0.01), Candidate("mem", "mem", {}, RowMemory, 0.02)],
+        X, y, folds, scorer, task="regression", budget=Budget(),
+    )
+    by_name = {r.name: r for r in results}
+    assert by_name["boom"].status == "failed" and "diverged" in by_name["boom"].note
+    assert by_name["mem"].ok
+
+
+def test_budget_skips_what_would_not_fit_with_a_note():
+    X, y, folds = data()
+    scorer = Scorer(get_metric("rmse"))
+    results = run_shortlist(
+        [Candidate("cheap", "cheap", {}, RowMemory, 0.001), Candidate("huge", "huge", {}, RowMemory, 10_000.0)],
+        X, y, folds, scorer, task="regression", budget=Budget(time_limit=5.0),
+    )
+    by_name = {r.name: r for r in results}
+    assert by_name["cheap"].ok
+    assert by_name["huge"].status == "skipped" and "left in the time limit" in by_name["huge"].note
+
+
+def test_max_trials_fixes_the_work():
+    X, y, folds = data()
+    scorer = Scorer(get_metric("rmse"))
+    cands = [Candidate(f"m{i}", "mem", {}, RowMemory, i) for i in range(4)]
+    results = run_shortlist(cands, X, y, folds, scorer, task="regression", budget=Budget(max_trials=2))
+    assert [r.status for r in results] == ["ok", "ok", "skipped", "skipped"]
+
+
+def test_leaderboard_orders_best_first_for_both_directions():
+    from mlcraft.core.search import CVResult
+
+    rmse = Scorer(get_metric("rmse"))
+    results = [CVResult("a", "a", {}, [3.0]), CVResult("b", "b", {}, [1.0]), CVResult("c", "c", {}, status="skipped", note="x")]
+    assert leaderboard_frame(results, rmse)["model"].tolist() == ["b", "a", "c"]
+    auc = Scorer(get_metric("roc_auc"), classes=[0, 1], positive_class=1)
+    assert leaderboard_frame(results, auc)["model"].tolist() == ["a", "b", "c"]
