@@ -24,7 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # no hard line breaks in piped output
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
