@@ -23,6 +23,8 @@ __all__ = [
     "write_text",
     "write_json",
     "read_json",
+    "append_jsonl",
+    "read_jsonl",
     "remove_stale_temporaries",
 ]
 
@@ -130,6 +132,28 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
 def read_json(path: str | os.PathLike[str]) -> Any:
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
+
+
+def append_jsonl(path: str | os.PathLike[str], record: Any) -> None:
+    """Append one JSON line and flush it to disk (a line cut by a crash is skipped by :func:`read_jsonl`)."""
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, default=_json_default) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> list[Any]:
+    """Every complete JSON line of an append-only file (none if it does not exist)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut by a crash
+    return out
 
 
 def remove_stale_temporaries(directory: str | os.PathLike[str]) -> None:

@@ -8,7 +8,6 @@ library versions, seed, the file's SHA-256). ``models/champion.json`` names the 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -83,22 +82,10 @@ class ModelRegistry:
         self.meta(version)  # must exist
         record = {"version": version, "action": action, "by": by, "reason": reason, "at": now_iso()}
         atomic.write_json(self.root / "champion.json", record)
-        with open(self.root / "history.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        atomic.append_jsonl(self.root / "history.jsonl", record)
 
     def history(self) -> list[dict[str, Any]]:
-        path = self.root / "history.jsonl"
-        if not path.exists():
-            return []
-        out = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut by a crash
-        return out
+        return atomic.read_jsonl(self.root / "history.jsonl")
 
     def load(self, version: int | None = None) -> FittedModel:
         """Load a version (the champion by default), checking its file against the recorded hash."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from typing import TYPE_CHECKING, Any
 
 from mlcraft import atomic
@@ -19,16 +17,7 @@ __all__ = ["evaluate", "test_looks"]
 
 def test_looks(project: Project) -> list[dict[str, Any]]:
     """Every earlier look at the test set (append-only record)."""
-    path = project.workspace.evaluations_dir / "looks.jsonl"
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
+    return atomic.read_jsonl(project.workspace.evaluations_dir / "looks.jsonl")
 
 
 def evaluate(project: Project, *, version: int | None = None) -> dict[str, Any]:
@@ -66,8 +55,5 @@ def evaluate(project: Project, *, version: int | None = None) -> dict[str, Any]:
     evaluations = project.workspace.evaluations_dir
     atomic.write_json(evaluations / f"{record['at'].replace(':', '')}-v{version}.json", record)
     with project.workspace.lock():
-        with open(evaluations / "looks.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"version": version, "at": record["at"], "metric": cfg.metric, "value": interval.value}) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        atomic.append_jsonl(evaluations / "looks.jsonl", {"version": version, "at": record["at"], "metric": cfg.metric, "value": interval.value})
     return record

@@ -47,13 +47,10 @@ def _forest_space(task, n):
 
 
 def _adaboost(p, ctx):
-    if ctx.task == "regression":
-        return AdaBoostRegressor(
-            DecisionTreeRegressor(max_depth=p["max_depth"]), n_estimators=p["n_estimators"], learning_rate=p["learning_rate"], random_state=ctx.seed
-        )
-    return AdaBoostClassifier(
-        DecisionTreeClassifier(max_depth=p["max_depth"]), n_estimators=p["n_estimators"], learning_rate=p["learning_rate"], random_state=ctx.seed
-    )
+    regression = ctx.task == "regression"
+    booster = AdaBoostRegressor if regression else AdaBoostClassifier
+    tree = DecisionTreeRegressor if regression else DecisionTreeClassifier
+    return booster(tree(max_depth=p["max_depth"]), n_estimators=p["n_estimators"], learning_rate=p["learning_rate"], random_state=ctx.seed)
 
 
 FAMILIES = [
