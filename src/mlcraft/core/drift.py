@@ -4,7 +4,10 @@ Each side is reduced to a summary per feature (row count, missing share, mean, s
 and the share of rows in each of the training side's decile bins, or in each of its most frequent
 categories plus "other"); no row and no value of the other side is kept. The sides are then
 compared by the population stability index (PSI) of those shares and the shift of the mean in
-training standard deviations. The target is never summarised on the test side.
+training standard deviations. A PSI counts as a shift only when sampling noise cannot explain it:
+with ``n_eff = 1 / (1/n_train + 1/n_test)``, ``n_eff * PSI`` follows roughly a chi-squared law with
+(bins - 1) degrees of freedom when both sides come from one distribution (a small test side gives a
+large PSI by chance alone); the 1% level is divided by the number of features compared. The target is never summarised on the test side.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ MAX_CATEGORIES = 20
 PSI_MODERATE = 0.1  # the usual reading: below 0.1 stable, 0.1 to 0.25 moderate, above 0.25 major
 PSI_MAJOR = 0.25
 MISSING_SHIFT = 0.05  # a change of 5 points in the missing share is reported
+SIGNIFICANCE = 0.01  # a PSI is a shift only if sampling noise explains it with probability below this
 EPS = 1e-4
 
 
@@ -75,14 +79,34 @@ def _level(value: float) -> str:
     return "major" if value >= PSI_MAJOR else "moderate" if value >= PSI_MODERATE else "stable"
 
 
+def _smoothed(shares: Sequence[float], n: float) -> np.ndarray:
+    """Shares with half a row added to every bin, so that an empty bin of a small side stays finite."""
+    counts = np.asarray(shares, dtype=float) * n
+    return (counts + 0.5) / (n + 0.5 * len(counts))
+
+
+def _noise_p_value(value: float, bins: int, n_train: float, n_test: float) -> float:
+    """Probability of a PSI at least this large if both sides came from one distribution."""
+    from scipy.stats import chi2
+
+    if n_train <= 0 or n_test <= 0 or bins < 2:
+        return 1.0
+    n_eff = 1.0 / (1.0 / n_train + 1.0 / n_test)
+    return float(chi2.sf(value * n_eff, bins - 1))
+
+
 def compare_sides(train: dict[str, dict[str, Any]], test: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per feature: PSI, its reading, the mean shift (in training SDs) and the missing shift."""
+    """One row per feature: PSI, the chance that noise explains it, its reading ("stable" when noise
+    can explain it), the mean shift (in training SDs) and whether the missing share moved."""
     rows = []
     for name, ref in train.items():
         other = test.get(name)
         if other is None:
             continue
-        value = psi(ref["shares"], other["shares"])
+        counted = [side["rows"] * (1 - side["missing_share"]) for side in (ref, other)]
+        value = psi(*(_smoothed(side["shares"], n) for side, n in zip((ref, other), counted)))
+        p_value = _noise_p_value(value, len(ref["shares"]), *counted)
+        level = _level(value) if p_value < SIGNIFICANCE / max(len(train), 1) else "stable"  # Bonferroni over features
         shift = None
         if ref.get("std") and ref.get("mean") is not None and other.get("mean") is not None:
             shift = (other["mean"] - ref["mean"]) / ref["std"]
@@ -90,7 +114,8 @@ def compare_sides(train: dict[str, dict[str, Any]], test: dict[str, dict[str, An
             {
                 "feature": name,
                 "psi": value,
-                "level": _level(value),
+                "p_value": p_value,
+                "level": level,
                 "mean_shift_sd": shift,
                 "missing_train": ref["missing_share"],
                 "missing_test": other["missing_share"],

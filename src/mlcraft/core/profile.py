@@ -12,6 +12,10 @@ feature \\ target   numeric (regression) or binary (0/1)   multiclass
 numeric             Pearson's r (signed)                   correlation ratio (eta) by class
 categorical         correlation ratio (eta) by category    Cramer's V
 ==================  =====================================  ====================================
+
+Categories seen fewer than 5 times are pooled, as the preparation pools them, and eta and Cramer's
+V are bias-corrected for the number of categories: a column with nearly one category per row
+explains nothing about rows it has not seen, and is not ranked first for having many values.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from mlcraft.core.preprocess import MIN_FREQUENCY
 
 __all__ = [
     "HIST_BINS",
@@ -53,13 +59,21 @@ def target_numbers(y: pd.Series, task: str, positive_class: Any = None) -> np.nd
     return None
 
 
-def category_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes per row (missing values get their own code) and the categories as strings."""
+def category_codes(values: pd.Series, min_count: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes per row (missing values get their own code) and the categories as strings.
+
+    Categories seen fewer than ``min_count`` times share one code, ``<rare>``.
+    """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     names = np.asarray([str(u) for u in uniques], dtype=object)
     if (codes < 0).any():
         codes = np.where(codes < 0, len(names), codes)
         names = np.append(names, "<missing>")
+    if min_count > 1:
+        rare = np.bincount(codes)[codes] < min_count
+        if rare.any():
+            codes = np.where(rare, len(names), codes)
+            names = np.append(names, "<rare>")
     return codes.astype(np.int64), names
 
 
@@ -119,34 +133,48 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def correlation_ratio(codes: np.ndarray, values: np.ndarray) -> float:
-    """Eta: the share of the spread of ``values`` explained by the groups in ``codes`` (square root)."""
+    """Eta: the share of the spread of ``values`` explained by the groups in ``codes`` (square root).
+
+    Adjusted for the number of groups, like adjusted R^2 (epsilon squared), so that a column with
+    nearly one category per row does not look predictive merely by having many categories.
+    """
     ok = np.isfinite(values) & (codes >= 0)
-    if ok.sum() < 3:
+    n = int(ok.sum())
+    if n < 3:
         return float("nan")
     c, v = codes[ok], values[ok]
     counts = np.bincount(c)
     sums = np.bincount(c, weights=v)
     total_ss = float(((v - v.mean()) ** 2).sum())
-    if total_ss <= 0:
-        return float("nan")
+    k = int((counts > 0).sum())
+    if total_ss <= 0 or k >= n:
+        return float("nan") if total_ss <= 0 else 0.0
     nonzero = counts > 0
     means = sums[nonzero] / counts[nonzero]
     between = float((counts[nonzero] * (means - v.mean()) ** 2).sum())
-    return float(np.sqrt(min(between / total_ss, 1.0)))
+    adjusted = 1.0 - ((total_ss - between) / (n - k)) / (total_ss / (n - 1))
+    return float(np.sqrt(min(max(adjusted, 0.0), 1.0)))
 
 
 def cramers_v(codes_a: np.ndarray, codes_b: np.ndarray) -> float:
-    """Cramer's V between two categorical variables given as codes (0 = none, 1 = determined)."""
+    """Cramer's V between two categorical variables given as codes (0 = none, 1 = determined).
+
+    With Bergsma's bias correction, so that many sparse categories do not inflate it.
+    """
     from scipy.stats.contingency import association
 
     _, a = np.unique(codes_a, return_inverse=True)
     _, b = np.unique(codes_b, return_inverse=True)
     na, nb = int(a.max()) + 1, int(b.max()) + 1
-    if na < 2 or nb < 2:
+    n = len(a)
+    if na < 2 or nb < 2 or n < 3:
         return float("nan")
     table = np.bincount(a * nb + b, minlength=na * nb).reshape(na, nb)
-    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
-    return float(association(table, method="cramer"))
+    phi2 = float(association(table, method="cramer")) ** 2 * (min(na, nb) - 1)
+    phi2 = max(0.0, phi2 - (na - 1) * (nb - 1) / (n - 1))
+    ra, rb = na - (na - 1) ** 2 / (n - 1), nb - (nb - 1) ** 2 / (n - 1)
+    denom = min(ra - 1, rb - 1)
+    return float(np.sqrt(phi2 / denom)) if denom > 0 else float("nan")
 
 
 def associations(
@@ -166,7 +194,7 @@ def associations(
         else:
             rows.append({"feature": name, "kind": "numeric", "measure": "eta", "value": correlation_ratio(class_codes, x)})
     for name in categorical:
-        codes, _ = category_codes(frame[name])
+        codes, _ = category_codes(frame[name], min_count=MIN_FREQUENCY)
         if y_numbers is not None:
             rows.append({"feature": name, "kind": "categorical", "measure": "eta", "value": correlation_ratio(codes, y_numbers)})
         else:

@@ -23,7 +23,7 @@ ANNOTATE_UP_TO = 12
 def _grid(n: int, panel_height: float = 2.1) -> tuple[Any, list[Any]]:
     cols = min(GRID_COLUMNS, n)
     rows = math.ceil(n / cols)
-    fig = new_figure(3.0 * cols, panel_height * rows)
+    fig = new_figure(3.0 * cols, panel_height * rows, grid=True)
     axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
     for ax in axes[n:]:
         ax.set_visible(False)
@@ -116,7 +116,7 @@ def scatter_matrix(columns: dict[str, np.ndarray], sample_size: int) -> Plot | N
     if len(names) < 2:
         return None
     k = len(names)
-    fig = new_figure(2.0 * k + 1, 2.0 * k)
+    fig = new_figure(2.0 * k + 1, 2.0 * k, grid=True)
     axes = fig.subplots(k, k, squeeze=False)
     for i, yi in enumerate(names):
         for j, xj in enumerate(names):
@@ -127,6 +127,7 @@ def scatter_matrix(columns: dict[str, np.ndarray], sample_size: int) -> Plot | N
             else:
                 ax.scatter(x, y, s=2, alpha=0.2, color="tab:blue", rasterized=True)
             ax.tick_params(labelsize=6)
+            ax.locator_params(nbins=4)
             if i == k - 1:
                 ax.set_xlabel(short(xj, 16), fontsize=8)
             if j == 0:
