@@ -130,3 +130,40 @@ def test_figures_are_png_and_the_page_stays_under_its_budget():
     assert len(html.encode()) < MAX_HTML_BYTES
     assert html.count("data:image/png;base64,") == 2  # two fit, in order; the others are named
     assert "figure 0" in html and "left out of this page to keep it under 5 MB; see DIR/reports/histograms_4.png" in html
+
+
+def test_a_multilabel_section_renders_in_the_analysis_page():
+    """No command reaches multilabel targets yet (one target column); the section and page are ready."""
+    from mlcraft.api.analyse import multilabel_analysis
+    from mlcraft.reports import render_html
+
+    r = np.random.default_rng(0)
+    Y = (r.random((300, 3)) < 0.4).astype(int)
+    section, plots = multilabel_analysis(Y, np.clip(Y * 0.5 + r.random((300, 3)) * 0.6, 0, 1), ["news", "sport", "tech"])
+    doc = {
+        "kind": "analysis", "mlcraft": "x", "created": "now", "project": "p", "run_id": "r", "model": "m", "version": None,
+        "task": "multilabel", "target": "tags", "metric": "f1_micro", "scope": "out-of-fold predictions", "notes": [],
+        "cv": {"mean": 0.5, "std": 0.1, "scores": []}, "diagnostics": section, "threshold_choice": None,
+        "learning_curve": None, "learning_curve_reading": None, "importance": None, "cv_scores": {"metric": "f1_micro", "models": {}},
+    }
+    html = render_html("analysis.html.j2", doc, plots)
+    assert "F1 per label" in html and "data:image/png;base64," in html
+    for row in section["per_label"]:
+        assert f"<td class=\"text\">{row['label']}</td>" in html
+    assert f"micro {section['averages']['micro']['f1']:.4f}" in html
+
+
+def test_command_help_texts():
+    from typer.testing import CliRunner
+
+    from mlcraft.cli import app
+
+    runner = CliRunner()
+    for command, words in [("explore", ["--size-by", "--plot-sample", "never the test rows"]),
+                           ("analyse", ["--min-precision", "--min-recall", "--model", "out-of-fold"]),
+                           ("analyze", ["--min-precision"]),
+                           ("report", ["--out", "95% CI"])]:
+        result = runner.invoke(app, [command, "--help"], terminal_width=200)
+        assert result.exit_code == 0, result.output
+        for word in words:
+            assert word in " ".join(result.output.split()), (command, word)

@@ -109,3 +109,16 @@ def test_drift_is_computed_from_summaries_and_fires_on_a_shift():
     assert stable["x"]["level"] == "stable" and stable["c"]["level"] == "stable"
     assert shifted["x"]["level"] == "major" and shifted["x"]["mean_shift_sd"] == pytest.approx(1.0, abs=0.15)
     assert shifted["c"]["psi"] > drift.PSI_MODERATE
+
+
+def test_correlation_matrix_equals_pandas_pairwise_complete():
+    r = rng(5)
+    X = r.normal(size=(3000, 5))
+    X[:, 1] += 2 * X[:, 0]
+    X[:, 4] = 7.0  # constant: undefined correlation
+    X[r.random(X.shape) < 0.15] = np.nan
+    frame = pd.DataFrame(X, columns=list("abcde"))
+    ours = profile.correlation_matrix(frame, list("abcde"))
+    expected = frame.corr()
+    assert np.allclose(ours.to_numpy()[:4, :4], expected.to_numpy()[:4, :4], atol=1e-12)
+    assert np.isnan(expected["e"]).all() and not np.isfinite(ours["e"].to_numpy()[:4]).any()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,8 +98,6 @@ def _refits(project: Project, build, data: TrainingData, *, curve: bool, importa
     if importance:
         train_idx, valid_idx = data.folds[0]
         pipeline = build()
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             pipeline.fit(data.X.iloc[train_idx], data.y.iloc[train_idx])
@@ -166,6 +165,58 @@ def _figures(task: str, target: str, diag: dict[str, Any], refits: dict[str, Any
     return plots
 
 
+@dataclass
+class _Subject:
+    """The model analysed: its name in the run, the run, and the model version it belongs to."""
+
+    name: str
+    run: RunFiles
+    version: int
+    meta: dict[str, Any]
+    own: bool  # the version's own model (else another leaderboard model of its run)
+
+
+def _subject(project: Project, model: str | None, version: int | None, wants_threshold: bool) -> _Subject:
+    cfg = project.config
+    version, meta, run = champion_run(project, version)
+    chosen = run.chosen()["model"]
+    name = chosen if model is None else model
+    if wants_threshold and cfg.task != "binary":
+        raise ConfigError(f"--min-precision/--min-recall choose a decision threshold for a binary task; this task is {cfg.task}")
+    if wants_threshold and name != chosen:
+        raise ConfigError(f"the threshold is saved with a model version: analyse {chosen!r} (model version {version}), not {name!r}")
+    return _Subject(name, run, version, meta, name == chosen)
+
+
+def _document(project: Project, subject: _Subject, rows: int, folds: int, parts: dict[str, Any]) -> dict[str, Any]:
+    cfg = project.config
+    choice, new_version, refits, cv = parts["choice"], parts["new_version"], parts["refits"], parts["cv"]
+    row = next((r for r in parts["board"] if str(r.get("model")) == subject.name), {})
+    return {
+        "kind": "analysis",
+        "mlcraft": __version__,
+        "created": now_iso(),
+        "project": str(project.path),
+        "run_id": subject.run.run_id,
+        "model": subject.name,
+        "family": row.get("family"),
+        "version": (new_version or subject.version) if subject.own else None,
+        "is_champion": subject.own,
+        "task": cfg.task,
+        "target": cfg.target,
+        "metric": cfg.metric,
+        "scope": f"out-of-fold predictions of the {rows:,} training rows ({folds} folds): every prediction comes from a model that did not see its row; the test set was not used",
+        "cv": {"mean": row.get(f"{cfg.metric}_mean"), "std": row.get(f"{cfg.metric}_std"), "scores": cv[1].get(subject.name, [])},
+        "diagnostics": parts["diagnostics"],
+        "threshold_choice": None if choice is None else {**choice.to_dict(), "new_version": new_version},
+        "learning_curve": refits["learning_curve"],
+        "learning_curve_reading": refits["reading"],
+        "importance": refits["importance"],
+        "cv_scores": {"metric": cv[0], "models": cv[1]},
+        "notes": parts["notes"],
+    }
+
+
 def run_analysis(
     project: Project,
     *,
@@ -176,59 +227,35 @@ def run_analysis(
     learning_curve: bool = True,
     importance: bool = True,
 ) -> AnalysisResult:
-    """Analyse one model's errors on out-of-fold predictions; write ``reports/analysis/<model>/``."""
+    """Analyse one model's errors on out-of-fold predictions; write ``reports/analysis/<model>/``.
+
+    Everything is computed and drawn before anything is written; a chosen threshold is registered
+    (and promoted) just before the pages are written.
+    """
     from mlcraft.reports import write_bundle
 
     cfg = project.config
-    version, meta, run = champion_run(project, version)
-    chosen_name = run.chosen()["model"]
-    name = chosen_name if model is None else model
     wants_threshold = min_precision is not None or min_recall is not None
-    if wants_threshold and cfg.task != "binary":
-        raise ConfigError(f"--min-precision/--min-recall choose a decision threshold for a binary task; this task is {cfg.task}")
-    if wants_threshold and name != chosen_name:
-        raise ConfigError(f"the threshold is saved with a model version: analyse {chosen_name!r} (model version {version}), not {name!r}")
+    subject = _subject(project, model, version, wants_threshold)
     notes: list[str] = []
     data = training_data(project)
-    oof, pred, classes = _aligned(run, data, name)
+    oof, pred, classes = _aligned(subject.run, data, subject.name)
     y = oof[cfg.target].to_numpy()
-    own = name == chosen_name
-    threshold = (project.registry.load(version).threshold if own else 0.5) if cfg.task == "binary" else None
+    threshold = (project.registry.load(subject.version).threshold if subject.own else 0.5) if cfg.task == "binary" else None
     choice = _choose(project, y, pred, classes, threshold, min_precision, min_recall) if wants_threshold else None
     diag = _diagnose(project, y, pred, classes, threshold if choice is None else choice.threshold, data)
-    build = _builder(project, run, name, data, notes)
+    build = _builder(project, subject.run, subject.name, data, notes)
     refits = _refits(project, build, data, curve=learning_curve, importance=importance, n_jobs=resolve_n_jobs(None), notes=notes)
-    board = run.board_rows()
-    cv = run.cv_scores([str(r["model"]) for r in board if r.get("status", "ok") == "ok"])
-    plots = _figures(cfg.task, cfg.target, diag, refits, y.astype(float) if cfg.task == "regression" else y, pred, cv, (threshold, None if choice is None else choice.threshold), cfg.seed)
-    new_version = _save_threshold(project, version, meta, choice) if choice is not None else None
+    board = subject.run.board_rows()
+    cv = subject.run.cv_scores([str(r["model"]) for r in board if r.get("status", "ok") == "ok"])
+    marks = (threshold, None if choice is None else choice.threshold)
+    plots = _figures(cfg.task, cfg.target, diag, refits, y.astype(float) if cfg.task == "regression" else y, pred, cv, marks, cfg.seed)
+    new_version = _save_threshold(project, subject.version, subject.meta, choice) if choice is not None else None
     if choice is not None:
         notes.append(f"saved as model version {new_version} (now the champion, used by predict): {choice.summary}")
-    row = next((r for r in board if str(r.get("model")) == name), {})
-    doc = {
-        "kind": "analysis",
-        "mlcraft": __version__,
-        "created": now_iso(),
-        "project": str(project.path),
-        "run_id": run.run_id,
-        "model": name,
-        "family": row.get("family"),
-        "version": (new_version or version) if own else None,
-        "is_champion": own,
-        "task": cfg.task,
-        "target": cfg.target,
-        "metric": cfg.metric,
-        "scope": f"out-of-fold predictions of the {len(y):,} training rows ({len(data.folds)} folds): every prediction comes from a model that did not see its row; the test set was not used",
-        "cv": {"mean": row.get(f"{cfg.metric}_mean"), "std": row.get(f"{cfg.metric}_std"), "scores": cv[1].get(name, [])},
-        "diagnostics": diag,
-        "threshold_choice": None if choice is None else {**choice.to_dict(), "new_version": new_version},
-        "learning_curve": refits["learning_curve"],
-        "learning_curve_reading": refits["reading"],
-        "importance": refits["importance"],
-        "cv_scores": {"metric": cv[0], "models": cv[1]},
-        "notes": notes,
-    }
-    html, written = write_bundle(analysis_dir(project, name), "analysis", "analysis.html.j2", doc, plots)
+    parts = {"choice": choice, "new_version": new_version, "refits": refits, "cv": cv, "board": board, "diagnostics": diag, "notes": notes}
+    doc = _document(project, subject, len(y), len(data.folds), parts)
+    html, written = write_bundle(analysis_dir(project, subject.name), "analysis", "analysis.html.j2", doc, plots)
     return AnalysisResult(html, written, [p.file for p in plots], new_version)
 
 

@@ -1,9 +1,9 @@
 """Discover and visualise the data: statistics, flags and figures of the training rows only.
 
-The test rows are never read here, with one narrow exception stated in the document: the drift
-check receives summary statistics of the test side's features (row count, missing share, mean,
-standard deviation, shares per training decile or category), computed and reduced inside
-:func:`test_side_summary`; no test row, no test value and no test target reaches the exploration.
+The test rows are never explored, with one narrow exception stated in the document: the drift
+check reduces the test side's feature columns (never its target) to summary statistics (row count,
+missing share, mean, standard deviation, shares per training decile or category) and drops the rows;
+no test row, no test value and no test target reaches the exploration.
 Statistics use every training row; only scatter-type figures are drawn from a sample, whose size
 the document states.
 """
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from mlcraft.api.project import Project
     from mlcraft.plots import Plot
 
-__all__ = ["ExploreResult", "run_explore", "test_side_summary", "explore_dir", "PLOT_SAMPLE", "SCATTER_FEATURES", "MATRIX_FEATURES"]
+__all__ = ["ExploreResult", "run_explore", "split_sides", "explore_dir", "PLOT_SAMPLE", "SCATTER_FEATURES", "MATRIX_FEATURES"]
 
 PLOT_SAMPLE = 5_000  # rows drawn for scatter plots and the map (statistics use every row)
 SCATTER_FEATURES = 4  # the scatter matrix shows the features most associated with the target
@@ -54,16 +54,20 @@ def explore_dir(project: Project) -> Path:
     return project.path / "reports" / "explore"
 
 
-def test_side_summary(project: Project, bins: dict[str, Any]) -> dict[str, Any] | None:
-    """Summary statistics of the test side's features over the training side's bins (no rows, no target)."""
-    try:
-        test = project.test_frame()
-    except ConfigError:
-        return None  # no test set
-    columns = [c for c in (*bins["edges"], *bins["categories"]) if c in test.columns]
-    summary = {"rows": len(test), "features": drift.side_summary(test[columns], bins)}
-    del test
-    return summary
+def split_sides(project: Project) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The training rows, and the test side's feature columns only (no target), loading the data once.
+
+    The test side goes to :func:`mlcraft.core.drift.side_summary` and nowhere else.
+    """
+    cfg, schema = project.config, project.schema
+    if cfg.test_dataset is not None:
+        return project.training_frame(), project.test_frame()[schema.features]
+    full = project.dataset()
+    labelled = full[cfg.target].notna().to_numpy()
+    is_test = project.workspace.read_split(cfg.dataset)
+    train = full[labelled & ~is_test].reset_index(drop=True)
+    test = full.loc[labelled & is_test, schema.features].reset_index(drop=True) if (labelled & is_test).any() else None
+    return train, test
 
 
 def _location(frame: pd.DataFrame, numeric: list[str]) -> tuple[str, str] | None:
@@ -92,7 +96,8 @@ def _statistics(frame: pd.DataFrame, project: Project) -> dict[str, Any]:
     numeric, categorical = schema.numeric, schema.categorical
     y = frame[cfg.target]
     y_numbers = profile.target_numbers(y, cfg.task, cfg.positive_class)
-    assoc = profile.associations(frame, numeric, categorical, y_numbers, y)
+    codes = {c: profile.category_codes(frame[c])[0] for c in categorical}
+    assoc = profile.associations(frame, numeric, categorical, y_numbers, y, codes)
     ranked_numeric = [r["feature"] for r in assoc if r["kind"] == "numeric"]
     matrix_cols = ranked_numeric[:MATRIX_FEATURES] + ([cfg.target] if y_numbers is not None else [])
     matrix = profile.correlation_matrix(frame.assign(**{cfg.target: y_numbers}) if y_numbers is not None else frame, matrix_cols) if len(matrix_cols) > 1 else None
@@ -100,6 +105,7 @@ def _statistics(frame: pd.DataFrame, project: Project) -> dict[str, Any]:
     return {
         "numeric": numeric,
         "categorical": categorical,
+        "codes": codes,
         "y_numbers": y_numbers,
         "associations": assoc,
         "describe": profile.describe_numeric(frame, numeric + ([cfg.target] if cfg.task == "regression" else [])),
@@ -125,23 +131,22 @@ def _flags(frame: pd.DataFrame, project: Project, stats: dict[str, Any]) -> list
         target, classification = stats["y_numbers"], False
     else:
         target, classification = profile.category_codes(frame[cfg.target])[0].astype(float), True
-    found += flags.leakage(frame, kinds, target, classification=classification, correlations=r, seed=cfg.seed)
+    found += flags.leakage(frame, kinds, target, classification=classification, correlations=r, seed=cfg.seed, codes=stats["codes"])
     return found
 
 
-def _drift(frame: pd.DataFrame, project: Project, stats: dict[str, Any]) -> tuple[dict[str, Any], list[flags.Flag]]:
-    bins = drift.reference_bins(frame, stats["numeric"], stats["categorical"])
-    test = test_side_summary(project, bins)
+def _drift(frame: pd.DataFrame, test: pd.DataFrame | None, numeric: list[str], categorical: list[str]) -> tuple[dict[str, Any], list[flags.Flag]]:
     method = "population stability index over training deciles / categories, from summary statistics of the test side's features only"
     if test is None:
         return {"method": method, "skipped": "this project has no test set"}, []
-    rows = drift.compare_sides(drift.side_summary(frame, bins), test["features"])
+    bins = drift.reference_bins(frame, numeric, categorical)
+    rows = drift.compare_sides(drift.side_summary(frame, bins), drift.side_summary(test, bins))
     found = []
     for row in rows:
         if row["level"] != "stable" or row["missing_shift"]:
             what = f"PSI {row['psi']:.3f} ({row['level']})" + (", missing share {:.1%} vs {:.1%}".format(row["missing_train"], row["missing_test"]) if row["missing_shift"] else "")
             found.append(flags.Flag("drift", row["feature"], f"{row['feature']} differs between the training and test sides: {what}", {"psi": row["psi"]}))
-    return {"method": method, "test_rows": test["rows"], "features": rows}, found
+    return {"method": method, "test_rows": len(test), "features": rows}, found
 
 
 def _roles(project: Project) -> list[dict[str, Any]]:
@@ -184,21 +189,10 @@ def _plots(frame: pd.DataFrame, project: Project, stats: dict[str, Any], size_by
     return plots, geo
 
 
-def run_explore(project: Project, *, size_by: str | None = None, plot_sample: int | None = None) -> ExploreResult:
-    """Explore the training rows; write ``reports/explore/`` (HTML, JSON and every figure as PNG)."""
-    from mlcraft.reports import write_bundle
-
-    sample = PLOT_SAMPLE if plot_sample is None else plot_sample
-    if sample < 100:
-        raise ConfigError(f"--plot-sample {sample}: draw at least 100 rows for the scatter plots")
+def _document(project: Project, frame: pd.DataFrame, stats: dict[str, Any], found: list[flags.Flag], drift_doc: dict[str, Any], geo: dict[str, Any] | None, sample: int) -> dict[str, Any]:
     cfg, schema = project.config, project.schema
-    frame = project.training_frame()
-    stats = _statistics(frame, project)
-    found = _flags(frame, project, stats)
-    drift_doc, drift_flags = _drift(frame, project, stats)
-    plots, geo = _plots(frame, project, stats, size_by, sample)
     notes = [] if stats["numeric"] else ["no numeric feature: no histogram of features, correlation matrix or scatter matrix (value counts and associations are shown)"]
-    doc = {
+    return {
         "kind": "explore",
         "mlcraft": __version__,
         "created": now_iso(),
@@ -221,10 +215,29 @@ def run_explore(project: Project, *, size_by: str | None = None, plot_sample: in
         "correlation": None if stats["matrix"] is None else {"columns": list(stats["matrix"].columns), "matrix": stats["matrix"].to_numpy().tolist()},
         "scatter_columns": stats["scatter"],
         "map": geo,
-        "flags": [f.to_dict() for f in found + drift_flags],
+        "flags": [f.to_dict() for f in found],
         "drift": drift_doc,
         "plot_sample": {"rows": min(sample, len(frame)), "of": len(frame)},
         "notes": notes,
     }
+
+
+def run_explore(project: Project, *, size_by: str | None = None, plot_sample: int | None = None) -> ExploreResult:
+    """Explore the training rows; write ``reports/explore/`` (HTML, JSON and every figure as PNG).
+
+    Everything is computed and drawn before anything is written.
+    """
+    from mlcraft.reports import write_bundle
+
+    sample = PLOT_SAMPLE if plot_sample is None else plot_sample
+    if sample < 100:
+        raise ConfigError(f"--plot-sample {sample}: draw at least 100 rows for the scatter plots")
+    frame, test = split_sides(project)
+    drift_doc, drift_flags = _drift(frame, test, project.schema.numeric, project.schema.categorical)
+    del test  # only its summary statistics were kept
+    stats = _statistics(frame, project)
+    found = _flags(frame, project, stats)
+    plots, geo = _plots(frame, project, stats, size_by, sample)
+    doc = _document(project, frame, stats, found + drift_flags, drift_doc, geo, sample)
     html, written = write_bundle(explore_dir(project), "explore", "explore.html.j2", doc, plots)
     return ExploreResult(html, written, [p.file for p in plots])

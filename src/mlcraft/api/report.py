@@ -130,42 +130,50 @@ def _plots(explore: tuple[dict, Path], analysis: tuple[dict, Path]) -> list[Plot
     return [found[n] for n in KEY_PLOTS if n in found]
 
 
+def _headline(meta: dict[str, Any], evaluation: dict[str, Any] | None, train_rows: int, version: int) -> dict[str, Any]:
+    test = evaluation or {}
+    return {"test_value": test.get("value"), "test_ci_low": test.get("ci_low"), "test_ci_high": test.get("ci_high"),
+            "cv_mean": meta.get("cv_mean"), "cv_std": meta.get("cv_std"), "train_rows": train_rows, "model_version": version}
+
+
+def _framing(project: Project) -> dict[str, Any]:
+    cfg = project.config
+    metric = get_metric(cfg.metric, cfg.task)
+    return {"objective": f"predict {cfg.target} ({cfg.task}) from {len(project.schema.features)} feature(s)", "target": cfg.target, "task": cfg.task,
+            "metric": cfg.metric, "metric_description": metric.description, "greater_is_better": metric.greater_is_better,
+            "positive_class": None if cfg.positive_class is None else str(cfg.positive_class)}
+
+
 def run_report(project: Project, *, out: str | os.PathLike[str] | None = None) -> ReportResult:
     """Write the report (``reports/report.html`` by default) and its JSON twin beside it."""
     from mlcraft.reports import write_page
 
-    cfg = project.config
     version, meta, run = champion_run(project)
     notes: list[str] = []
     chosen, board = run.chosen(), run.board_rows()
     explore = _fresh_explore(project, notes)
     analysis = _fresh_analysis(project, version, chosen["model"], run.run_id, notes)
     evaluation = _evaluation(project, version, notes)
-    metric = get_metric(cfg.metric, cfg.task)
     train_rows = explore[0]["shape"]["rows"]
+    errors = {k: analysis[0].get(k) for k in ("scope", "diagnostics", "learning_curve", "learning_curve_reading", "importance", "threshold_choice")}
     doc = {
         "kind": "report",
         "mlcraft": __version__,
         "created": now_iso(),
         "project": str(project.path),
-        "framing": {"objective": f"predict {cfg.target} ({cfg.task}) from {len(project.schema.features)} feature(s)", "target": cfg.target, "task": cfg.task,
-                    "metric": cfg.metric, "metric_description": metric.description, "greater_is_better": metric.greater_is_better,
-                    "positive_class": None if cfg.positive_class is None else str(cfg.positive_class)},
+        "headline": _headline(meta, evaluation, train_rows, version),
+        "framing": _framing(project),
         "data": _data(project),
         "split": _split(project, train_rows),
         "exploration": {"scope": explore[0]["scope"], "flags": explore[0]["flags"], "associations": explore[0]["associations"][:8]},
-        "leaderboard": {"metric": cfg.metric, "rows": board},
+        "leaderboard": {"metric": project.config.metric, "rows": board},
         "model": _model(project, version, meta, chosen, board),
         "test": evaluation,
-        "errors": {k: analysis[0].get(k) for k in ("scope", "diagnostics", "learning_curve", "learning_curve_reading", "importance", "threshold_choice")},
-        "headline": {"test_value": None if evaluation is None else evaluation["value"], "test_ci_low": None if evaluation is None else evaluation["ci_low"],
-                     "test_ci_high": None if evaluation is None else evaluation["ci_high"], "cv_mean": meta.get("cv_mean"), "cv_std": meta.get("cv_std"),
-                     "train_rows": train_rows, "model_version": version},
+        "errors": {**errors, "diagnostics": _trim(errors["diagnostics"])},
         "limitations": limitations(project, explore[0], analysis[0], evaluation, board),
         "sources": {"explore": str(explore[1]), "analysis": str(analysis[1])},
         "notes": notes,
     }
-    doc["errors"]["diagnostics"] = _trim(doc["errors"]["diagnostics"])
     target = Path(out) if out is not None else project.path / "reports" / "report.html"
     html, written = write_page(target, "report.html.j2", doc, _plots(explore, analysis))
     return ReportResult(html, html.with_suffix(".json"), written, html.stat().st_size, notes)

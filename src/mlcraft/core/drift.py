@@ -57,9 +57,10 @@ def side_summary(frame: pd.DataFrame, bins: dict[str, Any]) -> dict[str, dict[st
         }
     for name, categories in bins["categories"].items():
         values = frame[name]
-        present = values.dropna().astype(str)
-        counts = present.value_counts()
-        shares = [float(counts.get(c, 0)) / max(len(present), 1) for c in categories]
+        counts = values.value_counts(dropna=True)
+        counts = counts.groupby(counts.index.astype(str)).sum()  # 1 and "1" are one category
+        present = int(counts.sum())
+        shares = [float(counts.get(c, 0)) / max(present, 1) for c in categories]
         out[name] = {
             "rows": n,
             "missing_share": float(values.isna().mean()) if n else 0.0,

@@ -35,10 +35,10 @@ SKEW_LIMIT = 1.0  # skewness above which a feature is called heavy-tailed (the l
 SPIKE_MIN_ROWS = 10  # a capped value repeats at least this often...
 SPIKE_RATIO = 4.0  # ...and this many times more often than the values next to it
 SPIKE_NEIGHBOURS = 10
-NEAR_DIGITS = 3  # near-duplicates: numbers equal to this many significant digits, text ignoring case
+NEAR_BITS = 10  # near-duplicates: numbers equal to 10 significant bits (~3 digits), text ignoring case
 LEAK_CORRELATION = 0.95
 LEAK_SKILL = 0.95
-SKILL_BINS = 64
+SKILL_BINS = 32
 
 
 @dataclass(frozen=True)
@@ -141,18 +141,18 @@ def unused_columns(schema: Schema) -> list[Flag]:
 
 
 def _near_key(frame: pd.DataFrame) -> pd.DataFrame:
-    """Numbers rounded to a few significant digits, text lower-cased and stripped."""
+    """Numbers rounded to about three significant digits, text lower-cased and stripped."""
     out = {}
     for name in frame.columns:
         values = frame[name]
         if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-            x = values.to_numpy(dtype=float, na_value=np.nan)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                scale = 10.0 ** (np.floor(np.log10(np.abs(x))) - (NEAR_DIGITS - 1))
-                scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
-            out[name] = np.round(x / scale) * scale
+            # round the binary mantissa to NEAR_BITS bits (relative precision 2**-10, ~3 digits): one integer step
+            bits = values.to_numpy(dtype=float, na_value=np.nan).view(np.int64)
+            out[name] = (bits + (1 << (51 - NEAR_BITS))) & ~((1 << (52 - NEAR_BITS)) - 1)
         elif pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
-            out[name] = values.astype("string").str.strip().str.lower()
+            codes, uniques = pd.factorize(values)  # normalise the distinct values, not every row
+            normal = pd.factorize(pd.Index(uniques).astype(str).str.strip().str.lower())[0]
+            out[name] = np.where(codes >= 0, normal[np.maximum(codes, 0)], -1)
         else:
             out[name] = values
     return pd.DataFrame(out, index=frame.index)
@@ -176,7 +176,7 @@ def duplicate_rows(frame: pd.DataFrame, features: Sequence[str], target: str) ->
         flags.append(Flag("duplicates", None, f"{exact:,} rows ({exact / n:.1%}) repeat another row's features exactly{extra}", {"count": exact, "conflicting_groups": conflicting}))
     if near > exact:
         flags.append(
-            Flag("near_duplicates", None, f"{near - exact:,} more rows are near-duplicates (equal to {NEAR_DIGITS} significant digits, ignoring case)", {"count": near - exact})
+            Flag("near_duplicates", None, f"{near - exact:,} more rows are near-duplicates (numbers equal to about 3 significant digits, text ignoring case)", {"count": near - exact})
         )
     return flags
 
@@ -193,15 +193,15 @@ def _feature_codes(values: pd.Series, kind: str) -> np.ndarray:
     return category_codes(values)[0]
 
 
-def single_feature_skill(codes: np.ndarray, y: np.ndarray, *, classification: bool, seed: int = 0) -> float:
+def single_feature_skill(codes: np.ndarray, y: np.ndarray, *, classification: bool, seed: int = 0, fit: np.ndarray | None = None) -> float:
     """How well one feature alone predicts the target on rows it did not see (1 = perfectly).
 
     The feature's bins (or categories) learn the target's mean (or majority class) on a random half
-    of the rows; the other half is predicted. Regression: R^2. Classification: accuracy above the
+    of the rows (``fit``, a random half by default); the other half is predicted. Regression: R^2. Classification: accuracy above the
     majority class, scaled so that 0 is no better and 1 is perfect.
     """
-    rng = np.random.default_rng(seed)
-    fit = rng.random(len(codes)) < 0.5
+    if fit is None:
+        fit = np.random.default_rng(seed).random(len(codes)) < 0.5
     held = ~fit
     if fit.sum() < 2 or held.sum() < 2:
         return float("nan")
@@ -232,22 +232,26 @@ def leakage(
     classification: bool,
     correlations: dict[str, float],
     seed: int = 0,
+    codes: dict[str, np.ndarray] | None = None,
 ) -> list[Flag]:
     """Features suspected of leaking the target: |r| >= 0.95, or single-feature skill >= 0.95.
 
     ``features`` maps each feature to its kind ("numeric" or "categorical"); ``target`` holds numbers
-    (regression) or class codes (classification); ``correlations`` holds Pearson's r where defined.
+    (regression) or class codes (classification); ``correlations`` holds Pearson's r where defined;
+    ``codes`` may hold categorical columns' codes already computed.
     """
     flags = []
+    codes = codes or {}
     known = np.isfinite(target) if not classification else np.ones(len(target), dtype=bool)
+    fit = np.random.default_rng(seed).random(int(known.sum())) < 0.5
     for name, kind in features.items():
         reasons, detail = [], {}
         r = correlations.get(name)
         if r is not None and np.isfinite(r) and abs(r) >= LEAK_CORRELATION:
             reasons.append(f"correlation {r:+.3f} with the target")
             detail["correlation"] = r
-        codes = _feature_codes(frame[name], kind)[known]
-        skill = single_feature_skill(codes, target[known], classification=classification, seed=seed)
+        feature = codes[name] if name in codes else _feature_codes(frame[name], kind)
+        skill = single_feature_skill(feature[known], target[known], classification=classification, fit=fit)
         if np.isfinite(skill) and skill >= LEAK_SKILL:
             reasons.append(f"alone it predicts the target on unseen rows with skill {skill:.3f}")
             detail["skill"] = skill

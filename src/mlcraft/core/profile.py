@@ -33,6 +33,7 @@ __all__ = [
     "MAX_VALUE_COUNTS",
     "target_numbers",
     "category_codes",
+    "pool_rare",
     "missing_table",
     "describe_numeric",
     "value_counts",
@@ -69,12 +70,20 @@ def category_codes(values: pd.Series, min_count: int = 1) -> tuple[np.ndarray, n
     if (codes < 0).any():
         codes = np.where(codes < 0, len(names), codes)
         names = np.append(names, "<missing>")
+    codes = codes.astype(np.int64)
     if min_count > 1:
-        rare = np.bincount(codes)[codes] < min_count
-        if rare.any():
-            codes = np.where(rare, len(names), codes)
+        codes = pool_rare(codes, min_count)
+        if codes.max(initial=-1) >= len(names):
             names = np.append(names, "<rare>")
-    return codes.astype(np.int64), names
+    return codes, names
+
+
+def pool_rare(codes: np.ndarray, min_count: int) -> np.ndarray:
+    """``codes`` with the categories seen fewer than ``min_count`` times sharing one new code."""
+    if codes.size == 0:
+        return codes
+    rare = np.bincount(codes)[codes] < min_count
+    return np.where(rare, codes.max() + 1, codes) if rare.any() else codes
 
 
 def missing_table(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -183,8 +192,13 @@ def associations(
     categorical: Sequence[str],
     y_numbers: np.ndarray | None,
     y_labels: pd.Series,
+    codes: dict[str, np.ndarray] | None = None,
 ) -> list[dict[str, Any]]:
-    """How strongly each feature goes with the target, strongest first (see the module's table)."""
+    """How strongly each feature goes with the target, strongest first (see the module's table).
+
+    ``codes`` may hold the categorical columns' codes (from :func:`category_codes`) already computed.
+    """
+    codes = codes or {}
     rows = []
     class_codes = None if y_numbers is not None else category_codes(y_labels)[0]
     for name in numeric:
@@ -194,18 +208,35 @@ def associations(
         else:
             rows.append({"feature": name, "kind": "numeric", "measure": "eta", "value": correlation_ratio(class_codes, x)})
     for name in categorical:
-        codes, _ = category_codes(frame[name], min_count=MIN_FREQUENCY)
+        pooled = pool_rare(codes[name] if name in codes else category_codes(frame[name])[0], MIN_FREQUENCY)
         if y_numbers is not None:
-            rows.append({"feature": name, "kind": "categorical", "measure": "eta", "value": correlation_ratio(codes, y_numbers)})
+            rows.append({"feature": name, "kind": "categorical", "measure": "eta", "value": correlation_ratio(pooled, y_numbers)})
         else:
-            rows.append({"feature": name, "kind": "categorical", "measure": "cramers_v", "value": cramers_v(codes, class_codes)})
+            rows.append({"feature": name, "kind": "categorical", "measure": "cramers_v", "value": cramers_v(pooled, class_codes)})
     return sorted(rows, key=lambda r: (-abs(r["value"]) if np.isfinite(r["value"]) else 1.0, r["feature"]))
 
 
 def correlation_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Pearson correlations between ``columns`` (pairwise complete rows)."""
-    numbers = frame[list(columns)].apply(pd.to_numeric, errors="coerce").astype(float)
-    return numbers.corr()
+    """Pearson correlations between ``columns``, each pair over the rows where both have a value.
+
+    The same numbers as ``DataFrame.corr()``, from a few matrix products (seconds faster on a million rows).
+    """
+    X = frame[list(columns)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    present = np.isfinite(X)
+    M = present.astype(float)
+    X0 = np.where(present, X, 0.0)
+    n = M.T @ M  # rows where both columns have a value
+    sx = X0.T @ M  # sum of column i over the rows where j has a value
+    sxx = (X0 * X0).T @ M
+    sxy = X0.T @ X0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cov = sxy - sx * sx.T / n
+        var_i = sxx - sx * sx / n
+        var_i[var_i <= 1e-12 * np.abs(sxx)] = np.nan  # constant over those rows (up to rounding)
+        corr = cov / np.sqrt(var_i * var_i.T)
+    corr[n < 2] = np.nan
+    corr = np.clip(corr, -1.0, 1.0)
+    return pd.DataFrame(corr, index=list(columns), columns=list(columns))
 
 
 def _num(value: Any) -> float | None:

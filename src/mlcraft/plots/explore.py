@@ -117,7 +117,7 @@ def scatter_matrix(columns: dict[str, np.ndarray], sample_size: int) -> Plot | N
         return None
     k = len(names)
     fig = new_figure(2.0 * k + 1, 2.0 * k, grid=True)
-    axes = fig.subplots(k, k, squeeze=False)
+    axes = fig.subplots(k, k, squeeze=False, sharex="col")
     for i, yi in enumerate(names):
         for j, xj in enumerate(names):
             ax = axes[i][j]
