@@ -89,9 +89,11 @@ def main() -> int:
         "wall_ratio_to_limit": round(explore_s / LIMIT_S, 3),
         "memory_ratio_to_limit": round(peak / LIMIT_BYTES, 3),
         "html_mb": round(html.stat().st_size / 1e6, 2),
+        "load_average_1min_after": round(os.getloadavg()[0], 2),  # the machine is shared: noise
         "cores": os.cpu_count(),
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d"),
     }
     print(run.stdout)
     print(json.dumps(summary, indent=2))

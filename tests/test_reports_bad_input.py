@@ -63,7 +63,7 @@ def test_options_that_cannot_apply_are_refused_and_leave_no_report(binary_projec
         with pytest.raises(MlcraftError, match=match):
             call()
     assert reports_of(binary_project) == before
-    assert json.loads((binary_project / "models" / "champion.json").read_text())["version"] == 1
+    assert mlcraft.Project.open(binary_project).registry.champion() == 1
 
 
 def test_threshold_options_need_a_binary_task(tmp_path):

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
+import mlcraft
 from browser import PAGE_FACTS, Browser, chromium_path
 from conftest import run_cli
 
@@ -115,12 +116,14 @@ def test_analyse_housing_champion_and_another_leaderboard_model(housing):
 
 
 def test_analyse_titanic_threshold_for_precision_90_is_saved_and_used_by_predict(titanic, titanic_csv, tmp_path):
-    first = load(titanic / "models" / "1" / "meta.json")
+    registry = mlcraft.Project.open(titanic).registry
+    first = registry.meta(1)
     out = ok("analyse", "--project", titanic, "--min-precision", "0.9", "--no-learning-curve", "--no-importance").stdout
     assert "saved as model version 2" in out
-    champion = load(titanic / "models" / "champion.json")
-    assert champion["version"] == 2 and "precision" in champion["reason"] and "threshold" in champion["reason"]
-    meta = load(titanic / "models" / "2" / "meta.json")
+    assert registry.champion() == 2
+    promotion = registry.history()[-1]
+    assert promotion["version"] == 2 and "precision" in promotion["reason"] and "threshold" in promotion["reason"]
+    meta = registry.meta(2)
     threshold = meta["threshold"]["threshold"]
     assert meta["derived_from"] == 1 and meta["run_id"] == first["run_id"] and 0.5 < threshold < 1
     # on the out-of-fold predictions, read independently, the saved threshold really gives precision >= 0.9
@@ -161,7 +164,7 @@ def test_report_housing_is_complete_small_and_matches_the_evaluation(housing):
 
 
 def test_report_titanic_after_the_threshold_asks_for_an_evaluation_then_shows_it(titanic):
-    if load(titanic / "models" / "champion.json")["version"] == 1:  # run alone: make the threshold version first
+    if mlcraft.Project.open(titanic).registry.champion() == 1:  # run alone: make the threshold version first
         ok("analyse", "--project", titanic, "--min-precision", "0.9", "--no-learning-curve", "--no-importance")
     out = ok("report", "--project", titanic).stdout
     assert "has not been evaluated on the test set" in out
@@ -175,7 +178,9 @@ def test_report_titanic_after_the_threshold_asks_for_an_evaluation_then_shows_it
 
 
 @pytest.mark.parametrize("name", ["housing", "titanic"])
-def test_report_renders_in_headless_chromium(name, request):
+def test_pages_render_in_headless_chromium(name, request):
+    """The report, the exploration and the analysis load without console errors, every image decodes,
+    and the report's headline numbers are the JSON's."""
     executable = chromium_path()
     if executable is None:
         pytest.skip("chromium is not installed (make setup installs Debian's chromium where it runs as root with apt-get)")
@@ -184,14 +189,16 @@ def test_report_renders_in_headless_chromium(name, request):
     if not html.exists():
         ok("report", "--project", project)
     doc = load(project / "reports" / "report.json")
+    pages = [html, project / "reports" / "explore" / "explore.html", Path(doc["sources"]["analysis"]) / "analysis.html"]
     with Browser(executable) as browser:
-        browser.load(html.resolve().as_uri())
-        facts = browser.evaluate(PAGE_FACTS)
-        errors = browser.console_errors()
-    assert errors == []
-    assert len(facts["images"]) == html.read_text().count("data:image/png;base64,") >= 5
-    assert all(img["complete"] and img["width"] > 0 and img["height"] > 0 for img in facts["images"]), facts["images"]
-    shown = facts["headline"]
+        for page in pages:
+            browser.load(page.resolve().as_uri())
+            facts = browser.evaluate(PAGE_FACTS)
+            assert browser.console_errors() == [], page
+            assert len(facts["images"]) == page.read_text().count("data:image/png;base64,") >= 5, page
+            assert all(img["complete"] and img["width"] > 0 and img["height"] > 0 for img in facts["images"]), (page, facts["images"])
+            if page == html:
+                shown = facts["headline"]
     expected = {k: v for k, v in doc["headline"].items() if k in shown}
     assert {"cv_mean", "train_rows"} <= set(expected) and ("test_value" in shown) == (doc["test"] is not None)
     for key, value in expected.items():
