@@ -157,7 +157,8 @@ def test_report_housing_is_complete_small_and_matches_the_evaluation(housing):
     assert doc["model"]["version"] == 1 and doc["leaderboard"]["rows"][0]["rank"] == 1
     kinds = {item["kind"] for item in doc["limitations"]}
     assert {"capped target", "features leaned on", "assumption"} <= kinds
-    assert {p["file"] for p in doc["plots"]} >= {"map.png", "predicted_vs_actual.png", "learning_curve.png", "permutation_importance.png", "cv_scores.png"}
+    assert {Path(p["file"]).name for p in doc["plots"]} >= {"map.png", "predicted_vs_actual.png", "learning_curve.png", "permutation_importance.png", "cv_scores.png"}
+    assert all((html_path.parent / p["file"]).is_file() for p in doc["plots"])  # the figures' PNGs, beside the pages they came from
     html = html_path.read_text()
     for section in ("framing", "data", "exploration", "leaderboard", "model", "errors", "limitations"):
         assert f'id="{section}"' in html

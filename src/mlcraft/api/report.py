@@ -126,7 +126,7 @@ def _plots(explore: tuple[dict, Path], analysis: tuple[dict, Path]) -> list[Plot
             name = entry["file"].rsplit(".", 1)[0]
             path = directory / entry["file"]
             if name in KEY_PLOTS and path.exists():
-                found[name] = Plot(name, entry["title"], path.read_bytes(), entry.get("caption", ""))
+                found[name] = Plot(name, entry["title"], path.read_bytes(), entry.get("caption", ""), source=str(path))
     return [found[n] for n in KEY_PLOTS if n in found]
 
 

@@ -24,6 +24,7 @@ class Plot:
     title: str
     png: bytes
     caption: str = ""
+    source: str | None = None  # where the PNG is already saved (a figure reused from another page)
 
     @property
     def file(self) -> str:

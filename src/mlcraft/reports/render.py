@@ -69,7 +69,7 @@ def _figures(plots: Sequence[Plot], inline: set[str], where: str) -> dict[str, d
     out = {}
     for p in plots:
         uri = "data:image/png;base64," + base64.b64encode(p.png).decode("ascii") if p.name in inline else None
-        out[p.name] = {"name": p.name, "title": p.title, "caption": p.caption, "uri": uri, "path": f"{where}/{p.file}"}
+        out[p.name] = {"name": p.name, "title": p.title, "caption": p.caption, "uri": uri, "path": p.source or f"{where}/{p.file}"}
     return out
 
 
@@ -114,9 +114,9 @@ def clean(value: Any) -> Any:
     return value
 
 
-def plot_entries(plots: Sequence[Plot]) -> list[dict[str, str]]:
-    """How the JSON twin lists the figures."""
-    return [{"file": p.file, "title": p.title, "caption": p.caption} for p in plots]
+def plot_entries(plots: Sequence[Plot], directory: str | os.PathLike[str] = ".") -> list[dict[str, str]]:
+    """How the JSON twin lists the figures: PNG paths relative to the page's ``directory``."""
+    return [{"file": os.path.relpath(p.source, directory) if p.source else p.file, "title": p.title, "caption": p.caption} for p in plots]
 
 
 def write_bundle(directory: str | os.PathLike[str], name: str, template: str, doc: dict[str, Any], plots: Sequence[Plot]) -> tuple[Path, dict[str, Any]]:
@@ -141,7 +141,7 @@ def write_page(html_path: str | os.PathLike[str], template: str, doc: dict[str, 
 
     Returns the HTML path and the document as written."""
     html_path = Path(html_path)
-    doc = clean({**doc, "plots": plot_entries(plots)})
+    doc = clean({**doc, "plots": plot_entries(plots, html_path.parent)})
     html = render_html(template, doc, plots, where=str(html_path.parent))
     atomic.write_json(html_path.with_suffix(".json"), doc)
     atomic.write_text(html_path, html)
