@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) browser
 
-# Headless Chromium for the report's browser check (tests/test_report_browser.py). Quick when already
+# Headless Chromium for the reports' browser check (tests/test_reports_e2e.py). Quick when already
 # there; without root or apt-get it says so and the check is skipped with that reason.
 browser:
 	@if [ -x /usr/bin/chromium ]; then :; \

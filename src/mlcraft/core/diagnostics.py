@@ -168,14 +168,19 @@ def error_by_group(errors: np.ndarray, groups: pd.Series, max_groups: int = MAX_
     ]
 
 
+def _edge(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def regression_diagnostics(y_true: np.ndarray, pred: np.ndarray, categories: dict[str, pd.Series] | None = None) -> dict[str, Any]:
     """Residual summary, the error by decile of the target, and by category of each given feature."""
     y = np.asarray(y_true, dtype=float)
     p = np.asarray(pred, dtype=float)
     errors = p - y
     deciles = pd.qcut(pd.Series(y), 10, duplicates="drop")
-    by_decile = error_by_group(errors, deciles.astype(str), max_groups=10)
-    order = {str(iv): i for i, iv in enumerate(deciles.cat.categories)}
+    names = [f"{_edge(iv.left)} to {_edge(iv.right)}" for iv in deciles.cat.categories]
+    by_decile = error_by_group(errors, deciles.cat.rename_categories(names).astype(str), max_groups=10)
+    order = {name: i for i, name in enumerate(names)}
     by_decile.sort(key=lambda r: order.get(r["group"], len(order)))
     return {
         "rows": int(len(y)),

@@ -147,7 +147,7 @@ def error_breakdown(groups: Sequence[dict[str, Any]], name: str, title: str, cap
     ax.barh(labels, [g["rmse"] for g in groups][::-1], color="tab:blue", alpha=0.8, label="RMSE")
     ax.scatter([g["bias"] for g in groups][::-1], labels, color="tab:red", zorder=3, label="mean error (bias)")
     ax.axvline(0, color="black", linewidth=0.8)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="best", fontsize=8)
     ax.tick_params(labelsize=8)
     return to_plot(fig, name, title, caption)
 
