@@ -22,6 +22,7 @@ __all__ = ["reference_bins", "side_summary", "compare_sides", "psi", "PSI_MODERA
 
 N_BINS = 10
 MAX_CATEGORIES = 20
+MIN_CATEGORY_ROWS = 30  # rarer categories are pooled as "other": chosen on one side, they would look shifted
 PSI_MODERATE = 0.1  # the usual reading: below 0.1 stable, 0.1 to 0.25 moderate, above 0.25 major
 PSI_MAJOR = 0.25
 MISSING_SHIFT = 0.05  # a change of 5 points in the missing share is reported
@@ -30,13 +31,20 @@ EPS = 1e-4
 
 
 def reference_bins(frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]) -> dict[str, Any]:
-    """Bin edges (training deciles) and the most frequent categories, from the training side."""
+    """Bin edges (training deciles) and the most frequent categories, from the training side.
+
+    Only categories with at least 30 training rows are compared one by one; the rest are pooled,
+    since rare categories picked as frequent on one side would look rarer on the other by chance.
+    """
     edges = {}
     for name in numeric:
         x = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         finite = x[np.isfinite(x)]
         edges[name] = np.unique(np.quantile(finite, np.linspace(0, 1, N_BINS + 1)[1:-1])).tolist() if finite.size else []
-    categories = {name: [str(v) for v in frame[name].value_counts().index[:MAX_CATEGORIES]] for name in categorical}
+    categories = {}
+    for name in categorical:
+        counts = frame[name].value_counts()
+        categories[name] = [str(v) for v in counts.index[counts.to_numpy() >= MIN_CATEGORY_ROWS][:MAX_CATEGORIES]]
     return {"edges": edges, "categories": categories}
 
 

@@ -62,6 +62,7 @@ def environment() -> Any:
     env.filters["num"] = format_number
     env.filters["pct"] = _percent
     env.filters["slug"] = slug
+    env.filters["sentence"] = lambda text: str(text)[:1].upper() + str(text)[1:]
     return env
 
 
