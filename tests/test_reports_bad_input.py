@@ -124,3 +124,17 @@ def test_explore_never_reads_a_test_row(tmp_path):
     assert result.document["shape"]["rows"] == int((~test_side).sum())
     drifted = {f["column"] for f in result.flags if f["kind"] == "drift"}
     assert drifted == {"x", "c"}  # the sentinels shift the test side's summaries, and only that is seen
+
+
+def test_rows_without_an_out_of_fold_prediction_are_left_out_with_a_note(binary_project, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(binary_project, copy)
+    oof_path = next((copy / "runs").glob("*/oof.parquet"))
+    oof = pd.read_parquet(oof_path)
+    oof.loc[:4, [c for c in oof.columns if c.startswith("logistic_regression:")]] = np.nan
+    oof.to_parquet(oof_path, index=False)
+    result = mlcraft.Project.open(copy).analyse(learning_curve=False, importance=False)
+    assert any("5 row(s) have no out-of-fold prediction" in note for note in result.notes)
+    assert result.document["diagnostics"]["rows"] == len(oof) - 5

@@ -107,10 +107,10 @@ def _refits(project: Project, build, data: TrainingData, *, curve: bool, importa
     return out
 
 
-def _diagnose(project: Project, y: np.ndarray, pred: np.ndarray, classes: list[str] | None, threshold: float | None, data: TrainingData) -> dict[str, Any]:
+def _diagnose(project: Project, y: np.ndarray, pred: np.ndarray, classes: list[str] | None, threshold: float | None, features: pd.DataFrame) -> dict[str, Any]:
     cfg = project.config
     if cfg.task == "regression":
-        categories = {c: data.X[c] for c in project.schema.categorical}
+        categories = {c: features[c] for c in project.schema.categorical}
         return diagnostics.regression_diagnostics(y, pred, categories)
     if cfg.task in ("binary", "multiclass"):
         positive = str(cfg.positive_class) if cfg.task == "binary" else None
@@ -240,10 +240,13 @@ def run_analysis(
     notes: list[str] = []
     data = training_data(project)
     oof, pred, classes = _aligned(subject.run, data, subject.name)
-    y = oof[cfg.target].to_numpy()
+    keep = np.isfinite(pred).reshape(len(pred), -1).all(axis=1)
+    if not keep.all():  # a later run may leave some rows without a prediction for some models
+        notes.append(f"{int((~keep).sum()):,} row(s) have no out-of-fold prediction from {subject.name}; the other {int(keep.sum()):,} are analysed")
+    y, pred = oof[cfg.target].to_numpy()[keep], pred[keep]
     threshold = (project.registry.load(subject.version).threshold if subject.own else 0.5) if cfg.task == "binary" else None
     choice = _choose(project, y, pred, classes, threshold, min_precision, min_recall) if wants_threshold else None
-    diag = _diagnose(project, y, pred, classes, threshold if choice is None else choice.threshold, data)
+    diag = _diagnose(project, y, pred, classes, threshold if choice is None else choice.threshold, data.X[keep].reset_index(drop=True))
     build = _builder(project, subject.run, subject.name, data, notes)
     refits = _refits(project, build, data, curve=learning_curve, importance=importance, n_jobs=resolve_n_jobs(None), notes=notes)
     board = subject.run.board_rows()
