@@ -27,15 +27,15 @@ from mlcraft.core.estimator import BuildContext
 from mlcraft.core.pipeline import make_pipeline
 from mlcraft.core.threshold import ThresholdChoice, choose_threshold
 from mlcraft.exceptions import ConfigError, ProjectError
+from mlcraft.plots.base import PLOT_SAMPLE
 from mlcraft.workspace import now_iso
 
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
     from mlcraft.plots import Plot
 
-__all__ = ["AnalysisResult", "run_analysis", "analysis_dir", "multilabel_analysis", "PLOT_SAMPLE", "MAX_CATEGORY_PLOTS"]
+__all__ = ["AnalysisResult", "run_analysis", "analysis_dir", "multilabel_analysis", "MAX_CATEGORY_PLOTS"]
 
-PLOT_SAMPLE = 5_000  # points drawn in the residual scatter plots (every row enters the numbers)
 MAX_CATEGORY_PLOTS = 6  # categorical features given an error-breakdown figure
 
 

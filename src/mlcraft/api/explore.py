@@ -21,15 +21,15 @@ import pandas as pd
 from mlcraft import __version__
 from mlcraft.core import drift, flags, profile
 from mlcraft.exceptions import ConfigError, DataError
+from mlcraft.plots.base import PLOT_SAMPLE
 from mlcraft.workspace import now_iso
 
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
     from mlcraft.plots import Plot
 
-__all__ = ["ExploreResult", "run_explore", "split_sides", "explore_dir", "PLOT_SAMPLE", "SCATTER_FEATURES", "MATRIX_FEATURES"]
+__all__ = ["ExploreResult", "run_explore", "split_sides", "explore_dir", "SCATTER_FEATURES", "MATRIX_FEATURES"]
 
-PLOT_SAMPLE = 5_000  # rows drawn for scatter plots and the map (statistics use every row)
 SCATTER_FEATURES = 4  # the scatter matrix shows the features most associated with the target
 MATRIX_FEATURES = 20  # the correlation matrix shows at most this many numeric columns
 _LAT = re.compile(r"^(lat|latitude)$", re.IGNORECASE)

@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DPI", "Plot", "new_figure", "to_plot", "sample_index", "short", "slug"]
+__all__ = ["DPI", "PLOT_SAMPLE", "Plot", "new_figure", "to_plot", "sample_index", "short", "slug"]
 
 DPI = 80  # modest resolution: the report stays small whatever the data
+PLOT_SAMPLE = 5_000  # rows drawn in scatter plots and maps (statistics always use every row)
 WIDTH = 8.0  # inches
 HEIGHT = 5.0
 
