@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mlcraft-installed
 TORCH  := torch==2.13.0
 
-.PHONY: setup demo test bench clean
+.PHONY: setup browser demo test bench bench-explore clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,21 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[nn,dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) browser
+
+# Headless Chromium for the reports' browser check (tests/test_reports_e2e.py). Quick when already
+# there; without root or apt-get it says so and the check is skipped with that reason.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "note: chromium is not installed and cannot be (needs root and apt-get): the report's browser check will be skipped"; \
+	else \
+	  echo "installing chromium (Debian package) for the report's browser check..."; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  { apt-get -o DPkg::Lock::Timeout=300 -qq update && \
+	    apt-get -o DPkg::Lock::Timeout=300 -y -qq install --no-install-recommends chromium; } >/dev/null 2>&1 || \
+	  echo "note: apt-get could not install chromium: the report's browser check will be skipped"; \
+	fi
 
 demo: setup
 	$(VENV)/bin/mlcraft demo
@@ -25,6 +39,9 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/bench_housing.py
+
+bench-explore: setup
+	flock /tmp/mlcraft-bench.lock $(PY) benchmarks/bench_explore.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -206,7 +206,7 @@ class Project:
         return frame[keep].reset_index(drop=True)
 
     def test_frame(self) -> pd.DataFrame:
-        """The test rows (used by ``evaluate`` only)."""
+        """The test rows (read by ``evaluate``; ``explore`` takes only summary statistics of their features)."""
         cfg = self.config
         if cfg.test_dataset is not None:
             frame = self.workspace.load_dataset(cfg.test_dataset)
@@ -295,6 +295,43 @@ class Project:
         from mlcraft.api.evaluate import evaluate
 
         return evaluate(self, version=version)
+
+    def explore(self, *, size_by: str | None = None, plot_sample: int | None = None):
+        """Explore the training rows (never the test rows): statistics, flags, figures, an HTML page.
+
+        Writes ``reports/explore/`` (``explore.html``, ``explore.json`` and every figure as PNG).
+        """
+        from mlcraft.api.explore import run_explore
+
+        return run_explore(self, size_by=size_by, plot_sample=plot_sample)
+
+    def analyse(
+        self,
+        *,
+        model: str | None = None,
+        version: int | None = None,
+        min_precision: float | None = None,
+        min_recall: float | None = None,
+        learning_curve: bool = True,
+        importance: bool = True,
+    ):
+        """Error analysis on the out-of-fold predictions of the training rows (never the test rows).
+
+        ``min_precision``/``min_recall`` choose a binary decision threshold and save it with the model
+        as a new version, promoted to champion, that ``predict`` uses. Writes ``reports/analysis/<model>/``.
+        """
+        from mlcraft.api.analyse import run_analysis
+
+        return run_analysis(
+            self, model=model, version=version, min_precision=min_precision, min_recall=min_recall,
+            learning_curve=learning_curve, importance=importance,
+        )
+
+    def report(self, *, out: str | os.PathLike[str] | None = None):
+        """The "present your solution" document: one self-contained HTML page under 5 MB, plus JSON."""
+        from mlcraft.api.report import run_report
+
+        return run_report(self, out=out)
 
 
 def _check_task(present: pd.Series, task: str, target: str) -> None:

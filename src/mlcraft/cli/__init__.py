@@ -11,6 +11,9 @@ from mlcraft.cli import train as _train  # noqa: E402,F401
 from mlcraft.cli import predict as _predict  # noqa: E402,F401
 from mlcraft.cli import evaluate as _evaluate  # noqa: E402,F401
 from mlcraft.cli import demo as _demo  # noqa: E402,F401
+from mlcraft.cli import explore as _explore  # noqa: E402,F401
+from mlcraft.cli import analyse as _analyse  # noqa: E402,F401
+from mlcraft.cli import report as _report  # noqa: E402,F401
 
 __all__ = ["app", "main"]
 

@@ -1,0 +1,275 @@
+"""Analyse the errors of the champion (or any leaderboard model) on out-of-fold predictions.
+
+Everything here is computed on the training rows: the run's out-of-fold predictions (each made by
+a model that never saw its row), learning curves and permutation importance refitted on the
+cross-validation folds. The test set stays unseen. A decision threshold chosen for a required
+precision or recall is saved with the model as a new version, promoted to champion with the reason
+recorded, so that ``predict`` (and ``evaluate``) use it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from mlcraft import __version__
+from mlcraft.api.runs import RunFiles, champion_run
+from mlcraft.api.train import TrainingData, _user, resolve_n_jobs, training_data
+from mlcraft.core import diagnostics, learning
+from mlcraft.core.estimator import BuildContext
+from mlcraft.core.pipeline import make_pipeline
+from mlcraft.core.threshold import ThresholdChoice, choose_threshold
+from mlcraft.exceptions import ConfigError, ProjectError
+from mlcraft.plots.base import PLOT_SAMPLE
+from mlcraft.workspace import now_iso
+
+if TYPE_CHECKING:
+    from mlcraft.api.project import Project
+    from mlcraft.plots import Plot
+
+__all__ = ["AnalysisResult", "run_analysis", "analysis_dir", "multilabel_analysis", "MAX_CATEGORY_PLOTS"]
+
+MAX_CATEGORY_PLOTS = 6  # categorical features given an error-breakdown figure
+
+
+@dataclass
+class AnalysisResult:
+    """Where the analysis was written, what it found, and the model version a threshold created."""
+
+    html: Path
+    document: dict[str, Any]
+    plots: list[str] = field(default_factory=list)
+    new_version: int | None = None
+
+    @property
+    def notes(self) -> list[str]:
+        return self.document["notes"]
+
+
+def analysis_dir(project: Project, model: str) -> Path:
+    return project.path / "reports" / "analysis" / re.sub(r"[^A-Za-z0-9_.-]", "_", model)
+
+
+def _aligned(run: RunFiles, data: TrainingData, model: str) -> tuple[pd.DataFrame, np.ndarray, list[str] | None]:
+    """The run's out-of-fold predictions in the order of the training rows."""
+    oof = run.oof()
+    pred, classes = run.predictions(oof, model)
+    order = pd.Series(np.arange(len(oof)), index=oof["row"].to_numpy())
+    if len(oof) != len(data.rows) or not order.index.is_unique or not np.isin(data.rows, order.index).all():
+        raise ProjectError(f"run {run.run_id}: its out-of-fold predictions do not match the stored training rows; re-train the project")
+    positions = order.loc[data.rows].to_numpy()
+    return oof.iloc[positions].reset_index(drop=True), pred[positions], classes
+
+
+def _builder(project: Project, run: RunFiles, model: str, data: TrainingData, notes: list[str]):
+    """A function returning the model's unfitted pipeline, or None when it cannot be rebuilt."""
+    from mlcraft.models import get_family
+
+    cfg = project.config
+    row = next((r for r in run.board_rows() if str(r.get("model")) == model), {})
+    chosen = run.chosen()
+    try:
+        family = get_family(str(row.get("family") or model))
+    except ConfigError:
+        notes.append(f"{model} is not a single model family (e.g. an ensemble): learning curves and permutation importance are left out")
+        return None
+    n_fit = len(data.y) - len(data.y) // len(data.folds)
+    params = row.get("params") if isinstance(row.get("params"), dict) else chosen["params"] if chosen.get("model") == model else family.default_params(cfg.task, n_fit)
+    context = BuildContext(task=cfg.task, n_rows=n_fit, n_features=data.X.shape[1], seed=cfg.seed, n_jobs=1)
+    return lambda: make_pipeline(family, project.schema, params, context)
+
+
+def _refits(project: Project, build, data: TrainingData, *, curve: bool, importance: bool, n_jobs: int, notes: list[str]) -> dict[str, Any]:
+    cfg = project.config
+    out: dict[str, Any] = {"learning_curve": None, "reading": None, "importance": None}
+    if build is None:
+        return out
+    if curve:
+        out["learning_curve"] = learning.learning_curve(build, data.X, data.y, data.folds, data.scorer, task=cfg.task, seed=cfg.seed, n_jobs=n_jobs)
+        notes.extend(out["learning_curve"]["notes"])
+        out["reading"] = learning.read_learning_curve(out["learning_curve"])
+    if importance:
+        train_idx, valid_idx = data.folds[0]
+        pipeline = build()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pipeline.fit(data.X.iloc[train_idx], data.y.iloc[train_idx])
+        out["importance"] = learning.permutation_importances(
+            pipeline, data.X.iloc[valid_idx], data.y.iloc[valid_idx], data.scorer, task=cfg.task, seed=cfg.seed, n_jobs=n_jobs
+        )
+    return out
+
+
+def _diagnose(project: Project, y: np.ndarray, pred: np.ndarray, classes: list[str] | None, threshold: float | None, features: pd.DataFrame) -> dict[str, Any]:
+    cfg = project.config
+    if cfg.task == "regression":
+        categories = {c: features[c] for c in project.schema.categorical}
+        return diagnostics.regression_diagnostics(y, pred, categories)
+    if cfg.task in ("binary", "multiclass"):
+        positive = str(cfg.positive_class) if cfg.task == "binary" else None
+        return diagnostics.classification_diagnostics(y, pred, classes, positive, threshold)
+    raise ConfigError(f"task {cfg.task!r}: no error analysis for it yet")
+
+
+def _choose(project: Project, y: np.ndarray, pred: np.ndarray, classes: list[str], threshold: float, min_precision, min_recall) -> ThresholdChoice:
+    positive = classes.index(str(project.config.positive_class))
+    is_pos = diagnostics.class_positions(y, classes) == positive
+    return choose_threshold(is_pos, pred[:, positive], min_precision=min_precision, min_recall=min_recall, current=threshold)
+
+
+def _save_threshold(project: Project, version: int, meta: dict[str, Any], choice: ThresholdChoice) -> int:
+    registry = project.registry
+    fitted = registry.load(version)
+    model = dataclasses.replace(fitted, threshold=choice.threshold, metadata={**fitted.metadata, "threshold": choice.to_dict()})
+    record = {k: v for k, v in meta.items() if k not in ("version", "sha256")}
+    record.update(created=now_iso(), derived_from=version, threshold=choice.to_dict())
+    reason = f"decision threshold chosen on out-of-fold predictions of version {version}: {choice.summary}"
+    with project.workspace.lock():
+        new = registry.register(model, record)
+        registry.promote(new, by=_user(), reason=reason)
+    return new
+
+
+def _figures(task: str, target: str, diag: dict[str, Any], refits: dict[str, Any], y: np.ndarray, pred: np.ndarray, cv: tuple[str, dict], marks: tuple[float | None, float | None], seed: int) -> list[Plot]:
+    from mlcraft.plots import analysis as fig
+    from mlcraft.plots.base import sample_index, slug
+
+    plots: list[Plot] = []
+    if task == "regression":
+        idx = sample_index(len(y), PLOT_SAMPLE, seed)
+        plots += [fig.predicted_vs_actual(y[idx], pred[idx], target, len(idx)), fig.residuals(pred[idx], pred[idx] - y[idx], len(idx))]
+        plots.append(fig.error_breakdown(diag["by_decile"], "error_by_decile", f"Error by decile of {target}", "RMSE and mean error (bias) per tenth of the rows, ordered by the actual value"))
+        for name, groups in list(diag["by_category"].items())[:MAX_CATEGORY_PLOTS]:
+            plots.append(fig.error_breakdown(groups, f"error_by_{slug(name)}", f"Error by {name}"))
+    else:
+        plots.append(fig.confusion_matrices(diag["confusion"]))
+        if "curves" in diag:
+            plots.append(fig.precision_recall_threshold(diag["curves"], *marks))
+            plots.append(fig.precision_recall_curve(diag["curves"]))
+            plots.append(fig.roc_curves([{"name": diag["positive_class"], **diag["curves"]["roc"]}]))
+        else:
+            plots.append(fig.roc_curves([{"name": r["class"], **r} for r in diag["one_vs_rest"]]))
+        plots.append(fig.calibration_curve(diag["calibration"]))
+    if refits["learning_curve"] and refits["learning_curve"]["sizes"]:
+        plots.append(fig.learning_curve(refits["learning_curve"]))
+    if refits["importance"]:
+        plots.append(fig.permutation_importance(refits["importance"]))
+    plots.append(fig.cv_scores(cv[1], cv[0]))
+    return plots
+
+
+@dataclass
+class _Subject:
+    """The model analysed: its name in the run, the run, and the model version it belongs to."""
+
+    name: str
+    run: RunFiles
+    version: int
+    meta: dict[str, Any]
+    own: bool  # the version's own model (else another leaderboard model of its run)
+
+
+def _subject(project: Project, model: str | None, version: int | None, wants_threshold: bool) -> _Subject:
+    cfg = project.config
+    version, meta, run = champion_run(project, version)
+    chosen = run.chosen()["model"]
+    name = chosen if model is None else model
+    if wants_threshold and cfg.task != "binary":
+        raise ConfigError(f"--min-precision/--min-recall choose a decision threshold for a binary task; this task is {cfg.task}")
+    if wants_threshold and name != chosen:
+        raise ConfigError(f"the threshold is saved with a model version: analyse {chosen!r} (model version {version}), not {name!r}")
+    return _Subject(name, run, version, meta, name == chosen)
+
+
+def _document(project: Project, subject: _Subject, rows: int, folds: int, parts: dict[str, Any]) -> dict[str, Any]:
+    cfg = project.config
+    choice, new_version, refits, cv = parts["choice"], parts["new_version"], parts["refits"], parts["cv"]
+    row = next((r for r in parts["board"] if str(r.get("model")) == subject.name), {})
+    return {
+        "kind": "analysis",
+        "mlcraft": __version__,
+        "created": now_iso(),
+        "project": str(project.path),
+        "run_id": subject.run.run_id,
+        "model": subject.name,
+        "family": row.get("family"),
+        "version": (new_version or subject.version) if subject.own else None,
+        "is_champion": subject.own,
+        "task": cfg.task,
+        "target": cfg.target,
+        "metric": cfg.metric,
+        "scope": f"out-of-fold predictions of the {rows:,} training rows ({folds} folds): every prediction comes from a model that did not see its row; the test set was not used",
+        "cv": {"mean": row.get(f"{cfg.metric}_mean"), "std": row.get(f"{cfg.metric}_std"), "scores": cv[1].get(subject.name, [])},
+        "diagnostics": parts["diagnostics"],
+        "threshold_choice": None if choice is None else {**choice.to_dict(), "new_version": new_version},
+        "learning_curve": refits["learning_curve"],
+        "learning_curve_reading": refits["reading"],
+        "importance": refits["importance"],
+        "cv_scores": {"metric": cv[0], "models": cv[1]},
+        "notes": parts["notes"],
+    }
+
+
+def run_analysis(
+    project: Project,
+    *,
+    model: str | None = None,
+    version: int | None = None,
+    min_precision: float | None = None,
+    min_recall: float | None = None,
+    learning_curve: bool = True,
+    importance: bool = True,
+) -> AnalysisResult:
+    """Analyse one model's errors on out-of-fold predictions; write ``reports/analysis/<model>/``.
+
+    Everything is computed and drawn before anything is written; a chosen threshold is registered
+    (and promoted) just before the pages are written.
+    """
+    from mlcraft.reports import write_bundle
+
+    cfg = project.config
+    wants_threshold = min_precision is not None or min_recall is not None
+    subject = _subject(project, model, version, wants_threshold)
+    notes: list[str] = []
+    data = training_data(project)
+    oof, pred, classes = _aligned(subject.run, data, subject.name)
+    keep = np.isfinite(pred).reshape(len(pred), -1).all(axis=1)
+    if not keep.all():  # a later run may leave some rows without a prediction for some models
+        notes.append(f"{int((~keep).sum()):,} row(s) have no out-of-fold prediction from {subject.name}; the other {int(keep.sum()):,} are analysed")
+    y, pred = oof[cfg.target].to_numpy()[keep], pred[keep]
+    threshold = (project.registry.load(subject.version).threshold if subject.own else 0.5) if cfg.task == "binary" else None
+    choice = _choose(project, y, pred, classes, threshold, min_precision, min_recall) if wants_threshold else None
+    diag = _diagnose(project, y, pred, classes, threshold if choice is None else choice.threshold, data.X[keep].reset_index(drop=True))
+    build = _builder(project, subject.run, subject.name, data, notes)
+    refits = _refits(project, build, data, curve=learning_curve, importance=importance, n_jobs=resolve_n_jobs(None), notes=notes)
+    board = subject.run.board_rows()
+    cv = subject.run.cv_scores([str(r["model"]) for r in board if r.get("status", "ok") == "ok"])
+    marks = (threshold, None if choice is None else choice.threshold)
+    plots = _figures(cfg.task, cfg.target, diag, refits, y.astype(float) if cfg.task == "regression" else y, pred, cv, marks, cfg.seed)
+    new_version = _save_threshold(project, subject.version, subject.meta, choice) if choice is not None else None
+    if choice is not None:
+        notes.append(f"saved as model version {new_version} (now the champion, used by predict): {choice.summary}")
+    parts = {"choice": choice, "new_version": new_version, "refits": refits, "cv": cv, "board": board, "diagnostics": diag, "notes": notes}
+    doc = _document(project, subject, len(y), len(data.folds), parts)
+    html, written = write_bundle(analysis_dir(project, subject.name), "analysis", "analysis.html.j2", doc, plots)
+    return AnalysisResult(html, written, [p.file for p in plots], new_version)
+
+
+def multilabel_analysis(y_true: np.ndarray, scores: np.ndarray, labels: list[str], threshold: float = 0.5) -> tuple[dict[str, Any], list[Plot]]:
+    """The multilabel section of an analysis (F1 per label and averaged) and its figure.
+
+    The spine has no multilabel task yet (a project has one target column), so no command reaches
+    this; it takes 0/1 indicator matrices and per-label probabilities, one column per label.
+    """
+    from mlcraft.plots import analysis as fig
+
+    section = diagnostics.multilabel_diagnostics(y_true, scores, labels, threshold)
+    return section, [fig.multilabel_f1(section["per_label"], section["averages"])]
+

@@ -1,0 +1,24 @@
+"""`mlcraft report`: the "present your solution" document, one self-contained HTML page plus JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from mlcraft.api import Project
+from mlcraft.cli.app import command, console
+
+
+@command("report")
+def report(
+    project: Path = typer.Option(..., "--project", "-p", help="Project directory."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file to write (default: DIR/reports/report.html); the JSON goes beside it."),
+) -> None:
+    """Present the solution: framing, data, test split, exploration highlights, leaderboard, chosen model and why,
+    test-set result with its 95% CI, key plots, limitations and assumptions. Runs explore and analyse first if needed."""
+    result = Project.open(project).report(out=out)
+    for note in result.notes:
+        console.print(f"[yellow]note[/]: {note}")
+    console.print(f"wrote {result.html} ({result.size_bytes / 1e6:.2f} MB) and {result.json.name}")

@@ -1,0 +1,204 @@
+"""Figures of "analyse the errors": the confusion matrix, precision and recall against the threshold,
+the precision/recall, ROC and calibration curves, residual plots, error breakdowns, learning curves,
+permutation importance and the cross-validation score distribution of each model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mlcraft.plots.base import Plot, new_figure, short, to_plot
+
+__all__ = [
+    "confusion_matrices",
+    "precision_recall_threshold",
+    "precision_recall_curve",
+    "roc_curves",
+    "calibration_curve",
+    "predicted_vs_actual",
+    "residuals",
+    "error_breakdown",
+    "learning_curve",
+    "permutation_importance",
+    "cv_scores",
+    "multilabel_f1",
+]
+
+MAX_LABELS = 25
+
+
+def _matrix(ax: Any, values: np.ndarray, labels: Sequence[str], fmt: str, title: str) -> None:
+    ax.imshow(values, cmap="Blues")
+    ticks = [short(c, 12) for c in labels]
+    ax.set_xticks(range(len(labels)), ticks, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(labels)), ticks, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    ax.set_title(title, fontsize=10)
+    if len(labels) <= 12:
+        high = values.max() if values.size else 0
+        for i in range(values.shape[0]):
+            for j in range(values.shape[1]):
+                ax.text(j, i, format(values[i, j], fmt), ha="center", va="center", fontsize=8,
+                        color="white" if values[i, j] > 0.6 * high else "black")
+
+
+def confusion_matrices(confusion: dict[str, Any]) -> Plot:
+    """Counts and row-normalised shares side by side."""
+    labels = confusion["labels"]
+    side = min(6.0, 2.5 + 0.35 * len(labels))
+    fig = new_figure(2 * side + 1, side)
+    left, right = fig.subplots(1, 2)
+    _matrix(left, np.asarray(confusion["counts"]), labels, "d", "counts")
+    _matrix(right, np.asarray(confusion["normalised"]), labels, ".2f", "share of each actual class")
+    return to_plot(fig, "confusion_matrix", "Confusion matrix", "out-of-fold predictions of the training rows")
+
+
+def precision_recall_threshold(curves: dict[str, Any], threshold: float | None, chosen: float | None = None) -> Plot:
+    """Precision and recall against the decision threshold (the book's figure 3-5)."""
+    t = curves["threshold"]
+    fig = new_figure()
+    ax = fig.subplots()
+    ax.plot(t["thresholds"], t["precision"], label="precision", color="tab:blue")
+    ax.plot(t["thresholds"], t["recall"], label="recall", color="tab:green")
+    if threshold is not None:
+        ax.axvline(threshold, color="grey", linestyle=":", label=f"model threshold {threshold:.3g}")
+    if chosen is not None:
+        ax.axvline(chosen, color="tab:red", linestyle="--", label=f"chosen threshold {chosen:.3g}")
+    ax.set_xlabel("threshold on the positive class's probability")
+    ax.set_ylim(0, 1.02)
+    ax.legend(loc="lower left")
+    ax.grid(alpha=0.3)
+    return to_plot(fig, "precision_recall_threshold", "Precision and recall against the threshold")
+
+
+def precision_recall_curve(curves: dict[str, Any]) -> Plot:
+    c = curves["pr_curve"]
+    fig = new_figure(6, 5)
+    ax = fig.subplots()
+    ax.plot(c["recall"], c["precision"], color="tab:blue", label=f"average precision {c['average_precision']:.3f}")
+    ax.axhline(curves["prevalence"], color="grey", linestyle=":", label="chance")
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.legend(loc="lower left")
+    ax.grid(alpha=0.3)
+    return to_plot(fig, "precision_recall_curve", "Precision/recall curve")
+
+
+def roc_curves(curves: Sequence[dict[str, Any]]) -> Plot:
+    """ROC curve(s) with their AUC: one for a binary task, one per class (one-vs-rest) otherwise."""
+    fig = new_figure(6, 5)
+    ax = fig.subplots()
+    for c in list(curves)[:10]:
+        ax.plot(c["fpr"], c["tpr"], label=f"{short(c['name'], 18)}: AUC {c['auc']:.3f}")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate (recall)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    return to_plot(fig, "roc_curve", "ROC curve")
+
+
+def calibration_curve(cal: dict[str, Any]) -> Plot:
+    fig = new_figure(6, 5)
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfectly calibrated")
+    ax.plot(cal["predicted"], cal["observed"], marker="o", color="tab:blue", label=f"{cal['label']} (Brier {cal['brier']:.3f})")
+    ax.set_xlabel("predicted probability")
+    ax.set_ylabel("observed frequency")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+    return to_plot(fig, "calibration_curve", "Calibration curve", "out-of-fold probabilities in 10 bins")
+
+
+def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, target: str, sample_size: int) -> Plot:
+    fig = new_figure(6, 5.5)
+    ax = fig.subplots()
+    ax.scatter(actual, predicted, s=3, alpha=0.25, rasterized=True)
+    low, high = float(np.nanmin(actual)), float(np.nanmax(actual))
+    ax.plot([low, high], [low, high], color="tab:red", linewidth=1, label="perfect")
+    ax.set_xlabel(f"actual {target}")
+    ax.set_ylabel(f"predicted {target}")
+    ax.legend(loc="upper left")
+    return to_plot(fig, "predicted_vs_actual", "Predicted against actual", f"out-of-fold predictions; {sample_size:,} sampled rows")
+
+
+def residuals(predicted: np.ndarray, residual: np.ndarray, sample_size: int) -> Plot:
+    fig = new_figure(7, 4.5)
+    ax = fig.subplots()
+    ax.scatter(predicted, residual, s=3, alpha=0.25, rasterized=True)
+    ax.axhline(0, color="tab:red", linewidth=1)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("residual (predicted - actual)")
+    return to_plot(fig, "residuals", "Residuals against predicted", f"{sample_size:,} sampled rows")
+
+
+def error_breakdown(groups: Sequence[dict[str, Any]], name: str, title: str, caption: str = "") -> Plot:
+    """RMSE per group (bars) with the mean error (bias) marked."""
+    groups = list(groups)
+    fig = new_figure(7, 0.9 + 0.28 * len(groups))
+    ax = fig.subplots()
+    labels = [short(g["group"], 28) for g in groups][::-1]
+    ax.barh(labels, [g["rmse"] for g in groups][::-1], color="tab:blue", alpha=0.8, label="RMSE")
+    ax.scatter([g["bias"] for g in groups][::-1], labels, color="tab:red", zorder=3, label="mean error (bias)")
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.legend(loc="best", fontsize=8)
+    ax.tick_params(labelsize=8)
+    return to_plot(fig, name, title, caption)
+
+
+def learning_curve(curve: dict[str, Any]) -> Plot:
+    fig = new_figure(7, 4.5)
+    ax = fig.subplots()
+    sizes = np.asarray(curve["sizes"])
+    for key, label, colour in (("train", "training", "tab:red"), ("valid", "validation", "tab:blue")):
+        mean, std = np.asarray(curve[f"{key}_mean"]), np.asarray(curve[f"{key}_std"])
+        ax.plot(sizes, mean, marker="o", color=colour, label=label)
+        ax.fill_between(sizes, mean - std, mean + std, color=colour, alpha=0.15)
+    ax.set_xlabel("training rows")
+    ax.set_ylabel(curve["metric"])
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return to_plot(fig, "learning_curve", "Learning curves", f"mean and spread over {curve['folds']} cross-validation folds")
+
+
+def permutation_importance(importance: dict[str, Any], limit: int = 20) -> Plot:
+    rows = importance["features"][:limit][::-1]
+    fig = new_figure(7, 0.9 + 0.3 * len(rows))
+    ax = fig.subplots()
+    ax.boxplot([r["values"] for r in rows], orientation="horizontal", tick_labels=[short(r["feature"]) for r in rows])
+    ax.axvline(0, color="grey", linestyle=":")
+    ax.set_xlabel(f"worsening of {importance['metric']} when the feature is shuffled")
+    ax.tick_params(labelsize=8)
+    return to_plot(fig, "permutation_importance", "Permutation feature importance",
+                   f"{importance['repeats']} shuffles of {importance['rows']:,} held-out rows")
+
+
+def cv_scores(scores: dict[str, Sequence[float]], metric: str) -> Plot:
+    """The per-fold score of every leaderboard model (box plot), best first."""
+    names = list(scores)[:MAX_LABELS][::-1]
+    fig = new_figure(7, 0.9 + 0.35 * len(names))
+    ax = fig.subplots()
+    ax.boxplot([list(scores[n]) for n in names], orientation="horizontal", tick_labels=[short(n) for n in names])
+    ax.set_xlabel(f"{metric} per fold")
+    ax.tick_params(labelsize=8)
+    ax.grid(alpha=0.3, axis="x")
+    return to_plot(fig, "cv_scores", "Cross-validation scores of the leaderboard", "one box per model, one point per fold")
+
+
+def multilabel_f1(per_label: Sequence[dict[str, Any]], averages: dict[str, dict[str, float]]) -> Plot:
+    rows = list(per_label)[:MAX_LABELS][::-1]
+    fig = new_figure(7, 0.9 + 0.3 * len(rows))
+    ax = fig.subplots()
+    ax.barh([short(r["label"]) for r in rows], [r["f1"] for r in rows], color="tab:blue")
+    for name, style in (("micro", "--"), ("macro", ":")):
+        ax.axvline(averages[name]["f1"], color="tab:red", linestyle=style, label=f"{name} F1 {averages[name]['f1']:.3f}")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("F1")
+    ax.legend(loc="lower right", fontsize=8)
+    return to_plot(fig, "multilabel_f1", "F1 per label")
