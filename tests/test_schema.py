@@ -127,6 +127,26 @@ def test_category_strings_agree_across_types():
     assert pd.isna(out[4]) and out[5] == "2.5"
 
 
+@pytest.mark.parametrize(
+    "series",
+    [
+        pd.Series([1, 2, 3, 2]),
+        pd.Series([1.0, 2.5, np.nan, 3.0, -0.0]),
+        pd.Series([True, False, True]),
+        pd.Series(["a", None, "b"]),
+        pd.Series(["a", "b"], dtype="string"),
+        pd.Series([1, None, 3], dtype="Int64"),
+        pd.Series([True, None], dtype="boolean"),
+        pd.Series([1e300, 2.0**60]),
+    ],
+)
+def test_vectorised_category_strings_match_the_elementwise_rule(series):
+    from mlcraft.core.schema import _category_strings_elementwise
+
+    fast, slow = as_category_strings(series), _category_strings_elementwise(series)
+    assert [None if pd.isna(v) else v for v in fast] == [None if pd.isna(v) else v for v in slow]
+
+
 def test_schema_round_trips_through_json(mixed):
     from mlcraft.core.schema import Schema
 

@@ -53,6 +53,7 @@ class Project:
         self.config: ProjectConfig = self.workspace.read_config()
         self.notes: list[str] = []
         self._schema: Schema | None = None
+        self._frames: dict[str, pd.DataFrame] = {}  # dataset versions are immutable: load each once
 
     # -- creation --------------------------------------------------------------------------------
     @classmethod
@@ -194,9 +195,12 @@ class Project:
     def registry(self) -> ModelRegistry:
         return ModelRegistry(self.workspace.models_dir)
 
-    def dataset(self) -> pd.DataFrame:
-        """The stored dataset version this project trains on (all rows, test rows included)."""
-        return self.workspace.load_dataset(self.config.dataset)
+    def dataset(self, digest: str | None = None) -> pd.DataFrame:
+        """A stored dataset version (this project's by default): all rows, test rows included."""
+        digest = self.config.dataset if digest is None else digest
+        if digest not in self._frames:
+            self._frames[digest] = self.workspace.load_dataset(digest)
+        return self._frames[digest].copy()  # copy-on-write: cheap, and the cache stays intact
 
     def training_frame(self) -> pd.DataFrame:
         """The training rows: labelled, and not in the test set. No other step reads test rows."""
@@ -209,7 +213,7 @@ class Project:
         """The test rows (read by ``evaluate``; ``explore`` takes only summary statistics of their features)."""
         cfg = self.config
         if cfg.test_dataset is not None:
-            frame = self.workspace.load_dataset(cfg.test_dataset)
+            frame = self.dataset(cfg.test_dataset)
         else:
             frame = self.dataset()
             frame = frame[self.workspace.read_split(cfg.dataset)]

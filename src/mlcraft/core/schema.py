@@ -193,7 +193,32 @@ def looks_like_id_name(name: str) -> bool:
 
 
 def as_category_strings(values: pd.Series) -> np.ndarray:
-    """Categories as strings, the same way at training and at serving (1, 1.0 and "1" agree)."""
+    """Categories as strings, the same way at training and at serving (1, 1.0 and "1" agree).
+
+    Vectorised for the usual column types; mixed Python objects take the element-wise path.
+    """
+    dtype = values.dtype
+    missing = values.isna().to_numpy()
+    if pd.api.types.is_bool_dtype(dtype):
+        out = np.where(values.fillna(False).to_numpy(dtype=bool), "True", "False").astype(object)
+    elif pd.api.types.is_integer_dtype(dtype):
+        out = values.to_numpy(dtype=float, na_value=0).astype(np.int64).astype(str).astype(object)
+    elif pd.api.types.is_float_dtype(dtype):
+        arr = values.to_numpy(dtype=float, na_value=np.nan)
+        integral = np.isfinite(arr) & (np.mod(arr, 1) == 0) & (np.abs(arr) < 2.0**53)
+        out = np.empty(len(arr), dtype=object)
+        out[integral] = arr[integral].astype(np.int64).astype(str)
+        rest = ~integral & ~missing
+        out[rest] = [str(v) for v in arr[rest]]
+    elif pd.api.types.is_string_dtype(dtype) and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        out = values.to_numpy(dtype=object)
+    else:
+        return _category_strings_elementwise(values)
+    out[missing] = np.nan
+    return out
+
+
+def _category_strings_elementwise(values: pd.Series) -> np.ndarray:
     out = np.empty(len(values), dtype=object)
     arr = values.to_numpy(dtype=object)
     for i, v in enumerate(arr):
@@ -201,7 +226,7 @@ def as_category_strings(values: pd.Series) -> np.ndarray:
             out[i] = np.nan
         elif isinstance(v, (bool, np.bool_)):
             out[i] = "True" if v else "False"
-        elif isinstance(v, (float, np.floating)) and float(v).is_integer():
+        elif isinstance(v, (float, np.floating)) and float(v).is_integer() and abs(v) < 2.0**53:
             out[i] = str(int(v))
         else:
             out[i] = str(v)
