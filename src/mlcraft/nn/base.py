@@ -119,9 +119,13 @@ class BaseNetwork(BaseEstimator):
         }
 
     def _device(self) -> torch.device:
+        """"auto": the first CUDA GPU when torch sees one, else the CPU."""
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
+        device = torch.device(self.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={self.device!r} but torch sees no CUDA GPU here; use device='auto' or 'cpu'")
+        return device
 
     # -- building -------------------------------------------------------------------------------------
     def _embedding_widths(self) -> list[int | None]:

@@ -183,12 +183,15 @@ class WideAndDeepNet(nn.Module):
         return self.aux_output(deep)
 
 
+OUTPUT_INITIALIZER = "glorot_uniform"  # Keras's default, kept for the output layers as in the book
+
+
 def initialize(module: nn.Module, initializer: str) -> None:
-    """Initialise every linear layer's weights with ``initializer`` and its bias with zeros (Keras)."""
-    init = INITIALIZERS[initializer]
+    """Hidden linear layers get ``initializer``, output layers Glorot uniform; biases start at zero (Keras)."""
+    heads = {id(getattr(module, name)) for name in ("output", "aux_output") if getattr(module, name, None) is not None}
     for layer in module.modules():
         if isinstance(layer, nn.Linear):
-            init(layer.weight)
+            INITIALIZERS[OUTPUT_INITIALIZER if id(layer) in heads else initializer](layer.weight)
             if layer.bias is not None:
                 nn.init.zeros_(layer.bias)
 

@@ -104,7 +104,7 @@ class OneCycle(Schedule):
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer,
             max_lr=peak,
-            total_steps=max(epochs * steps_per_epoch, 3),
+            total_steps=max(epochs * steps_per_epoch + 1, 3),  # +1: the last step lands on the final rate
             pct_start=self.warmup,
             anneal_strategy="linear",
             div_factor=self.div_factor,
