@@ -187,7 +187,7 @@ class Classification(ClassifierMixin, BaseNetwork):
         found = np.unique(y) if classes is None else np.unique(np.asarray(classes))
         if len(found) < 2:
             raise InvalidInputError(
-                f"{type(self).__name__} needs at least 2 classes in y, but it holds only one class ({found[0]!r} if any); "
+                f"{type(self).__name__} needs at least 2 classes in y, but it holds only one class ({found.tolist()[0]!r}); "
                 "check the target column and the rows selected"
             )
         self.classes_ = found

@@ -249,13 +249,13 @@ class Trainer:
                 if self._diverged(logs, first_loss):
                     self.net.load_state_dict(last_good)
                     self.optimizer.state.clear()
+                    self.diverged, self.best_epoch = True, epoch - 1
                     self.stop(f"diverged at epoch {epoch} (loss {logs['loss']:.3g}): stopped and restored the weights of epoch {epoch - 1}; lower the learning rate")
-                    self.diverged = True
-                    break
-                first_loss = logs["loss"] if first_loss is None else first_loss
-                last_good = state_copy(self.net)
-                self._step_epoch_scheduler(scheduler, logs)
-                for cb in self.callbacks:
+                else:
+                    first_loss = logs["loss"] if first_loss is None else first_loss
+                    last_good = state_copy(self.net)
+                    self._step_epoch_scheduler(scheduler, logs)
+                for cb in self.callbacks:  # a diverged epoch is reported too: the history shows it
                     cb.on_epoch_end(epoch, logs)
                 if self.stop_reason is not None:
                     break
