@@ -27,6 +27,7 @@ from mlcraft.nn.training import EVAL_BATCH, Batches, Trainer
 
 __all__ = ["BaseNetwork", "DivergenceWarning", "DEEP_LAYERS", "OPTIMIZERS"]
 
+
 DEEP_LAYERS = 4  # batch_norm="auto" turns batch normalisation on from this many hidden layers
 MIN_VALIDATION_ROWS = 2
 

@@ -13,18 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 from mlcraft.nn import _docs
+from mlcraft.nn.params import keyword_init
 from mlcraft.nn.modules import InputEncoder, WideAndDeepNet
 from mlcraft.nn.tasks import Classification, Regression
 
 __all__ = ["MLPRegressor", "MLPClassifier", "WideAndDeepRegressor", "WideAndDeepClassifier"]
 
 
-def _store(est, params: dict) -> None:
-    """``__init__`` only stores its arguments (scikit-learn's rule)."""
-    for name, value in params.items():
-        if name not in ("self", "__class__"):
-            setattr(est, name, value)
-
+WIDE_AND_DEEP = dict(wide_features=None, deep_features=None, auxiliary_output=False, loss_weights=(0.9, 0.1))
 
 class _WideAndDeep:
     """The wide & deep network in place of the plain MLP (mixed into the two wide & deep estimators)."""
@@ -78,46 +74,7 @@ class MLPRegressor(Regression):
         Residual deviation on the validation rows (the noise term of ``predict_interval``).
     """
 
-    def __init__(
-        self,
-        *,
-        loss="mse",
-        scale_target=True,
-        hidden_layer_sizes=(100, 100),
-        activation="elu",
-        initializer="he_normal",
-        batch_norm="auto",
-        layer_norm=False,
-        dropout=0.0,
-        self_normalizing=False,
-        max_norm=None,
-        l1=0.0,
-        l2=0.0,
-        clip_value=None,
-        clip_norm=None,
-        optimizer="adamw",
-        learning_rate=1e-3,
-        momentum=0.9,
-        weight_decay=0.01,
-        schedule="1cycle",
-        batch_size=32,
-        max_epochs=100,
-        early_stopping=True,
-        validation_fraction=0.1,
-        patience=10,
-        scale_inputs=True,
-        categorical_features="from_dtype",
-        max_onehot_categories=10,
-        embedding_dim=None,
-        callbacks=None,
-        checkpoint_path=None,
-        tensorboard_dir=None,
-        verbose=0,
-        device="auto",
-        num_threads=None,
-        random_state=None,
-    ):
-        _store(self, locals())
+    __init__ = keyword_init(loss="mse", scale_target=True)
 
 
 class MLPClassifier(Classification):
@@ -132,45 +89,7 @@ class MLPClassifier(Classification):
         The class labels (multilabel: the label indices).
     """
 
-    def __init__(
-        self,
-        *,
-        class_weight=None,
-        hidden_layer_sizes=(100, 100),
-        activation="elu",
-        initializer="he_normal",
-        batch_norm="auto",
-        layer_norm=False,
-        dropout=0.0,
-        self_normalizing=False,
-        max_norm=None,
-        l1=0.0,
-        l2=0.0,
-        clip_value=None,
-        clip_norm=None,
-        optimizer="adamw",
-        learning_rate=1e-3,
-        momentum=0.9,
-        weight_decay=0.01,
-        schedule="1cycle",
-        batch_size=32,
-        max_epochs=100,
-        early_stopping=True,
-        validation_fraction=0.1,
-        patience=10,
-        scale_inputs=True,
-        categorical_features="from_dtype",
-        max_onehot_categories=10,
-        embedding_dim=None,
-        callbacks=None,
-        checkpoint_path=None,
-        tensorboard_dir=None,
-        verbose=0,
-        device="auto",
-        num_threads=None,
-        random_state=None,
-    ):
-        _store(self, locals())
+    __init__ = keyword_init(class_weight=None)
 
 
 class WideAndDeepRegressor(_WideAndDeep, Regression):
@@ -188,50 +107,7 @@ class WideAndDeepRegressor(_WideAndDeep, Regression):
 {_docs.ATTRIBUTES}
     """
 
-    def __init__(
-        self,
-        *,
-        loss="mse",
-        scale_target=True,
-        wide_features=None,
-        deep_features=None,
-        auxiliary_output=False,
-        loss_weights=(0.9, 0.1),
-        hidden_layer_sizes=(100, 100),
-        activation="elu",
-        initializer="he_normal",
-        batch_norm="auto",
-        layer_norm=False,
-        dropout=0.0,
-        self_normalizing=False,
-        max_norm=None,
-        l1=0.0,
-        l2=0.0,
-        clip_value=None,
-        clip_norm=None,
-        optimizer="adamw",
-        learning_rate=1e-3,
-        momentum=0.9,
-        weight_decay=0.01,
-        schedule="1cycle",
-        batch_size=32,
-        max_epochs=100,
-        early_stopping=True,
-        validation_fraction=0.1,
-        patience=10,
-        scale_inputs=True,
-        categorical_features="from_dtype",
-        max_onehot_categories=10,
-        embedding_dim=None,
-        callbacks=None,
-        checkpoint_path=None,
-        tensorboard_dir=None,
-        verbose=0,
-        device="auto",
-        num_threads=None,
-        random_state=None,
-    ):
-        _store(self, locals())
+    __init__ = keyword_init(loss="mse", scale_target=True, **WIDE_AND_DEEP)
 
     def predict_auxiliary(self, X) -> np.ndarray:
         """The auxiliary output (deep path only), in the target's units."""
@@ -248,49 +124,7 @@ class WideAndDeepClassifier(_WideAndDeep, Classification):
 {_docs.ATTRIBUTES}
     """
 
-    def __init__(
-        self,
-        *,
-        class_weight=None,
-        wide_features=None,
-        deep_features=None,
-        auxiliary_output=False,
-        loss_weights=(0.9, 0.1),
-        hidden_layer_sizes=(100, 100),
-        activation="elu",
-        initializer="he_normal",
-        batch_norm="auto",
-        layer_norm=False,
-        dropout=0.0,
-        self_normalizing=False,
-        max_norm=None,
-        l1=0.0,
-        l2=0.0,
-        clip_value=None,
-        clip_norm=None,
-        optimizer="adamw",
-        learning_rate=1e-3,
-        momentum=0.9,
-        weight_decay=0.01,
-        schedule="1cycle",
-        batch_size=32,
-        max_epochs=100,
-        early_stopping=True,
-        validation_fraction=0.1,
-        patience=10,
-        scale_inputs=True,
-        categorical_features="from_dtype",
-        max_onehot_categories=10,
-        embedding_dim=None,
-        callbacks=None,
-        checkpoint_path=None,
-        tensorboard_dir=None,
-        verbose=0,
-        device="auto",
-        num_threads=None,
-        random_state=None,
-    ):
-        _store(self, locals())
+    __init__ = keyword_init(class_weight=None, **WIDE_AND_DEEP)
 
     def predict_auxiliary(self, X) -> np.ndarray:
         """Class probabilities from the auxiliary output (deep path only)."""
