@@ -42,7 +42,8 @@ def prepare(directory: Path) -> int:
 def has(python: Path, module: str) -> bool:
     if not python.exists():
         return False
-    return subprocess.run([str(python), "-c", f"import {module}"], capture_output=True).returncode == 0
+    env = {**os.environ, "KERAS_BACKEND": "torch"}  # Keras 3 imports TensorFlow unless told otherwise
+    return subprocess.run([str(python), "-c", f"import {module}"], capture_output=True, env=env).returncode == 0
 
 
 def run(python: Path, which: str, data: Path) -> dict:

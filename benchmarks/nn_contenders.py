@@ -54,7 +54,7 @@ def run_mlcraft(X, y):
     from mlcraft.nn import MLPRegressor
 
     model = MLPRegressor(
-        hidden_layer_sizes=(WIDTH, WIDTH), activation="relu", optimizer="adam", learning_rate=LR, schedule=None,
+        hidden_layer_sizes=(WIDTH, WIDTH), activation="relu", initializer="glorot_uniform", optimizer="adam", learning_rate=LR, schedule=None,
         batch_size=BATCH, max_epochs=EPOCHS, early_stopping=False, scale_inputs=False, scale_target=False,
         num_threads=_threads(), random_state=0,
     )

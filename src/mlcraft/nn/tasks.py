@@ -138,8 +138,11 @@ class Regression(RegressorMixin, BaseNetwork):
 
         Gaussian, with the variance of the Monte Carlo dropout passes (the model's uncertainty;
         ``MC_SAMPLES`` passes by default when the network has dropout) plus the residual variance
-        measured on the validation rows after fit (the noise).
+        measured after fit on the validation rows (on the training rows without early stopping:
+        then the interval is optimistic).
         """
+        if not 0 < coverage < 1:
+            raise ValueError(f"coverage must be between 0 and 1, got {coverage!r}")
         if mc_samples is None:
             mc_samples = MC_SAMPLES if dropout_layers(self.module_) else None
         mean, std = self.predict(X, mc_samples=mc_samples, return_std=True)
