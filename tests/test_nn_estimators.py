@@ -76,6 +76,10 @@ def test_partial_fit_learns_online_and_needs_classes_first():
     clf = MLPClassifier(**FAST).partial_fit(Xc[:50], yc[:50], classes=["a", "b", "c"])
     assert list(clf.classes_) == ["a", "b", "c"]
     clf.partial_fit(Xc[50:], yc[50:])
+    fitted = MLPRegressor(**FAST).fit(X, y)  # 1cycle ends far below learning_rate...
+    assert fitted.history_["lr"][-1] < 1e-5
+    fitted.partial_fit(X, y)  # ...partial_fit goes on at learning_rate
+    assert fitted.history_["lr"][-1] == pytest.approx(FAST.get("learning_rate", 1e-3))
 
 
 def test_clone_get_set_params_and_pickle_round_trip():

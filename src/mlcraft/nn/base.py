@@ -252,6 +252,8 @@ class BaseNetwork(BaseEstimator):
                 self._setup(self._n_out, device)
             if getattr(self, "_optimizer", None) is None:
                 self._optimizer = OPTIMIZERS[self.optimizer](self.module_.parameters(), self)
+            for group in self._optimizer.param_groups:  # a schedule in fit may have left it elsewhere
+                group["lr"] = float(self.learning_rate)
             self.module_.to(device)
             self._generator = torch.Generator().manual_seed(seed)
             data = self._batches(numeric, codes, target, w, device)
