@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mlcraft-installed
 TORCH  := torch==2.13.0
 
-.PHONY: setup browser demo test bench bench-explore clean
+.PHONY: setup browser demo test bench bench-explore bench-nn bench-nn-quality clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,22 @@ bench: setup
 
 bench-explore: setup
 	flock /tmp/mlcraft-bench.lock $(PY) benchmarks/bench_explore.py
+
+# the neural-network benchmark's own environment: skorch and Keras 3 (PyTorch backend) beside torch
+NN_VENV  := bench-out/nn-venv
+NN_STAMP := $(NN_VENV)/.installed
+
+$(NN_STAMP):
+	test -x $(NN_VENV)/bin/python || $(PYTHON) -m venv $(NN_VENV)
+	$(NN_VENV)/bin/python -m pip install -q $(TORCH)
+	$(NN_VENV)/bin/python -m pip install -q skorch keras numpy
+	touch $@
+
+bench-nn: setup $(NN_STAMP)
+	flock /tmp/mlcraft-bench.lock $(PY) benchmarks/bench_nn.py
+
+bench-nn-quality: setup
+	flock /tmp/mlcraft-bench.lock $(PY) benchmarks/bench_nn_quality.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

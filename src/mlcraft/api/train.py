@@ -194,6 +194,19 @@ def _write_run(run_dir: Path, data: TrainingData, results: list[CVResult], board
     (run_dir / "pipeline.txt").write_text(str(pipeline) + "\n", encoding="utf-8")
 
 
+def _write_learning_curves(run_dir: Path, pipeline: Any) -> None:
+    """A neural champion's learning curves (per-epoch loss and metric on training and validation rows)
+    as ``learning_curves.csv``, and its resolved network settings as ``network.json``."""
+    estimator = pipeline[-1]
+    history = getattr(estimator, "history_", None)
+    if not history:
+        return
+    pd.DataFrame(history).to_csv(run_dir / "learning_curves.csv", index=False)
+    network = {**getattr(estimator, "config_", {}), "epochs": getattr(estimator, "n_iter_", None),
+               "best_epoch": getattr(estimator, "best_epoch_", None), "stop_reason": getattr(estimator, "stop_reason_", None)}
+    atomic.write_json(run_dir / "network.json", network)
+
+
 def run_training(
     project: Project,
     *,
@@ -233,6 +246,7 @@ def run_training(
             events.on_refit_start(best.name)
             model = _refit(project, data, best, n_jobs)
             _write_run(run_dir, data, results, board, best, model.pipeline, cfg.target)
+            _write_learning_curves(run_dir, model.pipeline)
             events.on_train_end({"best": best.name, "cv": f"{best.mean:.6g}", "elapsed_s": f"{budget.elapsed():.1f}"})
         finally:
             log.close()

@@ -64,6 +64,8 @@ class LogHeavyTails(TransformerMixin, BaseEstimator):
         self.threshold = threshold
 
     def fit(self, X, y=None):
+        if hasattr(X, "columns"):  # names kept for pandas output (native categories with scaling)
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         X = np.asarray(X, dtype=float)
         self.n_features_in_ = X.shape[1]
         chosen = []
@@ -84,7 +86,10 @@ class LogHeavyTails(TransformerMixin, BaseEstimator):
         return X
 
     def get_feature_names_out(self, input_features=None):
-        return np.asarray(input_features, dtype=object) if input_features is not None else None
+        if input_features is not None:
+            return np.asarray(input_features, dtype=object)
+        names = getattr(self, "feature_names_in_", None)
+        return names if names is not None else np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
 
 
 class NativeCategories(TransformerMixin, BaseEstimator):
