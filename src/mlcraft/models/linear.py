@@ -32,6 +32,7 @@ FAMILIES = [
     ),
     Family(
         name="ridge",
+        priority=80,
         tasks=REGRESSION,
         build=lambda p, ctx: Ridge(alpha=p["alpha"]),
         space=lambda task, n: {"alpha": Float(1e-3, 1e3, 1.0, log=True)},
@@ -59,6 +60,7 @@ FAMILIES = [
     ),
     Family(
         name="logistic_regression",
+        priority=80,
         tasks=CLASSIFICATION,
         build=lambda p, ctx: LogisticRegression(C=p["C"], max_iter=2000),
         space=lambda task, n: {"C": Float(1e-3, 1e3, 1.0, log=True)},
