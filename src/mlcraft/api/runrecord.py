@@ -19,7 +19,7 @@ from mlcraft.core.pipeline import proba_column
 from mlcraft.core.search import CVResult
 from mlcraft.exceptions import ProjectError
 
-__all__ = ["RunLog", "write_run", "read_chosen", "OOF_KEEP"]
+__all__ = ["RunLog", "write_run", "read_chosen", "describe", "OOF_KEEP"]
 
 OOF_KEEP = 30  # out-of-fold predictions kept: the best trials, plus every ensemble member
 
@@ -118,7 +118,20 @@ def write_run(run_dir: Path, data, results: Sequence[CVResult], ensembles: Seque
         import joblib
 
         joblib.dump(blend, run_dir / "blend.joblib")
-    (run_dir / "pipeline.txt").write_text(str(pipeline) + "\n", encoding="utf-8")
+    (run_dir / "pipeline.txt").write_text(describe(pipeline) + "\n", encoding="utf-8")
+
+
+def describe(estimator: Any) -> str:
+    """The fitted model as text: the pipeline, or an ensemble's summary and each member's pipeline."""
+    members = getattr(estimator, "members", None)
+    if not members:
+        return str(estimator)
+    lines = [repr(estimator)]
+    for name, member in zip(estimator.names or [], members):
+        inner = getattr(member, "members", None)
+        lines.append(f"\n# {name}" + (f" (k-fold bagging: {len(inner)} fold models, the first shown)" if inner else ""))
+        lines.append(str(inner[0] if inner else member))
+    return "\n".join(lines)
 
 
 def read_chosen(run_dir: Path) -> tuple[dict[str, Any], Any]:

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TrainResult", "run_training", "resolve_n_jobs", "TrainingData", "training_data", "save_single"]
 
-SAVE_RESERVE_S = 2.0  # time kept for writing the run and the model
+SAVE_RESERVE_S = 3.0  # time kept for writing the run and the model
 RESERVE_MARGIN = 1.3  # the refit estimate is multiplied by this while searching
 
 
@@ -207,7 +207,10 @@ def run_training(
             _best(results, data.scorer)
             ensembles = build_ensembles(results, data.y.to_numpy(), data.folds, data.scorer, cfg.task)
             seconds_left = None if time_limit is None else budget.remaining() - SAVE_RESERVE_S
-            champion = choose(results, ensembles, data.scorer, prefer_fast=prefer_fast, seconds_left=seconds_left, n_jobs=n_jobs)
+            champion = choose(
+                results, ensembles, data.scorer, prefer_fast=prefer_fast, seconds_left=seconds_left, n_jobs=n_jobs,
+                n_rows=len(data.y), n_folds=len(data.folds),
+            )
             for note in champion.notes:
                 events.on_note(note)
             events.on_refit_start(champion.result.name)

@@ -164,6 +164,13 @@ class EnsembleModel(BaseEstimator):
         tags.estimator_type = "regressor" if self.task == "regression" else "classifier"
         return tags
 
+    def __repr__(self, N_CHAR_MAX=700):
+        # scikit-learn's pretty printer walks every member's parameters: far too slow here
+        method = getattr(self.blend, "method", "mean")
+        weights = getattr(self.blend, "weights", None)
+        parts = [f"{n}: {w:.3f}" for n, w in zip(self.names or [], weights)] if weights is not None else list(self.names or [])
+        return f"{type(self).__name__}({method}; {', '.join(parts)})"
+
 
 class BaggedModel(EnsembleModel):
     """k-fold bagging: the k models of a member's cross-validation, averaged (nothing refitted)."""

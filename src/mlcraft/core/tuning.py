@@ -224,9 +224,8 @@ class Search:
             if deadline is not None and deadline - time.time() < self._min_trial_seconds():
                 break
             batch = self._propose(min(self.batch_size, self._trials_left()))
-            if not batch:
+            if not batch or not self._run_batch(batch):
                 break
-            self._run_batch(batch)
         return self.results
 
     def _shortlist(self) -> None:
@@ -292,9 +291,10 @@ class Search:
                 batch.append((study, *asked))
         return batch
 
-    def _run_batch(self, batch: list[tuple[FamilyStudy, Any, dict]]) -> None:
+    def _run_batch(self, batch: list[tuple[FamilyStudy, Any, dict]]) -> bool:
+        """Run a batch; False when none of its trials could even start (out of time)."""
         if not batch:
-            return
+            return False
         trials = []
         for study, otrial, params in batch:
             candidate = study.spec.make(study.next_name(), params)
@@ -323,3 +323,4 @@ class Search:
                 "time_left": None if self.budget.time_limit is None else max(0.0, self.budget.remaining()),
             }
         )
+        return any(r.status != "skipped" for r in results)
