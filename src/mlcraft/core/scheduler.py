@@ -164,8 +164,12 @@ class FoldPool:
         self._kill() if exc[0] is not None else self.close()
 
     # -- cross-validation --------------------------------------------------------------------------
-    def run(self, trials: Sequence[Trial], *, deadline: float | None = None, on_fold: Callable[[Trial, int], None] | None = None) -> list[CVResult]:
-        """Cross-validate ``trials``; results come back in the order given."""
+    def run(
+        self, trials: Sequence[Trial], *, deadline: float | None = None, on_fold: Callable[[Trial, int], None] | None = None,
+        on_done: Callable[[CVResult], None] | None = None,
+    ) -> list[CVResult]:
+        """Cross-validate ``trials``; results come back in the order given (``on_done`` hears of each
+        as it ends, in whatever order they end: for progress reports only)."""
         states = [_Running(t, CVResult(t.candidate.name, t.candidate.family, dict(t.candidate.params)), {}, {}, {}, {}) for t in trials]
         queue = [(i, f) for i in range(len(states)) for f in range(len(self.folds))]
         running: dict[cf.Future, tuple[int, int]] = {}
@@ -194,6 +198,8 @@ class FoldPool:
             for future in finished:
                 i, f = running.pop(future)
                 self._collect(states[i], f, future, on_fold)
+                if states[i].done and on_done is not None and not _running_of(running, i):
+                    on_done(states[i].result)
             queue = [(i, f) for i, f in queue if not states[i].done]
         for state in states:
             if not state.done:

@@ -37,6 +37,7 @@ CONTENDERS = 3  # families that share the tuning budget
 SHARES = (4, 2, 1)
 CHEAP_SHARE = 0.05  # a family whose CV is estimated below this share of the time limit is shortlisted first
 SHORTLIST_SHARE = 0.2  # in the shortlist, a family whose CV would take more of the time left is skipped
+PATIENCE = 60  # with a time limit, the search ends after this many trials without a better CV score
 MAX_REPEATS = 20  # proposals that repeat a configuration already tried before the study counts as exhausted
 
 
@@ -219,7 +220,7 @@ class Search:
     # -- the run ---------------------------------------------------------------------------------------
     def run(self) -> list[CVResult]:
         self._shortlist()
-        while self.tune and self._trials_left() > 0:
+        while self.tune and self._trials_left() > 0 and not self._converged():
             deadline = self._deadline()
             if deadline is not None and deadline - time.time() < self._min_trial_seconds():
                 break
@@ -260,6 +261,18 @@ class Search:
         self.results.append(result)
         self.callback.on_note(f"{spec.name}: {note}")
         self.callback.on_candidate_end(result)
+
+    def _converged(self) -> bool:
+        """With a time limit: no better CV score in the last :data:`PATIENCE` trials (small data)."""
+        if self.budget.time_limit is None:
+            return False
+        sign, best, since = self.pool.scorer.sign, -math.inf, 0
+        for r in self.results:
+            if r.ok and sign * r.mean > best:
+                best, since = sign * r.mean, 0
+            elif r.status != "skipped":
+                since += 1
+        return since >= PATIENCE
 
     def _forget_models(self) -> None:
         sign = self.pool.scorer.sign
@@ -302,7 +315,14 @@ class Search:
             self.callback.on_candidate_start(candidate.name, candidate.estimated_fit_seconds)
         deadline = self._deadline([t.candidate for t in trials])
         runnable = [t for t in trials if t.candidate.skip_reason is None]
-        ran = iter(self.pool.run(runnable, deadline=deadline, on_fold=lambda t, f: self.callback.on_fold_end(t.candidate.name, f + 1, len(self.pool.folds))))
+        reported: set[int] = set()
+
+        def done(result: CVResult) -> None:  # progress as trials end; the order of results stays fixed
+            reported.add(id(result))
+            self.callback.on_candidate_end(result)
+
+        on_fold = lambda t, f: self.callback.on_fold_end(t.candidate.name, f + 1, len(self.pool.folds))  # noqa: E731
+        ran = iter(self.pool.run(runnable, deadline=deadline, on_fold=on_fold, on_done=done))
         results = [
             next(ran) if t.candidate.skip_reason is None
             else CVResult(t.candidate.name, t.candidate.family, dict(t.candidate.params), status="skipped", note=t.candidate.skip_reason)
@@ -311,7 +331,8 @@ class Search:
         for (study, otrial, params), result in zip(batch, results):
             study.tell(otrial, params, result)
             self.results.append(result)
-            self.callback.on_candidate_end(result)
+            if id(result) not in reported:
+                self.callback.on_candidate_end(result)
         self._forget_models()
         best = self._best()
         self.callback.on_progress(
