@@ -44,9 +44,9 @@ def test_fixed_trials_give_the_same_leaderboard_choice_and_bit_identical_predict
 
     outputs = []
     for name in ("a", "b"):
-        project = mlcraft.Project.create(tmp_path / name, data=breast_cancer, target="target", max_trials=24, time_limit=None)
-        result = project.train(max_trials=24, n_jobs=2)
-        assert result.trials == 24  # 14 shortlisted defaults, then 10 tuning trials
+        project = mlcraft.Project.create(tmp_path / name, data=breast_cancer, target="target", max_trials=20, time_limit=None)
+        result = project.train(max_trials=20, n_jobs=2)
+        assert result.trials == 20  # 14 shortlisted defaults, then 6 tuning trials
         chosen = (project.path / "runs" / result.run_id / "chosen.json").read_text()
         outputs.append((result.leaderboard, result.best, chosen, project.predict(breast_cancer.drop(columns="target"))))
     (board_a, best_a, chosen_a, pred_a), (board_b, best_b, chosen_b, pred_b) = outputs

@@ -107,3 +107,24 @@ def test_same_trials_scores_and_order_for_any_number_of_workers(n_jobs):
         runs.append([(r.name, r.status, tuple(sorted(r.params.items())), tuple(r.scores)) for r in results])
     assert runs[0] == runs[1]
     assert len(runs[0]) == 14
+
+
+def test_a_configuration_too_big_for_memory_is_subsampled_or_skipped_with_a_note(monkeypatch):
+    import mlcraft.api.candidates as candidates
+    from mlcraft.core.schema import infer_schema
+    from mlcraft.models import get_family
+    from mlcraft.testing import toy_frame
+
+    forest = get_family("random_forest")
+    params = forest.default_params("regression", 1_000_000)
+    need = forest.memory_bytes(1_000_000, 3, params)
+    monkeypatch.setattr(candidates, "available_memory", lambda: need / candidates.MEMORY_SHARE / 4)  # a quarter fits
+    rows, note, skip = candidates.memory_plan(forest, 1_000_000, 3, params, n_jobs=1)
+    assert skip is None and 200_000 < rows < 300_000 and "subsampled" in note
+    schema = infer_schema(toy_frame("regression"), "y")
+    cand = candidates.make_candidate(forest, schema, "regression", 0, 1_000_000, "rf", params)
+    assert cand.note and cand.skip_reason is None
+    assert type(cand.build().steps[-1][1]).__name__ == "Subsampled"
+    monkeypatch.setattr(candidates, "available_memory", lambda: 1e6)  # almost nothing: refused, not crashed
+    _, _, skip = candidates.memory_plan(forest, 1_000_000, 3, params, n_jobs=1)
+    assert skip and "would need" in skip

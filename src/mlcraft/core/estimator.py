@@ -206,7 +206,25 @@ class Family:
         return self.build({**self.fixed, **params}, context)
 
 
-class Subsampled(BaseEstimator):
+class _Wrapper(BaseEstimator):
+    """A wrapper around ``estimator``: predicts with the fitted ``estimator_``, has its type."""
+
+    def predict(self, X):
+        check_is_fitted(self)
+        return self.estimator_.predict(X)
+
+    def predict_proba(self, X):
+        check_is_fitted(self)
+        return self.estimator_.predict_proba(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self.estimator is not None:
+            tags.estimator_type = self.estimator.__sklearn_tags__().estimator_type
+        return tags
+
+
+class Subsampled(_Wrapper):
     """Fit ``estimator`` on at most ``max_rows`` rows (stratified for classifiers).
 
     For families whose training cost grows faster than the data (kernel SVMs): the book trains them
@@ -236,23 +254,9 @@ class Subsampled(BaseEstimator):
             self.classes_ = self.estimator_.classes_
         return self
 
-    def predict(self, X):
-        check_is_fitted(self)
-        return self.estimator_.predict(X)
-
-    def predict_proba(self, X):
-        check_is_fitted(self)
-        return self.estimator_.predict_proba(X)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        if self.estimator is not None:
-            inner = self.estimator.__sklearn_tags__()
-            tags.estimator_type = inner.estimator_type
-        return tags
 
 
-class GrowWithin(BaseEstimator):
+class GrowWithin(_Wrapper):
     """Fit ``estimator`` with ``warm_start``, raising ``param`` by chunks, and stop at the deadline.
 
     For ensembles grown step by step (forests: ``n_estimators``; histogram boosting: ``max_iter``):
@@ -288,17 +292,3 @@ class GrowWithin(BaseEstimator):
         if hasattr(est, "classes_"):
             self.classes_ = est.classes_
         return self
-
-    def predict(self, X):
-        check_is_fitted(self)
-        return self.estimator_.predict(X)
-
-    def predict_proba(self, X):
-        check_is_fitted(self)
-        return self.estimator_.predict_proba(X)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        if self.estimator is not None:
-            tags.estimator_type = self.estimator.__sklearn_tags__().estimator_type
-        return tags
