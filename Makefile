@@ -37,8 +37,8 @@ $(BENCH_STAMP): benchmarks/compare-requirements.txt
 	$(BENCH_VENV)/bin/python -m pip install -q -r benchmarks/compare-requirements.txt
 	touch $(BENCH_STAMP)
 
-# Long (hours): resumable, run it unattended, e.g.
-#   nohup flock /tmp/mlcraft-bench.lock make bench-compare > bench-out/compare.log 2>&1 &
+# Long (hours): resumable; each cell takes /tmp/mlcraft-bench.lock itself. Run it unattended, e.g.
+#   nohup make bench-compare > bench-out/compare.log 2>&1 &
 bench-compare: setup $(BENCH_STAMP)
 	$(PY) benchmarks/bench_compare.py $(COMPARE_ARGS)
 

@@ -4,7 +4,10 @@ Each cell (system x dataset x budget) runs in its own process (`compare_cell.py`
 appended to ``bench-out/compare/results.jsonl`` as soon as it ends, and a cell already there is
 skipped, so the run can be stopped and resumed, and left unattended::
 
-    nohup flock /tmp/mlcraft-bench.lock make bench-compare > bench-out/compare.log 2>&1 &
+    nohup make bench-compare > bench-out/compare.log 2>&1 &
+
+Each cell takes the machine's benchmark lock (``/tmp/mlcraft-bench.lock``, as ``flock`` does) for
+its own duration only, so other benchmarks can run between cells but never during one.
 
 mlcraft cells are keyed by the commit of ``src/`` they measured: a new commit re-runs them (the
 anchors' cells are kept). ``--report`` only rewrites the table in docs/benchmarks.md.
@@ -34,6 +37,7 @@ SYSTEMS = ("mlcraft", "flaml", "ag_medium", "ag_best")
 DATASETS = ("housing", "titanic", "breast_cancer", "wine", "diabetes")
 PYTHON = {"mlcraft": ROOT / ".venv" / "bin" / "python"}
 ANCHOR_PYTHON = ROOT / ".bench-venv" / "bin" / "python"
+LOCK = "/tmp/mlcraft-bench.lock"
 
 
 def src_version() -> str:
@@ -58,6 +62,14 @@ def done(results: list[dict], system: str, dataset: str, budget: float, version:
 
 
 def run_cell(system: str, dataset: str, budget: float, version: str) -> dict:
+    import fcntl
+
+    with open(LOCK, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        return _run_cell(system, dataset, budget, version)
+
+
+def _run_cell(system: str, dataset: str, budget: float, version: str) -> dict:
     workdir = OUT / "work" / f"{system}-{dataset}-{int(budget)}"
     subprocess.run(["rm", "-rf", str(workdir)], check=True)
     python = PYTHON.get(system, ANCHOR_PYTHON)
