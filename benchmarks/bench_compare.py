@@ -165,11 +165,11 @@ def main() -> int:
     args = parser.parse_args()
     if not args.report:
         OUT.mkdir(parents=True, exist_ok=True)
-        version = src_version()
         systems, datasets = args.systems.split(","), args.datasets.split(",")
         for budget in map(float, args.budgets.split(",")):
             for dataset in datasets:
                 for system in systems:
+                    version = src_version()  # what the cell will run: the working tree now
                     if done(load_results(), system, dataset, budget, version):
                         continue
                     print(f"[{dt.datetime.now():%H:%M:%S}] {system} {dataset} {budget:.0f}s ...", flush=True)

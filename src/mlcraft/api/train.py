@@ -201,19 +201,7 @@ def run_training(
             events.on_train_start(info)
             for note in data.notes:
                 events.on_note(note)
-            tune = time_limit is not None or max_trials is not None
-            search = Search(specs, pool, budget, seed=cfg.seed, callback=events, reserve=_reserve(n_jobs, len(data.y), cfg.task, data.scorer.sign, pool.speed), tune=tune)
-            results = search.run()
-            _best(results, data.scorer)
-            ensembles = build_ensembles(results, data.y.to_numpy(), data.folds, data.scorer, cfg.task)
-            seconds_left = None if time_limit is None else budget.remaining() - SAVE_RESERVE_S
-            champion = choose(
-                results, ensembles, data.scorer, prefer_fast=prefer_fast, seconds_left=seconds_left, n_jobs=n_jobs,
-                n_rows=len(data.y), n_folds=len(data.folds),
-            )
-            for note in champion.notes:
-                events.on_note(note)
-            events.on_refit_start(champion.result.name)
+            results, ensembles, champion = _search(project, data, specs, pool, budget, events, prefer_fast)
             model, chosen = _refit_champion(final, champion, pool, budget, cfg.task, data.classes)
             inference = measure_inference(model, data.X, cfg.seed)
             if not inference["fast"] and champion.is_ensemble:
@@ -231,6 +219,25 @@ def run_training(
         leaderboard=board, elapsed=budget.elapsed(), notes=data.notes, trials=len(results), ensemble=champion.is_ensemble,
         peak_memory_mb=peak, inference=inference,
     )
+
+
+def _search(project: Project, data: TrainingData, specs, pool: FoldPool, budget: Budget, events: Callback, prefer_fast: bool):
+    """Shortlist and tune (within the budget), build the ensembles, choose the champion."""
+    cfg, n_jobs = project.config, pool.n_jobs
+    tune = budget.time_limit is not None or budget.max_trials is not None
+    reserve = _reserve(n_jobs, len(data.y), cfg.task, data.scorer.sign, pool.speed)
+    results = Search(specs, pool, budget, seed=cfg.seed, callback=events, reserve=reserve, tune=tune).run()
+    _best(results, data.scorer)
+    ensembles = build_ensembles(results, data.y.to_numpy(), data.folds, data.scorer, cfg.task)
+    seconds_left = None if budget.time_limit is None else budget.remaining() - SAVE_RESERVE_S
+    champion = choose(
+        results, ensembles, data.scorer, prefer_fast=prefer_fast, seconds_left=seconds_left, n_jobs=n_jobs,
+        n_rows=len(data.y), n_folds=len(data.folds),
+    )
+    for note in champion.notes:
+        events.on_note(note)
+    events.on_refit_start(champion.result.name)
+    return results, ensembles, champion
 
 
 def _refit_champion(final: _Final, champion: Champion, pool: FoldPool, budget: Budget, task: str, classes) -> tuple[FittedModel, dict]:

@@ -33,7 +33,7 @@ def _hgb(p, ctx):
         early_stopping=False,
         random_state=ctx.seed,
     )
-    return GrowWithin(model, param="max_iter", chunks=6)
+    return GrowWithin(model, param="max_iter", chunks=4)
 
 
 class _StopAtDeadline:
