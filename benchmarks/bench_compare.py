@@ -9,8 +9,9 @@ skipped, so the run can be stopped and resumed, and left unattended::
 Each cell takes the machine's benchmark lock (``/tmp/mlcraft-bench.lock``, as ``flock`` does) for
 its own duration only, so other benchmarks can run between cells but never during one.
 
-mlcraft cells are keyed by the commit of ``src/`` they measured: a new commit re-runs them (the
-anchors' cells are kept). ``--report`` only rewrites the table in docs/benchmarks.md.
+mlcraft cells run the last commit of ``src/`` (exported to ``bench-out/compare/src-<commit>``, so that
+editing the working tree meanwhile changes nothing) and are keyed by it: a new commit re-runs them
+(the anchors' cells are kept). ``--report`` only rewrites the table in docs/benchmarks.md.
 
 Usage: python benchmarks/bench_compare.py [--systems mlcraft,flaml,ag_medium,ag_best]
        [--datasets housing,titanic,...] [--budgets 60,300] [--report]
@@ -41,10 +42,21 @@ LOCK = "/tmp/mlcraft-bench.lock"
 
 
 def src_version() -> str:
-    """The commit that last changed src/ (plus '+dirty' when src/ has uncommitted changes)."""
-    rev = subprocess.run(["git", "log", "-1", "--format=%h", "--", "src"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    return rev + ("+dirty" if dirty else "")
+    """The commit that last changed src/ (what an mlcraft cell runs)."""
+    return subprocess.run(["git", "log", "-1", "--format=%h", "--", "src"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+
+def src_snapshot(version: str) -> Path:
+    """``src/`` at ``version``, exported once, so a cell never runs half-edited code."""
+    where = OUT / f"src-{version}"
+    if not where.exists():
+        tmp = OUT / f".tmp-src-{version}"
+        subprocess.run(["rm", "-rf", str(tmp)], check=True)
+        tmp.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", version, "src"], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+        tmp.rename(where)
+    return where / "src"
 
 
 def load_results() -> list[dict]:
@@ -74,6 +86,8 @@ def _run_cell(system: str, dataset: str, budget: float, version: str) -> dict:
     subprocess.run(["rm", "-rf", str(workdir)], check=True)
     python = PYTHON.get(system, ANCHOR_PYTHON)
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    if system == "mlcraft":
+        env["PYTHONPATH"] = str(src_snapshot(version))
     start = time.perf_counter()
     try:
         proc = subprocess.run(
