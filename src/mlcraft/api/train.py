@@ -112,13 +112,13 @@ def _best(results: list[CVResult], scorer: Scorer) -> CVResult:
 def _reserve(n_jobs: int, n_rows: int, task: str, sign: float, speed) -> Callable[[list[CVResult], list[Candidate]], float]:
     """Seconds the search keeps for the ensembles, the refit of the best trials, and saving.
 
-    The refit is estimated from the three best trials so far, or from the slowest candidate about
-    to start (it may become the best), whichever is longer.
+    The refit is estimated from the five best trials so far (an ensemble's likely members), or from
+    the slowest candidate about to start (it may become the best), whichever is longer.
     """
     ensemble_s = 0.5 + n_rows * (5e-5 if task == "regression" else 2e-4)
 
     def reserve(results: list[CVResult], candidates: list[Candidate]) -> float:
-        ranked = sorted((r for r in results if r.ok), key=lambda r: -sign * r.mean)[:3]
+        ranked = sorted((r for r in results if r.ok), key=lambda r: -sign * r.mean)[:5]
         coming = max((speed.fit_seconds(c) * REFIT_FACTOR for c in candidates if c.skip_reason is None), default=0.0)
         return ensemble_s + SAVE_RESERVE_S + RESERVE_MARGIN * max(refit_seconds(ranked, n_jobs), coming)
 

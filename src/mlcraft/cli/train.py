@@ -162,7 +162,8 @@ def train(
             console.print(f"[yellow]note[/]: {note}")
         cfg = proj.config
         console.print(f"test set: {cfg.split_method} split, {cfg.test_size:.0%} of rows set aside" if cfg.split_method != "external" else f"test set: {cfg.test_source}")
-    console.print(_schema_table(proj))
+    if replay is None:
+        console.print(_schema_table(proj))
     chosen = proj.candidate_families(split_names(family) or None, split_names(exclude))
     if time_limit is None and max_trials is None:
         time_limit, max_trials = proj.config.time_limit, proj.config.max_trials

@@ -30,7 +30,9 @@ def _hgb(p, ctx):
         max_leaf_nodes=p["max_leaf_nodes"],
         min_samples_leaf=p["min_samples_leaf"],
         l2_regularization=p["l2_regularization"],
-        early_stopping=False,
+        early_stopping=p["early_stopping"],  # on its own inner 10% split, as LightGBM's
+        validation_fraction=0.1,
+        n_iter_no_change=20,
         random_state=ctx.seed,
     )
     return GrowWithin(model, param="max_iter", chunks=4)
@@ -137,6 +139,7 @@ FAMILIES = [
             "max_leaf_nodes": Int(7, 127, 31, log=True),
             "min_samples_leaf": Int(2, 100, 20, log=True),
             "l2_regularization": Float(1e-6, 10.0, 1e-6, log=True),
+            "early_stopping": Choice((False, True), False),
         },
         cost=lambda n, d: 0.3 + 300 * 6e-9 * n * d,
         categorical="native",
@@ -144,7 +147,7 @@ FAMILIES = [
         description="scikit-learn's histogram gradient boosting",
         portfolio=lambda task, n: [
             {"learning_rate": 0.05, "max_iter": 600, "max_leaf_nodes": 63, "min_samples_leaf": 10},
-            {"learning_rate": 0.03, "max_iter": 1000, "max_leaf_nodes": 15, "min_samples_leaf": 20, "l2_regularization": 1.0},
+            {"learning_rate": 0.03, "max_iter": 1000, "max_leaf_nodes": 15, "min_samples_leaf": 20, "l2_regularization": 1.0, "early_stopping": True},
         ],
         memory=_booster_memory,
     ),

@@ -39,6 +39,7 @@ FAMILIES = [
         cost=_linear_cost(2e-9),
         needs_scaling=True,
         description="least squares with an L2 penalty",
+        portfolio=lambda task, n: [{"alpha": 10.0}, {"alpha": 0.1}],
     ),
     Family(
         name="lasso",
@@ -67,6 +68,7 @@ FAMILIES = [
         cost=_linear_cost(3e-8, 0.02),
         needs_scaling=True,
         description="logistic (binary) or softmax (multiclass) regression",
+        portfolio=lambda task, n: [{"C": 0.1}, {"C": 10.0}],
     ),
     Family(
         name="sgd",
