@@ -23,9 +23,9 @@ from mlcraft.core.pipeline import FittedModel
 from mlcraft.core.scheduler import FoldPool
 from mlcraft.core.search import REFIT_FACTOR, CVResult
 
-__all__ = ["Champion", "build_ensembles", "choose", "refit", "refit_seconds", "measure_inference", "ENSEMBLE_POOL", "FAMILY_POOL"]
+__all__ = ["Champion", "build_ensembles", "choose", "refit", "refit_seconds", "ensemble_calls", "measure_inference", "ENSEMBLE_POOL", "FAMILY_POOL"]
 
-ENSEMBLE_POOL = 15  # best trials greedy selection chooses from
+ENSEMBLE_POOL = 12  # best trials greedy selection chooses from
 FAMILY_POOL = 4  # best trial of each of the best families: stacking and voting
 ONE_ROW_MS, BATCH_S = 20.0, 1.0  # fast-inference targets: one row, 10,000 rows
 PIPELINE_MS = 3.0  # about what one fitted pipeline adds to the latency of one row
@@ -91,6 +91,14 @@ def build_ensembles(results: Sequence[CVResult], y: np.ndarray, folds, scorer: S
     return out
 
 
+def ensemble_calls(n_results: int, n_folds: int, task: str) -> int:
+    """How many times :func:`build_ensembles` calls the scorer (for the time it needs)."""
+    from mlcraft.core.ensemble import CARUANA_ROUNDS
+
+    pool = min(n_results, ENSEMBLE_POOL)
+    return (n_folds + 1) * (CARUANA_ROUNDS * pool + 2 * FAMILY_POOL + (2 if task == "regression" else 4))
+
+
 def refit_seconds(members: Sequence[CVResult], n_jobs: int) -> float:
     """Estimated wall time to refit ``members`` on all rows, in parallel on ``n_jobs`` workers."""
     times = [m.fit_time * REFIT_FACTOR for m in members]
@@ -112,8 +120,8 @@ def _forms(option: Champion, seconds_left: float | None, n_jobs: int, n_rows: in
         return ["refit"] * len(option.members)
     forms = ["bag" if m.models is not None else "refit" for m in option.members]
     to_refit = [m for m, f in zip(option.members, forms) if f == "refit"]
-    one_ms, batch_s = predict_seconds(option.members, forms, n_rows, n_folds)
-    if one_ms > ONE_ROW_MS or batch_s > BATCH_S:
+    one_ms, _ = predict_seconds(option.members, forms, n_rows, n_folds)
+    if one_ms > ONE_ROW_MS:  # (small CV folds say little about 10,000 rows: measured after training)
         return None
     return forms if not to_refit or refit_seconds(to_refit, n_jobs) * 1.2 <= seconds_left else None
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from mlcraft import atomic
 from mlcraft.api.candidates import Builder, encoded_width, family_spec, memory_plan
-from mlcraft.api.champion import Champion, build_ensembles, choose, measure_inference, refit, refit_seconds
+from mlcraft.api.champion import Champion, build_ensembles, choose, ensemble_calls, measure_inference, refit, refit_seconds
 from mlcraft.api.runrecord import RunLog, read_chosen, write_run
 from mlcraft.config import env_n_jobs
 from mlcraft.core.estimator import BuildContext
@@ -109,18 +109,25 @@ def _best(results: list[CVResult], scorer: Scorer) -> CVResult:
     return max(ok, key=lambda r: (scorer.sign * r.mean, -ok.index(r)))
 
 
-def _reserve(n_jobs: int, n_rows: int, task: str, sign: float, speed) -> Callable[[list[CVResult], list[Candidate]], float]:
+def _reserve(n_jobs: int, data: TrainingData, task: str, speed) -> Callable[[list[CVResult], list[Candidate]], float]:
     """Seconds the search keeps for the ensembles, the refit of the best trials, and saving.
 
-    The refit is estimated from the five best trials so far (an ensemble's likely members), or from
-    the slowest candidate about to start (it may become the best), whichever is longer.
+    The ensembles' time comes from timing one scorer call on this data (they make many); the refit
+    is estimated from the five best trials so far (an ensemble's likely members), or from the
+    slowest candidate about to start (it may become the best), whichever is longer.
     """
-    ensemble_s = 0.5 + n_rows * (5e-5 if task == "regression" else 2e-4)
+    sign, call_s = data.scorer.sign, []
 
     def reserve(results: list[CVResult], candidates: list[Candidate]) -> float:
-        ranked = sorted((r for r in results if r.ok), key=lambda r: -sign * r.mean)[:5]
+        ok = [r for r in results if r.ok]
+        if ok and not call_s:
+            start = time.perf_counter()
+            data.scorer(data.y.to_numpy(), ok[0].oof)
+            call_s.append(time.perf_counter() - start)
+        ensemble_s = 1.5 * ensemble_calls(len(ok), len(data.folds), task) * (call_s[0] if call_s else 0.0) / len(data.folds)
+        ranked = sorted(ok, key=lambda r: -sign * r.mean)[:5]
         coming = max((speed.fit_seconds(c) * REFIT_FACTOR for c in candidates if c.skip_reason is None), default=0.0)
-        return ensemble_s + SAVE_RESERVE_S + RESERVE_MARGIN * max(refit_seconds(ranked, n_jobs), coming)
+        return 0.5 + ensemble_s + SAVE_RESERVE_S + RESERVE_MARGIN * max(refit_seconds(ranked, n_jobs), coming)
 
     return reserve
 
@@ -225,7 +232,7 @@ def _search(project: Project, data: TrainingData, specs, pool: FoldPool, budget:
     """Shortlist and tune (within the budget), build the ensembles, choose the champion."""
     cfg, n_jobs = project.config, pool.n_jobs
     tune = budget.time_limit is not None or budget.max_trials is not None
-    reserve = _reserve(n_jobs, len(data.y), cfg.task, data.scorer.sign, pool.speed)
+    reserve = _reserve(n_jobs, data, cfg.task, pool.speed)
     results = Search(specs, pool, budget, seed=cfg.seed, callback=events, reserve=reserve, tune=tune).run()
     _best(results, data.scorer)
     ensembles = build_ensembles(results, data.y.to_numpy(), data.folds, data.scorer, cfg.task)

@@ -32,6 +32,8 @@ class RichReport(Callback):
         )
         self.task = self.progress.add_task("shortlist", total=None, status="")
         self.trials = 0
+        self.best_name = ""
+        self.deadline: float | None = None
 
     def __enter__(self):
         return self
@@ -39,8 +41,15 @@ class RichReport(Callback):
     def __exit__(self, *exc):
         self.progress.stop()
 
+    def _status(self) -> str:
+        best = f" · best {self.metric} {fmt(self.best)} ({self.best_name})" if self.best is not None else ""
+        left = f" · {max(0.0, self.deadline - time.perf_counter()):.0f}s left" if self.deadline is not None else ""
+        return f"{self.trials} trials{best}{left}"
+
     def on_train_start(self, info):
         self.progress.start()
+        if info.get("time_limit"):
+            self.deadline = time.perf_counter() + info["time_limit"]
         if info.get("replay_of"):
             console.print(f"replaying run {info['replay_of']}: rebuilding its final model on {info['rows']} training rows")
             return
@@ -56,17 +65,16 @@ class RichReport(Callback):
         if result.ok:
             better = self.best is None or (result.mean < self.best if self.metric in _LOWER else result.mean > self.best)
             if better:
-                self.best = result.mean
+                self.best, self.best_name = result.mean, result.name
             if shortlist or better:
                 tag = "" if shortlist else "  [green]new best[/]"
                 console.print(f"  {result.name:<24} {self.metric} {fmt(result.mean):>12} ± {fmt(result.std):<10} fit {result.fit_time:6.2f}s/fold{tag}")
         elif shortlist:
             console.print(f"  {result.name:<24} [yellow]{result.status}[/]: {result.note}")
+        self.progress.update(self.task, status=self._status())
 
     def on_progress(self, info):
-        left = f" · {info['time_left']:.0f}s left" if info.get("time_left") is not None else ""
-        best = f" · best {self.metric} {fmt(info['best'])} ({info['best_model']})" if info.get("best") is not None else ""
-        self.progress.update(self.task, description=f"tuning {info['family']}", status=f"{info['trials']} trials{best}{left}")
+        self.progress.update(self.task, description=f"tuning {info['family']}", status=self._status())
 
     def on_note(self, message):
         if "skipped" not in message and "would not finish" not in message:

@@ -29,7 +29,7 @@ from mlcraft.core.pipeline import align_proba
 __all__ = ["METHODS", "Blend", "fit_blend", "cross_validated_blend", "EnsembleModel", "BaggedModel"]
 
 METHODS = ("caruana", "stacking", "soft_vote", "hard_vote")
-CARUANA_ROUNDS = 25
+CARUANA_ROUNDS = 20
 EPS = 1e-6
 
 

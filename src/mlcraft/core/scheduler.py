@@ -17,6 +17,7 @@ import concurrent.futures as cf
 import math
 import os
 import resource
+import sys
 import time
 import traceback
 import warnings
@@ -61,6 +62,14 @@ def _init_worker(payload: dict[str, Any]) -> None:
     warnings.simplefilter("ignore")
 
 
+def _call(pickled: bytes):
+    """Run a task sent as cloudpickle bytes (families' builders may hold lambdas)."""
+    import cloudpickle
+
+    fn, args = cloudpickle.loads(pickled)
+    return fn(*args)
+
+
 def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -90,6 +99,28 @@ def _fit_task(build: Callable[[], Any], deadline: float | None):
         start = time.perf_counter()
         pipeline.fit(X, y)
         return pipeline, time.perf_counter() - start, truncation(pipeline), _maxrss_mb()
+
+
+class _Forked:
+    """Worker processes forked from this one (Linux): they start at once, with the data and every
+    module already loaded. Each worker runs its fits on one thread (see ``_init_worker``), so no
+    OpenMP thread pool is ever used in a forked child."""
+
+    def __init__(self, n_jobs: int, payload: dict[str, Any]):
+        import multiprocessing
+
+        self.executor = cf.ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker, initargs=(payload,))
+
+    def submit(self, fn, *args):
+        import cloudpickle
+
+        return self.executor.submit(_call, cloudpickle.dumps((fn, args)))
+
+    def shutdown(self, wait=True, kill_workers=False):
+        if kill_workers:
+            for process in list(getattr(self.executor, "_processes", {}).values()):
+                process.kill()
+        self.executor.shutdown(wait=wait and not kill_workers, cancel_futures=True)
 
 
 class _Inline:
@@ -137,6 +168,8 @@ class FoldPool:
             if self.n_jobs == 1:
                 _init_worker(self._payload)
                 self._executor = _Inline()
+            elif sys.platform.startswith("linux"):
+                self._executor = _Forked(self.n_jobs, self._payload)
             else:
                 from joblib.externals.loky import ProcessPoolExecutor
 
