@@ -28,6 +28,7 @@ __all__ = ["Champion", "build_ensembles", "choose", "refit", "refit_seconds", "e
 ENSEMBLE_POOL = 12  # best trials greedy selection chooses from
 FAMILY_POOL = 4  # best trial of each of the best families: stacking and voting
 ONE_ROW_MS, BATCH_S = 20.0, 1.0  # fast-inference targets: one row, 10,000 rows
+MIN_WEIGHT = 0.02  # stacking members weighing less are dropped (they cost prediction time for nothing)
 PIPELINE_MS = 3.0  # about what one fitted pipeline adds to the latency of one row
 
 
@@ -75,8 +76,8 @@ def build_ensembles(results: Sequence[CVResult], y: np.ndarray, folds, scorer: S
         if method == "caruana":  # keep the members that were picked
             keep = np.flatnonzero(blend.weights > 0)
             members, blend = [members[i] for i in keep], Blend(method, blend.weights[keep])
-        elif method == "stacking" and task == "regression" and np.any(blend.weights <= 0):
-            members = [m for m, w in zip(members, blend.weights) if w > 0]  # unused members: blend again without them
+        elif method == "stacking" and task == "regression" and np.any(blend.weights < MIN_WEIGHT):
+            members = [m for m, w in zip(members, blend.weights) if w >= MIN_WEIGHT]  # (nearly) unused: blend again without them
             if len(members) < 2:
                 continue
             scores, oof, blend = cross_validated_blend(method, [m.oof for m in members], y, folds, scorer, task)
@@ -173,7 +174,7 @@ def refit(champion: Champion, pool: FoldPool, builds: Sequence[Any], *, deadline
     if not champion.is_ensemble:
         return estimators[0], truncations, seconds
     model = EnsembleModel(members=estimators, blend=champion.blend, task=task, classes=classes, names=[m.name for m in champion.members])
-    return model, truncations, seconds
+    return model.share_preparation(), truncations, seconds
 
 
 def measure_inference(model: FittedModel, X: pd.DataFrame, seed: int = 0) -> dict[str, Any]:

@@ -140,13 +140,33 @@ class EnsembleModel(BaseEstimator):
     def classes_(self):
         return np.asarray(self.classes, dtype=object) if self.classes is not None else None
 
-    def _member_outputs(self, X) -> list[np.ndarray]:
-        out = []
+    def share_preparation(self) -> EnsembleModel:
+        """Find members whose fitted preparation steps are identical (same settings, fitted on the
+        same rows), so that predictions transform the input once per distinct preparation."""
+        import joblib
+
+        keys = []
         for member in self.members:
-            if self.task == "regression":
-                out.append(np.asarray(member.predict(X), dtype=float).ravel())
+            steps = getattr(member, "steps", None)
+            keys.append(joblib.hash(steps[0][1]) if steps and len(steps) == 2 and steps[0][0] == "prepare" else None)
+        self.prepare_keys_ = keys
+        return self
+
+    def _member_outputs(self, X) -> list[np.ndarray]:
+        keys = getattr(self, "prepare_keys_", None) or [None] * len(self.members)
+        prepared: dict[str, Any] = {}
+        out = []
+        for member, key in zip(self.members, keys):
+            if key is not None:
+                if key not in prepared:
+                    prepared[key] = member.steps[0][1].transform(X)
+                model, inputs = member.steps[1][1], prepared[key]
             else:
-                out.append(align_proba(np.asarray(member.predict_proba(X), dtype=float), member.classes_, self.classes))
+                model, inputs = member, X
+            if self.task == "regression":
+                out.append(np.asarray(model.predict(inputs), dtype=float).ravel())
+            else:
+                out.append(align_proba(np.asarray(model.predict_proba(inputs), dtype=float), model.classes_, self.classes))
         return out
 
     def predict(self, X):
