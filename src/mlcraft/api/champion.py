@@ -150,10 +150,14 @@ def choose(
                 notes.append(f"{option.result.name}: no time left to refit, so its fold models are bagged")
             return option
         notes.append(f"{option.result.name} not chosen: its refit would take ~{refit_seconds(option.members, n_jobs) * 1.2:.0f}s, {max(seconds_left or 0, 0):.0f}s left")
-    fastest = min(options, key=lambda c: refit_seconds(c.members, n_jobs))
-    fastest.forms = ["refit"] * len(fastest.members)
-    fastest.notes = notes + [f"{fastest.result.name}: refitted although it may overrun the time limit (nothing faster was found)"]
-    return fastest
+    # nothing fits: the best single model whose refit is short (its fit stops at the deadline when it
+    # can), else the fastest to refit
+    singles = [o for o in options if not o.is_ensemble]
+    short = [o for o in singles if refit_seconds(o.members, n_jobs) <= 2 * max(seconds_left or 0.0, 1.0)]
+    fallback = short[0] if short else min(singles or options, key=lambda c: refit_seconds(c.members, n_jobs))
+    fallback.forms = ["refit"] * len(fallback.members)
+    fallback.notes = notes + [f"{fallback.result.name}: refitted although it may overrun the time limit (nothing faster was found)"]
+    return fallback
 
 
 def refit(champion: Champion, pool: FoldPool, builds: Sequence[Any], *, deadline: float | None, task: str, classes) -> tuple[Any, list[dict], float]:

@@ -37,7 +37,7 @@ CONTENDERS = 3  # families that share the tuning budget
 SHARES = (4, 2, 1)
 CHEAP_SHARE = 0.05  # a family whose CV is estimated below this share of the time limit is shortlisted first
 SHORTLIST_SHARE = 0.2  # in the shortlist, a family whose CV would take more of the time left is skipped
-PATIENCE = 60  # with a time limit, the search ends after this many trials without a better CV score
+PATIENCE = 200  # with a time limit, the search ends after this many trials without a better CV score
 MAX_REPEATS = 20  # proposals that repeat a configuration already tried before the study counts as exhausted
 
 
