@@ -128,3 +128,16 @@ def test_a_configuration_too_big_for_memory_is_subsampled_or_skipped_with_a_note
     monkeypatch.setattr(candidates, "available_memory", lambda: 1e6)  # almost nothing: refused, not crashed
     _, _, skip = candidates.memory_plan(forest, 1_000_000, 3, params, n_jobs=1)
     assert skip and "would need" in skip
+
+
+def test_choices_optuna_cannot_store_are_searched_by_position():
+    space = {"a": Choice(((1, 2), (3,), (4, 5, 6)), (1, 2)), "b": Choice((0.7,), 0.7)}
+
+    def make(name, params):
+        return Candidate(name, "offset", dict(params), lambda: Offset(a=sum(params["a"]) - 0, b=params["b"]), 0.001)
+
+    X, y, folds = problem()
+    with FoldPool(X, y, folds, Scorer(get_metric("rmse")), task="regression", n_jobs=1) as pool:
+        results = Search([FamilySpec("offset", space, [{"a": (1, 2), "b": 0.7}], make)], pool, Budget(max_trials=3), seed=0).run()
+    assert {r.params["a"] for r in results} == {(1, 2), (3,), (4, 5, 6)}
+    assert min(results, key=lambda r: r.mean).params["a"] in ((1, 2), (3,))  # sum 3: the best

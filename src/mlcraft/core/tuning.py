@@ -50,8 +50,29 @@ def distribution(dim: Dimension):
     if isinstance(dim, Float):
         return FloatDistribution(dim.low, dim.high, log=dim.log)
     if isinstance(dim, Choice):
-        return CategoricalDistribution(dim.choices)
+        return CategoricalDistribution(dim.choices if _primitive(dim) else tuple(range(len(dim.choices))))
     raise TypeError(f"unknown search-space dimension {dim!r}")
+
+
+def _primitive(dim: Choice) -> bool:
+    """Optuna stores None, bool, int, float and str choices; others (tuples...) go by position."""
+    return all(c is None or isinstance(c, (bool, int, float, str)) for c in dim.choices)
+
+
+def _encode(space: Mapping[str, Dimension], params: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(params)
+    for name, dim in space.items():
+        if isinstance(dim, Choice) and not _primitive(dim) and name in out:
+            out[name] = dim.choices.index(out[name])
+    return out
+
+
+def _decode(space: Mapping[str, Dimension], params: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(params)
+    for name, dim in space.items():
+        if isinstance(dim, Choice) and not _primitive(dim) and name in out:
+            out[name] = dim.choices[out[name]]
+    return out
 
 
 def grid_values(dim: Dimension) -> list[Any]:
@@ -126,9 +147,9 @@ class FamilyStudy:
             if self.grid_size is not None and len(self.tried) >= self.grid_size:
                 break
             if self.fixed:
-                self.study.enqueue_trial(self.fixed.pop(0), skip_if_exists=False)
+                self.study.enqueue_trial(_encode(self.spec.space, self.fixed.pop(0)), skip_if_exists=False)
             trial = self.study.ask(self.distributions)
-            params = dict(trial.params)
+            params = _decode(self.spec.space, trial.params)
             key = _key(params)
             if key not in self.tried:
                 self.tried[key] = math.nan
