@@ -53,8 +53,23 @@ class Trial:
     prune: Callable[[int, float], bool] | None = None
 
 
-def _init_worker(payload: dict[str, Any]) -> None:
+def _die_with_parent() -> None:
+    """Linux: a worker is killed when the process that started it dies (no orphans after a kill -9)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+
+
+def _init_worker(payload: dict[str, Any], worker: bool = True) -> None:
     from threadpoolctl import threadpool_limits
+
+    if worker:
+        _die_with_parent()
 
     _STATE.clear()
     _STATE.update(payload)
@@ -166,7 +181,7 @@ class FoldPool:
     def _pool(self):
         if self._executor is None:
             if self.n_jobs == 1:
-                _init_worker(self._payload)
+                _init_worker(self._payload, worker=False)
                 self._executor = _Inline()
             elif sys.platform.startswith("linux"):
                 self._executor = _Forked(self.n_jobs, self._payload)
