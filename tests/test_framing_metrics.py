@@ -70,3 +70,16 @@ def test_scorers_match_scikit_learn():
     rmse = Scorer(get_metric("rmse"))
     assert rmse(np.array([0.0, 0.0]), np.array([3.0, 4.0])) == pytest.approx(np.sqrt(12.5))
     assert rmse.sign == -1 and auc.sign == 1
+
+
+def test_fast_binary_auc_equals_scikit_learn_with_ties():
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from mlcraft.core.metrics import Scorer, get_metric
+
+    rng = np.random.default_rng(0)
+    y = rng.choice(["no", "yes"], size=500)
+    p = np.round(rng.uniform(size=500), 1)  # many ties
+    scorer = Scorer(get_metric("roc_auc"), classes=["no", "yes"], positive_class="yes")
+    assert scorer(y, np.column_stack([1 - p, p])) == pytest.approx(roc_auc_score(y == "yes", p), abs=1e-12)

@@ -80,3 +80,29 @@ def test_leaderboard_orders_best_first_for_both_directions():
     assert leaderboard_frame(results, rmse)["model"].tolist() == ["b", "a", "c"]
     auc = Scorer(get_metric("roc_auc"), classes=[0, 1], positive_class=1)
     assert leaderboard_frame(results, auc)["model"].tolist() == ["a", "b", "c"]
+
+
+def test_parallel_scheduler_out_of_fold_and_kept_fold_models_never_saw_their_rows():
+    """By construction: RowMemory predicts 1 exactly for rows it was fitted on."""
+    from mlcraft.core.scheduler import FoldPool, Trial
+
+    X, y, folds = data()
+    with FoldPool(X, y, folds, Scorer(get_metric("rmse")), task="regression", n_jobs=2) as pool:
+        cand = Candidate("mem", "mem", {}, RowMemory, keep_models=True)
+        (result,) = pool.run([Trial(0, cand)])
+    assert result.ok and np.all(result.oof == 0.0)
+    for model, (train_idx, val_idx) in zip(result.models, folds):  # the bag's fold models (k-fold bagging)
+        assert np.all(model.predict(X.iloc[val_idx]) == 0.0)
+        assert np.all(model.predict(X.iloc[train_idx]) == 1.0)
+
+
+def test_a_fold_that_cannot_finish_before_the_deadline_is_not_started():
+    import time
+
+    from mlcraft.core.scheduler import FoldPool, Trial
+
+    X, y, folds = data()
+    with FoldPool(X, y, folds, Scorer(get_metric("rmse")), task="regression", n_jobs=1) as pool:
+        slow = Candidate("slow", "slow", {}, RowMemory, estimated_fit_seconds=1000.0)
+        (result,) = pool.run([Trial(0, slow)], deadline=time.time() + 5)
+    assert result.status == "skipped" and "would not finish" in result.note

@@ -263,17 +263,34 @@ class Project:
         families: Iterable[str] | None = None,
         exclude: Iterable[str] | None = None,
         callbacks: Iterable[Callback] = (),
+        replay: str | None = None,
+        prefer_fast: bool = False,
     ):
-        """Shortlist model families by cross-validation, refit the best, save it as the champion.
+        """Shortlist, tune and ensemble model families by cross-validation; refit the champion; save it.
 
         With neither ``time_limit`` nor ``max_trials`` the project's settings apply. Giving
-        ``max_trials`` alone means fixed work and no time limit (reproducible runs).
+        ``max_trials`` alone means fixed work and no time limit (reproducible runs). ``replay``
+        (a run id) rebuilds that run's final model exactly instead of searching; ``prefer_fast``
+        saves the best single model rather than an ensemble.
         """
         from mlcraft.api.train import run_training
 
         if time_limit is None and max_trials is None:
             time_limit, max_trials = self.config.time_limit, self.config.max_trials
-        return run_training(self, time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs, families=families, exclude=exclude, callbacks=callbacks)
+        return run_training(
+            self, time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs, families=families, exclude=exclude,
+            callbacks=callbacks, replay=replay, prefer_fast=prefer_fast,
+        )
+
+    def tune(self, *, family: str, strategy: str = "bayes", space, trials: int = 20, n_jobs: int | None = None, time_limit: float | None = None, save: bool = False, callbacks: Iterable[Callback] = ()):
+        """An explicit search over one family (grid, random or bayes) on the project's CV folds.
+
+        ``space`` is a TOML file or a mapping ``{param: {"values": [...]} | {"low": a, "high": b}}``.
+        With ``save``, the best configuration is refitted and saved as a new model version.
+        """
+        from mlcraft.api.tune import run_tune
+
+        return run_tune(self, family=family, strategy=strategy, space=space, trials=trials, n_jobs=n_jobs, time_limit=time_limit, save=save, callbacks=callbacks)
 
     def load_model(self, version: int | None = None):
         """A model version (the champion by default)."""

@@ -1,12 +1,16 @@
-"""The training job: shortlist by cross-validation within the budget, refit the best, save it."""
+"""The training job: shortlist, tune, ensemble within the budget; refit the champion; save it.
+
+The time limit covers the whole job: the search keeps back what the ensembles, the final refit and
+saving will need (estimated from the measured fold times), every fit runs under a deadline, and a
+refit that would not end in time is not started.
+"""
 
 from __future__ import annotations
 
 import getpass
 import os
 import time
-import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,15 +19,19 @@ import numpy as np
 import pandas as pd
 
 from mlcraft import atomic
+from mlcraft.api.candidates import Builder, encoded_width, family_spec, memory_plan
+from mlcraft.api.champion import Champion, build_ensembles, choose, ensemble_calls, measure_inference, refit, refit_seconds
+from mlcraft.api.runrecord import RunLog, read_chosen, write_run
 from mlcraft.config import env_n_jobs
-from mlcraft.core.estimator import BuildContext, Family
+from mlcraft.core.estimator import BuildContext
 from mlcraft.core.events import Callback, CallbackList
 from mlcraft.core.framing import class_labels
 from mlcraft.core.metrics import Scorer, get_metric
-from mlcraft.core.pipeline import FittedModel, make_pipeline, proba_column
-from mlcraft.core.schema import Schema
-from mlcraft.core.search import Budget, Candidate, CVResult, leaderboard_frame, run_shortlist
+from mlcraft.core.pipeline import FittedModel
+from mlcraft.core.scheduler import FoldPool, peak_memory_mb
+from mlcraft.core.search import REFIT_FACTOR, Budget, Candidate, CVResult, leaderboard_frame
 from mlcraft.core.split import cv_folds
+from mlcraft.core.tuning import Search
 from mlcraft.exceptions import BudgetError
 from mlcraft.registry import library_versions
 from mlcraft.workspace import now_iso
@@ -31,9 +39,10 @@ from mlcraft.workspace import now_iso
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
 
-__all__ = ["TrainResult", "run_training", "resolve_n_jobs", "TrainingData", "training_data", "candidates_for"]
+__all__ = ["TrainResult", "run_training", "resolve_n_jobs", "TrainingData", "training_data", "save_single"]
 
-SAVE_RESERVE_S = 2.0  # time kept for writing the run and the model
+SAVE_RESERVE_S = 3.0  # time kept for writing the run and the model
+RESERVE_MARGIN = 1.3  # the refit estimate is multiplied by this while searching
 
 
 @dataclass
@@ -49,6 +58,10 @@ class TrainResult:
     leaderboard: pd.DataFrame
     elapsed: float
     notes: list[str] = field(default_factory=list)
+    trials: int = 0
+    ensemble: bool = False
+    peak_memory_mb: float = 0.0
+    inference: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,81 +101,6 @@ def training_data(project: Project) -> TrainingData:
     return TrainingData(X, y, rows, scorer, folds, classes, notes)
 
 
-def _encoded_width(schema: Schema, family: Family) -> int:
-    width = len(schema.numeric) + 5 * len(schema.datetime)
-    for name in schema.categorical:
-        n = schema.column(name).n_unique
-        width += min(n, 64) if family.categorical == "onehot" else 1
-    return max(width, 1)
-
-
-def candidates_for(families: list[Family], schema: Schema, task: str, seed: int, n_fit_rows: int) -> list[Candidate]:
-    """One candidate per family, at its default configuration (the shortlist)."""
-    out = []
-    for family in families:
-        width = _encoded_width(schema, family)
-        params = family.default_params(task, n_fit_rows)
-        context = BuildContext(task=task, n_rows=n_fit_rows, n_features=width, seed=seed, n_jobs=1)
-        out.append(
-            Candidate(
-                name=family.name,
-                family=family.name,
-                params=params,
-                build=_Builder(family, schema, params, context),
-                estimated_fit_seconds=family.cost(n_fit_rows, width),
-            )
-        )
-    return out
-
-
-class _Builder:
-    """A picklable pipeline factory (sent to the worker processes of the folds)."""
-
-    def __init__(self, family: Family, schema: Schema, params: dict, context: BuildContext):
-        self.family, self.schema, self.params, self.context = family, schema, params, context
-
-    def __call__(self):
-        return make_pipeline(self.family, self.schema, self.params, self.context)
-
-
-class _RunLog(Callback):
-    """Writes what happens to the run's log file."""
-
-    def __init__(self, path: Path):
-        self.fh = open(path, "a", encoding="utf-8")
-        self.start = time.perf_counter()
-
-    def line(self, text: str) -> None:
-        self.fh.write(f"{time.perf_counter() - self.start:8.2f}s  {text}\n")
-        self.fh.flush()
-
-    def on_train_start(self, info):
-        self.line("start " + " ".join(f"{k}={v}" for k, v in info.items()))
-
-    def on_candidate_start(self, name, estimated_seconds):
-        self.line(f"{name}: cross-validating (estimated {estimated_seconds:.1f}s)")
-
-    def on_candidate_end(self, result):
-        if result.ok:
-            self.line(f"{result.name}: {result.mean:.6g} ± {result.std:.3g} (fit {result.fit_time:.2f}s per fold)")
-        else:
-            self.line(f"{result.name}: {result.status}: {result.note}")
-            if result.traceback:
-                self.fh.write(result.traceback)
-
-    def on_note(self, message):
-        self.line(f"note: {message}")
-
-    def on_refit_start(self, name):
-        self.line(f"refitting {name} on all training rows")
-
-    def on_train_end(self, summary):
-        self.line("end " + " ".join(f"{k}={v}" for k, v in summary.items()))
-
-    def close(self):
-        self.fh.close()
-
-
 def _best(results: list[CVResult], scorer: Scorer) -> CVResult:
     ok = [r for r in results if r.ok]
     if not ok:
@@ -171,33 +109,78 @@ def _best(results: list[CVResult], scorer: Scorer) -> CVResult:
     return max(ok, key=lambda r: (scorer.sign * r.mean, -ok.index(r)))
 
 
-def _write_run(run_dir: Path, data: TrainingData, results: list[CVResult], board: pd.DataFrame, best: CVResult, pipeline: Any, target: str) -> None:
-    scorer = data.scorer
-    board.to_csv(run_dir / "leaderboard.csv", index=False)
-    atomic.write_json(run_dir / "leaderboard.json", {"metric": scorer.name, "greater_is_better": scorer.metric.greater_is_better, "rows": board.to_dict(orient="records")})
-    fold_of = np.empty(len(data.y), dtype=int)
-    for i, (_, va) in enumerate(data.folds):
-        fold_of[va] = i
-    rows = [{"model": r.name, "fold": i, scorer.name: s} for r in results if r.ok for i, s in enumerate(r.scores)]
-    pd.DataFrame(rows).to_csv(run_dir / "cv_scores.csv", index=False)
-    oof = {"row": data.rows, "fold": fold_of, target: data.y.to_numpy()}
-    for r in results:
-        if not r.ok:
-            continue
-        if r.oof.ndim == 1:
-            oof[r.name] = r.oof
-        else:
-            for j, cls in enumerate(data.classes):
-                oof[f"{r.name}:{proba_column(cls)}"] = r.oof[:, j]
-    pd.DataFrame(oof).to_parquet(run_dir / "oof.parquet", index=False)
-    atomic.write_json(run_dir / "chosen.json", {"model": best.name, "family": best.family, "params": best.params, "cv_mean": best.mean, "cv_std": best.std})
-    (run_dir / "pipeline.txt").write_text(str(pipeline) + "\n", encoding="utf-8")
+def _reserve(n_jobs: int, data: TrainingData, task: str, speed) -> Callable[[list[CVResult], list[Candidate]], float]:
+    """Seconds the search keeps for the ensembles, the refit of the best trials, and saving.
+
+    The ensembles' time comes from timing one scorer call on this data (they make many); the refit
+    is estimated from the five best trials so far (an ensemble's likely members), or from the
+    slowest candidate about to start (it may become the best), whichever is longer.
+    """
+    sign, call_s = data.scorer.sign, []
+
+    def reserve(results: list[CVResult], candidates: list[Candidate]) -> float:
+        ok = [r for r in results if r.ok]
+        if ok and not call_s:
+            start = time.perf_counter()
+            data.scorer(data.y.to_numpy(), ok[0].oof)
+            call_s.append(time.perf_counter() - start)
+        ensemble_s = 1.5 * ensemble_calls(len(ok), len(data.folds), task) * (call_s[0] if call_s else 0.0) / len(data.folds)
+        ranked = sorted(ok, key=lambda r: -sign * r.mean)[:5]
+        coming = max((speed.fit_seconds(c) * REFIT_FACTOR for c in candidates if c.skip_reason is None), default=0.0)
+        return 0.5 + ensemble_s + SAVE_RESERVE_S + RESERVE_MARGIN * max(refit_seconds(ranked, n_jobs), coming)
+
+    return reserve
+
+
+class _Final:
+    """Builds the champion's members for a refit on all training rows (recording how, for replay)."""
+
+    def __init__(self, project: Project, data: TrainingData):
+        from mlcraft.models import get_family
+
+        self.project, self.data, self.get_family = project, data, get_family
+
+    def member(self, family_name: str, params: dict, max_rows: int | None = None, truncated: dict | None = None, *, n_jobs: int = 1, fold_rows: bool = False) -> tuple[Builder, dict]:
+        """A builder of the member (sized for all rows, or for a fold's training rows)."""
+        cfg, schema = self.project.config, self.project.schema
+        family = self.get_family(family_name)
+        width = encoded_width(schema, family)
+        n = len(self.data.y) - (len(self.data.y) // len(self.data.folds) if fold_rows else 0)
+        if max_rows is None and truncated is None:  # a new refit: size it to the memory (a replay keeps what was recorded)
+            max_rows, _, _ = memory_plan(family, n, width, params, n_jobs)
+        context = BuildContext(task=cfg.task, n_rows=n if max_rows is None else max_rows, n_features=width, seed=cfg.seed, n_jobs=1)
+        fit_params = {**params, **(truncated or {})}
+        return Builder(family, schema, fit_params, context, max_rows), {"family": family_name, "params": params, "max_rows": max_rows}
+
+    def fitted_model(self, estimator, champion_name: str, family: str, params: dict, cv_mean: float, refit_s: float) -> FittedModel:
+        cfg = self.project.config
+        return FittedModel(
+            pipeline=estimator,
+            schema=self.project.schema,
+            task=cfg.task,
+            family=family,
+            params=params,
+            classes=self.data.classes,
+            positive_class=cfg.positive_class,
+            threshold=0.5 if cfg.task == "binary" else None,
+            metadata={"refit_seconds": refit_s, "cv_mean": cv_mean, "metric": cfg.metric, "model": champion_name},
+        )
+
+
+def _specs(project: Project, families: Iterable[str] | None, exclude: Iterable[str] | None, n_fit: int, n_jobs: int):
+    from mlcraft.models import families_for
+
+    cfg = project.config
+    chosen = families_for(cfg.task, list(families) if families is not None else None, list(exclude or ()))
+    if not chosen:
+        raise BudgetError(f"no model family left to try for a {cfg.task} task; check --family/--exclude")
+    return [family_spec(f, project.schema, cfg.task, cfg.seed, n_fit, n_jobs) for f in chosen]
 
 
 def _write_learning_curves(run_dir: Path, pipeline: Any) -> None:
     """A neural champion's learning curves (per-epoch loss and metric on training and validation rows)
     as ``learning_curves.csv``, and its resolved network settings as ``network.json``."""
-    estimator = pipeline[-1]
+    estimator = pipeline[-1] if hasattr(pipeline, "steps") else None  # an ensemble has no single network
     history = getattr(estimator, "history_", None)
     if not history:
         return
@@ -216,45 +199,111 @@ def run_training(
     families: Iterable[str] | None = None,
     exclude: Iterable[str] | None = None,
     callbacks: Iterable[Callback] = (),
+    replay: str | None = None,
+    prefer_fast: bool = False,
 ) -> TrainResult:
-    from mlcraft.models import families_for
-
+    """Search, ensemble, refit and save (see :meth:`mlcraft.Project.train`)."""
     budget = Budget(time_limit=time_limit, max_trials=max_trials)
-    cfg, schema, ws = project.config, project.schema, project.workspace
+    cfg, ws = project.config, project.workspace
     n_jobs = resolve_n_jobs(n_jobs)
-    chosen = families_for(cfg.task, list(families) if families is not None else None, list(exclude or ()))
-    if not chosen:
-        raise BudgetError(f"no model family left to try for a {cfg.task} task; check --family/--exclude")
     data = training_data(project)
+    if replay is not None:
+        return _replay(project, data, replay, n_jobs, budget, callbacks)
     n_fit = len(data.y) - len(data.y) // len(data.folds)
-    candidates = candidates_for(chosen, schema, cfg.task, cfg.seed, n_fit)
+    specs = _specs(project, families, exclude, n_fit, n_jobs)
     run_id = ws.new_run_id()
-    with atomic.atomic_dir(ws.run_dir(run_id)) as run_dir:
-        log = _RunLog(run_dir / "log.txt")
+    final = _Final(project, data)
+    with atomic.atomic_dir(ws.run_dir(run_id)) as run_dir, FoldPool(data.X, data.y, data.folds, data.scorer, task=cfg.task, n_jobs=n_jobs) as pool:
+        log = RunLog(run_dir / "log.txt")
         events = CallbackList([log, *callbacks])
         try:
             info = {"run": run_id, "rows": len(data.y), "folds": len(data.folds), "metric": cfg.metric, "time_limit": time_limit, "max_trials": max_trials, "n_jobs": n_jobs}
             events.on_train_start(info)
             for note in data.notes:
                 events.on_note(note)
-            results = run_shortlist(
-                candidates, data.X, data.y, data.folds, data.scorer,
-                task=cfg.task, budget=budget, n_jobs=n_jobs, reserve=SAVE_RESERVE_S, callback=events,
-            )
-            board = leaderboard_frame(results, data.scorer)
-            best = _best(results, data.scorer)
-            events.on_refit_start(best.name)
-            model = _refit(project, data, best, n_jobs)
-            _write_run(run_dir, data, results, board, best, model.pipeline, cfg.target)
+            results, ensembles, champion = _search(project, data, specs, pool, budget, events, prefer_fast)
+            model, chosen = _refit_champion(final, champion, pool, budget, cfg.task, data.classes)
+            inference = measure_inference(model, data.X, cfg.seed)
+            if not inference["fast"] and champion.is_ensemble:
+                events.on_note(f"the ensemble predicts one row in {inference['one_row_ms']:.0f} ms and 10,000 rows in {inference['rows_10k_s']:.2f} s; `--prefer-fast` saves a single model instead")
+            board = leaderboard_frame([*results, *(e.result for e in ensembles)], data.scorer)
+            write_run(run_dir, data, results, [e.result for e in ensembles], board, chosen, model.pipeline, cfg.target, champion.blend)
             _write_learning_curves(run_dir, model.pipeline)
-            events.on_train_end({"best": best.name, "cv": f"{best.mean:.6g}", "elapsed_s": f"{budget.elapsed():.1f}"})
+            peak = max(peak_memory_mb(), pool.worker_peak_mb)
+            events.on_train_end({"best": champion.result.name, "cv": f"{champion.result.mean:.6g}", "elapsed_s": f"{budget.elapsed():.1f}", "peak_memory_mb": f"{peak:.0f}"})
         finally:
             log.close()
-    meta = {
+    meta = _meta(project, data, run_id, champion, chosen, inference, peak, len(results))
+    version = _register(project, model, meta, f"trained by run {run_id}: best CV {cfg.metric} {champion.result.mean:.6g}")
+    return TrainResult(
+        run_id=run_id, version=version, best=champion.result.name, metric=cfg.metric, cv_mean=champion.result.mean, cv_std=champion.result.std,
+        leaderboard=board, elapsed=budget.elapsed(), notes=data.notes, trials=len(results), ensemble=champion.is_ensemble,
+        peak_memory_mb=peak, inference=inference,
+    )
+
+
+def _search(project: Project, data: TrainingData, specs, pool: FoldPool, budget: Budget, events: Callback, prefer_fast: bool):
+    """Shortlist and tune (within the budget), build the ensembles, choose the champion."""
+    cfg, n_jobs = project.config, pool.n_jobs
+    tune = budget.time_limit is not None or budget.max_trials is not None
+    reserve = _reserve(n_jobs, data, cfg.task, pool.speed)
+    results = Search(specs, pool, budget, seed=cfg.seed, callback=events, reserve=reserve, tune=tune).run()
+    _best(results, data.scorer)
+    ensembles = build_ensembles(results, data.y.to_numpy(), data.folds, data.scorer, cfg.task)
+    seconds_left = None if budget.time_limit is None else budget.remaining() - SAVE_RESERVE_S
+    champion = choose(
+        results, ensembles, data.scorer, prefer_fast=prefer_fast, seconds_left=seconds_left, n_jobs=n_jobs,
+        n_rows=len(data.y), n_folds=len(data.folds),
+    )
+    for note in champion.notes:
+        events.on_note(note)
+    events.on_refit_start(champion.result.name)
+    return results, ensembles, champion
+
+
+def _refit_champion(final: _Final, champion: Champion, pool: FoldPool, budget: Budget, task: str, classes) -> tuple[FittedModel, dict]:
+    builds, records = [], []
+    for member, form in zip(champion.members, champion.forms):
+        build, record = final.member(member.family, member.params, n_jobs=pool.n_jobs, fold_rows=form == "bag")
+        if form == "refit":
+            builds.append(build)
+        else:  # k-fold bagging: the CV's fold models, recorded with what each fold's deadline cut
+            record["fold_truncations"] = member.truncations
+        records.append({"name": member.name, "form": form, **record})
+    deadline = None if budget.time_limit is None else time.time() + budget.remaining() - SAVE_RESERVE_S
+    estimator, truncations, seconds = refit(champion, pool, builds, deadline=deadline, task=task, classes=classes)
+    for record, truncated in zip(records, truncations):
+        if record["form"] == "refit":
+            record["truncated"] = truncated
+    result = champion.result
+    family = "ensemble" if champion.is_ensemble else result.family
+    params = dict(result.params)
+    chosen = {"model": result.name, "family": family, "params": params, "cv_mean": result.mean, "cv_std": result.std, "members": records, "refit_seconds": round(seconds, 3)}
+    return final.fitted_model(estimator, result.name, family, params, result.mean, seconds), chosen
+
+
+def save_single(project: Project, data: TrainingData, result: CVResult, n_jobs: int, run_id: str) -> int:
+    """Refit one trial on all training rows and register it as the champion (``mlcraft tune --save``)."""
+    final = _Final(project, data)
+    build, record = final.member(result.family, result.params, n_jobs=n_jobs)
+    champion = Champion(result, [result], forms=["refit"])
+    with FoldPool(data.X, data.y, data.folds, data.scorer, task=project.config.task, n_jobs=1) as pool:
+        estimator, truncations, seconds = refit(champion, pool, [build], deadline=None, task=project.config.task, classes=data.classes)
+    model = final.fitted_model(estimator, result.name, result.family, dict(result.params), result.mean, seconds)
+    chosen = {"members": [{"name": result.name, "form": "refit", **record, "truncated": truncations[0]}], "family": result.family}
+    meta = _meta(project, data, run_id, champion, chosen, {}, peak_memory_mb(), 0)
+    return _register(project, model, meta, f"tuned by run {run_id}: CV {project.config.metric} {result.mean:.6g}")
+
+
+def _meta(project: Project, data: TrainingData, run_id: str, champion: Champion, chosen: dict, inference: dict, peak: float, trials: int) -> dict[str, Any]:
+    cfg, best = project.config, champion.result
+    return {
         "run_id": run_id,
         "created": now_iso(),
-        "family": best.family,
+        "model": best.name,
+        "family": chosen["family"],
         "params": best.params,
+        "members": chosen["members"],
         "metric": cfg.metric,
         "cv_mean": best.mean,
         "cv_std": best.std,
@@ -264,46 +313,59 @@ def run_training(
         "seed": cfg.seed,
         "task": cfg.task,
         "target": cfg.target,
+        "trials": trials,
+        "inference": inference,
+        "peak_memory_mb": round(peak, 1),
         "libraries": library_versions(),
     }
-    with ws.lock():
+
+
+def _register(project: Project, model: FittedModel, meta: dict, reason: str) -> int:
+    with project.workspace.lock():
         version = project.registry.register(model, meta)
-        project.registry.promote(version, by=_user(), reason=f"trained by run {run_id}: best CV {cfg.metric} {best.mean:.6g}")
-    return TrainResult(
-        run_id=run_id,
-        version=version,
-        best=best.name,
-        metric=cfg.metric,
-        cv_mean=best.mean,
-        cv_std=best.std,
-        leaderboard=board,
-        elapsed=budget.elapsed(),
-        notes=data.notes,
-    )
+        project.registry.promote(version, by=_user(), reason=reason)
+    return version
 
 
-def _refit(project: Project, data: TrainingData, best: CVResult, n_jobs: int) -> FittedModel:
-    from mlcraft.models import get_family
+def _replay(project: Project, data: TrainingData, source_run: str, n_jobs: int, budget: Budget, callbacks: Iterable[Callback]) -> TrainResult:
+    """Rebuild the final model of ``source_run`` exactly (same members, parameters, truncations, blend)."""
+    ws, cfg = project.workspace, project.config
+    chosen, blend = read_chosen(ws.run_dir(source_run))
+    final = _Final(project, data)
+    records = chosen["members"]
+    builds = [final.member(m["family"], m["params"], m.get("max_rows"), m.get("truncated") or {})[0] for m in records if m.get("form", "refit") == "refit"]
+    run_id = ws.new_run_id()
+    with atomic.atomic_dir(ws.run_dir(run_id)) as run_dir, FoldPool(data.X, data.y, data.folds, data.scorer, task=cfg.task, n_jobs=n_jobs) as pool:
+        log = RunLog(run_dir / "log.txt")
+        events = CallbackList([log, *callbacks])
+        try:
+            events.on_train_start({"run": run_id, "replay_of": source_run, "rows": len(data.y), "n_jobs": n_jobs})
+            events.on_refit_start(chosen["model"])
+            members = [CVResult(m["name"], m["family"], m["params"]) for m in records]
+            for member, record in zip(members, records):
+                if record.get("form") == "bag":  # rebuild each fold model, cut where the original was
+                    cuts = record["fold_truncations"]
+                    member.models = [
+                        pool.fit_full([final.member(record["family"], record["params"], record.get("max_rows"), cuts[f], fold_rows=True)[0]], fold=f)[0][0]
+                        for f in range(len(data.folds))
+                    ]
+            forms = [m.get("form", "refit") for m in records]
+            champion = Champion(CVResult(chosen["model"], chosen["family"], chosen["params"]), members, blend, forms=forms)
+            estimator, _, seconds = refit(champion, pool, builds, deadline=None, task=cfg.task, classes=data.classes)
+            model = final.fitted_model(estimator, chosen["model"], chosen["family"], chosen["params"], chosen["cv_mean"], seconds)
+            atomic.write_json(run_dir / "chosen.json", {**chosen, "replay_of": source_run})
+            if blend is not None:
+                import joblib
 
-    cfg = project.config
-    family = get_family(best.family)
-    context = BuildContext(task=cfg.task, n_rows=len(data.y), n_features=data.X.shape[1], seed=cfg.seed, n_jobs=n_jobs)
-    pipeline = make_pipeline(family, project.schema, best.params, context)
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pipeline.fit(data.X, data.y)
-    return FittedModel(
-        pipeline=pipeline,
-        schema=project.schema,
-        task=cfg.task,
-        family=best.family,
-        params=dict(best.params),
-        classes=data.classes,
-        positive_class=cfg.positive_class,
-        threshold=0.5 if cfg.task == "binary" else None,
-        metadata={"refit_seconds": time.perf_counter() - start, "cv_mean": best.mean, "metric": cfg.metric},
-    )
+                joblib.dump(blend, run_dir / "blend.joblib")
+            events.on_train_end({"replayed": chosen["model"], "elapsed_s": f"{budget.elapsed():.1f}"})
+        finally:
+            log.close()
+    source = atomic.read_json(ws.run_dir(source_run) / "leaderboard.json")
+    board = pd.DataFrame(source["rows"])
+    meta = {**_meta(project, data, run_id, champion, chosen, {}, peak_memory_mb(), 0), "cv_mean": chosen["cv_mean"], "cv_std": chosen["cv_std"], "cv_scores": [], "replay_of": source_run}
+    version = _register(project, model, meta, f"replay of run {source_run} ({chosen['model']})")
+    return TrainResult(run_id=run_id, version=version, best=chosen["model"], metric=cfg.metric, cv_mean=chosen["cv_mean"], cv_std=chosen["cv_std"], leaderboard=board, elapsed=budget.elapsed(), ensemble=blend is not None)
 
 
 def _user() -> str:

@@ -14,6 +14,7 @@ from mlcraft.cli import demo as _demo  # noqa: E402,F401
 from mlcraft.cli import explore as _explore  # noqa: E402,F401
 from mlcraft.cli import analyse as _analyse  # noqa: E402,F401
 from mlcraft.cli import report as _report  # noqa: E402,F401
+from mlcraft.cli import tune as _tune  # noqa: E402,F401
 
 __all__ = ["app", "main"]
 

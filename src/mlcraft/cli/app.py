@@ -14,7 +14,7 @@ from rich.console import Console
 
 from mlcraft.exceptions import MlcraftError
 
-__all__ = ["app", "command", "console", "fail", "fmt", "split_names"]
+__all__ = ["app", "command", "console", "fail", "fmt", "split_names", "process_age"]
 
 app = typer.Typer(
     name="mlcraft",
@@ -52,6 +52,20 @@ def command(name: str | None = None, **kwargs: Any) -> Callable:
         return app.command(name, **kwargs)(wrapper)
 
     return decorate
+
+
+def process_age() -> float:
+    """Seconds since this process started (imports included); 0 where the system does not say."""
+    import os
+
+    try:
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            start_ticks = float(fh.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime", encoding="ascii") as fh:
+            uptime = float(fh.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def split_names(values: list[str] | None) -> list[str]:

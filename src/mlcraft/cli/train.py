@@ -2,33 +2,38 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mlcraft.api import Callback, Project
-from mlcraft.cli.app import command, console, fmt, split_names
+from mlcraft.cli.app import command, console, fmt, process_age, split_names
 from mlcraft.exceptions import ConfigError
 
 
 class RichReport(Callback):
-    """The leaderboard as it fills in, under a progress bar."""
+    """A live line (trials done, best CV score so far, current family, time left) over the results:
+    every shortlisted family, then each new best found by tuning."""
 
     def __init__(self, total: int, metric: str):
         self.metric = metric
+        self.best: float | None = None
+        self.sign = 1.0
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
             TimeElapsedColumn(),
-            TextColumn("{task.fields[left]}"),
             console=console,
             transient=True,
         )
-        self.task = self.progress.add_task("shortlist", total=total, left="")
+        self.task = self.progress.add_task("shortlist", total=None, status="")
+        self.trials = 0
+        self.best_name = ""
+        self.deadline: float | None = None
 
     def __enter__(self):
         return self
@@ -36,30 +41,53 @@ class RichReport(Callback):
     def __exit__(self, *exc):
         self.progress.stop()
 
+    def _status(self) -> str:
+        best = f" · best {self.metric} {fmt(self.best)} ({self.best_name})" if self.best is not None else ""
+        left = f" · {max(0.0, self.deadline - time.perf_counter()):.0f}s left" if self.deadline is not None else ""
+        return f"{self.trials} trials{best}{left}"
+
     def on_train_start(self, info):
         self.progress.start()
+        if info.get("time_limit"):
+            self.deadline = time.perf_counter() + info["time_limit"]
+        if info.get("replay_of"):
+            console.print(f"replaying run {info['replay_of']}: rebuilding its final model on {info['rows']} training rows")
+            return
         limit = f"time limit {info['time_limit']:.0f}s" if info.get("time_limit") else f"fixed work ({info.get('max_trials') or 'all'} trials)"
-        console.print(f"cross-validating on {info['rows']} training rows, {info['folds']} folds, {limit}, metric {self.metric}")
+        console.print(f"cross-validating on {info['rows']} training rows, {info['folds']} folds, {limit}, metric {self.metric}, {info.get('n_jobs')} worker(s)")
 
     def on_candidate_start(self, name, estimated_seconds):
-        self.progress.update(self.task, description=name)
+        self.progress.update(self.task, description=name.split("#")[0])
 
     def on_candidate_end(self, result):
+        self.trials += 1
+        shortlist = "#" not in result.name
         if result.ok:
-            console.print(f"  {result.name:<24} {self.metric} {fmt(result.mean):>12} ± {fmt(result.std):<10} fit {result.fit_time:6.2f}s/fold")
-        else:
+            better = self.best is None or (result.mean < self.best if self.metric in _LOWER else result.mean > self.best)
+            if better:
+                self.best, self.best_name = result.mean, result.name
+            if shortlist or better:
+                tag = "" if shortlist else "  [green]new best[/]"
+                console.print(f"  {result.name:<24} {self.metric} {fmt(result.mean):>12} ± {fmt(result.std):<10} fit {result.fit_time:6.2f}s/fold{tag}")
+        elif shortlist:
             console.print(f"  {result.name:<24} [yellow]{result.status}[/]: {result.note}")
-        self.progress.advance(self.task)
+        self.progress.update(self.task, status=self._status())
+
+    def on_progress(self, info):
+        self.progress.update(self.task, description=f"tuning {info['family']}", status=self._status())
 
     def on_note(self, message):
-        if "skipped" not in message:
+        if "skipped" not in message and "would not finish" not in message:
             console.print(f"  [yellow]note[/]: {message}")
 
     def on_refit_start(self, name):
-        self.progress.update(self.task, description=f"refitting {name}")
+        self.progress.update(self.task, description=f"refitting {name}", status="")
 
     def on_train_end(self, summary):
         self.progress.stop()
+
+
+_LOWER = {"rmse", "mse", "mae", "median_ae", "mape", "log_loss", "brier"}
 
 
 def _schema_table(project: Project) -> Table:
@@ -114,15 +142,18 @@ def train(
     categorical: Optional[list[str]] = typer.Option(None, help="Treat column(s) as categorical (repeat, or comma-separated)."),
     drop: Optional[list[str]] = typer.Option(None, help="Drop column(s) (repeat, or comma-separated)."),
     seed: Optional[int] = typer.Option(None, help="Random seed (default 42)."),
-    time_limit: Optional[float] = typer.Option(None, help="Seconds for the whole training (default 300; not with --max-trials alone)."),
-    max_trials: Optional[int] = typer.Option(None, help="Fixed amount of work instead of a time limit: same data and seed give the same result."),
-    n_jobs: Optional[int] = typer.Option(None, help="Parallel workers (default: all cores)."),
+    time_limit: Optional[float] = typer.Option(None, help="Seconds for the whole training, final refit and saving included (default 300; not with --max-trials alone)."),
+    max_trials: Optional[int] = typer.Option(None, help="Fixed number of trials instead of a time limit: same data and seed give the same leaderboard, model and predictions."),
+    n_jobs: Optional[int] = typer.Option(None, help="Parallel workers: trials run side by side (default: all cores)."),
+    replay: Optional[str] = typer.Option(None, "--replay", help="Rebuild exactly the final model of this earlier run (its id under DIR/runs/), instead of searching."),
+    prefer_fast: bool = typer.Option(False, "--prefer-fast", help="Save the best single model refitted on all rows, never an ensemble (fastest predictions)."),
     family: Optional[list[str]] = typer.Option(None, help="Only these model families (repeat, or comma-separated)."),
     exclude: Optional[list[str]] = typer.Option(None, help="Leave these model families out."),
     folds: int = typer.Option(5, help="Cross-validation folds."),
     encoding: Optional[str] = typer.Option(None, help="Text encoding of the CSV (default: detected)."),
 ) -> None:
-    """Train on DATA: infer the schema, set the test set aside, shortlist model families by cross-validation, save the best."""
+    """Train on DATA: infer the schema, set the test set aside, shortlist, tune and ensemble model families by cross-validation within the time limit, save the champion."""
+    started = time.perf_counter() - process_age()  # the time limit covers the whole command, start-up included
     if project.exists() and (project / "mlcraft.toml").exists():
         proj = _open_existing(project, data, target, task, metric, seed)
     else:
@@ -139,13 +170,24 @@ def train(
             console.print(f"[yellow]note[/]: {note}")
         cfg = proj.config
         console.print(f"test set: {cfg.split_method} split, {cfg.test_size:.0%} of rows set aside" if cfg.split_method != "external" else f"test set: {cfg.test_source}")
-    console.print(_schema_table(proj))
+    if replay is None:
+        console.print(_schema_table(proj))
     chosen = proj.candidate_families(split_names(family) or None, split_names(exclude))
+    if time_limit is None and max_trials is None:
+        time_limit, max_trials = proj.config.time_limit, proj.config.max_trials
+    if time_limit is not None:
+        time_limit = max(1.0, time_limit - (time.perf_counter() - started))
     with RichReport(len(chosen), proj.config.metric) as report:
-        result = proj.train(time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs, families=split_names(family) or None, exclude=split_names(exclude), callbacks=[report])
-    console.print(leaderboard_table(result.leaderboard, result.metric))
+        result = proj.train(
+            time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs, families=split_names(family) or None, exclude=split_names(exclude),
+            callbacks=[report], replay=replay, prefer_fast=prefer_fast,
+        )
+    console.print(leaderboard_table(result.leaderboard.head(25), result.metric))
     console.print(
         f"champion: model version {result.version} ({result.best}), CV {result.metric} {fmt(result.cv_mean)} ± {fmt(result.cv_std)}; "
         f"run {result.run_id} in {result.elapsed:.1f}s"
+        + (f", {result.trials} trials, peak memory {result.peak_memory_mb:.0f} MB" if result.trials else "")
     )
+    if result.inference:
+        console.print(f"prediction time: one row {result.inference['one_row_ms']:.1f} ms, 10,000 rows {result.inference['rows_10k_s']:.2f} s")
     console.print(f"next: mlcraft evaluate --project {project}")

@@ -8,7 +8,10 @@ itself is a declaration, not a wrapper, so saved pipelines hold the real estimat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +20,63 @@ from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["Int", "Float", "Choice", "Dimension", "Family", "Subsampled", "BuildContext"]
+__all__ = [
+    "Int",
+    "Float",
+    "Choice",
+    "Dimension",
+    "Family",
+    "Subsampled",
+    "GrowWithin",
+    "BuildContext",
+    "fit_deadline",
+    "time_left",
+    "truncation",
+    "default_memory",
+]
+
+_DEADLINE: float | None = None  # wall-clock time (time.time()) by which the current fit must end
+
+
+@contextlib.contextmanager
+def fit_deadline(deadline: float | None) -> Iterator[None]:
+    """Within this block, :func:`time_left` counts down to ``deadline`` (a ``time.time()`` value).
+
+    Iterative estimators (boosting callbacks, forests grown in chunks, neural-network epochs) call
+    :func:`time_left` between steps and stop early, recording what they fitted in
+    ``truncated_params_`` so that the same model can be rebuilt (see :func:`truncation`).
+    """
+    global _DEADLINE
+    previous, _DEADLINE = _DEADLINE, deadline
+    try:
+        yield
+    finally:
+        _DEADLINE = previous
+
+
+def time_left() -> float:
+    """Seconds until the deadline of the current fit (infinite when there is none)."""
+    return math.inf if _DEADLINE is None else _DEADLINE - time.time()
+
+
+def truncation(estimator: Any) -> dict[str, Any]:
+    """Parameters that reproduce a fit the deadline cut short (empty when it ran to the end).
+
+    Looks through pipelines and wrappers for a ``truncated_params_`` attribute.
+    """
+    steps = getattr(estimator, "steps", None)
+    if steps:
+        return truncation(steps[-1][1])
+    found = getattr(estimator, "truncated_params_", None)
+    if found:
+        return dict(found)
+    inner = getattr(estimator, "estimator_", None)
+    return truncation(inner) if inner is not None else {}
+
+
+def default_memory(n_rows: int, n_features: int, params: Mapping[str, Any]) -> float:
+    """Bytes one fit needs when a family declares nothing better: a few copies of the data."""
+    return 50e6 + 8.0 * n_rows * max(n_features, 1) * 6
 
 
 @dataclass(frozen=True)
@@ -88,6 +147,15 @@ class Family:
         Parameters always passed to ``build`` (not searched).
     requires : str or None
         An optional module the family needs (e.g. "torch"); without it the family is unavailable.
+    portfolio : callable or None
+        ``portfolio(task, n_rows) -> [params, ...]``: known-good configurations tried right after
+        the defaults, before the sampler proposes any (each may give only some parameters; the
+        others keep their defaults).
+    memory : callable or None
+        ``memory(n_rows, n_features, params) -> bytes`` for one fit (default: :func:`default_memory`).
+    priority : int
+        Prior promise: families with a higher priority are cross-validated first, so that a short
+        time limit is spent on the likely winners (AutoGluon and FLAML order their models alike).
     """
 
     name: str
@@ -101,6 +169,24 @@ class Family:
     description: str = ""
     requires: str | None = None
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    portfolio: Callable[[str, int], list[dict[str, Any]]] | None = None
+    memory: Callable[[int, int, Mapping[str, Any]], float] | None = None
+    priority: int = 0
+
+    def portfolio_params(self, task: str, n_rows: int) -> list[dict[str, Any]]:
+        """The known-good configurations, each completed with the defaults (duplicates dropped)."""
+        defaults = self.default_params(task, n_rows)
+        out: list[dict[str, Any]] = []
+        for partial in self.portfolio(task, n_rows) if self.portfolio else []:
+            params = {**defaults, **{k: v for k, v in partial.items() if k in defaults}}
+            if params != defaults and params not in out:
+                out.append(params)
+        return out
+
+    def memory_bytes(self, n_rows: int, n_features: int, params: Mapping[str, Any]) -> float:
+        """Estimated peak memory of one fit, in bytes."""
+        estimate = self.memory or default_memory
+        return float(estimate(n_rows, n_features, params))
 
     def supports(self, task: str) -> bool:
         return task in self.tasks
@@ -120,7 +206,25 @@ class Family:
         return self.build({**self.fixed, **params}, context)
 
 
-class Subsampled(BaseEstimator):
+class _Wrapper(BaseEstimator):
+    """A wrapper around ``estimator``: predicts with the fitted ``estimator_``, has its type."""
+
+    def predict(self, X):
+        check_is_fitted(self)
+        return self.estimator_.predict(X)
+
+    def predict_proba(self, X):
+        check_is_fitted(self)
+        return self.estimator_.predict_proba(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self.estimator is not None:
+            tags.estimator_type = self.estimator.__sklearn_tags__().estimator_type
+        return tags
+
+
+class Subsampled(_Wrapper):
     """Fit ``estimator`` on at most ``max_rows`` rows (stratified for classifiers).
 
     For families whose training cost grows faster than the data (kernel SVMs): the book trains them
@@ -150,17 +254,41 @@ class Subsampled(BaseEstimator):
             self.classes_ = self.estimator_.classes_
         return self
 
-    def predict(self, X):
-        check_is_fitted(self)
-        return self.estimator_.predict(X)
 
-    def predict_proba(self, X):
-        check_is_fitted(self)
-        return self.estimator_.predict_proba(X)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        if self.estimator is not None:
-            inner = self.estimator.__sklearn_tags__()
-            tags.estimator_type = inner.estimator_type
-        return tags
+class GrowWithin(_Wrapper):
+    """Fit ``estimator`` with ``warm_start``, raising ``param`` by chunks, and stop at the deadline.
+
+    For ensembles grown step by step (forests: ``n_estimators``; histogram boosting: ``max_iter``):
+    the model is usable after each chunk, so a fit that would overrun :func:`time_left` ends early
+    with what it has, and records it in ``truncated_params_``.
+    """
+
+    def __init__(self, estimator=None, param: str = "n_estimators", chunks: int = 8):
+        self.estimator = estimator
+        self.param = param
+        self.chunks = chunks
+
+    def fit(self, X, y, **fit_params):
+        est = clone(self.estimator)
+        target = int(est.get_params()[self.param])
+        step = max(1, math.ceil(target / self.chunks))
+        est.set_params(warm_start=True)
+        grown, last = 0, 0.0
+        self.truncated_params_ = {}
+        while grown < target:
+            if grown and time_left() < last * 1.2:
+                self.truncated_params_ = {self.param: grown}
+                break
+            start = time.perf_counter()
+            grown = min(grown + step, target)
+            est.set_params(**{self.param: grown})
+            est.fit(X, y, **fit_params)
+            last = time.perf_counter() - start
+            if getattr(est, "n_iter_", grown) < grown:  # stopped early by its own rule
+                break
+        est.set_params(warm_start=False)
+        self.estimator_ = est
+        if hasattr(est, "classes_"):
+            self.classes_ = est.classes_
+        return self

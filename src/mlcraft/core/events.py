@@ -24,6 +24,9 @@ class Callback:
 
     def on_note(self, message: str) -> None: ...
 
+    def on_progress(self, info: dict[str, Any]) -> None:
+        """Search progress: ``trials`` done, ``best`` score so far, current ``family``, ``time_left`` (s or None)."""
+
     def on_refit_start(self, name: str) -> None: ...
 
     def on_train_end(self, summary: dict[str, Any]) -> None: ...

@@ -36,6 +36,9 @@ class Candidate:
     params: dict[str, Any]
     build: Callable[[], Any]
     estimated_fit_seconds: float = 0.0  # one fold's fit + predict on one core of the reference machine
+    skip_reason: str | None = None  # set when it must not run (e.g. it would not fit in memory)
+    note: str | None = None  # e.g. "subsampled to fit in memory"
+    keep_models: bool = False  # return the fitted fold models (k-fold bagging without a refit)
 
 
 @dataclass
@@ -52,6 +55,8 @@ class CVResult:
     note: str | None = None
     oof: np.ndarray | None = None
     traceback: str | None = None  # for the run log when status is "failed"
+    models: list[Any] | None = None  # the fitted fold models, when kept (for k-fold bagging)
+    truncations: list[dict[str, Any]] | None = None  # per fold: what a deadline cut short
 
     @property
     def ok(self) -> bool:

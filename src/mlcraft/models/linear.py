@@ -32,12 +32,14 @@ FAMILIES = [
     ),
     Family(
         name="ridge",
+        priority=80,
         tasks=REGRESSION,
         build=lambda p, ctx: Ridge(alpha=p["alpha"]),
         space=lambda task, n: {"alpha": Float(1e-3, 1e3, 1.0, log=True)},
         cost=_linear_cost(2e-9),
         needs_scaling=True,
         description="least squares with an L2 penalty",
+        portfolio=lambda task, n: [{"alpha": 10.0}, {"alpha": 0.1}],
     ),
     Family(
         name="lasso",
@@ -59,12 +61,14 @@ FAMILIES = [
     ),
     Family(
         name="logistic_regression",
+        priority=80,
         tasks=CLASSIFICATION,
         build=lambda p, ctx: LogisticRegression(C=p["C"], max_iter=2000),
         space=lambda task, n: {"C": Float(1e-3, 1e3, 1.0, log=True)},
         cost=_linear_cost(3e-8, 0.02),
         needs_scaling=True,
         description="logistic (binary) or softmax (multiclass) regression",
+        portfolio=lambda task, n: [{"C": 0.1}, {"C": 10.0}],
     ),
     Family(
         name="sgd",

@@ -16,6 +16,7 @@ def _build(p, ctx):
 FAMILIES = [
     Family(
         name="knn",
+        priority=40,
         tasks=ALL_TASKS,
         build=_build,
         space=lambda task, n: {
@@ -26,5 +27,7 @@ FAMILIES = [
         cost=lambda n, d: 0.05 + 1.2e-6 * n * d,
         needs_scaling=True,
         description="k-nearest neighbours",
+        portfolio=lambda task, n: [{"n_neighbors": 5, "weights": "uniform"}, {"n_neighbors": 25, "weights": "distance"}],
+        memory=lambda n, d, p: 50e6 + 8.0 * n * d * 3,
     ),
 ]

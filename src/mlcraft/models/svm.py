@@ -44,6 +44,7 @@ FAMILIES = [
     ),
     Family(
         name="kernel_svm",
+        priority=30,
         tasks=ALL_TASKS,
         build=_kernel_svm,
         space=lambda task, n: {
@@ -52,6 +53,9 @@ FAMILIES = [
         },
         cost=_kernel_cost,
         needs_scaling=True,
+        portfolio=lambda task, n: [{"C": 10.0, "gamma": "scale"}, {"C": 100.0, "gamma": 0.1}],
+        # the kernel cache and the support vectors grow with the (subsampled) rows
+        memory=lambda n, d, p: 250e6 + 8.0 * min(n, KERNEL_MAX_ROWS) * (d + 64),
         description="support vector machine with an RBF kernel (subsampled above 20,000 rows)",
     ),
 ]

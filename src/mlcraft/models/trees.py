@@ -12,7 +12,7 @@ from sklearn.ensemble import (
 )
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from mlcraft.core.estimator import Choice, Family, Float, Int
+from mlcraft.core.estimator import Choice, Family, Float, GrowWithin, Int
 from mlcraft.models._common import ALL_TASKS, nlogn
 
 
@@ -27,15 +27,27 @@ def _forest(regressor, classifier):
         max_features = p["max_features"]
         if max_features == "auto":  # the usual defaults: a share of the features for regression, sqrt for classification
             max_features = 0.5 if ctx.task == "regression" else "sqrt"
-        return cls(
+        forest = cls(
             n_estimators=p["n_estimators"],
             max_features=max_features,
             min_samples_leaf=p["min_samples_leaf"],
             n_jobs=ctx.n_jobs,
             random_state=ctx.seed,
         )
+        return GrowWithin(forest, param="n_estimators", chunks=4)  # stops at the fit's deadline
 
     return build
+
+
+def _forest_memory(n, d, p):
+    nodes = 2.0 * n / max(p.get("min_samples_leaf", 1), 1)  # a fully grown tree has about 2n/leaf nodes
+    return 50e6 + 8.0 * n * d * 3 + p.get("n_estimators", 100) * nodes * 120
+
+
+def _forest_portfolio(task, n):
+    if task == "regression":
+        return [{"n_estimators": 300, "max_features": 0.5, "min_samples_leaf": 1}, {"n_estimators": 300, "max_features": 1.0, "min_samples_leaf": 2}]
+    return [{"n_estimators": 300, "max_features": "sqrt", "min_samples_leaf": 1}, {"n_estimators": 300, "max_features": 0.5, "min_samples_leaf": 3}]
 
 
 def _forest_space(task, n):
@@ -65,21 +77,27 @@ FAMILIES = [
     ),
     Family(
         name="random_forest",
+        priority=70,
         tasks=ALL_TASKS,
         build=_forest(RandomForestRegressor, RandomForestClassifier),
         space=_forest_space,
         cost=lambda n, d: 0.1 + 100 * 2.2e-8 * nlogn(n) * d,
         categorical="ordinal",
         description="random forest (bagged trees on random feature subsets)",
+        portfolio=_forest_portfolio,
+        memory=_forest_memory,
     ),
     Family(
         name="extra_trees",
+        priority=60,
         tasks=ALL_TASKS,
         build=_forest(ExtraTreesRegressor, ExtraTreesClassifier),
         space=_forest_space,
         cost=lambda n, d: 0.1 + 100 * 1.3e-8 * nlogn(n) * d,
         categorical="ordinal",
         description="extremely randomised trees",
+        portfolio=_forest_portfolio,
+        memory=_forest_memory,
     ),
     Family(
         name="adaboost",

@@ -1,0 +1,197 @@
+"""The final model: ensembles of the trials, the choice of the champion, its refit, and replay.
+
+The champion is the best single model unless an ensemble's cross-validated score beats it. Each
+member is refitted on all training rows when that fits in the time left (in parallel), or else
+k-fold bagged: its cross-validation's fold models, already fitted, are averaged (their CV score is
+exactly the member's). A choice that can be neither is passed over for the next. What was fitted
+is recorded so that ``mlcraft train --replay RUN`` rebuilds exactly the same model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlcraft.core.ensemble import BaggedModel, Blend, EnsembleModel, cross_validated_blend
+from mlcraft.core.metrics import Scorer
+from mlcraft.core.pipeline import FittedModel
+from mlcraft.core.scheduler import FoldPool
+from mlcraft.core.search import REFIT_FACTOR, CVResult
+
+__all__ = ["Champion", "build_ensembles", "choose", "refit", "refit_seconds", "ensemble_calls", "measure_inference", "ENSEMBLE_POOL", "FAMILY_POOL"]
+
+ENSEMBLE_POOL = 12  # best trials greedy selection chooses from
+FAMILY_POOL = 4  # best trial of each of the best families: stacking and voting
+ONE_ROW_MS, BATCH_S = 20.0, 1.0  # fast-inference targets: one row, 10,000 rows
+MIN_WEIGHT = 0.02  # stacking members weighing less are dropped (they cost prediction time for nothing)
+PIPELINE_MS = 3.0  # about what one fitted pipeline adds to the latency of one row
+
+
+@dataclass
+class Champion:
+    """What is refitted and saved: one trial, or an ensemble of trials with its blend."""
+
+    result: CVResult
+    members: list[CVResult]
+    blend: Blend | None = None
+    notes: list[str] = field(default_factory=list)
+    forms: list[str] = field(default_factory=list)  # per member: "refit" or "bag"
+
+    @property
+    def is_ensemble(self) -> bool:
+        return self.blend is not None
+
+
+def _rank(results: Sequence[CVResult], scorer: Scorer) -> list[CVResult]:
+    ok = [r for r in results if r.ok and r.oof is not None]
+    return sorted(ok, key=lambda r: (-scorer.sign * r.mean, r.name))
+
+
+def _family_best(ranked: Sequence[CVResult]) -> list[CVResult]:
+    seen, out = set(), []
+    for r in ranked:
+        if r.family not in seen:
+            seen.add(r.family)
+            out.append(r)
+    return out[:FAMILY_POOL]
+
+
+def build_ensembles(results: Sequence[CVResult], y: np.ndarray, folds, scorer: Scorer, task: str) -> list[Champion]:
+    """Cross-validated ensembles of the trials (caruana, stacking, soft and hard voting)."""
+    ranked = _rank(results, scorer)
+    families = _family_best(ranked)
+    plans = [("caruana", ranked[:ENSEMBLE_POOL]), ("stacking", families), ("soft_vote", families[:3])]
+    if task != "regression":
+        plans.append(("hard_vote", families[:3]))
+    out = []
+    for method, members in plans:
+        if len(members) < 2:
+            continue
+        scores, oof, blend = cross_validated_blend(method, [m.oof for m in members], y, folds, scorer, task)
+        if method == "caruana":  # keep the members that were picked
+            keep = np.flatnonzero(blend.weights > 0)
+            members, blend = [members[i] for i in keep], Blend(method, blend.weights[keep])
+        elif method == "stacking" and task == "regression" and np.any(blend.weights < MIN_WEIGHT):
+            members = [m for m, w in zip(members, blend.weights) if w >= MIN_WEIGHT]  # (nearly) unused: blend again without them
+            if len(members) < 2:
+                continue
+            scores, oof, blend = cross_validated_blend(method, [m.oof for m in members], y, folds, scorer, task)
+        weights = {m.name: round(float(w), 6) for m, w in zip(members, blend.weights)}
+        result = CVResult(
+            f"ensemble:{method}", "ensemble", {"method": method, "members": weights}, scores=list(scores),
+            fit_time=float(sum(m.fit_time for m in members)), predict_time=float(sum(m.predict_time for m in members)),
+            note=f"{len(members)} members", oof=oof,
+        )
+        if len(members) >= 2 and np.all(np.isfinite(scores)):
+            out.append(Champion(result, members, blend))
+    return out
+
+
+def ensemble_calls(n_results: int, n_folds: int, task: str) -> int:
+    """How many times :func:`build_ensembles` calls the scorer (for the time it needs)."""
+    from mlcraft.core.ensemble import CARUANA_ROUNDS
+
+    pool = min(n_results, ENSEMBLE_POOL)
+    return (n_folds + 1) * (CARUANA_ROUNDS * pool + 2 * FAMILY_POOL + (2 if task == "regression" else 4))
+
+
+def refit_seconds(members: Sequence[CVResult], n_jobs: int) -> float:
+    """Estimated wall time to refit ``members`` on all rows, in parallel on ``n_jobs`` workers."""
+    times = [m.fit_time * REFIT_FACTOR for m in members]
+    return max(max(times, default=0.0), sum(times) / max(1, n_jobs))
+
+
+def predict_seconds(members: Sequence[CVResult], forms: Sequence[str], n_rows: int, n_folds: int) -> tuple[float, float]:
+    """Estimated (one-row ms, 10,000-row s) of a model, from the members' CV predict times."""
+    val_rows = max(1, n_rows // n_folds)
+    copies = [len(m.models) if f == "bag" and m.models else 1 for m, f in zip(members, forms)]
+    batch = sum(c * m.predict_time * 10_000 / val_rows for m, c in zip(members, copies))
+    return PIPELINE_MS * sum(copies), batch
+
+
+def _forms(option: Champion, seconds_left: float | None, n_jobs: int, n_rows: int, n_folds: int) -> list[str] | None:
+    """Refit every member if that fits in time, else bag those that can be bagged if the result
+    still predicts fast; None if neither."""
+    if seconds_left is None or refit_seconds(option.members, n_jobs) * 1.2 <= seconds_left:
+        return ["refit"] * len(option.members)
+    forms = ["bag" if m.models is not None else "refit" for m in option.members]
+    to_refit = [m for m, f in zip(option.members, forms) if f == "refit"]
+    one_ms, _ = predict_seconds(option.members, forms, n_rows, n_folds)
+    if one_ms > ONE_ROW_MS:  # (small CV folds say little about 10,000 rows: measured after training)
+        return None
+    return forms if not to_refit or refit_seconds(to_refit, n_jobs) * 1.2 <= seconds_left else None
+
+
+def choose(
+    results: Sequence[CVResult], ensembles: Sequence[Champion], scorer: Scorer, *, prefer_fast: bool = False,
+    seconds_left: float | None = None, n_jobs: int = 1, n_rows: int = 1, n_folds: int = 5,
+) -> Champion:
+    """The best single model, or an ensemble when its CV score beats it; each must be ready in time.
+
+    With ``prefer_fast``, only single models refitted on all rows are considered.
+    """
+    ranked = _rank(results, scorer)
+    options = [Champion(r, [r]) for r in ranked]
+    if not prefer_fast and ranked:
+        best_single = scorer.sign * ranked[0].mean
+        options += [e for e in ensembles if scorer.sign * e.result.mean > best_single]
+    options.sort(key=lambda c: (-scorer.sign * c.result.mean, c.result.name))
+    notes = []
+    for option in options:
+        forms = _forms(option, seconds_left, n_jobs, n_rows, n_folds)
+        if forms is not None and not (prefer_fast and "bag" in forms):
+            option.forms, option.notes = forms, notes
+            if "bag" in forms:
+                notes.append(f"{option.result.name}: no time left to refit, so its fold models are bagged")
+            return option
+        notes.append(f"{option.result.name} not chosen: its refit would take ~{refit_seconds(option.members, n_jobs) * 1.2:.0f}s, {max(seconds_left or 0, 0):.0f}s left")
+    # nothing fits: the best single model whose refit is short (its fit stops at the deadline when it
+    # can), else the fastest to refit
+    singles = [o for o in options if not o.is_ensemble]
+    short = [o for o in singles if refit_seconds(o.members, n_jobs) <= 2 * max(seconds_left or 0.0, 1.0)]
+    fallback = short[0] if short else min(singles or options, key=lambda c: refit_seconds(c.members, n_jobs))
+    fallback.forms = ["refit"] * len(fallback.members)
+    fallback.notes = notes + [f"{fallback.result.name}: refitted although it may overrun the time limit (nothing faster was found)"]
+    return fallback
+
+
+def refit(champion: Champion, pool: FoldPool, builds: Sequence[Any], *, deadline: float | None, task: str, classes) -> tuple[Any, list[dict], float]:
+    """The champion's estimator: members refitted on all rows (``builds``, for the "refit" forms,
+    in order) or bagged from their fold models; returns (estimator, truncations, seconds)."""
+    start = time.perf_counter()
+    fitted = iter(pool.fit_full(builds, deadline=deadline)) if builds else iter(())
+    estimators, truncations = [], []
+    for member, form in zip(champion.members, champion.forms):
+        if form == "bag":
+            estimators.append(BaggedModel(members=member.models, task=task, classes=classes, names=[f"{member.name}/fold{i}" for i in range(len(member.models))]))
+            truncations.append({})
+        else:
+            pipeline, _, truncated = next(fitted)
+            estimators.append(pipeline)
+            truncations.append(truncated)
+    seconds = time.perf_counter() - start
+    if not champion.is_ensemble:
+        return estimators[0], truncations, seconds
+    model = EnsembleModel(members=estimators, blend=champion.blend, task=task, classes=classes, names=[m.name for m in champion.members])
+    return model.share_preparation(), truncations, seconds
+
+
+def measure_inference(model: FittedModel, X: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
+    """Median latency of one row, and the time of 10,000 rows (from 2,000) through ``predict_raw``."""
+    one = X.iloc[[0]]
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        model.predict_raw(one)
+        times.append(time.perf_counter() - start)
+    batch = X.sample(2_000, replace=True, random_state=seed)  # 10,000 rows take 5 times as long: measured by `make bench-inference`
+    start = time.perf_counter()
+    model.predict_raw(batch)
+    batch_s = (time.perf_counter() - start) * 5
+    one_ms = float(np.median(times) * 1000)
+    return {"one_row_ms": round(one_ms, 2), "rows_10k_s": round(batch_s, 3), "fast": one_ms < ONE_ROW_MS and batch_s < BATCH_S}

@@ -1,0 +1,150 @@
+"""What a training run leaves in ``runs/<id>/``: leaderboard, trials, fold scores, out-of-fold
+predictions, the chosen model (enough to rebuild it: ``mlcraft train --replay``), pipeline, log."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlcraft import atomic
+from mlcraft.core.events import Callback
+from mlcraft.core.pipeline import proba_column
+from mlcraft.core.search import CVResult
+from mlcraft.exceptions import ProjectError
+
+__all__ = ["RunLog", "write_run", "read_chosen", "describe", "OOF_KEEP"]
+
+OOF_KEEP = 30  # out-of-fold predictions kept: the best trials, plus every ensemble member
+
+
+class RunLog(Callback):
+    """Writes what happens to the run's log file."""
+
+    def __init__(self, path: Path):
+        self.fh = open(path, "a", encoding="utf-8")
+        self.start = time.perf_counter()
+
+    def line(self, text: str) -> None:
+        self.fh.write(f"{time.perf_counter() - self.start:8.2f}s  {text}\n")
+        self.fh.flush()
+
+    def on_train_start(self, info):
+        self.line("start " + " ".join(f"{k}={v}" for k, v in info.items()))
+
+    def on_candidate_start(self, name, estimated_seconds):
+        self.line(f"{name}: cross-validating (estimated {estimated_seconds:.1f}s per fold)")
+
+    def on_candidate_end(self, result):
+        if result.ok:
+            self.line(f"{result.name}: {result.mean:.6g} ± {result.std:.3g} (fit {result.fit_time:.2f}s per fold) {json.dumps(result.params, default=str)}")
+        else:
+            self.line(f"{result.name}: {result.status}: {result.note}")
+            if result.traceback:
+                self.fh.write(result.traceback)
+
+    def on_note(self, message):
+        self.line(f"note: {message}")
+
+    def on_progress(self, info):
+        self.line("progress " + " ".join(f"{k}={v}" for k, v in info.items()))
+
+    def on_refit_start(self, name):
+        self.line(f"refitting {name} on all training rows")
+
+    def on_train_end(self, summary):
+        self.line("end " + " ".join(f"{k}={v}" for k, v in summary.items()))
+
+    def close(self):
+        self.fh.close()
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value
+
+
+def _trials_frame(results: Sequence[CVResult], metric: str) -> pd.DataFrame:
+    rows = []
+    for i, r in enumerate(results):
+        rows.append(
+            {
+                "trial": i, "model": r.name, "family": r.family, "status": r.status,
+                f"{metric}_mean": r.mean, "folds_done": len(r.scores), "fit_time_s": r.fit_time,
+                "params": json.dumps({k: _clean(v) for k, v in r.params.items()}, default=str), "note": r.note or "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _oof_frame(data, keep: Sequence[CVResult], target: str) -> pd.DataFrame:
+    fold_of = np.empty(len(data.y), dtype=int)
+    for i, (_, va) in enumerate(data.folds):
+        fold_of[va] = i
+    oof: dict[str, Any] = {"row": data.rows, "fold": fold_of, target: data.y.to_numpy()}
+    for r in keep:
+        if r.oof.ndim == 1:
+            oof[r.name] = r.oof
+        else:
+            for j, cls in enumerate(data.classes):
+                oof[f"{r.name}:{proba_column(cls)}"] = r.oof[:, j]
+    return pd.DataFrame(oof)
+
+
+def write_run(run_dir: Path, data, results: Sequence[CVResult], ensembles: Sequence[CVResult], board: pd.DataFrame, chosen: dict[str, Any], pipeline: Any, target: str, blend: Any = None) -> None:
+    """Write the run's records (the directory itself is atomic: it appears whole or not at all)."""
+    scorer = data.scorer
+    board.to_csv(run_dir / "leaderboard.csv", index=False)
+    atomic.write_json(run_dir / "leaderboard.json", {"metric": scorer.name, "greater_is_better": scorer.metric.greater_is_better, "rows": board.to_dict(orient="records")})
+    _trials_frame(results, scorer.name).to_csv(run_dir / "trials.csv", index=False)
+    everything = [*results, *ensembles]
+    rows = [{"model": r.name, "fold": i, scorer.name: s} for r in everything if r.ok for i, s in enumerate(r.scores)]
+    pd.DataFrame(rows).to_csv(run_dir / "cv_scores.csv", index=False)
+    ranked = sorted((r for r in results if r.ok and r.oof is not None), key=lambda r: -scorer.sign * r.mean)
+    members = {m["name"] for m in chosen.get("members", [])}
+    keep = ranked[:OOF_KEEP] + [r for r in ranked[OOF_KEEP:] if r.name in members] + [e for e in ensembles if e.ok]
+    _oof_frame(data, keep, target).to_parquet(run_dir / "oof.parquet", index=False)
+    atomic.write_json(run_dir / "chosen.json", chosen)
+    if blend is not None:
+        import joblib
+
+        joblib.dump(blend, run_dir / "blend.joblib")
+    (run_dir / "pipeline.txt").write_text(describe(pipeline) + "\n", encoding="utf-8")
+
+
+def describe(estimator: Any) -> str:
+    """The fitted model as text: the pipeline, or an ensemble's summary and each member's pipeline."""
+    members = getattr(estimator, "members", None)
+    if not members:
+        return str(estimator)
+    lines = [repr(estimator)]
+    for name, member in zip(estimator.names or [], members):
+        inner = getattr(member, "members", None)
+        lines.append(f"\n# {name}" + (f" (k-fold bagging: {len(inner)} fold models, the first shown)" if inner else ""))
+        lines.append(str(inner[0] if inner else member))
+    return "\n".join(lines)
+
+
+def read_chosen(run_dir: Path) -> tuple[dict[str, Any], Any]:
+    """The chosen model of a past run (and its blend, for an ensemble), to rebuild it."""
+    path = run_dir / "chosen.json"
+    if not path.exists():
+        raise ProjectError(f"{run_dir}: no such training run (or it has no chosen.json); see the runs/ directory for run ids")
+    chosen = atomic.read_json(path)
+    if "members" not in chosen:
+        raise ProjectError(f"{run_dir}: this run was recorded by an older mlcraft and cannot be replayed")
+    blend = None
+    if (run_dir / "blend.joblib").exists():
+        import joblib
+
+        blend = joblib.load(run_dir / "blend.joblib")
+    return chosen, blend
