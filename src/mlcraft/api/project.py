@@ -46,19 +46,26 @@ class Project:
     Use :meth:`create` for a new project and :meth:`open` (or the constructor) for an existing one.
     """
 
-    def __init__(self, path: str | os.PathLike[str]):
+    def __init__(self, path: str | os.PathLike[str], *, db: str | None = None):
         self.workspace = Workspace(path)
         self.workspace.check()
         self.workspace.clean()
         self.config: ProjectConfig = self.workspace.read_config()
         self.notes: list[str] = []
         self._schema: Schema | None = None
+        self._db = db
+        self._registry: ModelRegistry | None = None
 
     # -- creation --------------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> Project:
-        """Open an existing project."""
-        return cls(path)
+    def open(cls, path: str | os.PathLike[str], *, db: str | None = None) -> Project:
+        """Open an existing project.
+
+        ``db`` is the database holding its registry and prediction log (a ``postgresql://`` URL or a
+        SQLite file); default: ``MLCRAFT_DB``, then ``[database] url`` in mlcraft.toml, then
+        ``DIR/mlcraft.db``.
+        """
+        return cls(path, db=db)
 
     @classmethod
     def create(
@@ -191,8 +198,18 @@ class Project:
         return self._schema
 
     @property
+    def database_url(self) -> str:
+        """Where the registry and the prediction log live (see :meth:`open`)."""
+        from mlcraft.config import env_db
+
+        configured = self.config.extra.get("database", {}).get("url")
+        return self._db or env_db() or configured or str(self.path / "mlcraft.db")
+
+    @property
     def registry(self) -> ModelRegistry:
-        return ModelRegistry(self.workspace.models_dir)
+        if self._registry is None:
+            self._registry = ModelRegistry(self.workspace.models_dir, db=self.database_url)
+        return self._registry
 
     def dataset(self) -> pd.DataFrame:
         """The stored dataset version this project trains on (all rows, test rows included)."""
