@@ -15,7 +15,7 @@ from typing import Any
 
 from mlcraft.exceptions import ConfigError, ProjectError
 
-__all__ = ["ProjectConfig", "TASKS", "load_config", "dump_config", "env_n_jobs", "env_db", "env_api_key"]
+__all__ = ["ProjectConfig", "TASKS", "load_config", "dump_config", "env_n_jobs", "env_db", "env_api_key", "env_serve_settings", "SERVE_SETTINGS_ENV"]
 
 TASKS = ("regression", "binary", "multiclass")
 
@@ -181,3 +181,11 @@ def env_db() -> str | None:
 def env_api_key() -> str | None:
     """``MLCRAFT_API_KEY``: the key ``mlcraft serve`` requires for /predict and /admin (unset: none)."""
     return os.environ.get("MLCRAFT_API_KEY") or None
+
+
+SERVE_SETTINGS_ENV = "MLCRAFT_SERVE_SETTINGS"
+
+
+def env_serve_settings() -> str | None:
+    """``MLCRAFT_SERVE_SETTINGS``: how `mlcraft serve` hands its settings (JSON) to each worker process."""
+    return os.environ.get(SERVE_SETTINGS_ENV) or None

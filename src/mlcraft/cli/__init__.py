@@ -11,6 +11,7 @@ from mlcraft.cli import train as _train  # noqa: E402,F401
 from mlcraft.cli import predict as _predict  # noqa: E402,F401
 from mlcraft.cli import evaluate as _evaluate  # noqa: E402,F401
 from mlcraft.cli import demo as _demo  # noqa: E402,F401
+from mlcraft.cli import serve as _serve  # noqa: E402,F401
 
 __all__ = ["app", "main"]
 
