@@ -301,17 +301,54 @@ class Project:
             warnings.warn(note, MlcraftWarning, stacklevel=2)
         return result.frame
 
-    def predict_file(self, source, out, *, version: int | None = None, encoding: str | None = None):
-        """Predict a CSV/Parquet file into ``out`` (written atomically); returns a summary."""
+    def predict_file(self, source, out, *, version: int | None = None, encoding: str | None = None, progress=None):
+        """Predict a CSV/Parquet file of any size into ``out``, in chunks (written atomically); returns a summary."""
         from mlcraft.api.predict import predict_file
 
-        return predict_file(self, source, out, version=version, encoding=encoding)
+        return predict_file(self, source, out, version=version, encoding=encoding, progress=progress)
 
     def evaluate(self, *, version: int | None = None) -> dict[str, Any]:
         """Score a model (the champion by default) once on the test set, with a 95% interval."""
         from mlcraft.api.evaluate import evaluate
 
         return evaluate(self, version=version)
+
+    # -- launch, monitor, maintain -----------------------------------------------------------------
+    def models(self) -> dict[str, Any]:
+        """Every model version, the champion and the history of promotions and rollbacks."""
+        from mlcraft.api.versions import list_models
+
+        return list_models(self)
+
+    def champion_at(self, when) -> int | None:
+        """The version that was champion at ``when`` (an ISO date-time, UTC when naive)."""
+        from mlcraft.api.versions import champion_at
+
+        return champion_at(self, when)
+
+    def rollback(self, to: int | None = None, *, reason: str | None = None) -> dict[str, Any]:
+        """Make an earlier version champion again (default: the previous champion)."""
+        from mlcraft.api.versions import rollback
+
+        return rollback(self, to, reason=reason)
+
+    def feedback(self, labels, *, key: str | None = None) -> dict[str, Any]:
+        """Join late ground truth (file or DataFrame) to the prediction log, by request id or ``key``."""
+        from mlcraft.api.feedback import add_feedback
+
+        return add_feedback(self, labels, key=key)
+
+    def monitor(self, **options: Any):
+        """Drift and live-quality report over the prediction log (see :func:`mlcraft.api.monitor.monitor`)."""
+        from mlcraft.api.monitor import monitor
+
+        return monitor(self, **options)
+
+    def retrain(self, data, **options: Any):
+        """Add ``data`` as a new dataset version, train a challenger, promote it only if not worse."""
+        from mlcraft.api.retrain import retrain
+
+        return retrain(self, data, **options)
 
 
 def _check_task(present: pd.Series, task: str, target: str) -> None:

@@ -12,6 +12,11 @@ from mlcraft.cli import predict as _predict  # noqa: E402,F401
 from mlcraft.cli import evaluate as _evaluate  # noqa: E402,F401
 from mlcraft.cli import demo as _demo  # noqa: E402,F401
 from mlcraft.cli import serve as _serve  # noqa: E402,F401
+from mlcraft.cli import models as _models  # noqa: E402,F401
+from mlcraft.cli import rollback as _rollback  # noqa: E402,F401
+from mlcraft.cli import feedback as _feedback  # noqa: E402,F401
+from mlcraft.cli import monitor as _monitor  # noqa: E402,F401
+from mlcraft.cli import retrain as _retrain  # noqa: E402,F401
 
 __all__ = ["app", "main"]
 
