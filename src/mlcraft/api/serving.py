@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["ServeSettings", "ModelService", "LoadedModel", "PredictResult", "parse_json_records", "new_request_id", "record_json_schema", "MAX_BODY_BYTES", "POLL_SECONDS"]
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # request bodies above this are refused (413)
-POLL_SECONDS = 2.0  # how often a server checks the registry for a new champion
+POLL_SECONDS = 2.0
+NO_PREDICTION = "no_prediction"  # how often a server checks the registry for a new champion
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,8 @@ class ModelService:
         raw = model.predict_raw(features)
         predictions, proba = _outputs(model, raw)
         flags = input_flags(model.schema, features)
+        for i in (i for i, v in enumerate(predictions) if v is None):
+            flags.setdefault(i, []).append({"column": model.target, "value": None, "issue": NO_PREDICTION, "message": "the model gave no finite value for this record (extreme inputs?)"})
         body = {
             "request_id": request_id,
             "model_version": current.version,
@@ -217,7 +220,8 @@ def _scalar(value: Any) -> Any:
 
 def _outputs(model: FittedModel, raw: np.ndarray) -> tuple[list[Any], list[dict[str, float]] | None]:
     if model.task == "regression":
-        return raw.tolist(), None
+        return [v if np.isfinite(v) else None for v in raw.tolist()], None
+    raw = np.nan_to_num(raw, nan=0.0, posinf=1.0, neginf=0.0)
     labels = decide_labels(raw, model.classes, model.positive_class, model.threshold)
     names = [str(_scalar(c)) for c in model.classes]
     proba = [dict(zip(names, row)) for row in raw.tolist()]

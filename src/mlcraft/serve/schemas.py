@@ -67,7 +67,7 @@ class Flag(BaseModel):
     row: int
     column: str
     value: Any
-    issue: str = Field(description="out_of_range or unseen_category")
+    issue: str = Field(description="out_of_range, unseen_category, or no_prediction (the model gave no finite value)")
     message: str
 
 
