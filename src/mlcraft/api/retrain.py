@@ -2,7 +2,7 @@
 
 1. The new rows are appended to the current dataset as a new dataset version. The stable split
    keeps every old row on its side; a new row goes to the test set by a hash of its identifier (with
-   an id column) or of its content (without one), with the project's test share.
+   an id column) or of its feature values (without one), with the project's test share.
 2. A challenger is trained with the project's settings in a staging copy of the project.
 3. Champion and challenger are scored on the same updated test set, each with its 95% interval,
    and compared with a paired bootstrap of the difference.
@@ -185,7 +185,7 @@ def _assign_new_rows(project: Project, frame: pd.DataFrame) -> np.ndarray:
     if cfg.id_column is not None and cfg.id_column in frame.columns:
         share = hash_fraction(frame[cfg.id_column])
     else:
-        share = row_fraction(frame)
+        share = row_fraction(frame.drop(columns=[cfg.target]))  # a row's side never depends on its label
     return (share < cfg.test_size) & frame[cfg.target].notna().to_numpy()
 
 

@@ -43,7 +43,7 @@ def models(
         gate = rec.get("gate") or {}
         table.add_row(
             "*" if rec["version"] == listing["champion"] else "", str(rec["version"]), str(rec.get("created", ""))[:19],
-            str(rec.get("family", "")), fmt(rec.get("cv_mean")), _score(rec.get("test")), str(rec.get("dataset", "")), gate.get("summary", ""),
+            str(rec.get("family", "")), fmt(rec.get("cv_mean")), _score(rec.get("test")), str(rec.get("dataset", "")), ("" if not gate else "gate: promoted" if gate.get("promote") else "gate: kept out"),
         )
     console.print(table)
     history = Table(title="history (append-only)", title_justify="left")
