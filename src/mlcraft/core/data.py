@@ -171,8 +171,8 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> TableChunks:
             table = LoadedTable(frame, str(path), [])
             start = state["done"]
             table.line_of = lambda i, start=start: f"row {start + i + 1}"  # type: ignore[method-assign]
-            yield table
             state["done"] += len(frame)
+            yield table
 
     return TableChunks(str(path), chunks(), total, "rows", lambda: state["done"])
 
