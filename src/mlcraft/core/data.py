@@ -271,13 +271,7 @@ def _read_csv(path: Path, encoding: str | None) -> LoadedTable:
         if note:
             notes.append(note)
     else:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise DataError(f"--encoding {encoding!r} is not a known text encoding (try utf-8, latin-1, cp1252)") from None
-        bad = _first_decode_error(path, encoding)
-        if bad is not None:
-            raise DataError(f"{path}: byte 0x{bad[1]:02x} at offset {bad[0]} is not valid {encoding}; pick another --encoding")
+        _read_csv_check_encoding(path, encoding)
     with open(path, encoding=encoding, newline="") as fh:
         sample = fh.read(64 * 1024)
     delimiter = _sniff_delimiter(sample)

@@ -51,6 +51,18 @@ def _t_interval(per_row: np.ndarray, confidence: float) -> tuple[float, float]:
     return float(max(low, 0.0)), float(high)
 
 
+def _bootstrap(statistic, n: int, seed: int, n_bootstrap: int) -> list[float]:
+    """``statistic(rows)`` on seeded resamples of ``n`` rows (a resample where it is undefined is skipped)."""
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_bootstrap):
+        try:
+            draws.append(statistic(rng.integers(0, n, n)))
+        except ValueError:  # a resample with a single class: AUC undefined
+            continue
+    return draws
+
+
 def score_with_interval(
     scorer: Scorer,
     y_true: np.ndarray,
@@ -82,14 +94,7 @@ def score_with_interval(
         if name == "rmse":
             low, high = np.sqrt(low), np.sqrt(high)
         return Interval(name, value, float(low), float(high), confidence, "t-interval", n)
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(n_bootstrap):
-        idx = rng.integers(0, n, n)
-        try:
-            draws.append(scorer(y_true[idx], pred[idx]))
-        except ValueError:  # a resample with a single class: AUC undefined, skip it
-            continue
+    draws = _bootstrap(lambda idx: scorer(y_true[idx], pred[idx]), n, seed, n_bootstrap)
     if not draws:
         return Interval(name, value, value, value, confidence, "bootstrap (no valid resample)", n)
     alpha = (1 - confidence) / 2
@@ -127,15 +132,8 @@ def paired_difference(
     y_true, pred_a, pred_b = np.asarray(y_true), np.asarray(pred_a), np.asarray(pred_b)
     sign = scorer_a.sign
     value = sign * (scorer_b(y_true, pred_b) - scorer_a(y_true, pred_a))
-    rng = np.random.default_rng(seed)
     n = len(y_true)
-    draws = []
-    for _ in range(n_bootstrap):
-        idx = rng.integers(0, n, n)
-        try:
-            draws.append(sign * (scorer_b(y_true[idx], pred_b[idx]) - scorer_a(y_true[idx], pred_a[idx])))
-        except ValueError:  # a resample with a single class
-            continue
+    draws = _bootstrap(lambda idx: sign * (scorer_b(y_true[idx], pred_b[idx]) - scorer_a(y_true[idx], pred_a[idx])), n, seed, n_bootstrap)
     if not draws:
         return Interval(scorer_a.name, value, value, value, confidence, "paired bootstrap (no valid resample)", n)
     alpha = (1 - confidence) / 2
