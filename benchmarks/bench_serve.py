@@ -71,6 +71,30 @@ def direct_ms(model, frame, repeats=200):
     return statistics.median(times) * 1000
 
 
+def submit_latency(tmp: Path, n: int = 20000) -> dict:
+    """LogWriter.submit while another connection holds the database's write lock (the worst case)."""
+    import sqlite3
+
+    from mlcraft.database import Database
+    from mlcraft.monitoring import LogWriter, PredictionLog, RequestRecord
+
+    db = Database(tmp / "submit.db")
+    db.ensure_schema()
+    blocker = sqlite3.connect(tmp / "submit.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    writer = LogWriter(PredictionLog(db), max_queue=1000).start()
+    times = []
+    for i in range(n):
+        rec = RequestRecord(f"r{i}", time.time(), "/predict", 1, 1.0, 200, inputs=[{"x": 1.0}], predictions=[1.0])
+        start = time.perf_counter()
+        writer.submit(rec)
+        times.append(time.perf_counter() - start)
+    blocker.execute("ROLLBACK")
+    writer.close()
+    times.sort()
+    return {"n": n, "p50_us": times[n // 2] * 1e6, "p99_us": times[int(n * 0.99)] * 1e6, "max_us": times[-1] * 1e6, "dropped": writer.dropped}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -115,6 +139,7 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(timeout=60)
+    print("log submit with the database locked:", json.dumps(submit_latency(args.out)))
     print(f"\nmachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; server workers: {args.workers}; log: {health['log']}")
     print("| payload | clients | req/s | p50 ms | p99 ms | direct predict ms | p50 overhead ms | errors |")
     print("|---|---|---|---|---|---|---|---|")

@@ -47,7 +47,9 @@ def test_submit_never_waits_for_a_locked_database_and_a_full_queue_drops_and_cou
         start = time.perf_counter()
         writer.submit(record(i))
         timings.append(time.perf_counter() - start)
-    assert max(timings) < 0.001, f"submit took {max(timings) * 1000:.2f} ms"
+    # the database stays locked throughout: a submit that waited for it would take the busy timeout
+    # (60 s); the 1 ms bound itself is measured by `make bench-serve` (timing targets live there)
+    assert max(timings) < 0.05, f"submit took {max(timings) * 1000:.2f} ms"
     assert writer.dropped >= 1000 - 100 - 10  # the queue held 100, one batch was taken
     blocker.execute("ROLLBACK")
     blocker.close()

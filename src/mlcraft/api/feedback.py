@@ -59,6 +59,8 @@ def _join(project: Project, frame: pd.DataFrame, key: str | None, where: str, li
                 f"{where}: cannot tell which prediction each label belongs to; add a request_id column "
                 "(from the /predict answer) or name a key column of the inputs with --key COLUMN"
             )
+        if '"' in key or "\\" in key:
+            raise DataError(f"{where}: key column {key!r} has a quote or backslash in its name; rename it to join on it")
         matches, matched_inputs = _by_key(log, key, labelled[key], labels)
     if matches:
         log.add_labels(matches)

@@ -32,14 +32,14 @@ from mlcraft.core.metrics import Scorer, get_metric
 from mlcraft.core.schema import refresh_schema
 from mlcraft.core.split import hash_fraction, row_fraction
 from mlcraft.exceptions import ConfigError, DataError, ProjectError
-from mlcraft.workspace import now_iso
+from mlcraft.workspace import STALE_AFTER_S, now_iso
 
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
 
 __all__ = ["retrain", "RetrainResult", "GateDecision", "STAGING_DIR"]
 
-STAGING_DIR = ".staging"  # DIR/.staging/<token>/: a retrain's private copy of the project
+STAGING_DIR = ".staging"  # DIR/.staging/.tmp-<token>/: a retrain's private copy of the project
 
 
 @dataclass
@@ -117,7 +117,8 @@ def retrain(
     start_dataset = project.config.dataset
     champion_before = project.registry.require_champion()
     new = _combine(project, data, encoding)
-    staging = project.path / STAGING_DIR / secrets.token_hex(4)
+    atomic.remove_stale_temporaries(project.path / STAGING_DIR, older_than=STALE_AFTER_S)  # left by a crash
+    staging = project.path / STAGING_DIR / (atomic.TMP_PREFIX + secrets.token_hex(4))
     try:
         stage = _stage(project, new, staging)
         if time_limit is None and max_trials is None:

@@ -13,7 +13,7 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -68,8 +68,7 @@ class PredictResult:
     """The answer to one request, and what goes to the log."""
 
     body: dict[str, Any]
-    record: RequestRecord | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    record: RequestRecord
 
 
 def new_request_id() -> str:
@@ -100,7 +99,8 @@ class ModelService:
     # -- the model -------------------------------------------------------------------------------
     def _load(self, version: int | None) -> LoadedModel:
         champion, event_id = self.registry.champion_state()
-        version = self.registry.require_champion() if version is None and champion is None else (champion if version is None else version)
+        if version is None:
+            version = champion if champion is not None else self.registry.require_champion()
         loaded = LoadedModel(version, self.registry.load(version), self.registry.meta(version), time.time())
         self._event_id = event_id
         return loaded
