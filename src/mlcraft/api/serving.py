@@ -13,12 +13,14 @@ import json
 import threading
 import time
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from mlcraft.api.batching import MicroBatcher
 from mlcraft.core.metrics import decide_labels
 from mlcraft.core.pipeline import FittedModel
 from mlcraft.exceptions import DataError
@@ -28,7 +30,7 @@ from mlcraft.monitoring.log import LOG_QUEUE_SIZE
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
 
-__all__ = ["ServeSettings", "ModelService", "LoadedModel", "PredictResult", "parse_json_records", "new_request_id", "record_json_schema", "MAX_BODY_BYTES", "POLL_SECONDS"]
+__all__ = ["ServeSettings", "ModelService", "LoadedModel", "PredictResult", "Prepared", "parse_json_records", "new_request_id", "record_json_schema", "MAX_BODY_BYTES", "POLL_SECONDS"]
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # request bodies above this are refused (413)
 POLL_SECONDS = 2.0
@@ -64,6 +66,17 @@ class LoadedModel:
 
 
 @dataclass
+class Prepared:
+    """A request checked against the schema of the model that will answer it."""
+
+    loaded: LoadedModel
+    frame: pd.DataFrame
+    records: list[dict[str, Any]] | None
+    features: pd.DataFrame
+    notes: list[str]
+
+
+@dataclass
 class PredictResult:
     """The answer to one request, and what goes to the log."""
 
@@ -93,6 +106,7 @@ class ModelService:
         self.current = self._load(None)
         self.started = time.time()
         self.writer: LogWriter | None = None
+        self.batcher = MicroBatcher()
         if settings.log:
             self.writer = LogWriter(PredictionLog(self.registry.db), max_queue=settings.log_queue).start()
 
@@ -156,21 +170,36 @@ class ModelService:
         }
 
     # -- predictions -----------------------------------------------------------------------------
-    def predict_records(self, records: list[dict[str, Any]], request_id: str, *, where: str = "request") -> PredictResult:
-        frame = _records_frame(records)
-        return self._predict(frame, records, request_id, where, lambda i: f"record {i}")
+    def predict_records(self, records: list[dict[str, Any]], request_id: str) -> PredictResult:
+        """Check and predict ``records`` now, on the calling thread."""
+        prepared = self.prepare_records(records)
+        return self.finish(prepared, prepared.loaded.model.predict_raw(prepared.features), request_id)
 
     def predict_csv(self, body: bytes, request_id: str) -> PredictResult:
-        frame = _csv_frame(body)
-        return self._predict(frame, None, request_id, "CSV body", lambda i: f"line {i + 2}")
+        prepared = self.prepare_csv(body)
+        return self.finish(prepared, prepared.loaded.model.predict_raw(prepared.features), request_id)
 
-    def _predict(self, frame: pd.DataFrame, records, request_id: str, where: str, line_of) -> PredictResult:
-        current = self.current  # one model for the whole request, even if a reload swaps it meanwhile
-        model = current.model
-        features, notes = model.schema.coerce(frame, where=where, line_of=line_of)
-        raw = model.predict_raw(features)
+    def prepare_records(self, records: list[dict[str, Any]]) -> Prepared:
+        """Check ``records`` against the served model's schema (DataError names column and value)."""
+        return self._prepare(_records_frame(records), records, "request", lambda i: f"record {i}")
+
+    def prepare_csv(self, body: bytes) -> Prepared:
+        return self._prepare(_csv_frame(body), None, "CSV body", lambda i: f"line {i + 2}")
+
+    def _prepare(self, frame: pd.DataFrame, records, where: str, line_of) -> Prepared:
+        loaded = self.current  # one model for the whole request, even if a reload swaps it meanwhile
+        features, notes = loaded.model.schema.coerce(frame, where=where, line_of=line_of)
+        return Prepared(loaded, frame, records, features, notes)
+
+    def submit(self, prepared: Prepared) -> Future:
+        """A future of the model's raw output, predicted in a micro-batch with concurrent requests."""
+        return self.batcher.submit(prepared.loaded.model, prepared.features)
+
+    def finish(self, prepared: Prepared, raw: np.ndarray, request_id: str) -> PredictResult:
+        """The answer (predictions, probabilities, flags, notes) and the log record."""
+        current, model = prepared.loaded, prepared.loaded.model
         predictions, proba = _outputs(model, raw)
-        flags = input_flags(model.schema, features)
+        flags = input_flags(model.schema, prepared.features)
         for i in (i for i, v in enumerate(predictions) if v is None):
             flags.setdefault(i, []).append({"column": model.target, "value": None, "issue": NO_PREDICTION, "message": "the model gave no finite value for this record (extreme inputs?)"})
         body = {
@@ -180,11 +209,12 @@ class ModelService:
             "predictions": predictions,
             "probabilities": proba,
             "flags": [{"row": i, **f} for i in sorted(flags) for f in flags[i]],
-            "notes": notes,
+            "notes": prepared.notes,
         }
+        inputs = prepared.records if prepared.records is not None else _LazyRecords(prepared.frame)
         record = RequestRecord(
             request_id=request_id, ts=time.time(), endpoint="/predict", model_version=current.version, latency_ms=0.0, status=200,
-            inputs=records if records is not None else _LazyRecords(frame), predictions=predictions, proba=proba, flags=flags,
+            inputs=inputs, predictions=predictions, proba=proba, flags=flags,
         )
         return PredictResult(body, record)
 
@@ -197,6 +227,7 @@ class ModelService:
         self.log(RequestRecord(request_id, time.time(), endpoint, self.current.version, latency_ms, status, error))
 
     def close(self) -> None:
+        self.batcher.close()
         if self.writer is not None:
             self.writer.close()
 

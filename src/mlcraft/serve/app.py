@@ -33,6 +33,13 @@ class BodyTooLarge(Exception):
     pass
 
 
+INLINE_BODY_BYTES = 32 * 1024  # smaller requests are checked on the event loop (a thread hop costs more)
+
+
+async def _maybe_threaded(func, *args, large: bool):
+    return await run_in_threadpool(func, *args) if large else func(*args)
+
+
 def get_service(request: Request) -> ModelService:
     """The model service loaded at start-up."""
     return request.app.state.service
@@ -126,10 +133,12 @@ def create_app(settings: ServeSettings, *, service: ModelService | None = None) 
         try:
             body = await read_body(request, settings.max_body_bytes)
             if request.headers.get("content-type", "").split(";")[0].strip().lower() in ("text/csv", "application/csv"):
-                result = await run_in_threadpool(svc.predict_csv, body, request_id)
+                prepared = await _maybe_threaded(svc.prepare_csv, body, large=len(body) > INLINE_BODY_BYTES)
             else:
                 records = parse_json_records(body)
-                result = await run_in_threadpool(svc.predict_records, records, request_id)
+                prepared = await _maybe_threaded(svc.prepare_records, records, large=len(body) > INLINE_BODY_BYTES)
+            raw = await asyncio.wrap_future(svc.submit(prepared))  # micro-batched with concurrent requests
+            result = await _maybe_threaded(svc.finish, prepared, raw, request_id, large=len(body) > INLINE_BODY_BYTES)
         except MlcraftError as exc:
             status = _status_of(exc)
             svc.log_error(request_id, "/predict", status, str(exc), (time.perf_counter() - start) * 1000)
