@@ -225,3 +225,46 @@ def test_every_request_is_logged_with_its_id_latency_and_version(client, housing
     assert by_id[bad][4] == 422
     logged = project.registry.db.query("SELECT COUNT(*) FROM predictions WHERE request_id = ?", (ids[0],))
     assert logged[0][0] == 3
+
+
+def test_micro_batched_answers_match_each_request(client, housing):
+    """Concurrent requests predicted in one batch each get exactly their own rows back."""
+    project, X = housing
+    expected = project.predict(X.head(40))["median_house_value"].to_numpy()
+    results, errors = {}, []
+
+    def send(start: int, n: int):
+        r = client.post("/predict", json=records(X.iloc[start:], n))
+        if r.status_code != 200:
+            errors.append(r.text)
+        else:
+            results[(start, n)] = r.json()["predictions"]
+
+    threads = [threading.Thread(target=send, args=(s, n)) for s, n in [(0, 1), (1, 7), (8, 2), (10, 30), (3, 1), (5, 5)] * 4]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for (start, n), got in results.items():
+        assert got == pytest.approx(expected[start : start + n].tolist())
+    service = client.app.state.service
+    assert service.batcher.requests >= len(threads)
+
+
+def test_batcher_keeps_model_versions_apart():
+    from mlcraft.api.batching import MicroBatcher
+
+    class Model:
+        def __init__(self, k):
+            self.k = k
+
+        def predict_raw(self, frame):
+            return frame["x"].to_numpy() * self.k
+
+    a, b = Model(1.0), Model(10.0)
+    batcher = MicroBatcher()
+    futures = [(m, batcher.submit(m, pd.DataFrame({"x": [float(i), float(i + 1)]}))) for i, m in enumerate([a, b, a, a, b] * 10)]
+    for i, (m, f) in enumerate(futures):
+        assert f.result(timeout=10).tolist() == [i * m.k, (i + 1) * m.k]
+    batcher.close()
