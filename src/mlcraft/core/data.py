@@ -111,16 +111,7 @@ def iter_table_chunks(source: str | os.PathLike[str], *, chunk_rows: int = 50_00
     _check_readable(path)
     if path.suffix.lower() in PARQUET_SUFFIXES:
         return _parquet_chunks(path, chunk_rows)
-    notes: list[str] = []
-    if encoding is None:
-        encoding, note = detect_encoding(path)
-        if note:
-            notes.append(note)
-    else:
-        _read_csv_check_encoding(path, encoding)
-    with open(path, encoding=encoding, newline="") as fh:
-        delimiter = _sniff_delimiter(fh.read(64 * 1024))
-    header_line = _scan_rows(path, encoding, delimiter)
+    encoding, delimiter, header_line, notes = _csv_layout(path, encoding)
     fh = open(path, "rb")
 
     def chunks() -> Iterator[LoadedTable]:
@@ -264,7 +255,8 @@ def _sniff_delimiter(sample: str) -> str:
     return best
 
 
-def _read_csv(path: Path, encoding: str | None) -> LoadedTable:
+def _csv_layout(path: Path, encoding: str | None) -> tuple[str, str, int, list[str]]:
+    """``(encoding, delimiter, header line, notes)`` of a CSV file, after checking every row."""
     notes: list[str] = []
     if encoding is None:
         encoding, note = detect_encoding(path)
@@ -275,7 +267,11 @@ def _read_csv(path: Path, encoding: str | None) -> LoadedTable:
     with open(path, encoding=encoding, newline="") as fh:
         sample = fh.read(64 * 1024)
     delimiter = _sniff_delimiter(sample)
-    header_line = _scan_rows(path, encoding, delimiter)
+    return encoding, delimiter, _scan_rows(path, encoding, delimiter), notes
+
+
+def _read_csv(path: Path, encoding: str | None) -> LoadedTable:
+    encoding, delimiter, header_line, notes = _csv_layout(path, encoding)
     try:
         frame = pd.read_csv(path, sep=delimiter, encoding=encoding, low_memory=False, skiprows=header_line - 1)
     except (pd.errors.ParserError, ValueError) as exc:
