@@ -87,6 +87,7 @@ def test_rollback_walks_back_and_answers_which_model_served_when(registry):
     before_rollback = registry.history()[-1]["at"]
     time.sleep(0.01)
     assert registry.rollback(by="t") == 2
+    time.sleep(0.01)  # distinct millisecond timestamps for the champion_at check below
     assert registry.rollback(by="t") == 1  # an undo stack: v3 -> v2 -> v1
     with pytest.raises(RegistryError, match="first champion"):
         registry.rollback(by="t")
