@@ -194,6 +194,7 @@ def test_reload_and_rollback_swap_models_without_dropping_requests(client, housi
             assert client.post("/admin/reload", params={"version": target}).json()["model_version"] == target
             time.sleep(0.2)
         assert client.post("/admin/reload", params={"version": 99}).status_code == 409
+        assert client.post("/admin/reload", params={"version": 2**63}).status_code == 422
         # a rollback in the registry reaches the running server through its poll
         project.rollback(1, reason="test")
         deadline = time.time() + 10

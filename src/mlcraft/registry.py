@@ -102,7 +102,7 @@ class ModelRegistry:
         return [int(r[0]) for r in self._rows("SELECT version FROM model_versions ORDER BY version")]
 
     def meta(self, version: int) -> dict[str, Any]:
-        rows = self._rows("SELECT meta FROM model_versions WHERE version = ?", (int(version),))
+        rows = self._rows("SELECT meta FROM model_versions WHERE version = ?", (int(version),)) if 0 < int(version) < 2**31 else []
         if not rows:
             known = ", ".join(map(str, self.versions())) or "none"
             raise RegistryError(f"model version {version} does not exist (versions: {known})")
@@ -216,7 +216,7 @@ class ModelRegistry:
     def _append_event(self, cur, version: int, *, action: str, by: str, reason: str) -> None:
         if action not in CHAMPION_ACTIONS:
             raise RegistryError(f"unknown registry action {action!r}; use one of {', '.join(CHAMPION_ACTIONS)}")
-        if cur.execute("SELECT 1 FROM model_versions WHERE version = ?", (int(version),)).fetchone() is None:
+        if not 0 < int(version) < 2**31 or cur.execute("SELECT 1 FROM model_versions WHERE version = ?", (int(version),)).fetchone() is None:
             known = ", ".join(str(r[0]) for r in cur.execute("SELECT version FROM model_versions ORDER BY version").fetchall()) or "none"
             raise RegistryError(f"model version {version} does not exist (versions: {known})")
         row = cur.execute("SELECT version FROM registry_events ORDER BY id DESC LIMIT 1").fetchone()

@@ -169,7 +169,7 @@ def create_app(settings: ServeSettings, *, service: ModelService | None = None) 
         response_model=schemas.Reload,
         responses=schemas.ERROR_RESPONSES,
     )
-    async def reload(version: int | None = Query(None, ge=1, description="A model version (default: the champion)"), svc: ModelService = Depends(get_service)):
+    async def reload(version: int | None = Query(None, ge=1, le=2**31 - 1, description="A model version (default: the champion)"), svc: ModelService = Depends(get_service)):
         try:
             old, new = await run_in_threadpool(svc.reload, version)
         except MlcraftError as exc:
