@@ -6,13 +6,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mlcraft-installed
 TORCH  := torch==2.13.0
 
-.PHONY: setup browser demo test bench bench-explore bench-nn bench-nn-quality bench-compare bench-inference clean
+.PHONY: setup browser demo test bench bench-explore bench-nn bench-nn-quality bench-compare bench-inference bench-serve postgres clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e '.[nn,dev]'
+	$(PY) -m pip install -q -e '.[nn,dev,serve,postgres]'
 	touch $(STAMP)
 
 setup: $(STAMP) browser
@@ -34,7 +34,16 @@ browser:
 demo: setup
 	$(VENV)/bin/mlcraft demo
 
-test: setup
+# PostgreSQL for the registry tests (Debian's package; the tests start a throw-away cluster of their own).
+# Quick when installed; where it cannot be installed (not root, no apt) those tests are skipped with the reason.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	      || echo "note: could not install PostgreSQL; its tests will be skipped"; \
+	  else echo "note: PostgreSQL is not installed and this is not root; its tests will be skipped"; fi; }
+
+test: setup postgres
 	$(PY) -m pytest -q
 
 bench: setup
@@ -77,6 +86,9 @@ bench-compare: setup $(BENCH_STAMP)
 
 bench-inference: setup
 	$(PY) benchmarks/bench_inference.py
+
+bench-serve: setup
+	flock /tmp/mlcraft-bench.lock $(PY) benchmarks/bench_serve.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

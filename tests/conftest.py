@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from _postgres import pg_server, pg_url  # noqa: F401  (fixtures: a throw-away PostgreSQL server)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 os.environ.setdefault("MLCRAFT_N_JOBS", "2")  # CI machines have 2 cores; keep tests comparable

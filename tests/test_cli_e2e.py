@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import mlcraft
 from conftest import run_cli
 
 pytestmark = pytest.mark.slow
@@ -39,7 +40,7 @@ def test_housing_train_prints_schema_then_leaderboard_and_saves_everything(housi
     assert folds.groupby("model").size().eq(5).all()
     meta = json.loads((project / "models" / "1" / "meta.json").read_text())
     assert {"dataset", "metric", "cv_mean", "libraries", "seed", "sha256"} <= set(meta)
-    assert json.loads((project / "models" / "champion.json").read_text())["version"] == 1
+    assert mlcraft.Project.open(project).registry.champion() == 1
 
 
 def test_housing_predict_writes_target_column_and_warns_about_extra_columns(housing_project, housing_csv, tmp_path):

@@ -11,7 +11,7 @@ LAYERS = {
     "exceptions": 0, "config": 0, "atomic": 0,
     "core": 1,
     "models": 2, "nn": 2,
-    "workspace": 3, "registry": 3, "monitoring": 3, "reports": 3, "plots": 3,
+    "workspace": 3, "registry": 3, "database": 3, "monitoring": 3, "reports": 3, "plots": 3,
     "api": 4, "testing": 4,
     "cli": 5, "serve": 5,
 }

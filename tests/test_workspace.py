@@ -85,5 +85,9 @@ def test_stale_temporaries_are_cleaned_on_open(tmp_path):
     project = mlcraft.Project.create(tmp_path / "p", data=small(), target="y")
     (project.path / "runs").mkdir()
     (project.path / "runs" / ".tmp-crashed").mkdir()
+    (project.path / "runs" / ".tmp-running").mkdir()  # another command's, being written now
+    old = __import__("time").time() - 2 * 3600
+    __import__("os").utime(project.path / "runs" / ".tmp-crashed", (old, old))
     mlcraft.Project.open(project.path)
     assert not (project.path / "runs" / ".tmp-crashed").exists()
+    assert (project.path / "runs" / ".tmp-running").exists()

@@ -164,14 +164,40 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[Any]:
     return out
 
 
-def remove_stale_temporaries(directory: str | os.PathLike[str]) -> None:
-    """Remove temporaries left by an interrupted write (they are never read)."""
+def _last_modified(path: Path) -> float:
+    """The newest modification time in ``path`` (itself, or anything inside it)."""
+    newest = path.lstat().st_mtime
+    if path.is_dir():
+        for root, dirs, files in os.walk(path):
+            for name in dirs + files:
+                try:
+                    newest = max(newest, os.lstat(os.path.join(root, name)).st_mtime)
+                except OSError:
+                    continue
+    return newest
+
+
+def remove_stale_temporaries(directory: str | os.PathLike[str], *, older_than: float = 0.0) -> None:
+    """Remove temporaries left by an interrupted write (they are never read).
+
+    ``older_than`` (seconds) spares temporaries touched more recently: they may belong to a command
+    still running in another process (a training run, a retrain, a registry write).
+    """
+    import time
+
     directory = Path(directory)
     if not directory.is_dir():
         return
+    now = time.time()
     for entry in directory.iterdir():
-        if entry.name.startswith(TMP_PREFIX):
-            if entry.is_dir():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
+        if not entry.name.startswith(TMP_PREFIX):
+            continue
+        try:
+            if older_than and now - _last_modified(entry) < older_than:
+                continue
+        except OSError:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)

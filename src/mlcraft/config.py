@@ -15,7 +15,7 @@ from typing import Any
 
 from mlcraft.exceptions import ConfigError, ProjectError
 
-__all__ = ["ProjectConfig", "TASKS", "load_config", "dump_config", "env_n_jobs"]
+__all__ = ["ProjectConfig", "TASKS", "load_config", "dump_config", "env_n_jobs", "env_db", "env_api_key", "env_serve_settings", "SERVE_SETTINGS_ENV"]
 
 TASKS = ("regression", "binary", "multiclass")
 
@@ -171,3 +171,21 @@ def env_n_jobs() -> int | None:
     if value == 0:
         raise ConfigError("MLCRAFT_N_JOBS=0: use a positive number of workers, or -1 for all cores")
     return value
+
+
+def env_db() -> str | None:
+    """``MLCRAFT_DB``: the project database URL (e.g. ``postgresql://user@host/db``); unset: SQLite in the project."""
+    return os.environ.get("MLCRAFT_DB") or None
+
+
+def env_api_key() -> str | None:
+    """``MLCRAFT_API_KEY``: the key ``mlcraft serve`` requires for /predict and /admin (unset: none)."""
+    return os.environ.get("MLCRAFT_API_KEY") or None
+
+
+SERVE_SETTINGS_ENV = "MLCRAFT_SERVE_SETTINGS"
+
+
+def env_serve_settings() -> str | None:
+    """``MLCRAFT_SERVE_SETTINGS``: how `mlcraft serve` hands its settings (JSON) to each worker process."""
+    return os.environ.get(SERVE_SETTINGS_ENV) or None

@@ -35,6 +35,7 @@ from mlcraft.exceptions import DataError, ProjectError
 __all__ = ["Workspace", "now_iso", "read_parquet"]
 
 CONFIG_NAME = "mlcraft.toml"
+STALE_AFTER_S = 3600.0  # a temporary untouched this long was left by a crash
 
 
 def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -161,6 +162,10 @@ class Workspace:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def clean(self) -> None:
-        """Remove temporaries left by an interrupted command."""
+        """Remove temporaries left by an interrupted command.
+
+        Only those untouched for ``STALE_AFTER_S``: a fresh one may be the work of a command running
+        now in another process (a server starting while a retrain writes its model, say).
+        """
         for directory in (self.root, self.data_dir, self.split_dir, self.runs_dir, self.models_dir, self.evaluations_dir):
-            atomic.remove_stale_temporaries(directory)
+            atomic.remove_stale_temporaries(directory, older_than=STALE_AFTER_S)

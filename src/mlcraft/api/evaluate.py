@@ -52,6 +52,10 @@ def evaluate(project: Project, *, version: int | None = None) -> dict[str, Any]:
         "warning": warning,
         "looks_before": len(earlier),
     }
+    project.registry.record_test_score(
+        version, metric=interval.metric, value=interval.value, ci_low=interval.low, ci_high=interval.high, n=interval.n,
+        dataset=cfg.test_dataset or cfg.dataset,
+    )
     evaluations = project.workspace.evaluations_dir
     atomic.write_json(evaluations / f"{record['at'].replace(':', '')}-v{version}.json", record)
     with project.workspace.lock():

@@ -46,7 +46,7 @@ class Project:
     Use :meth:`create` for a new project and :meth:`open` (or the constructor) for an existing one.
     """
 
-    def __init__(self, path: str | os.PathLike[str]):
+    def __init__(self, path: str | os.PathLike[str], *, db: str | None = None):
         self.workspace = Workspace(path)
         self.workspace.check()
         self.workspace.clean()
@@ -54,12 +54,19 @@ class Project:
         self.notes: list[str] = []
         self._schema: Schema | None = None
         self._frames: dict[str, pd.DataFrame] = {}  # dataset versions are immutable: load each once
+        self._db = db
+        self._registry: ModelRegistry | None = None
 
     # -- creation --------------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> Project:
-        """Open an existing project."""
-        return cls(path)
+    def open(cls, path: str | os.PathLike[str], *, db: str | None = None) -> Project:
+        """Open an existing project.
+
+        ``db`` is the database holding its registry and prediction log (a ``postgresql://`` URL or a
+        SQLite file); default: ``MLCRAFT_DB``, then ``[database] url`` in mlcraft.toml, then
+        ``DIR/mlcraft.db``.
+        """
+        return cls(path, db=db)
 
     @classmethod
     def create(
@@ -192,8 +199,18 @@ class Project:
         return self._schema
 
     @property
+    def database_url(self) -> str:
+        """Where the registry and the prediction log live (see :meth:`open`)."""
+        from mlcraft.config import env_db
+
+        configured = self.config.extra.get("database", {}).get("url")
+        return self._db or env_db() or configured or str(self.path / "mlcraft.db")
+
+    @property
     def registry(self) -> ModelRegistry:
-        return ModelRegistry(self.workspace.models_dir)
+        if self._registry is None:
+            self._registry = ModelRegistry(self.workspace.models_dir, db=self.database_url)
+        return self._registry
 
     def dataset(self, digest: str | None = None) -> pd.DataFrame:
         """A stored dataset version (this project's by default): all rows, test rows included."""
@@ -305,11 +322,11 @@ class Project:
             warnings.warn(note, MlcraftWarning, stacklevel=2)
         return result.frame
 
-    def predict_file(self, source, out, *, version: int | None = None, encoding: str | None = None):
-        """Predict a CSV/Parquet file into ``out`` (written atomically); returns a summary."""
+    def predict_file(self, source, out, *, version: int | None = None, encoding: str | None = None, progress=None):
+        """Predict a CSV/Parquet file of any size into ``out``, in chunks (written atomically); returns a summary."""
         from mlcraft.api.predict import predict_file
 
-        return predict_file(self, source, out, version=version, encoding=encoding)
+        return predict_file(self, source, out, version=version, encoding=encoding, progress=progress)
 
     def evaluate(self, *, version: int | None = None) -> dict[str, Any]:
         """Score a model (the champion by default) once on the test set, with a 95% interval."""
@@ -353,6 +370,42 @@ class Project:
         from mlcraft.api.report import run_report
 
         return run_report(self, out=out)
+    # -- launch, monitor, maintain -----------------------------------------------------------------
+    def models(self) -> dict[str, Any]:
+        """Every model version, the champion and the history of promotions and rollbacks."""
+        from mlcraft.api.versions import list_models
+
+        return list_models(self)
+
+    def champion_at(self, when) -> int | None:
+        """The version that was champion at ``when`` (an ISO date-time, UTC when naive)."""
+        from mlcraft.api.versions import champion_at
+
+        return champion_at(self, when)
+
+    def rollback(self, to: int | None = None, *, reason: str | None = None) -> dict[str, Any]:
+        """Make an earlier version champion again (default: the previous champion)."""
+        from mlcraft.api.versions import rollback
+
+        return rollback(self, to, reason=reason)
+
+    def feedback(self, labels, *, key: str | None = None) -> dict[str, Any]:
+        """Join late ground truth (file or DataFrame) to the prediction log, by request id or ``key``."""
+        from mlcraft.api.feedback import add_feedback
+
+        return add_feedback(self, labels, key=key)
+
+    def monitor(self, **options: Any):
+        """Drift and live-quality report over the prediction log (see :func:`mlcraft.api.monitor.monitor`)."""
+        from mlcraft.api.monitor import monitor
+
+        return monitor(self, **options)
+
+    def retrain(self, data, **options: Any):
+        """Add ``data`` as a new dataset version, train a challenger, promote it only if not worse."""
+        from mlcraft.api.retrain import retrain
+
+        return retrain(self, data, **options)
 
 
 def _check_task(present: pd.Series, task: str, target: str) -> None:

@@ -15,6 +15,12 @@ from mlcraft.cli import explore as _explore  # noqa: E402,F401
 from mlcraft.cli import analyse as _analyse  # noqa: E402,F401
 from mlcraft.cli import report as _report  # noqa: E402,F401
 from mlcraft.cli import tune as _tune  # noqa: E402,F401
+from mlcraft.cli import serve as _serve  # noqa: E402,F401
+from mlcraft.cli import models as _models  # noqa: E402,F401
+from mlcraft.cli import rollback as _rollback  # noqa: E402,F401
+from mlcraft.cli import feedback as _feedback  # noqa: E402,F401
+from mlcraft.cli import monitor as _monitor  # noqa: E402,F401
+from mlcraft.cli import retrain as _retrain  # noqa: E402,F401
 
 __all__ = ["app", "main"]
 

@@ -8,6 +8,8 @@ from typing import Optional
 import typer
 
 from mlcraft.api import Project
+from rich.progress import BarColumn, TaskProgressColumn, Progress, TextColumn, TimeElapsedColumn
+
 from mlcraft.cli.app import command, console
 
 
@@ -19,8 +21,14 @@ def predict(
     version: Optional[int] = typer.Option(None, help="Model version (default: the champion)."),
     encoding: Optional[str] = typer.Option(None, help="Text encoding of the CSV (default: detected)."),
 ) -> None:
-    """Predict DATA: one column named like the target, plus proba_<class> columns for classification."""
-    summary = Project.open(project).predict_file(data, out, version=version, encoding=encoding)
+    """Predict DATA: one column named like the target, plus proba_<class> columns for classification. Files of any size are read in chunks (constant memory) with a progress bar."""
+    with Progress(TextColumn("scoring"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("scoring", total=None)
+
+        def progress(done: int, total: int, unit: str) -> None:
+            bar.update(task, completed=done, total=total)
+
+        summary = Project.open(project).predict_file(data, out, version=version, encoding=encoding, progress=progress)
     for note in summary.notes:
         console.print(f"[yellow]warning[/]: {note}")
     console.print(f"wrote {summary.rows} prediction(s) to {summary.out} (model version {summary.version})")

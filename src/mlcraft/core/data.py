@@ -11,7 +11,7 @@ import csv
 import difflib
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,8 @@ __all__ = [
     "check_finite",
     "require_columns",
     "detect_encoding",
+    "TableChunks",
+    "iter_table_chunks",
 ]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -85,6 +87,85 @@ def load_table(source: str | os.PathLike[str] | pd.DataFrame, *, encoding: str |
         raise DataError(f"{table.source}: no data rows (only a header); add rows or pick another file")
     table.frame = _normalise_dtypes(table.frame)
     return table
+
+
+@dataclass
+class TableChunks:
+    """A file read in chunks of rows: ``total`` and ``done()`` measure progress in ``unit``."""
+
+    source: str
+    chunks: Iterator[LoadedTable]
+    total: int
+    unit: str  # "bytes" (CSV) or "rows" (Parquet)
+    done: Callable[[], int]
+    notes: list[str] = field(default_factory=list)
+
+
+def iter_table_chunks(source: str | os.PathLike[str], *, chunk_rows: int = 50_000, encoding: str | None = None) -> TableChunks:
+    """Read a CSV or Parquet file ``chunk_rows`` rows at a time, in constant memory.
+
+    The same checks as :func:`load_table` (encoding, delimiter, ragged rows, duplicate names); each
+    chunk's ``line_of`` names the line in the whole file.
+    """
+    path = Path(source)
+    _check_readable(path)
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        return _parquet_chunks(path, chunk_rows)
+    encoding, delimiter, header_line, notes = _csv_layout(path, encoding)
+    fh = open(path, "rb")
+
+    def chunks() -> Iterator[LoadedTable]:
+        offset = 0
+        try:
+            reader = pd.read_csv(fh, sep=delimiter, encoding=encoding, skiprows=header_line - 1, chunksize=chunk_rows, low_memory=False)
+            for frame in reader:
+                yield LoadedTable(_normalise_dtypes(frame), str(path), [], first_line=header_line + 1 + offset)
+                offset += len(frame)
+        except (pd.errors.ParserError, ValueError) as exc:
+            raise DataError(f"{path}: cannot parse as CSV ({exc}); check quoting and delimiters") from None
+        finally:
+            fh.close()
+        if offset == 0:
+            raise DataError(f"{path}: no data rows (only a header); add rows or pick another file")
+
+    return TableChunks(str(path), chunks(), path.stat().st_size, "bytes", lambda: fh.tell() if not fh.closed else path.stat().st_size, notes)
+
+
+def _read_csv_check_encoding(path: Path, encoding: str) -> None:
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise DataError(f"--encoding {encoding!r} is not a known text encoding (try utf-8, latin-1, cp1252)") from None
+    bad = _first_decode_error(path, encoding)
+    if bad is not None:
+        raise DataError(f"{path}: byte 0x{bad[1]:02x} at offset {bad[0]} is not valid {encoding}; pick another --encoding")
+
+
+def _parquet_chunks(path: Path, chunk_rows: int) -> TableChunks:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+        _check_duplicate_names(parquet.schema_arrow.names, str(path))
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc}); re-export it") from None
+    total = parquet.metadata.num_rows
+    if total == 0:
+        raise DataError(f"{path}: no data rows; add rows or pick another file")
+    state = {"done": 0}
+
+    def chunks() -> Iterator[LoadedTable]:
+        for batch in parquet.iter_batches(batch_size=chunk_rows):
+            frame = _normalise_dtypes(batch.to_pandas())
+            table = LoadedTable(frame, str(path), [])
+            start = state["done"]
+            table.line_of = lambda i, start=start: f"row {start + i + 1}"  # type: ignore[method-assign]
+            state["done"] += len(frame)
+            yield table
+
+    return TableChunks(str(path), chunks(), total, "rows", lambda: state["done"])
 
 
 def _check_readable(path: Path) -> None:
@@ -174,24 +255,23 @@ def _sniff_delimiter(sample: str) -> str:
     return best
 
 
-def _read_csv(path: Path, encoding: str | None) -> LoadedTable:
+def _csv_layout(path: Path, encoding: str | None) -> tuple[str, str, int, list[str]]:
+    """``(encoding, delimiter, header line, notes)`` of a CSV file, after checking every row."""
     notes: list[str] = []
     if encoding is None:
         encoding, note = detect_encoding(path)
         if note:
             notes.append(note)
     else:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise DataError(f"--encoding {encoding!r} is not a known text encoding (try utf-8, latin-1, cp1252)") from None
-        bad = _first_decode_error(path, encoding)
-        if bad is not None:
-            raise DataError(f"{path}: byte 0x{bad[1]:02x} at offset {bad[0]} is not valid {encoding}; pick another --encoding")
+        _read_csv_check_encoding(path, encoding)
     with open(path, encoding=encoding, newline="") as fh:
         sample = fh.read(64 * 1024)
     delimiter = _sniff_delimiter(sample)
-    header_line = _scan_rows(path, encoding, delimiter)
+    return encoding, delimiter, _scan_rows(path, encoding, delimiter), notes
+
+
+def _read_csv(path: Path, encoding: str | None) -> LoadedTable:
+    encoding, delimiter, header_line, notes = _csv_layout(path, encoding)
     try:
         frame = pd.read_csv(path, sep=delimiter, encoding=encoding, low_memory=False, skiprows=header_line - 1)
     except (pd.errors.ParserError, ValueError) as exc:

@@ -27,6 +27,7 @@ __all__ = [
     "detect_identifier",
     "as_category_strings",
     "looks_like_id_name",
+    "refresh_schema",
 ]
 
 MAX_INT_CATEGORIES = 10  # integer columns with at most this many values are categorical
@@ -425,3 +426,15 @@ def _describe(name: str, values: pd.Series, role: Role, note: str | None) -> Col
         low=low,
         high=high,
     )
+
+
+def refresh_schema(schema: Schema, frame: pd.DataFrame) -> Schema:
+    """``schema`` with its statistics (categories, ranges, counts) re-learned on ``frame``; roles kept.
+
+    For retraining on a new dataset version: a column never changes role, but new categories and a
+    wider range become part of what the model has seen.
+    """
+    from dataclasses import replace
+
+    columns = tuple(_describe(c.name, frame[c.name], c.role, c.note) if c.name in frame.columns else c for c in schema.columns)
+    return replace(schema, columns=columns, n_rows=len(frame))

@@ -16,7 +16,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, StratifiedShuffleSpl
 
 from mlcraft.exceptions import DataError
 
-__all__ = ["TestSplit", "split_test", "hash_fraction", "cv_folds", "strata"]
+__all__ = ["TestSplit", "split_test", "hash_fraction", "row_fraction", "cv_folds", "strata"]
 
 N_BINS = 5
 
@@ -46,6 +46,12 @@ def hash_fraction(values: pd.Series) -> np.ndarray:
         digest = hashlib.blake2b(key(v), digest_size=8).digest()
         out[i] = int.from_bytes(digest, "big") / 2.0**64
     return out
+
+
+def row_fraction(frame: pd.DataFrame) -> np.ndarray:
+    """A stable number in [0, 1) per row from its content (for rows without an identifier)."""
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+    return hashed / 2.0**64
 
 
 def strata(values: pd.Series, *, classification: bool, n_bins: int = N_BINS) -> np.ndarray | None:
