@@ -37,6 +37,7 @@ CASES = {
     "target all missing": (b"x,y\n1,\n2,\n3,\n", ["entirely missing"]),
     "single class": (b"x,y\n1,a\n2,a\n3,a\n", ["single value", "at least two classes"]),
     "infinite values": (b"x,y\n1,1\ninf,2\n3,3\n", ["column 'x'", "infinite", "line 3"]),
+    "number too large to compute with": (b"x,y\n1,1\n1e200,2\n3,3\n", ["column 'x'", "too large", "line 3"]),
     "duplicate columns": (b"x,x,y\n1,2,3\n", ["'x' appears more than once", "rename"]),
     "non-UTF-8 bytes": (b"x,y\n1,2\n\x81\x00\x9d,\x01\n", ["not UTF-8", "re-save the file as UTF-8"]),
     "ragged csv": (b"x,y\n1,2\n3\n4,5\n", ["line 3 has 1 fields", "header has 2"]),

@@ -60,13 +60,21 @@ def test_train_on_housing_puts_neural_families_on_the_leaderboard_and_saves_lear
     board = pd.read_csv(run / "leaderboard.csv")
     ok = set(board.loc[board["status"] == "ok", "family"])
     assert {"mlp", "wide_deep", "ridge"} <= ok
-    assert board.loc[0, "family"] in ("mlp", "wide_deep")  # the networks beat the linear model on housing
-    curves = pd.read_csv(run / "learning_curves.csv")
-    assert {"epoch", "loss", "val_loss", "rmse", "val_rmse", "lr"} <= set(curves.columns) and len(curves) >= 5
-    assert curves["val_loss"].iloc[-1] < curves["val_loss"].iloc[0]
-    network = json.loads((run / "network.json").read_text())
-    assert network["categorical"][0]["column"] == "cat__ocean_proximity"
-    assert network["categorical"][0]["encoding"] == "one-hot"  # 5 categories: few enough for one-hot
+    singles = board[board["family"] != "ensemble"].reset_index(drop=True)
+    assert singles.loc[0, "family"] in ("mlp", "wide_deep")  # the networks beat the linear model on housing
+    chosen = json.loads((run / "chosen.json").read_text())
+    # one network champion: learning_curves.csv; an ensemble: one learning_curves-<member>.csv per network
+    curve_files = sorted(run.glob("learning_curves*.csv"))
+    members = chosen.get("members") or [chosen]
+    networks = [m for m in members if m["family"] in ("mlp", "wide_deep") and m.get("form", "refit") == "refit"]
+    assert networks and len(curve_files) == len(networks), (chosen, curve_files)
+    for path in curve_files:
+        curves = pd.read_csv(path)
+        assert {"epoch", "loss", "val_loss", "rmse", "val_rmse", "lr"} <= set(curves.columns) and len(curves) >= 5
+        assert curves["val_loss"].iloc[-1] < curves["val_loss"].iloc[0]
+        network = json.loads(path.with_name(path.name.replace("learning_curves", "network").replace(".csv", ".json")).read_text())
+        assert network["categorical"][0]["column"] == "cat__ocean_proximity"
+        assert network["categorical"][0]["encoding"] == "one-hot"  # 5 categories: few enough for one-hot
     out = tmp_path / "pred.csv"
     new = sample.drop(columns="median_house_value").head(50)
     new.to_csv(tmp_path / "new.csv", index=False)

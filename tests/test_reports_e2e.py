@@ -4,6 +4,7 @@ report checked in headless Chromium as a person's browser shows it."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,11 @@ def ok(*args: object):
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     return result
+
+
+def safe(model: str) -> str:
+    """A model's directory name under reports/analysis (``ensemble:caruana`` -> ``ensemble_caruana``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", model)
 
 
 def load(path: Path) -> dict:
@@ -97,8 +103,9 @@ def test_analyse_housing_champion_and_another_leaderboard_model(housing):
     out = ok("analyse", "--project", housing).stdout
     assert "out-of-fold RMSE" in out and "learning curves:" in out and "leans most on" in out
     board = pd.read_csv(next((housing / "runs").iterdir()) / "leaderboard.csv")
-    champion, other = board["model"].iloc[0], board["model"].iloc[1]
-    directory = housing / "reports" / "analysis" / champion
+    champion = load(next((housing / "runs").iterdir()) / "chosen.json")["model"]
+    other = board.loc[board["family"] != "ensemble", "model"].iloc[0]  # a single model of the leaderboard
+    directory = housing / "reports" / "analysis" / safe(champion)
     doc = load(directory / "analysis.json")
     d = doc["diagnostics"]
     assert doc["is_champion"] and doc["version"] == 1 and "test set was not used" in doc["scope"]
@@ -107,11 +114,11 @@ def test_analyse_housing_champion_and_another_leaderboard_model(housing):
     assert d["rmse"] == pytest.approx(doc["cv"]["mean"], rel=0.05)
     assert len(doc["learning_curve"]["sizes"]) == 5 and doc["learning_curve_reading"]["verdict"] in ("overfitting", "converged or underfitting", "more data helps")
     assert {f["feature"] for f in doc["importance"]["features"]} == {"longitude", "latitude", "housing_median_age", "total_rooms", "total_bedrooms", "population", "households", "median_income", "ocean_proximity"}
-    assert set(doc["cv_scores"]["models"]) == {champion, other} and all(len(s) == 5 for s in doc["cv_scores"]["models"].values())
+    assert set(doc["cv_scores"]["models"]) == set(board.loc[board["status"] == "ok", "model"]) and all(len(s) == 5 for s in doc["cv_scores"]["models"].values())
     assert {"predicted_vs_actual.png", "residuals.png", "error_by_decile.png", "error_by_ocean_proximity.png", "learning_curve.png", "permutation_importance.png", "cv_scores.png"} == {p["file"] for p in doc["plots"]}
     assert_plots_saved(directory, doc)
     ok("analyse", "--project", housing, "--model", other, "--no-learning-curve")
-    doc = load(housing / "reports" / "analysis" / other / "analysis.json")
+    doc = load(housing / "reports" / "analysis" / safe(other) / "analysis.json")
     assert doc["model"] == other and not doc["is_champion"] and doc["learning_curve"] is None and doc["importance"]
 
 
@@ -140,7 +147,7 @@ def test_analyse_titanic_threshold_for_precision_90_is_saved_and_used_by_predict
     pred = pd.read_csv(tmp_path / "pred.csv")
     assert (pred["Survived"] == (pred["proba_1"] >= threshold).astype(int)).all()
     assert ((pred["proba_1"] >= 0.5) & (pred["proba_1"] < threshold)).any()
-    doc = load(titanic / "reports" / "analysis" / model / "analysis.json")
+    doc = load(titanic / "reports" / "analysis" / safe(model) / "analysis.json")
     assert doc["version"] == 2 and doc["diagnostics"]["threshold"] == threshold
     assert doc["threshold_choice"]["precision"] >= 0.9 and doc["threshold_choice"]["new_version"] == 2
 

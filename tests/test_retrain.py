@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn import metrics as skm
 
 import mlcraft
 from conftest import run_cli
@@ -152,3 +154,28 @@ def _csv(tmp_path, frame) -> Path:
     path = tmp_path / f"new-{len(frame)}-{abs(hash(tuple(frame.index[:5])))}.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+def test_a_threshold_chosen_for_a_precision_is_chosen_again_for_the_challenger(tmp_path, titanic_csv):
+    """A threshold belongs to one model: the challenger gets its own, by the champion's rule."""
+    frame = pd.read_csv(titanic_csv)
+    initial = frame.sample(600, random_state=0)
+    project = mlcraft.Project.create(tmp_path / "t", data=initial, target="Survived", max_trials=1, time_limit=None)
+    project.train(families=["logistic_regression"], n_jobs=1)
+    chosen = project.analyse(min_precision=0.9, learning_curve=False, importance=False)
+    rule = project.registry.meta(chosen.new_version)["threshold"]
+    assert rule["rule"] == "min_precision" and rule["target"] == 0.9
+    result = project.retrain(frame.drop(initial.index), families=["lightgbm"], n_jobs=1)
+    meta = project.registry.meta(result.challenger_version)
+    assert "derived_from" not in meta  # (a version number of the private staging copy means nothing here)
+    assert meta["threshold"]["rule"] == "min_precision" and meta["threshold"]["target"] == 0.9
+    assert meta["threshold"]["threshold"] != rule["threshold"] and meta["threshold"]["precision"] >= 0.9
+    assert any("chosen by the champion's rule" in note for note in result.notes)
+    challenger = project.registry.load(result.challenger_version)
+    assert challenger.threshold == meta["threshold"]["threshold"]
+    # checked independently: on the challenger's own out-of-fold predictions the threshold gives precision >= 0.9
+    run = project.path / "runs" / result.run_id
+    oof = pd.read_parquet(run / "oof.parquet")
+    model = json.loads((run / "chosen.json").read_text())["model"]
+    decided = oof[f"{model}:proba_1"] >= challenger.threshold
+    assert skm.precision_score(oof["Survived"] == 1, decided) == pytest.approx(meta["threshold"]["precision"])

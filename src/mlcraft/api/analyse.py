@@ -68,22 +68,46 @@ def _aligned(run: RunFiles, data: TrainingData, model: str) -> tuple[pd.DataFram
     return oof.iloc[positions].reset_index(drop=True), pred[positions], classes
 
 
-def _builder(project: Project, run: RunFiles, model: str, data: TrainingData, notes: list[str]):
+def _builder(project: Project, subject: _Subject, data: TrainingData, notes: list[str]):
     """A function returning the model's unfitted pipeline, or None when it cannot be rebuilt."""
     from mlcraft.models import get_family
 
     cfg = project.config
+    run, model = subject.run, subject.name
     row = next((r for r in run.board_rows() if str(r.get("model")) == model), {})
     chosen = run.chosen()
+    if str(row.get("family") or chosen.get("family")) == "ensemble":
+        return _ensemble_builder(project, subject, notes)
     try:
         family = get_family(str(row.get("family") or model))
     except ConfigError:
-        notes.append(f"{model} is not a single model family (e.g. an ensemble): learning curves and permutation importance are left out")
+        notes.append(f"{model} is not a model family mlcraft knows: learning curves and permutation importance are left out")
         return None
     n_fit = len(data.y) - len(data.y) // len(data.folds)
     params = row.get("params") if isinstance(row.get("params"), dict) else chosen["params"] if chosen.get("model") == model else family.default_params(cfg.task, n_fit)
     context = BuildContext(task=cfg.task, n_rows=n_fit, n_features=data.X.shape[1], seed=cfg.seed, n_jobs=1)
     return lambda: make_pipeline(family, project.schema, params, context)
+
+
+def _ensemble_builder(project: Project, subject: _Subject, notes: list[str]):
+    """The saved ensemble with its members unfitted: fitting it fits each member, and the blend learnt
+    on the out-of-fold predictions is kept (as in the final model). Only the version's own ensemble
+    has a saved blend; another leaderboard ensemble cannot be rebuilt."""
+    from sklearn.base import clone
+
+    from mlcraft.core.ensemble import BaggedModel, EnsembleModel
+
+    if not subject.own:
+        notes.append(f"{subject.name} is an ensemble that was not chosen (its blend was not kept): learning curves and permutation importance are left out")
+        return None
+    saved = project.registry.load(subject.version).pipeline
+    if not isinstance(saved, EnsembleModel) or isinstance(saved, BaggedModel):
+        notes.append(f"{subject.name}: its saved model is not an ensemble of refittable members: learning curves and permutation importance are left out")
+        return None
+    members = [m.members[0] if isinstance(m, BaggedModel) else m for m in saved.members]  # a bagged member: one of its fold models' settings
+    notes.append(f"{subject.name}: for the learning curves and importance each member is refitted and the blend (learnt on out-of-fold predictions of all training rows) is kept fixed")
+    template = EnsembleModel(members=members, blend=saved.blend, task=saved.task, classes=saved.classes, names=saved.names)
+    return lambda: clone(template)
 
 
 def _refits(project: Project, build, data: TrainingData, *, curve: bool, importance: bool, n_jobs: int, notes: list[str]) -> dict[str, Any]:
@@ -217,6 +241,30 @@ def _document(project: Project, subject: _Subject, rows: int, folds: int, parts:
     }
 
 
+def _out_of_fold(project: Project, subject: _Subject, notes: list[str]):
+    """The training data, and the subject's out-of-fold predictions with their targets (rows without one left out)."""
+    data = training_data(project)
+    oof, pred, classes = _aligned(subject.run, data, subject.name)
+    keep = np.isfinite(pred).reshape(len(pred), -1).all(axis=1)
+    if not keep.all():  # a later run may leave some rows without a prediction for some models
+        notes.append(f"{int((~keep).sum()):,} row(s) have no out-of-fold prediction from {subject.name}; the other {int(keep.sum()):,} are analysed")
+    return data, oof[project.config.target].to_numpy()[keep], pred[keep], classes, keep
+
+
+def rechoose_threshold(project: Project, rule: dict[str, Any]) -> tuple[int, ThresholdChoice]:
+    """Choose the champion's decision threshold again by the rule of an earlier choice (``rule`` and
+    ``target``, e.g. precision at least 0.9), on the champion's own out-of-fold predictions; register
+    it as a new version, promoted to champion. Used by ``retrain``: a threshold belongs to one model."""
+    if rule.get("rule") not in ("min_precision", "min_recall"):
+        raise ConfigError(f"unknown threshold rule {rule.get('rule')!r}: expected min_precision or min_recall")
+    subject = _subject(project, None, None, True)
+    _, y, pred, classes, _ = _out_of_fold(project, subject, [])
+    current = project.registry.load(subject.version).threshold or 0.5
+    choice = _choose(project, y, pred, classes, current, rule["target"] if rule["rule"] == "min_precision" else None,
+                     rule["target"] if rule["rule"] == "min_recall" else None)
+    return _save_threshold(project, subject.version, subject.meta, choice), choice
+
+
 def run_analysis(
     project: Project,
     *,
@@ -238,16 +286,11 @@ def run_analysis(
     wants_threshold = min_precision is not None or min_recall is not None
     subject = _subject(project, model, version, wants_threshold)
     notes: list[str] = []
-    data = training_data(project)
-    oof, pred, classes = _aligned(subject.run, data, subject.name)
-    keep = np.isfinite(pred).reshape(len(pred), -1).all(axis=1)
-    if not keep.all():  # a later run may leave some rows without a prediction for some models
-        notes.append(f"{int((~keep).sum()):,} row(s) have no out-of-fold prediction from {subject.name}; the other {int(keep.sum()):,} are analysed")
-    y, pred = oof[cfg.target].to_numpy()[keep], pred[keep]
+    data, y, pred, classes, keep = _out_of_fold(project, subject, notes)
     threshold = (project.registry.load(subject.version).threshold if subject.own else 0.5) if cfg.task == "binary" else None
     choice = _choose(project, y, pred, classes, threshold, min_precision, min_recall) if wants_threshold else None
     diag = _diagnose(project, y, pred, classes, threshold if choice is None else choice.threshold, data.X[keep].reset_index(drop=True))
-    build = _builder(project, subject.run, subject.name, data, notes)
+    build = _builder(project, subject, data, notes)
     refits = _refits(project, build, data, curve=learning_curve, importance=importance, n_jobs=resolve_n_jobs(None), notes=notes)
     board = subject.run.board_rows()
     cv = subject.run.cv_scores([str(r["model"]) for r in board if r.get("status", "ok") == "ok"])

@@ -124,18 +124,19 @@ def retrain(
         if time_limit is None and max_trials is None:
             time_limit, max_trials = project.config.time_limit, project.config.max_trials
         trained = stage.train(time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs, families=families, exclude=exclude, callbacks=callbacks)
-        challenger = stage.registry.load(trained.version)
-        meta = {k: v for k, v in stage.registry.meta(trained.version).items() if k not in ("version", "sha256")}
+        challenger_version, threshold_note = _carry_threshold(project, stage, champion_before, trained.version)
+        challenger = stage.registry.load(challenger_version)
+        meta = {k: v for k, v in stage.registry.meta(challenger_version).items() if k not in ("version", "sha256", "derived_from")}
         test = _test_rows(project, new)
         decision = _gate(project, champion_before, challenger, test, new.digest)
         if dry_run:
-            return RetrainResult(new.digest, start_dataset, new.added, new.added_test, champion_before, champion_before, None, decision, True, trained.run_id, new.notes)
+            return RetrainResult(new.digest, start_dataset, new.added, new.added_test, champion_before, champion_before, None, decision, True, trained.run_id, new.notes + threshold_note)
         with project.workspace.lock():
             project.config = project.workspace.read_config()
             if project.config.dataset != start_dataset:
                 raise ProjectError(f"{project.path}: another command changed the dataset while this retrain ran (now {project.config.dataset}); run the retrain again")
             current = project.registry.require_champion()
-            notes = list(new.notes)
+            notes = list(new.notes) + threshold_note
             if current != champion_before:
                 notes.append(f"the champion changed while the challenger trained (version {champion_before} -> {current}); the decision was made again against version {current}")
                 decision = _gate(project, current, challenger, test, new.digest)
@@ -149,6 +150,19 @@ def retrain(
         return RetrainResult(new.digest, start_dataset, new.added, new.added_test, current, after, version, decision, False, trained.run_id, notes)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _carry_threshold(project: Project, stage: Project, champion: int, trained: int) -> tuple[int, list[str]]:
+    """When the champion decides with a threshold chosen for a precision or recall (``mlcraft analyse
+    --min-precision``), choose the challenger's own threshold by the same rule on its out-of-fold
+    predictions (a threshold value belongs to one model); returns the challenger's version in the stage."""
+    rule = project.registry.meta(champion).get("threshold")
+    if not rule or project.config.task != "binary":
+        return trained, []
+    from mlcraft.api.analyse import rechoose_threshold
+
+    version, choice = rechoose_threshold(stage, rule)
+    return version, [f"the challenger's decision threshold was chosen by the champion's rule: {choice.summary}"]
 
 
 def _combine(project: Project, data, encoding: str | None) -> _NewData:

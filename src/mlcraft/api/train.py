@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -178,16 +179,24 @@ def _specs(project: Project, families: Iterable[str] | None, exclude: Iterable[s
 
 
 def _write_learning_curves(run_dir: Path, pipeline: Any) -> None:
-    """A neural champion's learning curves (per-epoch loss and metric on training and validation rows)
-    as ``learning_curves.csv``, and its resolved network settings as ``network.json``."""
-    estimator = pipeline[-1] if hasattr(pipeline, "steps") else None  # an ensemble has no single network
-    history = getattr(estimator, "history_", None)
-    if not history:
-        return
-    pd.DataFrame(history).to_csv(run_dir / "learning_curves.csv", index=False)
-    network = {**getattr(estimator, "config_", {}), "epochs": getattr(estimator, "n_iter_", None),
-               "best_epoch": getattr(estimator, "best_epoch_", None), "stop_reason": getattr(estimator, "stop_reason_", None)}
-    atomic.write_json(run_dir / "network.json", network)
+    """Each neural network's learning curves (per-epoch loss and metric on training and validation
+    rows) and its resolved settings: ``learning_curves.csv`` and ``network.json`` when the champion
+    is one network; ``learning_curves-<member>.csv`` and ``network-<member>.json`` for each network
+    of an ensemble (members that were bagged from fold models have no single curve)."""
+    if hasattr(pipeline, "steps"):
+        members = [("", pipeline)]
+    else:
+        names = getattr(pipeline, "names", None) or []
+        members = [("-" + re.sub(r"[^A-Za-z0-9_.-]", "_", name), m) for name, m in zip(names, getattr(pipeline, "members", None) or [])]
+    for suffix, member in members:
+        estimator = member[-1] if hasattr(member, "steps") else None
+        history = getattr(estimator, "history_", None)
+        if not history:
+            continue
+        pd.DataFrame(history).to_csv(run_dir / f"learning_curves{suffix}.csv", index=False)
+        network = {**getattr(estimator, "config_", {}), "epochs": getattr(estimator, "n_iter_", None),
+                   "best_epoch": getattr(estimator, "best_epoch_", None), "stop_reason": getattr(estimator, "stop_reason_", None)}
+        atomic.write_json(run_dir / f"network{suffix}.json", network)
 
 
 def run_training(

@@ -359,8 +359,12 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], where: str, wha
             raise DataError(f"{where}: {what} {name!r} not found{hint} (columns: {available}{more})")
 
 
+MAX_MAGNITUDE = 1e150  # larger numbers overflow float64 once scaled, squared or multiplied
+
+
 def check_finite(frame: pd.DataFrame, where: str, line_of=None) -> None:
-    """Refuse infinite values, naming the column and the first row that holds one."""
+    """Refuse infinite values (and numbers too large to compute with), naming the column and the
+    first row that holds one."""
     for name in frame.columns:
         col = frame[name]
         if not pd.api.types.is_float_dtype(col.dtype):
@@ -373,5 +377,13 @@ def check_finite(frame: pd.DataFrame, where: str, line_of=None) -> None:
             raise DataError(
                 f"{where}: column {name!r} has {int(bad.sum())} infinite value(s) (first at {at}: {values[first]}); "
                 "replace them with a finite number or leave the cell empty (missing)"
+            )
+        huge = np.abs(values) > MAX_MAGNITUDE
+        if huge.any():
+            first = int(np.flatnonzero(huge)[0])
+            at = line_of(first) if line_of else f"row {first + 1}"
+            raise DataError(
+                f"{where}: column {name!r} holds {values[first]:.3g} at {at}, too large to compute with (the limit is "
+                f"{MAX_MAGNITUDE:.0e} in magnitude: scaling or squaring it would overflow); fix the value or leave it empty"
             )
 

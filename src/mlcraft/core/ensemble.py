@@ -140,6 +140,14 @@ class EnsembleModel(BaseEstimator):
     def classes_(self):
         return np.asarray(self.classes, dtype=object) if self.classes is not None else None
 
+    def fit(self, X, y):
+        """Fit every member on ``X, y`` (each a clone of the member given); the blend is kept as it is
+        (it was learnt on out-of-fold predictions). Used to refit a saved ensemble on other rows."""
+        from sklearn.base import clone
+
+        self.members = [clone(member).fit(X, y) for member in self.members]
+        return self.share_preparation()
+
     def share_preparation(self) -> EnsembleModel:
         """Find members whose fitted preparation steps are identical (same settings, fitted on the
         same rows), so that predictions transform the input once per distinct preparation."""

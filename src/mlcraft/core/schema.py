@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlcraft.core.data import MAX_MAGNITUDE
 from mlcraft.exceptions import DataError, SchemaError
 
 __all__ = [
@@ -212,7 +213,7 @@ def as_category_strings(values: pd.Series) -> np.ndarray:
         rest = ~integral & ~missing
         out[rest] = [str(v) for v in arr[rest]]
     elif pd.api.types.is_string_dtype(dtype) and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
-        out = values.to_numpy(dtype=object)
+        out = values.to_numpy(dtype=object, copy=True)  # (may be a read-only view otherwise)
     else:
         return _category_strings_elementwise(values)
     out[missing] = np.nan
@@ -232,6 +233,7 @@ def _category_strings_elementwise(values: pd.Series) -> np.ndarray:
         else:
             out[i] = str(v)
     return out
+
 
 
 def _to_float(values: pd.Series, name: str, where: str, at: Callable[[int], str]) -> np.ndarray:
@@ -254,6 +256,13 @@ def _to_float(values: pd.Series, name: str, where: str, at: Callable[[int], str]
         first = int(np.flatnonzero(inf)[0])
         raise SchemaError(
             f"{where}: column {name!r} has an infinite value at {at(first)}; use a finite number or leave it empty"
+        )
+    huge = np.abs(numbers) > MAX_MAGNITUDE
+    if huge.any():
+        first = int(np.flatnonzero(huge)[0])
+        raise SchemaError(
+            f"{where}: column {name!r} holds {numbers[first]:.3g} at {at(first)}, too large to compute with "
+            f"(the limit is {MAX_MAGNITUDE:.0e} in magnitude: scaling or squaring it would overflow); fix the value or leave it empty"
         )
     return numbers
 
