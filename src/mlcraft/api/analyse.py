@@ -76,7 +76,7 @@ def _builder(project: Project, subject: _Subject, data: TrainingData, notes: lis
     run, model = subject.run, subject.name
     row = next((r for r in run.board_rows() if str(r.get("model")) == model), {})
     chosen = run.chosen()
-    if str(row.get("family") or chosen.get("family")) == "ensemble":
+    if (row.get("family") or (chosen.get("family") if chosen.get("model") == model else None)) == "ensemble":
         return _ensemble_builder(project, subject, notes)
     try:
         family = get_family(str(row.get("family") or model))

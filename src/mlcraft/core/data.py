@@ -362,9 +362,21 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], where: str, wha
 MAX_MAGNITUDE = 1e150  # larger numbers overflow float64 once scaled, squared or multiplied
 
 
+def check_magnitude(values: np.ndarray, name: str, where: str, at: Callable[[int], str], error: type[DataError] = DataError) -> None:
+    """Refuse numbers too large to compute with, naming the column and the first place that holds one."""
+    huge = np.abs(values) > MAX_MAGNITUDE
+    if huge.any():
+        first = int(np.flatnonzero(huge)[0])
+        raise error(
+            f"{where}: column {name!r} holds {values[first]:.3g} at {at(first)}, too large to compute with (the limit is "
+            f"{MAX_MAGNITUDE:.0e} in magnitude: scaling or squaring it would overflow); fix the value or leave it empty"
+        )
+
+
 def check_finite(frame: pd.DataFrame, where: str, line_of=None) -> None:
     """Refuse infinite values (and numbers too large to compute with), naming the column and the
     first row that holds one."""
+    at = line_of or (lambda i: f"row {i + 1}")
     for name in frame.columns:
         col = frame[name]
         if not pd.api.types.is_float_dtype(col.dtype):
@@ -373,17 +385,8 @@ def check_finite(frame: pd.DataFrame, where: str, line_of=None) -> None:
         bad = np.isinf(values)
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
-            at = line_of(first) if line_of else f"row {first + 1}"
             raise DataError(
-                f"{where}: column {name!r} has {int(bad.sum())} infinite value(s) (first at {at}: {values[first]}); "
+                f"{where}: column {name!r} has {int(bad.sum())} infinite value(s) (first at {at(first)}: {values[first]}); "
                 "replace them with a finite number or leave the cell empty (missing)"
             )
-        huge = np.abs(values) > MAX_MAGNITUDE
-        if huge.any():
-            first = int(np.flatnonzero(huge)[0])
-            at = line_of(first) if line_of else f"row {first + 1}"
-            raise DataError(
-                f"{where}: column {name!r} holds {values[first]:.3g} at {at}, too large to compute with (the limit is "
-                f"{MAX_MAGNITUDE:.0e} in magnitude: scaling or squaring it would overflow); fix the value or leave it empty"
-            )
-
+        check_magnitude(values, name, where, at)

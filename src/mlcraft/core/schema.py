@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.data import MAX_MAGNITUDE
+from mlcraft.core.data import check_magnitude
 from mlcraft.exceptions import DataError, SchemaError
 
 __all__ = [
@@ -235,7 +235,6 @@ def _category_strings_elementwise(values: pd.Series) -> np.ndarray:
     return out
 
 
-
 def _to_float(values: pd.Series, name: str, where: str, at: Callable[[int], str]) -> np.ndarray:
     if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
         numbers = values.to_numpy(dtype=float, na_value=np.nan)
@@ -257,13 +256,7 @@ def _to_float(values: pd.Series, name: str, where: str, at: Callable[[int], str]
         raise SchemaError(
             f"{where}: column {name!r} has an infinite value at {at(first)}; use a finite number or leave it empty"
         )
-    huge = np.abs(numbers) > MAX_MAGNITUDE
-    if huge.any():
-        first = int(np.flatnonzero(huge)[0])
-        raise SchemaError(
-            f"{where}: column {name!r} holds {numbers[first]:.3g} at {at(first)}, too large to compute with "
-            f"(the limit is {MAX_MAGNITUDE:.0e} in magnitude: scaling or squaring it would overflow); fix the value or leave it empty"
-        )
+    check_magnitude(numbers, name, where, at, SchemaError)
     return numbers
 
 
