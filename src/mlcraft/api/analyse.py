@@ -10,10 +10,12 @@ recorded, so that ``predict`` (and ``evaluate``) use it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,7 +26,7 @@ from mlcraft.api.runs import RunFiles, champion_run
 from mlcraft.api.train import TrainingData, _user, resolve_n_jobs, training_data
 from mlcraft.core import diagnostics, learning
 from mlcraft.core.estimator import BuildContext
-from mlcraft.core.pipeline import make_pipeline
+from mlcraft.core.pipeline import FittedModel, make_pipeline
 from mlcraft.core.threshold import ThresholdChoice, choose_threshold
 from mlcraft.exceptions import ConfigError, ProjectError
 from mlcraft.plots.base import PLOT_SAMPLE
@@ -100,7 +102,7 @@ def _ensemble_builder(project: Project, subject: _Subject, notes: list[str]):
     if not subject.own:
         notes.append(f"{subject.name} is an ensemble that was not chosen (its blend was not kept): learning curves and permutation importance are left out")
         return None
-    saved = project.registry.load(subject.version).pipeline
+    saved = subject.fitted().pipeline
     if not isinstance(saved, EnsembleModel) or isinstance(saved, BaggedModel):
         notes.append(f"{subject.name}: its saved model is not an ensemble of refittable members: learning curves and permutation importance are left out")
         return None
@@ -148,11 +150,11 @@ def _choose(project: Project, y: np.ndarray, pred: np.ndarray, classes: list[str
     return choose_threshold(is_pos, pred[:, positive], min_precision=min_precision, min_recall=min_recall, current=threshold)
 
 
-def _save_threshold(project: Project, version: int, meta: dict[str, Any], choice: ThresholdChoice) -> int:
-    registry = project.registry
-    fitted = registry.load(version)
+def _save_threshold(project: Project, subject: _Subject, choice: ThresholdChoice) -> int:
+    registry, version = project.registry, subject.version
+    fitted = subject.fitted()
     model = dataclasses.replace(fitted, threshold=choice.threshold, metadata={**fitted.metadata, "threshold": choice.to_dict()})
-    record = {k: v for k, v in meta.items() if k not in ("version", "sha256")}
+    record = {k: v for k, v in subject.meta.items() if k not in ("version", "sha256")}
     record.update(created=now_iso(), derived_from=version, threshold=choice.to_dict())
     reason = f"decision threshold chosen on out-of-fold predictions of version {version}: {choice.summary}"
     with project.workspace.lock():
@@ -198,6 +200,7 @@ class _Subject:
     version: int
     meta: dict[str, Any]
     own: bool  # the version's own model (else another leaderboard model of its run)
+    fitted: Callable[[], FittedModel]  # the version's saved model, loaded (and its hash checked) once
 
 
 def _subject(project: Project, model: str | None, version: int | None, wants_threshold: bool) -> _Subject:
@@ -209,7 +212,7 @@ def _subject(project: Project, model: str | None, version: int | None, wants_thr
         raise ConfigError(f"--min-precision/--min-recall choose a decision threshold for a binary task; this task is {cfg.task}")
     if wants_threshold and name != chosen:
         raise ConfigError(f"the threshold is saved with a model version: analyse {chosen!r} (model version {version}), not {name!r}")
-    return _Subject(name, run, version, meta, name == chosen)
+    return _Subject(name, run, version, meta, name == chosen, functools.cache(lambda: project.registry.load(version)))
 
 
 def _document(project: Project, subject: _Subject, rows: int, folds: int, parts: dict[str, Any]) -> dict[str, Any]:
@@ -259,10 +262,10 @@ def rechoose_threshold(project: Project, rule: dict[str, Any]) -> tuple[int, Thr
         raise ConfigError(f"unknown threshold rule {rule.get('rule')!r}: expected min_precision or min_recall")
     subject = _subject(project, None, None, True)
     _, y, pred, classes, _ = _out_of_fold(project, subject, [])
-    current = project.registry.load(subject.version).threshold or 0.5
+    current = subject.fitted().threshold or 0.5
     choice = _choose(project, y, pred, classes, current, rule["target"] if rule["rule"] == "min_precision" else None,
                      rule["target"] if rule["rule"] == "min_recall" else None)
-    return _save_threshold(project, subject.version, subject.meta, choice), choice
+    return _save_threshold(project, subject, choice), choice
 
 
 def run_analysis(
@@ -287,7 +290,7 @@ def run_analysis(
     subject = _subject(project, model, version, wants_threshold)
     notes: list[str] = []
     data, y, pred, classes, keep = _out_of_fold(project, subject, notes)
-    threshold = (project.registry.load(subject.version).threshold if subject.own else 0.5) if cfg.task == "binary" else None
+    threshold = (subject.fitted().threshold if subject.own else 0.5) if cfg.task == "binary" else None
     choice = _choose(project, y, pred, classes, threshold, min_precision, min_recall) if wants_threshold else None
     diag = _diagnose(project, y, pred, classes, threshold if choice is None else choice.threshold, data.X[keep].reset_index(drop=True))
     build = _builder(project, subject, data, notes)
@@ -296,7 +299,7 @@ def run_analysis(
     cv = subject.run.cv_scores([str(r["model"]) for r in board if r.get("status", "ok") == "ok"])
     marks = (threshold, None if choice is None else choice.threshold)
     plots = _figures(cfg.task, cfg.target, diag, refits, y.astype(float) if cfg.task == "regression" else y, pred, cv, marks, cfg.seed)
-    new_version = _save_threshold(project, subject.version, subject.meta, choice) if choice is not None else None
+    new_version = _save_threshold(project, subject, choice) if choice is not None else None
     if choice is not None:
         notes.append(f"saved as model version {new_version} (now the champion, used by predict): {choice.summary}")
     parts = {"choice": choice, "new_version": new_version, "refits": refits, "cv": cv, "board": board, "diagnostics": diag, "notes": notes}
