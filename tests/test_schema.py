@@ -152,3 +152,55 @@ def test_schema_round_trips_through_json(mixed):
 
     schema = infer_schema(mixed, "y")
     assert Schema.from_dict(schema.to_dict()) == schema
+
+
+@pytest.fixture
+def plain_schema():
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"price": rng.normal(10, 2, 80), "rooms": rng.normal(3, 1, 80), "city": rng.choice(["paris", "lyon", "nice"], 80), "y": rng.normal(size=80)})
+    frame.loc[::9, "city"] = None
+    return infer_schema(frame, "y")
+
+
+def test_records_checked_without_a_frame_match_the_frame_path(plain_schema):
+    from mlcraft.core.schema import column_values
+
+    records = [
+        {"price": 12.5, "rooms": 3, "city": "paris"},
+        {"price": None, "rooms": 2.0, "city": None, "extra": "ignored", "y": 1.0},
+        {"price": 1e9, "rooms": -4, "city": "atlantis"},  # out of range, unseen: served, noted
+        {"price": float("nan"), "rooms": 0, "city": "atlantis", "more": 1},
+    ]
+    fast = plain_schema.coerce_records(records)
+    assert fast is not None
+    features, notes = fast
+    expected, expected_notes = plain_schema.coerce(pd.DataFrame.from_records(records))
+    assert notes == expected_notes and any("atlantis" in n for n in notes) and any("extra, more" in n for n in notes)
+    assert len(features) == 4 and features.columns == list(expected.columns)
+    for name in expected.columns:
+        got, want = column_values(features, name), expected[name].to_numpy()
+        assert got.dtype == want.dtype
+        assert pd.Series(got).equals(pd.Series(want)), name
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        [{"price": 1.0, "city": "paris"}],  # a missing key: the frame path names it (or fills it)
+        [{"price": "12.5", "rooms": 1, "city": "paris"}],  # a number written as a string
+        [{"price": True, "rooms": 1, "city": "paris"}],
+        [{"price": 1e200, "rooms": 1, "city": "paris"}],  # too large: the frame path refuses it
+        [{"price": 10**400, "rooms": 1, "city": "paris"}],
+        [{"price": 1.0, "rooms": 1, "city": 7}],  # a category that is not a string
+        [{"price": 1.0, "rooms": 1, "city": ["a"]}],
+        [{"price": 1.0, "rooms": 1, "city": "paris"}] * 65,  # many records
+    ],
+)
+def test_anything_unusual_takes_the_frame_path(plain_schema, records):
+    assert plain_schema.coerce_records(records) is None
+
+
+def test_a_datetime_schema_takes_the_frame_path(mixed):
+    schema = infer_schema(mixed, "y", id_column="user_id")
+    record = mixed.drop(columns="y").iloc[0].to_dict()
+    assert schema.coerce_records([record]) is None

@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -250,7 +251,47 @@ def test_micro_batched_answers_match_each_request(client, housing):
     for (start, n), got in results.items():
         assert got == pytest.approx(expected[start : start + n].tolist())
     service = client.app.state.service
-    assert service.batcher.requests >= len(threads)
+    assert service.batcher.requests + service.loop_batcher.requests >= len(threads)
+    assert service.loop_batcher.requests > 0  # the small ones were batched on the event loop
+
+
+class Scaled:
+    """A stand-in model: x times k."""
+
+    def __init__(self, k):
+        self.k = k
+        self.calls = 0
+
+    def predict_raw(self, features):
+        self.calls += 1
+        if self.k is None:
+            raise ValueError("this model is broken")
+        return np.asarray(features["x"] if isinstance(features, pd.DataFrame) else features.data["x"], dtype=float) * self.k
+
+
+def test_loop_batcher_predicts_a_turns_requests_in_one_call_per_model():
+    import asyncio
+
+    from mlcraft.api.batching import LoopBatcher
+    from mlcraft.core.schema import FeatureColumns
+
+    a, b, broken = Scaled(1.0), Scaled(10.0), Scaled(None)
+
+    async def main():
+        batcher = LoopBatcher()
+        cols = lambda *xs: FeatureColumns({"x": np.asarray(xs, dtype=float)}, len(xs))  # noqa: E731
+        futures = [(m, i, batcher.submit(m, cols(i, i + 1))) for i, m in enumerate([a, b, a, a, b, broken])]
+        gone = batcher.submit(a, cols(99.0))
+        gone.cancel()  # a client that went away: skipped, not an error
+        done = await asyncio.gather(*(f for _, _, f in futures), return_exceptions=True)
+        return batcher, done
+
+    batcher, done = asyncio.run(main())
+    assert (a.calls, b.calls, broken.calls) == (1, 1, 1)  # one call per model for the whole turn
+    assert batcher.batches == 2 and batcher.requests == 5
+    for (m, i, _), got in zip([(a, 0, 0), (b, 1, 0), (a, 2, 0), (a, 3, 0), (b, 4, 0)], done):
+        assert got.tolist() == [i * m.k, (i + 1) * m.k]
+    assert isinstance(done[5], ValueError)
 
 
 def test_batcher_keeps_model_versions_apart():

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.api.batching import MicroBatcher
+from mlcraft.api.batching import LoopBatcher, MicroBatcher
 from mlcraft.core.metrics import decide_labels
 from mlcraft.core.pipeline import FittedModel
+from mlcraft.core.schema import FeatureColumns
 from mlcraft.exceptions import DataError
 from mlcraft.monitoring import LogWriter, PredictionLog, RequestRecord, input_flags
 from mlcraft.monitoring.log import LOG_QUEUE_SIZE
@@ -70,9 +71,9 @@ class Prepared:
     """A request checked against the schema of the model that will answer it."""
 
     loaded: LoadedModel
-    frame: pd.DataFrame
+    frame: pd.DataFrame | None  # the body as a table (None: records checked without one)
     records: list[dict[str, Any]] | None
-    features: pd.DataFrame
+    features: pd.DataFrame | FeatureColumns
     notes: list[str]
 
 
@@ -107,6 +108,7 @@ class ModelService:
         self.started = time.time()
         self.writer: LogWriter | None = None
         self.batcher = MicroBatcher()
+        self.loop_batcher = LoopBatcher()
         if settings.log:
             self.writer = LogWriter(PredictionLog(self.registry.db), max_queue=settings.log_queue).start()
 
@@ -115,7 +117,9 @@ class ModelService:
         champion, event_id = self.registry.champion_state()
         if version is None:
             version = champion if champion is not None else self.registry.require_champion()
-        loaded = LoadedModel(version, self.registry.load(version), self.registry.meta(version), time.time())
+        model = self.registry.load(version)
+        model.compiled()  # build (and verify) the fast small-batch path before the first request
+        loaded = LoadedModel(version, model, self.registry.meta(version), time.time())
         self._event_id = event_id
         return loaded
 
@@ -180,20 +184,35 @@ class ModelService:
         return self.finish(prepared, prepared.loaded.model.predict_raw(prepared.features), request_id)
 
     def prepare_records(self, records: list[dict[str, Any]]) -> Prepared:
-        """Check ``records`` against the served model's schema (DataError names column and value)."""
-        return self._prepare(_records_frame(records), records, "request", lambda i: f"record {i}")
+        """Check ``records`` against the served model's schema (DataError names column and value).
+
+        A few plainly typed records are checked without pandas (``Schema.coerce_records``)."""
+        loaded = self.current
+        fast = loaded.model.schema.coerce_records(records)
+        if fast is not None:
+            return Prepared(loaded, None, records, *fast)
+        return self._prepare(_records_frame(records), records, "request", lambda i: f"record {i}", loaded)
 
     def prepare_csv(self, body: bytes) -> Prepared:
         return self._prepare(_csv_frame(body), None, "CSV body", lambda i: f"line {i + 2}")
 
-    def _prepare(self, frame: pd.DataFrame, records, where: str, line_of) -> Prepared:
-        loaded = self.current  # one model for the whole request, even if a reload swaps it meanwhile
+    def _prepare(self, frame: pd.DataFrame, records, where: str, line_of, loaded: LoadedModel | None = None) -> Prepared:
+        loaded = loaded or self.current  # one model for the whole request, even if a reload swaps it meanwhile
         features, notes = loaded.model.schema.coerce(frame, where=where, line_of=line_of)
         return Prepared(loaded, frame, records, features, notes)
 
     def submit(self, prepared: Prepared) -> Future:
         """A future of the model's raw output, predicted in a micro-batch with concurrent requests."""
         return self.batcher.submit(prepared.loaded.model, prepared.features)
+
+    def predict_async(self, prepared: Prepared):
+        """An awaitable of the model's raw output (on the event loop): small requests are batched
+        on the loop itself, larger ones on the batching thread (so the loop goes on meanwhile)."""
+        import asyncio
+
+        if isinstance(prepared.features, FeatureColumns):  # at most FAST_RECORDS plain records
+            return self.loop_batcher.submit(prepared.loaded.model, prepared.features)
+        return asyncio.wrap_future(self.submit(prepared))
 
     def finish(self, prepared: Prepared, raw: np.ndarray, request_id: str) -> PredictResult:
         """The answer (predictions, probabilities, flags, notes) and the log record."""

@@ -177,15 +177,23 @@ class EnsembleModel(BaseEstimator):
                 out.append(align_proba(np.asarray(model.predict_proba(inputs), dtype=float), model.classes_, self.classes))
         return out
 
-    def predict(self, X):
-        combined = self.blend.combine(self._member_outputs(X), self.task)
+    def predict_from(self, outputs: list[np.ndarray]) -> np.ndarray:
+        """``predict`` from the members' outputs (values, or labels)."""
+        combined = self.blend.combine(outputs, self.task)
         if self.task == "regression":
             return combined
         return self.classes_[np.argmax(combined, axis=1)]
 
-    def predict_proba(self, X):
-        proba = np.clip(self.blend.combine(self._member_outputs(X), self.task), 0.0, None)
+    def proba_from(self, outputs: list[np.ndarray]) -> np.ndarray:
+        """``predict_proba`` from the members' outputs (probabilities in ``classes_`` order)."""
+        proba = np.clip(self.blend.combine(outputs, self.task), 0.0, None)
         return proba / np.clip(proba.sum(axis=1, keepdims=True), EPS, None)
+
+    def predict(self, X):
+        return self.predict_from(self._member_outputs(X))
+
+    def predict_proba(self, X):
+        return self.proba_from(self._member_outputs(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -206,13 +214,9 @@ class BaggedModel(EnsembleModel):
     def __init__(self, members=None, task: str = "regression", classes=None, names=None):
         super().__init__(members=members, blend=None, task=task, classes=classes, names=names)
 
-    def _combined(self, X):
-        outputs = self._member_outputs(X)
-        return sum(outputs) / len(outputs)
-
-    def predict(self, X):
-        combined = self._combined(X)
+    def predict_from(self, outputs: list[np.ndarray]) -> np.ndarray:
+        combined = sum(outputs) / len(outputs)
         return combined if self.task == "regression" else self.classes_[np.argmax(combined, axis=1)]
 
-    def predict_proba(self, X):
-        return self._combined(X)
+    def proba_from(self, outputs: list[np.ndarray]) -> np.ndarray:
+        return sum(outputs) / len(outputs)

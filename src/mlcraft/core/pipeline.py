@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 from mlcraft.core.estimator import BuildContext, Family
 from mlcraft.core.metrics import decide_labels
 from mlcraft.core.preprocess import build_preprocessor
-from mlcraft.core.schema import Schema
+from mlcraft.core.schema import FeatureColumns, Schema
 
 __all__ = ["make_pipeline", "predict_array", "align_proba", "FittedModel", "Prediction", "proba_column"]
 
@@ -69,6 +69,10 @@ def _one_thread():
     return _CONTROLLER.limit(limits=1)
 
 
+def _frame(features: pd.DataFrame | FeatureColumns) -> pd.DataFrame:
+    return features.to_frame() if isinstance(features, FeatureColumns) else features
+
+
 def proba_column(cls: Any) -> str:
     return f"proba_{cls}"
 
@@ -105,16 +109,38 @@ class FittedModel:
     def target(self) -> str:
         return self.schema.target
 
-    def predict_raw(self, features: pd.DataFrame) -> np.ndarray:
+    def predict_raw(self, features: pd.DataFrame | FeatureColumns) -> np.ndarray:
         """Pipeline output for already-checked features (values, or probabilities by class).
 
         Batches below :data:`MULTITHREAD_ROWS` rows run on one thread: OpenMP start-up and
-        contention cost more than they save there (one row: milliseconds, not hundreds).
+        contention cost more than they save there (one row: milliseconds, not hundreds). They
+        take the compiled path (:mod:`mlcraft.core.compiled`) when the model has one.
         """
         if len(features) >= MULTITHREAD_ROWS:
-            return predict_array(self.pipeline, features, self.task, self.classes)
+            return predict_array(self.pipeline, _frame(features), self.task, self.classes)
         with _one_thread():
-            return predict_array(self.pipeline, features, self.task, self.classes)
+            fast = self.compiled()
+            if fast is not None:
+                try:
+                    return fast(features)
+                except Exception:  # noqa: BLE001 - input the compiled path cannot take: scikit-learn's path decides
+                    pass
+            return predict_array(self.pipeline, _frame(features), self.task, self.classes)
+
+    def compiled(self):
+        """The verified compiled predictor (built once, not saved), or None if there is none."""
+        fast = self.__dict__.get("_compiled")
+        if fast is None:
+            from mlcraft.core.compiled import verified_predictor
+
+            fast = verified_predictor(self.pipeline, self.schema, self.task, self.classes) or False
+            self.__dict__["_compiled"] = fast
+        return fast or None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_compiled", None)  # rebuilt after loading: a saved model is the same bytes either way
+        return state
 
     def predict(self, data: pd.DataFrame, *, where: str = "input", line_of=None) -> Prediction:
         """Check ``data`` against the training schema and predict.

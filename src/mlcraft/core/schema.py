@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.data import check_magnitude
+from mlcraft.core.data import MAX_MAGNITUDE, check_magnitude
 from mlcraft.exceptions import DataError, SchemaError
 
 __all__ = [
@@ -29,6 +29,9 @@ __all__ = [
     "as_category_strings",
     "looks_like_id_name",
     "refresh_schema",
+    "FeatureColumns",
+    "column_values",
+    "FAST_RECORDS",
 ]
 
 MAX_INT_CATEGORIES = 10  # integer columns with at most this many values are categorical
@@ -36,6 +39,7 @@ MAX_STORED_CATEGORIES = 1000
 TEXT_MIN_WORDS = 3.0
 TEXT_MIN_LENGTH = 40.0
 HIGH_CARDINALITY = 50
+FAST_RECORDS = 64  # JSON requests of up to this many records are checked without building a frame
 
 
 class Role(str, Enum):
@@ -149,11 +153,7 @@ class Schema:
                 f"{where}: missing column(s) {listed} that the model was trained with; "
                 "add them (empty values are allowed)"
             )
-        notes: list[str] = []
-        known = {c.name for c in self.columns} | {self.target}
-        extra = [str(name) for name in frame.columns if name not in known]
-        if extra:
-            notes.append(f"ignored {len(extra)} column(s) the model does not use: {', '.join(extra[:5])}" + (" ..." if len(extra) > 5 else ""))
+        notes = self._extra_columns_note(frame.columns)
         at = line_of or (lambda i: f"row {i + 1}")
         out: dict[str, Any] = {}
         for col in self.columns:
@@ -163,26 +163,104 @@ class Schema:
             if col.role is Role.NUMERIC:
                 out[col.name] = _to_float(values, col.name, where, at)
             elif col.role is Role.CATEGORICAL:
-                strings = as_category_strings(values)
-                out[col.name] = strings
-                if col.categories is not None:
-                    seen = set(col.categories)
-                    unseen = [v for v in pd.unique(strings) if isinstance(v, str) and v not in seen]
-                    if unseen:
-                        count = int(pd.Series(strings).isin(unseen).sum())
-                        notes.append(
-                            f"column {col.name!r}: {count} row(s) with categories not seen in training "
-                            f"(e.g. {unseen[0]!r}); they are treated as infrequent"
-                        )
+                out[col.name] = strings = as_category_strings(values)
+                notes += _unseen_note(col, strings)
             else:
                 out[col.name] = _to_datetime(values, col.name, where, at)
         result = pd.DataFrame(out, index=frame.index)
         return result, notes
 
+    def coerce_records(self, records: list[dict[str, Any]]) -> tuple[FeatureColumns, list[str]] | None:
+        """:meth:`coerce` for a few JSON records whose values are plainly typed (numbers or null in
+        numeric columns, strings or null in categorical ones), without building a pandas frame.
+
+        Returns None when anything needs the general path (a missing key, a number written as a
+        string, a value too large, a datetime column, many records): ``coerce`` on the records'
+        frame then gives the same features, or the error that names the column and record.
+        """
+        if len(records) > FAST_RECORDS or any(c.is_feature and c.role is Role.DATETIME for c in self.columns):
+            return None
+        data: dict[str, np.ndarray] = {}
+        notes = self._extra_columns_note(dict.fromkeys(k for record in records for k in record))
+        for col in self.columns:
+            if not col.is_feature:
+                continue
+            try:
+                values = [record[col.name] for record in records]
+            except KeyError:
+                return None
+            if col.role is Role.NUMERIC:
+                if not all(v is None or type(v) is float or type(v) is int for v in values):
+                    return None
+                try:
+                    numbers = np.array([np.nan if v is None else v for v in values], dtype=float)
+                except OverflowError:
+                    return None
+                if np.isinf(numbers).any() or (np.abs(numbers) > MAX_MAGNITUDE).any():
+                    return None
+                data[col.name] = numbers
+            else:
+                if not all(v is None or type(v) is str for v in values):
+                    return None
+                data[col.name] = strings = np.array([np.nan if v is None else v for v in values], dtype=object)
+                notes += _unseen_note(col, strings)
+        return FeatureColumns(data, len(records)), notes
+
+    def _extra_columns_note(self, names: Iterable[Any]) -> list[str]:
+        known = {c.name for c in self.columns} | {self.target}
+        extra = [str(name) for name in names if name not in known]
+        if not extra:
+            return []
+        return [f"ignored {len(extra)} column(s) the model does not use: {', '.join(extra[:5])}" + (" ..." if len(extra) > 5 else "")]
+
     def coerce_target(self, values: pd.Series, task: str, where: str = "data") -> pd.Series:
         if task == "regression":
             return _to_float(values, self.target, where, lambda i: f"row {i + 1}")
         return values
+
+
+class FeatureColumns:
+    """Checked features as NumPy columns by name (what :meth:`Schema.coerce_records` returns):
+    numbers as floats (NaN: missing), categories as strings (NaN: missing)."""
+
+    __slots__ = ("data", "n_rows")
+
+    def __init__(self, data: dict[str, np.ndarray], n_rows: int):
+        self.data = data
+        self.n_rows = n_rows
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.data)
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.data)
+
+    @classmethod
+    def concat(cls, parts: list[FeatureColumns]) -> FeatureColumns:
+        names = parts[0].columns
+        return cls({n: np.concatenate([p.data[n] for p in parts]) for n in names}, sum(p.n_rows for p in parts))
+
+
+def column_values(features: pd.DataFrame | FeatureColumns, name: str) -> np.ndarray:
+    """One column of checked features as a NumPy array, from a frame or :class:`FeatureColumns`."""
+    if isinstance(features, FeatureColumns):
+        return features.data[name]
+    return features[name].to_numpy()
+
+
+def _unseen_note(col: ColumnInfo, strings: np.ndarray) -> list[str]:
+    if col.categories is None:
+        return []
+    seen = set(col.categories)
+    unseen = list(dict.fromkeys(v for v in strings if isinstance(v, str) and v not in seen))
+    if not unseen:
+        return []
+    count = sum(1 for v in strings if isinstance(v, str) and v not in seen)
+    return [f"column {col.name!r}: {count} row(s) with categories not seen in training (e.g. {unseen[0]!r}); they are treated as infrequent"]
 
 
 def looks_like_id_name(name: str) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.schema import Role, Schema
+from mlcraft.core.schema import FeatureColumns, Role, Schema, column_values
 
 __all__ = ["input_flags", "OUT_OF_RANGE", "UNSEEN_CATEGORY"]
 
@@ -19,7 +19,7 @@ OUT_OF_RANGE = "out_of_range"
 UNSEEN_CATEGORY = "unseen_category"
 
 
-def input_flags(schema: Schema, features: pd.DataFrame) -> dict[int, list[dict[str, Any]]]:
+def input_flags(schema: Schema, features: pd.DataFrame | FeatureColumns) -> dict[int, list[dict[str, Any]]]:
     """Flags by row position for checked ``features`` (the output of ``Schema.coerce``).
 
     Examples
@@ -29,10 +29,11 @@ def input_flags(schema: Schema, features: pd.DataFrame) -> dict[int, list[dict[s
     [{'column': 'median_income', 'value': 99.0, 'issue': 'out_of_range', 'message': '...'}]
     """
     out: dict[int, list[dict[str, Any]]] = {}
+    names = set(features.columns)
     for col in schema.columns:
-        if col.name not in features.columns:
+        if col.name not in names:
             continue
-        values = features[col.name].to_numpy()
+        values = column_values(features, col.name)
         if col.role is Role.NUMERIC and col.low is not None and col.high is not None:
             numbers = values.astype(float)
             with np.errstate(invalid="ignore"):

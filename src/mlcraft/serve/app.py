@@ -40,12 +40,12 @@ async def _maybe_threaded(func, *args, large: bool):
     return await run_in_threadpool(func, *args) if large else func(*args)
 
 
-def get_service(request: Request) -> ModelService:
-    """The model service loaded at start-up."""
+async def get_service(request: Request) -> ModelService:
+    """The model service loaded at start-up (async: a plain ``def`` dependency costs a thread hop)."""
     return request.app.state.service
 
 
-def require_key(request: Request, key: str | None = Depends(_key_header)) -> None:
+async def require_key(request: Request, key: str | None = Depends(_key_header)) -> None:
     expected = request.app.state.settings.api_key
     if expected and not (key and hmac.compare_digest(key.encode(), expected.encode())):
         raise HTTPException(status_code=401, detail=f"missing or wrong API key: send it in the {API_KEY_HEADER} header", headers={"WWW-Authenticate": "ApiKey"})
@@ -137,7 +137,7 @@ def create_app(settings: ServeSettings, *, service: ModelService | None = None) 
             else:
                 records = parse_json_records(body)
                 prepared = await _maybe_threaded(svc.prepare_records, records, large=len(body) > INLINE_BODY_BYTES)
-            raw = await asyncio.wrap_future(svc.submit(prepared))  # micro-batched with concurrent requests
+            raw = await svc.predict_async(prepared)  # micro-batched with concurrent requests
             result = await _maybe_threaded(svc.finish, prepared, raw, request_id, large=len(body) > INLINE_BODY_BYTES)
         except MlcraftError as exc:
             status = _status_of(exc)

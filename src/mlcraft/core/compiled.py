@@ -1,0 +1,365 @@
+"""A fitted model's predictions without scikit-learn's per-call bookkeeping (small batches).
+
+scikit-learn validates its input, tracks feature names and, with pandas output, builds frames at
+every step of every call: one row through mlcraft's ``ColumnTransformer`` and LightGBM's wrapper
+costs milliseconds while the arithmetic takes microseconds. :func:`compile_predictor` reads the
+fitted parameters of the preparation steps mlcraft builds (imputers, one-hot and ordinal encoders,
+native categories, the log of heavy tails, scaling, datetime parts) into plain NumPy operations,
+calls LightGBM's booster directly, and calls any other estimator on the array it was trained on.
+Anything it does not know (a transformer of another kind, sparse output) is not compiled: the
+model keeps the scikit-learn path.
+
+A compiled predictor is used only after it reproduced the scikit-learn path on probe rows built
+from the schema: every known category, an unseen one, missing values, numbers inside and outside
+the training range (:func:`verified_predictor`).
+
+Examples
+--------
+>>> predict = verified_predictor(model.pipeline, model.schema, model.task, model.classes)  # doctest: +SKIP
+>>> predict(features)  # same values as predict_array(model.pipeline, features, ...)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from mlcraft.core.pipeline import align_proba, predict_array
+from mlcraft.core.preprocess import DatetimeParts, LogHeavyTails, NativeCategories
+from mlcraft.core.schema import FeatureColumns, Role, Schema, column_values
+
+__all__ = ["NotCompilable", "compile_predictor", "verified_predictor", "probe_frame"]
+
+Features = pd.DataFrame | FeatureColumns  # checked features (Schema.coerce or coerce_records)
+Predictor = Callable[[Features], np.ndarray]
+ArrayFn = Callable[[np.ndarray], np.ndarray]
+RTOL, ATOL = 1e-9, 1e-12  # agreement asked of a compiled predictor on the probe rows
+_UNSEEN = "\x00mlcraft-unseen-category"
+
+
+def _frame(features: Features) -> pd.DataFrame:
+    return features.to_frame() if isinstance(features, FeatureColumns) else features
+
+
+class NotCompilable(Exception):
+    """The fitted object holds a step the compiler does not know; keep scikit-learn's path."""
+
+
+# -- numeric steps ---------------------------------------------------------------------------------
+def _numeric_step(step: Any) -> ArrayFn:
+    if step is None or step == "passthrough":
+        return lambda X: X
+    if type(step) is LogHeavyTails:
+        cols = np.asarray(step.log_columns_, dtype=int)
+
+        def log(X):
+            if cols.size:
+                X = X.copy()
+                X[:, cols] = np.log1p(np.clip(X[:, cols], 0, None))
+            return X
+
+        return log
+    if type(step) is SimpleImputer and step.strategy in ("median", "mean", "most_frequent", "constant"):
+        if not (isinstance(step.missing_values, float) and np.isnan(step.missing_values)):
+            raise NotCompilable("an imputer of values other than NaN")
+        fill = np.asarray(step.statistics_, dtype=float)
+        keep = np.ones(fill.size, dtype=bool) if step.keep_empty_features else ~np.isnan(fill)
+        marked = np.asarray(step.indicator_.features_, dtype=int) if step.add_indicator else None
+
+        def impute(X):
+            missing = np.isnan(X)
+            out = np.where(missing, fill, X)[:, keep]
+            return out if marked is None else np.hstack([out, missing[:, marked].astype(float)])
+
+        return impute
+    if type(step) is StandardScaler:
+        mean = step.mean_ if step.with_mean else None
+        scale = step.scale_ if step.with_std else None
+
+        def standardise(X):
+            X = X - mean if mean is not None else X.copy()
+            if scale is not None:
+                X /= scale
+            return X
+
+        return standardise
+    raise NotCompilable(f"a {type(step).__name__} step")
+
+
+def _chain(fns: Sequence[ArrayFn]) -> ArrayFn:
+    def run(X):
+        for fn in fns:
+            X = fn(X)
+        return X
+
+    return run
+
+
+def _float_columns(features: Features, names: Sequence[str]) -> np.ndarray:
+    return np.column_stack([np.asarray(column_values(features, n), dtype=float) for n in names])
+
+
+# -- categorical blocks: a lookup table per column, read from the fitted block itself ---------------
+class _CategoryTables:
+    """Each categorical column's encoded output for every known category, an unseen one and a
+    missing value, found by transforming probe rows with the fitted block."""
+
+    def __init__(self, block: Pipeline, names: Sequence[str]):
+        steps = [s for _, s in block.steps if s is not None and s != "passthrough"]
+        kinds = [type(s) for s in steps]
+        if not (len(steps) >= 2 and kinds[0] is SimpleImputer and steps[0].strategy == "constant"):
+            raise NotCompilable("a categorical block that does not start with a constant imputer")
+        encoder = steps[1]
+        if kinds[1:] not in ([OneHotEncoder], [OrdinalEncoder], [OrdinalEncoder, NativeCategories]):
+            raise NotCompilable("a categorical block of unknown steps")
+        self.native = NativeCategories in kinds
+        self.n_categories = list(steps[2].n_categories_) if self.native else None
+        widths = self._widths(encoder)
+        values = [list(cats) for cats in encoder.categories_]
+        rows = max(len(v) for v in values) + 2
+        probe = {}
+        for name, known in zip(names, values):
+            column = known + [_UNSEEN, np.nan]
+            column += [known[0]] * (rows - len(column))
+            probe[name] = np.asarray(column, dtype=object)
+        out = _as_float_matrix(block.transform(pd.DataFrame(probe)))
+        if out.shape[1] != sum(widths):
+            raise NotCompilable("a categorical block whose output width is not the encoder's")
+        self.names = list(names)
+        self.index: list[dict[Any, int]] = []
+        self.tables: list[np.ndarray] = []
+        start = 0
+        for known, width in zip(values, widths):
+            k = len(known)
+            table = np.vstack([out[:k, start : start + width], out[k : k + 1, start : start + width], out[k + 1 : k + 2, start : start + width]])
+            self.index.append({v: i for i, v in enumerate(known)})
+            self.tables.append(table)  # rows: the known categories, then unseen, then missing
+            start += width
+
+    @staticmethod
+    def _widths(encoder) -> list[int]:
+        if isinstance(encoder, OrdinalEncoder):
+            return [1] * len(encoder.categories_)
+        if encoder.drop is not None or encoder.sparse_output:
+            raise NotCompilable("a one-hot encoder that drops categories or outputs sparse")
+        infrequent = getattr(encoder, "infrequent_categories_", None) or [None] * len(encoder.categories_)
+        return [len(c) - (0 if inf is None else len(inf) - 1) for c, inf in zip(encoder.categories_, infrequent)]
+
+    def __call__(self, features: Features) -> np.ndarray:
+        parts = []
+        for name, index, table in zip(self.names, self.index, self.tables):
+            values = np.asarray(column_values(features, name), dtype=object)
+            unseen = len(index)
+            rows = np.fromiter((index.get(v, unseen) for v in values), dtype=np.intp, count=len(values))
+            rows[pd.isna(values)] = unseen + 1
+            parts.append(table[rows])
+        return np.hstack(parts)
+
+
+def _as_float_matrix(out: Any) -> np.ndarray:
+    """A block's output as floats; pandas categories become their codes (missing: NaN)."""
+    if hasattr(out, "toarray"):
+        raise NotCompilable("sparse output")
+    if isinstance(out, pd.DataFrame):
+        cols = []
+        for name in out.columns:
+            col = out[name]
+            if isinstance(col.dtype, pd.CategoricalDtype):
+                codes = col.cat.codes.to_numpy().astype(float)
+                codes[codes < 0] = np.nan
+                cols.append(codes)
+            else:
+                cols.append(col.to_numpy(dtype=float))
+        return np.column_stack(cols)
+    return np.asarray(out, dtype=float)
+
+
+# -- the preparation -------------------------------------------------------------------------------
+class _Preparation:
+    """A fitted ``ColumnTransformer`` as NumPy: blocks in order, stacked side by side."""
+
+    def __init__(self, ct: ColumnTransformer):
+        if type(ct) is not ColumnTransformer:
+            raise NotCompilable(f"a {type(ct).__name__} preparation")
+        self.blocks: list[Callable[[Features], np.ndarray]] = []
+        self.native_counts: list[int] | None = None  # categories per native column (pandas output)
+        for name, trans, columns in ct.transformers_:
+            if trans == "drop" or len(columns) == 0:
+                continue
+            names = list(columns)
+            if not all(isinstance(n, str) for n in names):
+                raise NotCompilable("columns selected by position")
+            self.blocks.append(self._block(trans, names))
+        self.pandas = getattr(ct, "_sklearn_output_config", {}).get("transform") == "pandas"
+        self.names_out = list(ct.get_feature_names_out()) if self.pandas else None
+
+    def _block(self, trans: Any, names: list[str]):
+        if trans == "passthrough" or (type(trans) is FunctionTransformer and trans.func is None):
+            return lambda f: _float_columns(f, names)  # (fitted "passthrough" is an identity FunctionTransformer)
+        if type(trans) is not Pipeline:
+            raise NotCompilable(f"a {type(trans).__name__} block")
+        first = trans.steps[0][1]
+        if type(first) is SimpleImputer and first.strategy == "constant" and not np.issubdtype(np.asarray(first.statistics_).dtype, np.number):
+            tables = _CategoryTables(trans, names)
+            if tables.native:
+                if self.native_counts is not None:
+                    raise NotCompilable("two native categorical blocks")
+                self.native_counts = tables.n_categories
+            return tables
+        if type(first) is DatetimeParts:
+            rest = _chain([_numeric_step(s) for _, s in trans.steps[1:]])
+            return lambda f: rest(np.asarray(first.transform(_frame(f)[names]), dtype=float))
+        numeric = _chain([_numeric_step(s) for _, s in trans.steps])
+        return lambda f: numeric(_float_columns(f, names))
+
+    def __call__(self, features: Features) -> np.ndarray:
+        return np.hstack([block(features) for block in self.blocks])
+
+    def as_frame(self, X: np.ndarray) -> pd.DataFrame:
+        """The pandas output scikit-learn's path gives (native categories first), from ``X``."""
+        counts = self.native_counts or []
+        data: dict[str, Any] = {}
+        for j, name in enumerate(self.names_out):
+            if j < len(counts):
+                codes = np.nan_to_num(X[:, j], nan=-1).astype(int)
+                data[name] = pd.Categorical.from_codes(codes, categories=range(counts[j]))
+            else:
+                data[name] = X[:, j]
+        return pd.DataFrame(data)
+
+
+# -- estimators ------------------------------------------------------------------------------------
+def _is_lightgbm(est: Any) -> bool:
+    try:
+        import lightgbm
+    except ImportError:  # pragma: no cover - lightgbm is a core dependency
+        return False
+    return isinstance(est, lightgbm.LGBMModel) and getattr(est, "_Booster", None) is not None
+
+
+def _estimator(est: Any, prep: _Preparation, task: str, classes: Sequence[Any] | None) -> ArrayFn:
+    """The estimator's output (predict_array's convention) from the prepared array."""
+    if _is_lightgbm(est):
+        booster = est.booster_
+
+        def lightgbm_output(X):
+            out = booster.predict(X, num_threads=1)
+            if task == "regression":
+                return np.asarray(out, dtype=float).ravel()
+            if out.ndim == 1:
+                out = np.column_stack([1.0 - out, out])
+            return align_proba(out, est.classes_, classes)
+
+        return lightgbm_output
+    inputs = prep.as_frame if prep.pandas else (lambda X: X)
+
+    def estimator_output(X):
+        if task == "regression":
+            return np.asarray(est.predict(inputs(X)), dtype=float).ravel()
+        return align_proba(np.asarray(est.predict_proba(inputs(X)), dtype=float), est.classes_, classes)
+
+    return estimator_output
+
+
+def _pipeline_parts(pipeline: Any, task: str, classes) -> tuple[_Preparation, ArrayFn]:
+    steps = getattr(pipeline, "steps", None)
+    if type(pipeline) is not Pipeline or len(steps) != 2 or steps[0][0] != "prepare":
+        raise NotCompilable(f"a {type(pipeline).__name__} that is not preparation + estimator")
+    prep = _Preparation(steps[0][1])
+    return prep, _estimator(steps[1][1], prep, task, classes)
+
+
+def compile_predictor(pipeline: Any, task: str, classes: Sequence[Any] | None) -> Predictor:
+    """``features -> predict_array(pipeline, features, task, classes)`` without scikit-learn's
+    per-call overhead; :class:`NotCompilable` if a step is of a kind it does not know."""
+    from mlcraft.core.ensemble import EnsembleModel
+
+    if isinstance(pipeline, EnsembleModel):
+        return _compile_ensemble(pipeline, task, classes)
+    prep, estimator = _pipeline_parts(pipeline, task, classes)
+    return lambda features: estimator(prep(features))
+
+
+def _compile_ensemble(ensemble: Any, task: str, classes) -> Predictor:
+    keys = getattr(ensemble, "prepare_keys_", None) or [None] * len(ensemble.members)
+    members: list[tuple[Any, Any, Any]] = []  # (shared preparation key, preparation, estimator)
+    preps: dict[Any, _Preparation] = {}
+    for member, key in zip(ensemble.members, keys):
+        if getattr(member, "steps", None) is None:
+            members.append((None, None, compile_predictor(member, task, ensemble.classes)))
+            continue
+        prep, estimator = _pipeline_parts(member, task, ensemble.classes)
+        if key is not None:
+            prep = preps.setdefault(key, prep)
+        members.append((key, prep, estimator))
+
+    def ensemble_output(features):
+        prepared: dict[Any, np.ndarray] = {}
+        outputs = []
+        for key, prep, estimator in members:
+            if prep is None:
+                outputs.append(estimator(features))
+                continue
+            if key is None:
+                X = prep(features)
+            elif key in prepared:
+                X = prepared[key]
+            else:
+                X = prepared[key] = prep(features)
+            outputs.append(estimator(X))
+        if task == "regression":
+            return np.asarray(ensemble.predict_from(outputs), dtype=float).ravel()
+        return align_proba(ensemble.proba_from(outputs), ensemble.classes_, classes)
+
+    return ensemble_output
+
+
+# -- verification ----------------------------------------------------------------------------------
+def probe_frame(schema: Schema, seed: int = 0) -> pd.DataFrame:
+    """Rows that exercise every branch of a preparation: each known category, an unseen one,
+    missing values, numbers inside, at the edges of and outside the training range."""
+    rng = np.random.default_rng(seed)
+    cats = [len(c.categories or ()) for c in schema.columns if c.is_feature and c.role is Role.CATEGORICAL]
+    rows = max([24] + [n + 4 for n in cats])
+    data: dict[str, Any] = {}
+    for k, col in enumerate(c for c in schema.columns if c.is_feature):
+        if col.role is Role.NUMERIC:
+            low = col.low if col.low is not None else -1.0
+            high = col.high if col.high is not None else 1.0
+            span = (high - low) or 1.0
+            special = [low, high, (low + high) / 2, low - span, high + span, np.nan, 0.0]
+            values = np.concatenate([special, rng.uniform(low, high, rows)])[:rows]
+            data[col.name] = np.roll(values, k)
+        elif col.role is Role.CATEGORICAL:
+            known = list(col.categories or ["a", "b"])
+            values = (known + ["never seen in training", None] + known * rows)[:rows]
+            data[col.name] = pd.Series(np.roll(np.asarray(values, dtype=object), k), dtype=object)
+        else:
+            stamps = pd.date_range("2000-01-01", periods=rows - 1, freq="37h").astype(str).tolist() + [None]
+            data[col.name] = np.roll(np.asarray(stamps, dtype=object), k)
+    return pd.DataFrame(data)
+
+
+def verified_predictor(pipeline: Any, schema: Schema, task: str, classes: Sequence[Any] | None) -> Predictor | None:
+    """The compiled predictor if it can be built and reproduces scikit-learn's path on
+    :func:`probe_frame` rows (all at once and one at a time); otherwise None."""
+    try:
+        predictor = compile_predictor(pipeline, task, classes)
+        features, _ = schema.coerce(probe_frame(schema))
+        for batch in (features, features.iloc[[0]], features.iloc[[len(features) - 1]]):
+            expected = predict_array(pipeline, batch, task, classes)
+            got = predictor(batch)
+            if got.shape != expected.shape or not np.allclose(got, expected, rtol=RTOL, atol=ATOL, equal_nan=True):
+                return None
+    except NotCompilable:
+        return None
+    except Exception:  # noqa: BLE001 - a probe the compiled path cannot take: keep scikit-learn's path
+        return None
+    return predictor
