@@ -204,3 +204,16 @@ def test_a_datetime_schema_takes_the_frame_path(mixed):
     schema = infer_schema(mixed, "y", id_column="user_id")
     record = mixed.drop(columns="y").iloc[0].to_dict()
     assert schema.coerce_records([record]) is None
+
+
+def test_flags_are_the_same_for_records_checked_with_or_without_a_frame(plain_schema):
+    from mlcraft.monitoring import input_flags
+
+    records = [{"price": 1e9, "rooms": 3, "city": "atlantis"}, {"price": 10.0, "rooms": 3, "city": "paris"}, {"price": None, "rooms": -50, "city": "x"}]
+    fast, _ = plain_schema.coerce_records(records)
+    frame, _ = plain_schema.coerce(pd.DataFrame.from_records(records))
+    flags = input_flags(plain_schema, fast)
+    assert flags == input_flags(plain_schema, frame)
+    assert sorted(flags) == [0, 2]
+    assert [f["column"] for f in flags[0]] == [c.name for c in plain_schema.columns if c.name in ("price", "city")]  # schema order
+    assert {f["issue"] for f in flags[2]} == {"out_of_range", "unseen_category"}

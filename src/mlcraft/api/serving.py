@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import threading
 import time
 import uuid
@@ -270,7 +271,7 @@ def _scalar(value: Any) -> Any:
 
 def _outputs(model: FittedModel, raw: np.ndarray) -> tuple[list[Any], list[dict[str, float]] | None]:
     if model.task == "regression":
-        return [v if np.isfinite(v) else None for v in raw.tolist()], None
+        return [v if math.isfinite(v) else None for v in raw.tolist()], None
     raw = np.nan_to_num(raw, nan=0.0, posinf=1.0, neginf=0.0)
     labels = decide_labels(raw, model.classes, model.positive_class, model.threshold)
     names = [str(_scalar(c)) for c in model.classes]

@@ -257,6 +257,7 @@ def _estimator(est: Any, prep: _Preparation, task: str, classes: Sequence[Any] |
                 out = np.column_stack([1.0 - out, out])
             return align_proba(out, est.classes_, classes)
 
+        lightgbm_output.single_threaded = True  # one thread by its own argument: no pool limit needed
         return lightgbm_output
     inputs = prep.as_frame if prep.pandas else (lambda X: X)
 
@@ -284,7 +285,12 @@ def compile_predictor(pipeline: Any, task: str, classes: Sequence[Any] | None) -
     if isinstance(pipeline, EnsembleModel):
         return _compile_ensemble(pipeline, task, classes)
     prep, estimator = _pipeline_parts(pipeline, task, classes)
-    return lambda features: estimator(prep(features))
+
+    def pipeline_output(features):
+        return estimator(prep(features))
+
+    pipeline_output.single_threaded = getattr(estimator, "single_threaded", False)
+    return pipeline_output
 
 
 def _compile_ensemble(ensemble: Any, task: str, classes) -> Predictor:
@@ -318,6 +324,7 @@ def _compile_ensemble(ensemble: Any, task: str, classes) -> Predictor:
             return np.asarray(ensemble.predict_from(outputs), dtype=float).ravel()
         return align_proba(ensemble.proba_from(outputs), ensemble.classes_, classes)
 
+    ensemble_output.single_threaded = all(getattr(e, "single_threaded", False) for _, _, e in members)
     return ensemble_output
 
 

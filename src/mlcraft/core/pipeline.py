@@ -6,6 +6,7 @@ training schema, runs the pipeline, and returns predictions (and class probabili
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,13 +119,14 @@ class FittedModel:
         """
         if len(features) >= MULTITHREAD_ROWS:
             return predict_array(self.pipeline, _frame(features), self.task, self.classes)
+        fast = self.compiled()
+        if fast is not None and getattr(fast, "single_threaded", False):
+            with contextlib.suppress(Exception):  # input the compiled path cannot take: scikit-learn's path decides
+                return fast(features)
         with _one_thread():
-            fast = self.compiled()
             if fast is not None:
-                try:
+                with contextlib.suppress(Exception):
                     return fast(features)
-                except Exception:  # noqa: BLE001 - input the compiled path cannot take: scikit-learn's path decides
-                    pass
             return predict_array(self.pipeline, _frame(features), self.task, self.classes)
 
     def compiled(self):

@@ -7,6 +7,7 @@ values), constant and empty (dropped with a note), dropped (by the user).
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -182,28 +183,34 @@ class Schema:
             return None
         data: dict[str, np.ndarray] = {}
         notes = self._extra_columns_note(dict.fromkeys(k for record in records for k in record))
-        for col in self.columns:
-            if not col.is_feature:
-                continue
-            try:
+        numeric: list[str] = []
+        flat: list[Any] = []
+        try:
+            for col in self.columns:
+                if not col.is_feature:
+                    continue
                 values = [record[col.name] for record in records]
-            except KeyError:
-                return None
-            if col.role is Role.NUMERIC:
-                if not all(v is None or type(v) is float or type(v) is int for v in values):
-                    return None
-                try:
-                    numbers = np.array([np.nan if v is None else v for v in values], dtype=float)
-                except OverflowError:
-                    return None
-                if np.isinf(numbers).any() or (np.abs(numbers) > MAX_MAGNITUDE).any():
-                    return None
-                data[col.name] = numbers
-            else:
+                if col.role is Role.NUMERIC:
+                    numeric.append(col.name)
+                    flat += values
+                    continue
                 if not all(v is None or type(v) is str for v in values):
                     return None
                 data[col.name] = strings = np.array([np.nan if v is None else v for v in values], dtype=object)
                 notes += _unseen_note(col, strings)
+        except KeyError:
+            return None
+        if numeric:
+            if not all(v is None or type(v) is float or type(v) is int for v in flat):
+                return None
+            try:  # one array for every numeric column (column by column: a NumPy call each)
+                numbers = np.array([np.nan if v is None else v for v in flat], dtype=float).reshape(len(numeric), len(records))
+            except OverflowError:
+                return None
+            if not (np.abs(numbers) <= MAX_MAGNITUDE)[~np.isnan(numbers)].all():  # also catches infinities
+                return None
+            data.update(zip(numeric, numbers))
+        data = {c.name: data[c.name] for c in self.columns if c.is_feature}  # the schema's order
         return FeatureColumns(data, len(records)), notes
 
     def _extra_columns_note(self, names: Iterable[Any]) -> list[str]:
@@ -252,10 +259,16 @@ def column_values(features: pd.DataFrame | FeatureColumns, name: str) -> np.ndar
     return features[name].to_numpy()
 
 
+@functools.lru_cache(maxsize=256)
+def category_set(categories: tuple[str, ...]) -> frozenset[str]:
+    """The seen categories of a column as a set, built once (requests check against it)."""
+    return frozenset(categories)
+
+
 def _unseen_note(col: ColumnInfo, strings: np.ndarray) -> list[str]:
     if col.categories is None:
         return []
-    seen = set(col.categories)
+    seen = category_set(col.categories)
     unseen = list(dict.fromkeys(v for v in strings if isinstance(v, str) and v not in seen))
     if not unseen:
         return []

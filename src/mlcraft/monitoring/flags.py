@@ -6,17 +6,25 @@ A value outside the numeric range seen in training, or a category never seen in 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.schema import FeatureColumns, Role, Schema, column_values
+from mlcraft.core.schema import FeatureColumns, Role, Schema, category_set, column_values
 
 __all__ = ["input_flags", "OUT_OF_RANGE", "UNSEEN_CATEGORY"]
 
 OUT_OF_RANGE = "out_of_range"
 UNSEEN_CATEGORY = "unseen_category"
+
+
+@functools.lru_cache(maxsize=64)
+def _bounds(pairs: tuple[tuple[float, float], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Training ranges as column vectors, built once per model (requests are checked against them)."""
+    bounds = np.asarray(pairs, dtype=float)
+    return bounds[:, :1], bounds[:, 1:]
 
 
 def input_flags(schema: Schema, features: pd.DataFrame | FeatureColumns) -> dict[int, list[dict[str, Any]]]:
@@ -30,20 +38,25 @@ def input_flags(schema: Schema, features: pd.DataFrame | FeatureColumns) -> dict
     """
     out: dict[int, list[dict[str, Any]]] = {}
     names = set(features.columns)
-    for col in schema.columns:
-        if col.name not in names:
-            continue
-        values = column_values(features, col.name)
-        if col.role is Role.NUMERIC and col.low is not None and col.high is not None:
-            numbers = values.astype(float)
-            with np.errstate(invalid="ignore"):
-                bad = np.flatnonzero((numbers < col.low) | (numbers > col.high))
+    ranged = [c for c in schema.columns if c.role is Role.NUMERIC and c.low is not None and c.high is not None and c.name in names]
+    if ranged:
+        numbers = np.vstack([np.asarray(column_values(features, c.name), dtype=float) for c in ranged])
+        low, high = _bounds(tuple((c.low, c.high) for c in ranged))
+        with np.errstate(invalid="ignore"):  # (NaN compares as False: missing is not out of range)
+            outside = (numbers < low) | (numbers > high)
+        for j in np.flatnonzero(outside.any(axis=1)):  # one comparison for all columns; rows only where needed
+            col = ranged[j]
             message = f"outside the training range [{col.low:g}, {col.high:g}]"
-            for i in bad:
-                out.setdefault(int(i), []).append({"column": col.name, "value": float(numbers[i]), "issue": OUT_OF_RANGE, "message": message})
-        elif col.role is Role.CATEGORICAL and col.categories is not None:
-            seen = set(col.categories)
-            for i, v in enumerate(values):
+            for i in np.flatnonzero(outside[j]):
+                out.setdefault(int(i), []).append({"column": col.name, "value": float(numbers[j, i]), "issue": OUT_OF_RANGE, "message": message})
+    for col in schema.columns:
+        if col.role is Role.CATEGORICAL and col.categories is not None and col.name in names:
+            seen = category_set(col.categories)
+            for i, v in enumerate(column_values(features, col.name)):
                 if isinstance(v, str) and v not in seen:
                     out.setdefault(i, []).append({"column": col.name, "value": v, "issue": UNSEEN_CATEGORY, "message": "category not seen in training"})
-    return out
+    if out and ranged and any(c.role is Role.CATEGORICAL for c in schema.columns):  # within a row: the schema's column order
+        position = {c.name: k for k, c in enumerate(schema.columns)}
+        for row in out.values():
+            row.sort(key=lambda f: position[f["column"]])
+    return dict(sorted(out.items()))

@@ -239,10 +239,12 @@ class LogWriter:
                 if first is self._stop:
                     break
                 batch = [first]
-                deadline = time.monotonic() + self.flush_seconds
+                # Let the batch gather while asleep, then take what came: waking for each record
+                # would take the interpreter lock from the serving thread once per request.
+                time.sleep(self.flush_seconds)
                 while len(batch) < self.batch_size:
                     try:
-                        item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                        item = self._queue.get_nowait()
                     except queue.Empty:
                         break
                     if item is self._stop:
