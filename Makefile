@@ -85,7 +85,7 @@ bench-compare: setup $(BENCH_STAMP)
 	$(PY) benchmarks/bench_compare.py $(COMPARE_ARGS)
 
 bench-inference: setup
-	$(PY) benchmarks/bench_inference.py
+	flock /tmp/mlcraft-bench.lock $(PY) benchmarks/bench_inference.py
 
 bench-serve: setup
 	flock /tmp/mlcraft-bench.lock $(PY) benchmarks/bench_serve.py
