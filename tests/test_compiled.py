@@ -173,3 +173,12 @@ def test_a_compiled_path_that_fails_at_run_time_falls_back_to_scikit_learn():
 
     model.__dict__["_compiled"] = broken
     assert np.array_equal(model.predict_raw(X.head(4)), predict_array(pipeline, X.head(4), "regression", None))
+
+
+def test_large_batches_give_the_same_lightgbm_predictions_on_every_core(monkeypatch):
+    frame = awkward_frame("multiclass", n=600)
+    pipeline, schema, classes, X = fitted("lightgbm", "multiclass", frame)
+    predictor = compiled.verified_predictor(pipeline, schema, "multiclass", classes)
+    one_thread = predictor(X)
+    monkeypatch.setattr(compiled, "LIGHTGBM_THREADED_ROWS", 100)
+    assert np.array_equal(predictor(X), one_thread)

@@ -41,6 +41,7 @@ Features = pd.DataFrame | FeatureColumns  # checked features (Schema.coerce or c
 Predictor = Callable[[Features], np.ndarray]
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 RTOL, ATOL = 1e-9, 1e-12  # agreement asked of a compiled predictor on the probe rows
+LIGHTGBM_THREADED_ROWS = 5_000  # from this many rows LightGBM predicts on every core (rows are independent)
 _UNSEEN = "\x00mlcraft-unseen-category"
 
 
@@ -250,14 +251,14 @@ def _estimator(est: Any, prep: _Preparation, task: str, classes: Sequence[Any] |
         booster = est.booster_
 
         def lightgbm_output(X):
-            out = booster.predict(X, num_threads=1)
+            out = booster.predict(X, num_threads=1 if len(X) < LIGHTGBM_THREADED_ROWS else 0)  # 0: every core
             if task == "regression":
                 return np.asarray(out, dtype=float).ravel()
             if out.ndim == 1:
                 out = np.column_stack([1.0 - out, out])
             return align_proba(out, est.classes_, classes)
 
-        lightgbm_output.single_threaded = True  # one thread by its own argument: no pool limit needed
+        lightgbm_output.single_threaded = True  # threads set by its own argument: no pool limit needed
         return lightgbm_output
     inputs = prep.as_frame if prep.pandas else (lambda X: X)
 
