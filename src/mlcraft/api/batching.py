@@ -134,6 +134,7 @@ def predict_batch(batch: list[tuple[Any, Any, Any]]) -> bool:
         start += len(features)
     return True
 
+
 def _concat(parts: list) -> pd.DataFrame | FeatureColumns:
     """Requests' features stacked (a frame as soon as one request came as one: CSV, many records)."""
     if all(isinstance(p, FeatureColumns) for p in parts):

@@ -120,13 +120,12 @@ class FittedModel:
         if len(features) >= MULTITHREAD_ROWS:
             return predict_array(self.pipeline, _frame(features), self.task, self.classes)
         fast = self.compiled()
-        if fast is not None and getattr(fast, "single_threaded", False):
-            with contextlib.suppress(Exception):  # input the compiled path cannot take: scikit-learn's path decides
-                return fast(features)
-        with _one_thread():
-            if fast is not None:
-                with contextlib.suppress(Exception):
+        if fast is not None:
+            # (a compiled path that sets its own thread count needs no thread-pool limit)
+            with contextlib.nullcontext() if getattr(fast, "single_threaded", False) else _one_thread():
+                with contextlib.suppress(Exception):  # input the compiled path cannot take: scikit-learn's path decides
                     return fast(features)
+        with _one_thread():
             return predict_array(self.pipeline, _frame(features), self.task, self.classes)
 
     def compiled(self):

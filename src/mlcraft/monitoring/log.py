@@ -239,21 +239,27 @@ class LogWriter:
                 if first is self._stop:
                     break
                 batch = [first]
-                # Let the batch gather while asleep, then take what came: waking for each record
-                # would take the interpreter lock from the serving thread once per request.
-                time.sleep(self.flush_seconds)
-                while len(batch) < self.batch_size:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is self._stop:
-                        stopping = True
-                        break
-                    batch.append(item)
+                stopping = self._take(batch)
+                if not stopping and len(batch) < self.batch_size:
+                    # Let a short batch gather while asleep, then take what came: waking for each
+                    # record would take the interpreter lock from the serving thread once per request.
+                    time.sleep(self.flush_seconds)
+                    stopping = self._take(batch)
                 self._write(conn, batch)
         finally:
             conn.close()
+
+    def _take(self, batch: list[RequestRecord]) -> bool:
+        """Add what is queued to ``batch`` (up to the batch size); True if the stop sign came."""
+        while len(batch) < self.batch_size:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if item is self._stop:
+                return True
+            batch.append(item)
+        return False
 
     def _write(self, conn: Any, batch: list[RequestRecord]) -> None:
         for attempt in range(_RETRIES):
