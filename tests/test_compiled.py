@@ -13,7 +13,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline
 
-from mlcraft.core import compiled
+from mlcraft.core import compiled, treepredict
 from mlcraft.core.ensemble import BaggedModel, EnsembleModel, fit_blend
 from mlcraft.core.estimator import BuildContext
 from mlcraft.core.metrics import Scorer, get_metric
@@ -180,5 +180,70 @@ def test_large_batches_give_the_same_lightgbm_predictions_on_every_core(monkeypa
     pipeline, schema, classes, X = fitted("lightgbm", "multiclass", frame)
     predictor = compiled.verified_predictor(pipeline, schema, "multiclass", classes)
     one_thread = predictor(X)
-    monkeypatch.setattr(compiled, "LIGHTGBM_THREADED_ROWS", 100)
+    monkeypatch.setattr(treepredict, "THREADED_ROWS", 100)
     assert np.array_equal(predictor(X), one_thread)
+
+
+def _inner(pipeline):
+    est = pipeline.steps[1][1]
+    return getattr(est, "estimator_", est)
+
+
+@pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
+def test_histogram_boosting_walks_all_trees_at_once_with_categorical_splits(task, monkeypatch):
+    frame = awkward_frame(task)
+    pipeline, schema, classes, X = fitted("hist_gradient_boosting", task, frame)
+    inner = _inner(pipeline)
+    stacked = treepredict._Stacked(inner)
+    assert stacked.has_categories  # native categories: the bitset rule is exercised
+    batches = [X, X.iloc[[3]], unseen_rows(X)]
+    expected = [predict_array(pipeline, b, task, classes) for b in batches]
+    predictor = compiled.verified_predictor(pipeline, schema, task, classes)
+
+    def no_per_iteration_calls(*args, **kwargs):
+        raise AssertionError("scikit-learn's per-iteration predictor was called")
+
+    monkeypatch.setattr(type(inner), "_raw_predict", no_per_iteration_calls)
+    for batch, want in zip(batches, expected):
+        assert np.allclose(predictor(batch), want, rtol=1e-9, atol=1e-12)
+
+
+def test_histogram_boosting_keeps_scikit_learn_for_large_batches(monkeypatch):
+    frame = awkward_frame("regression")
+    pipeline, schema, classes, X = fitted("hist_gradient_boosting", "regression", frame)
+    monkeypatch.setattr(treepredict, "STACKED_CELLS", 10)  # every batch of 2 rows or more is "large"
+    predictor = compiled.compile_predictor(pipeline, "regression", None)
+    calls = []
+    original = type(_inner(pipeline))._raw_predict
+    monkeypatch.setattr(type(_inner(pipeline)), "_raw_predict", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    assert np.allclose(predictor(X), predict_array(pipeline, X, "regression", None), rtol=1e-9)
+    assert calls  # scikit-learn's predictor served the large batch
+
+
+@pytest.mark.parametrize("family_name", ["random_forest", "extra_trees"])
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_forests_call_their_trees_directly(family_name, task, monkeypatch):
+    frame = awkward_frame(task)
+    pipeline, schema, classes, X = fitted(family_name, task, frame)
+    batches = [X, X.iloc[[3]], unseen_rows(X)]
+    expected = [predict_array(pipeline, b, task, classes) for b in batches]
+    predictor = compiled.verified_predictor(pipeline, schema, task, classes)
+    inner = _inner(pipeline)
+
+    def no_forest_call(*args, **kwargs):
+        raise AssertionError("the forest's own predict was called")
+
+    monkeypatch.setattr(type(inner), "predict" if task == "regression" else "predict_proba", no_forest_call)
+    for batch, want in zip(batches, expected):
+        assert np.allclose(predictor(batch), want, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("family_name", ["random_forest", "hist_gradient_boosting"])
+def test_tree_ensembles_share_large_batches_among_cores(family_name, monkeypatch):
+    frame = awkward_frame("multiclass", n=600)
+    pipeline, schema, classes, X = fitted(family_name, "multiclass", frame)
+    predictor = compiled.verified_predictor(pipeline, schema, "multiclass", classes)
+    assert getattr(predictor, "single_threaded", False)  # it chooses its threads: no pool limit around it
+    expected = predict_array(pipeline, X, "multiclass", classes)
+    monkeypatch.setattr(treepredict, "THREADED_ROWS", 100)
+    assert np.allclose(predictor(X), expected, rtol=1e-9, atol=1e-12)

@@ -101,3 +101,25 @@ def test_ensemble_model_serves_through_fitted_model_and_pickles():
     again = pickle.loads(pickle.dumps(model))
     assert np.array_equal(again.predict_raw(X), raw)
     assert LinearRegression  # (imported to keep the example close to a regression use)
+
+
+def test_prefer_fast_passes_over_models_too_slow_for_10000_rows():
+    y = np.zeros(10)
+    slow = result("lightgbm#2", [0.9, 0.9], family="lightgbm")
+    quick = result("hist_gradient_boosting", [1.0, 1.0], family="hist_gradient_boosting")
+    worst = result("ridge", [1.5, 1.5], family="ridge")
+    # CV predict times on folds of 2,000 rows: 0.5 s, 0.05 s, 0.001 s for 2,000 rows
+    for r, seconds in ((slow, 0.5), (quick, 0.05), (worst, 0.001)):
+        r.oof, r.predict_time = y, seconds
+    rows = dict(n_rows=10_000, n_folds=5)
+    assert choose([slow, quick, worst], [], RMSE, **rows, n_jobs=2).result.name == "lightgbm#2"  # not asked: the best
+    fast = choose([slow, quick, worst], [], RMSE, prefer_fast=True, **rows, n_jobs=2)
+    assert fast.result.name == "hist_gradient_boosting"
+    assert any("lightgbm#2 not chosen (--prefer-fast)" in note for note in fast.notes)
+    # 0.5 s for 2,000 rows is ~1.6 s for 10,000 on 2 cores (refit on more rows); on 8 cores it fits
+    assert choose([slow, quick, worst], [], RMSE, prefer_fast=True, **rows, n_jobs=8).result.name == "lightgbm#2"
+    # nothing fast enough: the fastest, said so
+    for r in (slow, quick, worst):
+        r.predict_time = 5.0 if r is not worst else 1.0
+    alone = choose([slow, quick, worst], [], RMSE, prefer_fast=True, **rows, n_jobs=1)
+    assert alone.result.name == "ridge" and "may miss the target" in alone.notes[-1]

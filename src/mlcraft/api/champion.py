@@ -30,6 +30,7 @@ FAMILY_POOL = 4  # best trial of each of the best families: stacking and voting
 ONE_ROW_MS, BATCH_S = 20.0, 1.0  # fast-inference targets: one row, 10,000 rows
 MIN_WEIGHT = 0.02  # stacking members weighing less are dropped (they cost prediction time for nothing)
 PIPELINE_MS = 3.0  # about what one fitted pipeline adds to the latency of one row
+PARALLEL_EFFICIENCY = 0.8  # share of each extra core that large-batch predictions gain
 
 
 @dataclass
@@ -127,21 +128,44 @@ def _forms(option: Champion, seconds_left: float | None, n_jobs: int, n_rows: in
     return forms if not to_refit or refit_seconds(to_refit, n_jobs) * 1.2 <= seconds_left else None
 
 
+def expected_batch_seconds(result: CVResult, n_rows: int, n_folds: int, n_jobs: int) -> float:
+    """Expected seconds for 10,000 rows through the refitted model, from the CV's predict time
+    (one process per fold) shared among the cores that predict large batches."""
+    _, one_core = predict_seconds([result], ["refit"], n_rows, n_folds)
+    return one_core * REFIT_FACTOR / max(1.0, PARALLEL_EFFICIENCY * n_jobs)
+
+
+def _fast_enough(options: list[Champion], n_rows: int, n_folds: int, n_jobs: int) -> tuple[list[Champion], list[str]]:
+    """``--prefer-fast``: the single models expected to meet the 10,000-row target, best first;
+    if none is, the fastest alone."""
+    expected = {id(o): expected_batch_seconds(o.result, n_rows, n_folds, n_jobs) for o in options}
+    fast = [o for o in options if expected[id(o)] <= BATCH_S]
+    ahead = options[: options.index(fast[0])] if fast else options  # the better models passed over
+    notes = [f"{o.result.name} not chosen (--prefer-fast): it would predict 10,000 rows in ~{expected[id(o)]:.1f} s (target {BATCH_S:.0f} s)" for o in ahead[:3]]
+    if fast or not options:
+        return fast, notes
+    fastest = min(options, key=lambda o: expected[id(o)])
+    return [fastest], notes + [f"{fastest.result.name}: the fastest model, although it may miss the target"]
+
+
 def choose(
     results: Sequence[CVResult], ensembles: Sequence[Champion], scorer: Scorer, *, prefer_fast: bool = False,
     seconds_left: float | None = None, n_jobs: int = 1, n_rows: int = 1, n_folds: int = 5,
 ) -> Champion:
     """The best single model, or an ensemble when its CV score beats it; each must be ready in time.
 
-    With ``prefer_fast``, only single models refitted on all rows are considered.
+    With ``prefer_fast``, only single models refitted on all rows are considered, and among them
+    those expected to predict 10,000 rows within the target (from their CV predict times).
     """
     ranked = _rank(results, scorer)
     options = [Champion(r, [r]) for r in ranked]
-    if not prefer_fast and ranked:
+    notes = []
+    if prefer_fast:
+        options, notes = _fast_enough(options, n_rows, n_folds, n_jobs)
+    elif ranked:
         best_single = scorer.sign * ranked[0].mean
         options += [e for e in ensembles if scorer.sign * e.result.mean > best_single]
     options.sort(key=lambda c: (-scorer.sign * c.result.mean, c.result.name))
-    notes = []
     for option in options:
         forms = _forms(option, seconds_left, n_jobs, n_rows, n_folds)
         if forms is not None and not (prefer_fast and "bag" in forms):

@@ -31,6 +31,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from mlcraft.core import treepredict
+from mlcraft.core.estimator import _Wrapper
 from mlcraft.core.pipeline import align_proba, predict_array
 from mlcraft.core.preprocess import DatetimeParts, LogHeavyTails, NativeCategories
 from mlcraft.core.schema import FeatureColumns, Role, Schema, column_values
@@ -41,7 +43,6 @@ Features = pd.DataFrame | FeatureColumns  # checked features (Schema.coerce or c
 Predictor = Callable[[Features], np.ndarray]
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 RTOL, ATOL = 1e-9, 1e-12  # agreement asked of a compiled predictor on the probe rows
-LIGHTGBM_THREADED_ROWS = 5_000  # from this many rows LightGBM predicts on every core (rows are independent)
 _UNSEEN = "\x00mlcraft-unseen-category"
 
 
@@ -251,7 +252,7 @@ def _estimator(est: Any, prep: _Preparation, task: str, classes: Sequence[Any] |
         booster = est.booster_
 
         def lightgbm_output(X):
-            out = booster.predict(X, num_threads=1 if len(X) < LIGHTGBM_THREADED_ROWS else 0)  # 0: every core
+            out = booster.predict(X, num_threads=1 if len(X) < treepredict.THREADED_ROWS else 0)  # 0: every core
             if task == "regression":
                 return np.asarray(out, dtype=float).ravel()
             if out.ndim == 1:
@@ -267,7 +268,27 @@ def _estimator(est: Any, prep: _Preparation, task: str, classes: Sequence[Any] |
             return np.asarray(est.predict(inputs(X)), dtype=float).ravel()
         return align_proba(np.asarray(est.predict_proba(inputs(X)), dtype=float), est.classes_, classes)
 
-    return estimator_output
+    inner = est
+    while isinstance(inner, _Wrapper) and hasattr(inner, "estimator_"):  # (GrowWithin, Subsampled: predict with estimator_)
+        inner = inner.estimator_
+    regression = task == "regression"
+    try:
+        if treepredict.is_forest(inner):
+            trees = treepredict.forest_output(inner, regression)
+        elif treepredict.is_hgb(inner):
+            trees = treepredict.hgb_output(inner, regression, estimator_output, native_counts=prep.native_counts, as_frame=prep.as_frame if prep.pandas else None)
+        else:
+            return estimator_output
+    except treepredict.Unsupported as exc:
+        raise NotCompilable(str(exc)) from exc
+    if regression:
+        return trees
+
+    def tree_proba(X):
+        return align_proba(trees(X), inner.classes_, classes)
+
+    tree_proba.single_threaded = True  # (as ``trees``: it sets its own threads)
+    return tree_proba
 
 
 def _pipeline_parts(pipeline: Any, task: str, classes) -> tuple[_Preparation, ArrayFn]:
