@@ -116,7 +116,7 @@ def test_prefer_fast_passes_over_models_too_slow_for_10000_rows():
     fast = choose([slow, quick, worst], [], RMSE, prefer_fast=True, **rows, n_jobs=2)
     assert fast.result.name == "hist_gradient_boosting"
     assert any("lightgbm#2 not chosen (--prefer-fast)" in note for note in fast.notes)
-    # 0.5 s for 2,000 rows is ~1.6 s for 10,000 on 2 cores (refit on more rows); on 8 cores it fits
+    # 0.5 s for 2,000 rows (one core) is ~1.4 s for 10,000 on 2 cores; on 8 cores it fits
     assert choose([slow, quick, worst], [], RMSE, prefer_fast=True, **rows, n_jobs=8).result.name == "lightgbm#2"
     # nothing fast enough: the fastest, said so
     for r in (slow, quick, worst):
