@@ -123,3 +123,44 @@ def test_prefer_fast_passes_over_models_too_slow_for_10000_rows():
         r.predict_time = 5.0 if r is not worst else 1.0
     alone = choose([slow, quick, worst], [], RMSE, prefer_fast=True, **rows, n_jobs=1)
     assert alone.result.name == "ridge" and "may miss the target" in alone.notes[-1]
+
+
+def test_prefer_fast_times_fold_models_before_trusting_cv_estimates():
+    y = np.zeros(10)
+    slow = result("lightgbm#2", [0.9, 0.9], family="lightgbm")
+    quick = result("lightgbm", [1.0, 1.0], family="lightgbm")
+    for r in (slow, quick):
+        r.oof, r.predict_time = y, 5.0  # the CV's estimate says both are too slow
+    measured = {"lightgbm#2": 1.3, "lightgbm": 0.4}
+    timed = []
+
+    def timer(r):
+        timed.append(r.name)
+        return measured[r.name]
+
+    fast = choose([slow, quick], [], RMSE, prefer_fast=True, n_rows=10_000, n_folds=5, n_jobs=2, timer=timer)
+    assert fast.result.name == "lightgbm" and timed == ["lightgbm#2", "lightgbm"]
+    assert "its fold model predicted 10,000 rows in 1.30 s" in fast.notes[0]
+
+
+def test_fold_model_timer_times_a_kept_fold_model():
+    from mlcraft.api.champion import fold_model_timer
+    from mlcraft.core.estimator import BuildContext
+    from mlcraft.core.pipeline import make_pipeline
+    from mlcraft.core.schema import infer_schema
+    from mlcraft.models import get_family
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=200), "b": rng.choice(["x", "y"], size=200)})
+    frame["y"] = frame["a"] * 2 + (frame["b"] == "x")
+    schema = infer_schema(frame, "y")
+    X, _ = schema.coerce(frame)
+    family = get_family("ridge")
+    pipeline = make_pipeline(family, schema, family.default_params("regression", 200), BuildContext(task="regression", n_rows=200, n_features=2, seed=0)).fit(X, frame["y"])
+    kept = result("ridge", [1.0])
+    kept.models = [pipeline]
+    timer = fold_model_timer(X, schema, "regression", None)
+    seconds = timer(kept)
+    assert seconds is not None and 0 < seconds < 5
+    assert timer(result("knn", [1.0])) is None  # no fold model kept: nothing to time
+    assert fold_model_timer(X, schema, "regression", None, limit_s=0.0)(kept) is None  # no time for timings

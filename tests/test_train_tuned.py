@@ -85,3 +85,19 @@ def test_tune_cli_grid_search_prints_results_and_saves_the_best(titanic_csv, tmp
     bad.write_text("[nope]\nvalues = [1]\n")
     wrong = run_cli("tune", "--project", project, "--family", "logistic_regression", "--space", bad)
     assert wrong.returncode == 2 and "unknown parameter 'nope'" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+def test_prefer_fast_saves_a_single_model_that_meets_the_speed_targets(titanic_csv, tmp_path):
+    import json
+
+    project = tmp_path / "fast"
+    result = run_cli("train", titanic_csv, "--target", "Survived", "--project", project, "--max-trials", "16", "--prefer-fast")
+    assert result.returncode == 0, result.stderr
+    run = next((project / "runs").iterdir())
+    chosen = json.loads((run / "chosen.json").read_text())
+    assert chosen["family"] != "ensemble" and [m["form"] for m in chosen["members"]] == ["refit"]
+    import mlcraft
+
+    registry = mlcraft.Project.open(project).registry
+    meta = registry.meta(registry.champion())
+    assert {"one_row_ms", "rows_10k_s", "fast"} <= set(meta["inference"])  # measured after the refit (targets: `make bench-inference`)

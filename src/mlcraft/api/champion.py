@@ -10,7 +10,7 @@ is recorded so that ``mlcraft train --replay RUN`` rebuilds exactly the same mod
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,17 +19,18 @@ import pandas as pd
 
 from mlcraft.core.ensemble import BaggedModel, Blend, EnsembleModel, cross_validated_blend
 from mlcraft.core.metrics import Scorer
-from mlcraft.core.pipeline import FittedModel
+from mlcraft.core.pipeline import FittedModel, predict_array
 from mlcraft.core.scheduler import FoldPool
 from mlcraft.core.search import REFIT_FACTOR, CVResult
 
-__all__ = ["Champion", "build_ensembles", "choose", "refit", "refit_seconds", "ensemble_calls", "measure_inference", "ENSEMBLE_POOL", "FAMILY_POOL"]
+__all__ = ["Champion", "build_ensembles", "choose", "refit", "refit_seconds", "ensemble_calls", "measure_inference", "fold_model_timer", "ENSEMBLE_POOL", "FAMILY_POOL"]
 
 ENSEMBLE_POOL = 12  # best trials greedy selection chooses from
 FAMILY_POOL = 4  # best trial of each of the best families: stacking and voting
 ONE_ROW_MS, BATCH_S = 20.0, 1.0  # fast-inference targets: one row, 10,000 rows
 MIN_WEIGHT = 0.02  # stacking members weighing less are dropped (they cost prediction time for nothing)
 PIPELINE_MS = 3.0  # about what one fitted pipeline adds to the latency of one row
+TIMED_CANDIDATES = 4  # --prefer-fast times at most this many fold models
 PARALLEL_EFFICIENCY = 0.9  # share of each extra core that large-batch predictions gain
 
 
@@ -131,39 +132,80 @@ def _forms(option: Champion, seconds_left: float | None, n_jobs: int, n_rows: in
 def expected_batch_seconds(result: CVResult, n_rows: int, n_folds: int, n_jobs: int) -> float:
     """Expected seconds for 10,000 rows through the refitted model, from the CV's predict time
     (one process per core, through scikit-learn's path) shared among the cores that predict large
-    batches. On housing (60 s) it overestimates: a LightGBM of 1,000 trees
-    expected at 0.8 s took 0.66 s."""
+    batches. Small validation folds make it an overestimate (their time is mostly per-call cost):
+    used only where no fold model can be timed."""
     _, one_core = predict_seconds([result], ["refit"], n_rows, n_folds)
     return one_core / max(1.0, PARALLEL_EFFICIENCY * n_jobs)
 
 
-def _fast_enough(options: list[Champion], n_rows: int, n_folds: int, n_jobs: int) -> tuple[list[Champion], list[str]]:
-    """``--prefer-fast``: the single models expected to meet the 10,000-row target, best first;
-    if none is, the fastest alone."""
-    expected = {id(o): expected_batch_seconds(o.result, n_rows, n_folds, n_jobs) for o in options}
-    fast = [o for o in options if expected[id(o)] <= BATCH_S]
-    ahead = options[: options.index(fast[0])] if fast else options  # the better models passed over
-    notes = [f"{o.result.name} not chosen (--prefer-fast): it would predict 10,000 rows in ~{expected[id(o)]:.1f} s (target {BATCH_S:.0f} s)" for o in ahead[:3]]
-    if fast or not options:
-        return fast, notes
-    fastest = min(options, key=lambda o: expected[id(o)])
-    return [fastest], notes + [f"{fastest.result.name}: the fastest model, although it may miss the target"]
+def fold_model_timer(
+    X: pd.DataFrame, schema: Any, task: str, classes, seed: int = 0, limit_s: float | None = None,
+) -> Callable[[CVResult], float | None]:
+    """``result -> seconds`` for 10,000 training rows through the first fold model the CV kept
+    (the compiled path a saved model takes, as :meth:`FittedModel.predict_raw` for that size);
+    None when no fold model was kept, or once the timings took ``limit_s`` in all."""
+    from mlcraft.core.compiled import verified_predictor
+
+    batch = X.sample(10_000, replace=True, random_state=seed)
+    spent = [0.0]
+
+    def seconds(result: CVResult) -> float | None:
+        if not result.models or (limit_s is not None and spent[0] >= limit_s):
+            return None
+        begin = time.perf_counter()
+        pipeline = result.models[0]
+        fast = verified_predictor(pipeline, schema, task, classes)
+        predict = fast if fast is not None else (lambda b: predict_array(pipeline, b, task, classes))
+        start = time.perf_counter()
+        predict(batch)
+        took = time.perf_counter() - start
+        spent[0] += time.perf_counter() - begin
+        return took
+
+    return seconds
+
+
+def _fast_enough(
+    options: list[Champion], n_rows: int, n_folds: int, n_jobs: int, timer: Callable[[CVResult], float | None] | None,
+) -> tuple[list[Champion], list[str]]:
+    """``--prefer-fast``: the best single model that predicts 10,000 rows within the target: timed
+    on its first fold model (at most :data:`TIMED_CANDIDATES` of them), else estimated from its CV
+    predict time. If none is, the fastest alone."""
+    notes, seen = [], {}
+    for rank, option in enumerate(options):
+        measured = timer(option.result) if timer is not None and rank < TIMED_CANDIDATES else None
+        seconds = measured if measured is not None else expected_batch_seconds(option.result, n_rows, n_folds, n_jobs)
+        seen[id(option)] = seconds
+        if seconds <= BATCH_S:
+            return [option], notes
+        if measured is not None:
+            notes.append(f"{option.result.name} not chosen (--prefer-fast): its fold model predicted 10,000 rows in {seconds:.2f} s (target {BATCH_S:.0f} s)")
+        else:
+            notes.append(f"{option.result.name} not chosen (--prefer-fast): from its CV it would predict 10,000 rows in ~{seconds:.1f} s (target {BATCH_S:.0f} s)")
+    if not options:
+        return [], notes
+    fastest = min(options, key=lambda o: seen[id(o)])
+    return [fastest], notes[:3] + [f"{fastest.result.name}: the fastest model, although it may miss the target"]
 
 
 def choose(
     results: Sequence[CVResult], ensembles: Sequence[Champion], scorer: Scorer, *, prefer_fast: bool = False,
     seconds_left: float | None = None, n_jobs: int = 1, n_rows: int = 1, n_folds: int = 5,
+    timer: Callable[[CVResult], float | None] | None = None,
 ) -> Champion:
     """The best single model, or an ensemble when its CV score beats it; each must be ready in time.
 
-    With ``prefer_fast``, only single models refitted on all rows are considered, and among them
-    those expected to predict 10,000 rows within the target (from their CV predict times).
+    With ``prefer_fast``, only single models refitted on all rows are considered: the best one
+    that predicts 10,000 rows within the target (``timer``: :func:`fold_model_timer`).
     """
     ranked = _rank(results, scorer)
     options = [Champion(r, [r]) for r in ranked]
     notes = []
     if prefer_fast:
-        options, notes = _fast_enough(options, n_rows, n_folds, n_jobs)
+        start = time.perf_counter()
+        options, notes = _fast_enough(options, n_rows, n_folds, n_jobs, timer)
+        if seconds_left is not None:
+            seconds_left -= time.perf_counter() - start  # (the timings' own time)
     elif ranked:
         best_single = scorer.sign * ranked[0].mean
         options += [e for e in ensembles if scorer.sign * e.result.mean > best_single]

@@ -21,7 +21,7 @@ import pandas as pd
 
 from mlcraft import atomic
 from mlcraft.api.candidates import Builder, encoded_width, family_spec, memory_plan
-from mlcraft.api.champion import Champion, build_ensembles, choose, ensemble_calls, measure_inference, refit, refit_seconds
+from mlcraft.api.champion import Champion, build_ensembles, choose, ensemble_calls, fold_model_timer, measure_inference, refit, refit_seconds
 from mlcraft.api.runrecord import RunLog, read_chosen, write_run
 from mlcraft.config import env_n_jobs
 from mlcraft.core.estimator import BuildContext
@@ -264,9 +264,12 @@ def _search(project: Project, data: TrainingData, specs, pool: FoldPool, budget:
     _best(results, data.scorer)
     ensembles = build_ensembles(results, data.y.to_numpy(), data.folds, data.scorer, cfg.task)
     seconds_left = None if budget.time_limit is None else budget.remaining() - SAVE_RESERVE_S
+    timer = None
+    if prefer_fast:  # timing fold models may take a tenth of the time left
+        timer = fold_model_timer(data.X, project.schema, cfg.task, data.classes, cfg.seed, None if seconds_left is None else max(0.0, 0.1 * seconds_left))
     champion = choose(
         results, ensembles, data.scorer, prefer_fast=prefer_fast, seconds_left=seconds_left, n_jobs=n_jobs,
-        n_rows=len(data.y), n_folds=len(data.folds),
+        n_rows=len(data.y), n_folds=len(data.folds), timer=timer,
     )
     for note in champion.notes:
         events.on_note(note)
