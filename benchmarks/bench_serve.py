@@ -40,11 +40,10 @@ async def _client(host, port, body, deadline, budget, latencies, errors):
             start = time.perf_counter()
             writer.write(head + body)
             await writer.drain()
-            status = int((await reader.readline()).split()[1])
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
+            head_block = await reader.readuntil(b"\r\n\r\n")  # one await for the status line and headers
+            status = int(head_block[9:12])
+            at = head_block.lower().find(b"content-length:")
+            length = int(head_block[at + 15 : head_block.find(b"\r\n", at)]) if at >= 0 else 0
             await reader.readexactly(length)
             latencies.append(time.perf_counter() - start)
             if status != 200:
