@@ -19,7 +19,7 @@ import pandas as pd
 
 from mlcraft.core.ensemble import BaggedModel, Blend, EnsembleModel, cross_validated_blend
 from mlcraft.core.metrics import Scorer
-from mlcraft.core.pipeline import FittedModel, predict_array
+from mlcraft.core.pipeline import FittedModel
 from mlcraft.core.scheduler import FoldPool
 from mlcraft.core.search import REFIT_FACTOR, CVResult
 
@@ -141,11 +141,9 @@ def expected_batch_seconds(result: CVResult, n_rows: int, n_folds: int, n_jobs: 
 def fold_model_timer(
     X: pd.DataFrame, schema: Any, task: str, classes, seed: int = 0, limit_s: float | None = None,
 ) -> Callable[[CVResult], float | None]:
-    """``result -> seconds`` for 10,000 training rows through the first fold model the CV kept
-    (the compiled path a saved model takes, as :meth:`FittedModel.predict_raw` for that size);
+    """``result -> seconds`` for 10,000 training rows through the first fold model the CV kept,
+    predicted as a saved model predicts (:meth:`FittedModel.predict_raw`, compiled path included);
     None when no fold model was kept, or once the timings took ``limit_s`` in all."""
-    from mlcraft.core.compiled import verified_predictor
-
     batch = X.sample(10_000, replace=True, random_state=seed)
     spent = [0.0]
 
@@ -153,11 +151,10 @@ def fold_model_timer(
         if not result.models or (limit_s is not None and spent[0] >= limit_s):
             return None
         begin = time.perf_counter()
-        pipeline = result.models[0]
-        fast = verified_predictor(pipeline, schema, task, classes)
-        predict = fast if fast is not None else (lambda b: predict_array(pipeline, b, task, classes))
+        model = FittedModel(result.models[0], schema, task, result.family, dict(result.params), classes=classes)
+        model.compiled()  # built (and verified) at load time for a saved model: not timed
         start = time.perf_counter()
-        predict(batch)
+        model.predict_raw(batch)
         took = time.perf_counter() - start
         spent[0] += time.perf_counter() - begin
         return took
