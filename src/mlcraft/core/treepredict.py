@@ -1,4 +1,4 @@
-"""Tree ensembles' predictions for small batches, without a Python call per tree.
+"""Tree ensembles' predictions without a Python call per tree (the batches a served model sees).
 
 scikit-learn's forests predict tree by tree through joblib, and histogram gradient boosting calls
 one Cython predictor per iteration: one row through a forest of 300 trees or a boosted model of
@@ -11,8 +11,9 @@ one Cython predictor per iteration: one row through a forest of 300 trees or a b
   cache; larger batches keep scikit-learn's own (compiled, row-parallel) predictor.
 
 Both are used only through :func:`mlcraft.core.compiled.verified_predictor`, which checks them
-against scikit-learn on probe rows; anything they do not know (categorical splits, several
-outputs) raises :class:`~mlcraft.core.compiled.NotCompilable`.
+against scikit-learn on probe rows; anything they do not know (several outputs, categories taken
+from pandas dtypes other than mlcraft's native ones) raises :class:`Unsupported`, and the model
+keeps scikit-learn's path.
 """
 
 from __future__ import annotations
