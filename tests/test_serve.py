@@ -310,3 +310,51 @@ def test_batcher_keeps_model_versions_apart():
     for i, (m, f) in enumerate(futures):
         assert f.result(timeout=10).tolist() == [i * m.k, (i + 1) * m.k]
     batcher.close()
+
+
+def _answer(response):
+    body = response.json()
+    if isinstance(body, dict):
+        body.pop("request_id", None)
+    return response.status_code, response.headers.get("content-type"), body
+
+
+def test_the_fast_path_gives_the_endpoints_answers(housing):
+    """`mlcraft serve` runs the app behind `PredictFastPath`: plain JSON predictions skip FastAPI's
+    routing; every answer (refusals included) is the endpoint's own."""
+    from mlcraft.serve.app import served_app
+
+    project, X = housing
+    unseen = records(X, 3)
+    unseen[1]["ocean_proximity"] = "ON THE MOON"
+    wrong_type = records(X, 2)
+    wrong_type[1]["median_income"] = "lots"
+    missing = records(X, 1)
+    del missing[0]["median_income"]
+    cases = [
+        ({"json": records(X, 1)[0]}, True),
+        ({"json": records(X, 20)}, True),
+        ({"json": {"records": records(X, 3)}}, True),
+        ({"json": unseen}, True),  # served, flagged
+        ({"json": wrong_type}, False),  # 422 from the endpoint
+        ({"json": missing}, False),
+        ({"content": b"{not json"}, False),
+        ({"content": b"[]"}, False),
+        ({"content": X.head(5).to_csv(index=False).encode(), "headers": {"Content-Type": "text/csv"}}, False),
+        ({"json": records(X, 1), "headers": {"X-API-Key": "wrong"}}, False),  # 401
+        ({"json": records(X, 1), "headers": {"X-API-Key": ""}}, False),
+        ({"json": records(X, 150)}, False),  # 413: over the 20,000-byte limit
+    ]
+    settings = ServeSettings(str(project.path), api_key="k", max_body_bytes=20_000, log=False)
+    fast = served_app(settings)
+    with TestClient(create_app(settings)) as plain, TestClient(fast) as wrapped:
+        for case, answered_fast in cases:
+            kwargs = {**case, "headers": {"X-API-Key": "k", **case.get("headers", {})}}
+            before = fast.answered
+            expected, got = plain.post("/predict", **kwargs), wrapped.post("/predict", **kwargs)
+            assert _answer(got) == _answer(expected), case
+            assert fast.answered - before == int(answered_fast), case
+            if got.status_code == 200:
+                assert got.headers["x-request-id"] == got.json()["request_id"]
+        health = wrapped.get("/health")  # other paths: the app's
+        assert health.status_code == 200 and health.json()["model_version"] == plain.get("/health").json()["model_version"]

@@ -13,7 +13,7 @@ from schemathesis.checks import not_a_server_error  # noqa: E402
 
 import mlcraft  # noqa: E402
 from mlcraft.api.serving import ServeSettings  # noqa: E402
-from mlcraft.serve import create_app  # noqa: E402
+from mlcraft.serve.app import served_app  # noqa: E402
 
 
 @schemathesis.serializer("text/csv")
@@ -28,7 +28,7 @@ def api_schema(tmp_path_factory, housing_csv):
     frame = pd.read_csv(housing_csv).head(2000)
     project = mlcraft.Project.create(tmp_path_factory.mktemp("fuzz") / "housing", data=frame, target="median_house_value", max_trials=1, time_limit=None)
     project.train(families=["ridge"], n_jobs=1)
-    app = create_app(ServeSettings(str(project.path), poll_seconds=3600))
+    app = served_app(ServeSettings(str(project.path), poll_seconds=3600))  # what `mlcraft serve` runs: the fast path, then the app
     from fastapi.testclient import TestClient
 
     with TestClient(app):  # runs the lifespan: the model is loaded

@@ -23,7 +23,7 @@ from mlcraft.api.serving import ModelService, ServeSettings, new_request_id, par
 from mlcraft.exceptions import DataError, MlcraftError, NotFittedError, RegistryError
 from mlcraft.serve import schemas
 
-__all__ = ["create_app", "app_from_env", "get_service"]
+__all__ = ["create_app", "served_app", "app_from_env", "get_service"]
 
 API_KEY_HEADER = "X-API-Key"
 _key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Required when the server was started with --api-key or MLCRAFT_API_KEY.")
@@ -190,11 +190,19 @@ async def _poll(app: FastAPI, seconds: float) -> None:
             await run_in_threadpool(service.poll)
 
 
-def app_from_env() -> FastAPI:
+def served_app(settings: ServeSettings):
+    """What uvicorn runs: the app behind :class:`~mlcraft.serve.fastpath.PredictFastPath`, which
+    answers plain JSON predictions itself and hands everything else to the app."""
+    from mlcraft.serve.fastpath import PredictFastPath
+
+    return PredictFastPath(create_app(settings), inline_bytes=min(INLINE_BODY_BYTES, settings.max_body_bytes))
+
+
+def app_from_env():
     """The app for ``uvicorn --factory`` in each worker process (settings come from the parent)."""
     from mlcraft.config import env_serve_settings
 
     raw = env_serve_settings()
     if raw is None:
         raise RuntimeError("MLCRAFT_SERVE_SETTINGS is not set; start the server with `mlcraft serve`")
-    return create_app(ServeSettings.from_json(raw))
+    return served_app(ServeSettings.from_json(raw))

@@ -18,6 +18,6 @@ def serve(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 8000,
         os.environ[SERVE_SETTINGS_ENV] = settings.to_json()  # each worker process builds its app from it
         uvicorn.run("mlcraft.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=log_level, access_log=False)
         return
-    from mlcraft.serve.app import create_app
+    from mlcraft.serve.app import served_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.run(served_app(settings), host=host, port=port, log_level=log_level, access_log=False)
