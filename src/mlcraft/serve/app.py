@@ -132,7 +132,7 @@ def create_app(settings: ServeSettings, *, service: ModelService | None = None) 
         request_id = new_request_id()
         try:
             body = await read_body(request, settings.max_body_bytes)
-            if request.headers.get("content-type", "").split(";")[0].strip().lower() in ("text/csv", "application/csv"):
+            if request.headers.get("content-type", "").split(";")[0].strip().lower() in schemas.CSV_TYPES:
                 prepared = await _maybe_threaded(svc.prepare_csv, body, large=len(body) > INLINE_BODY_BYTES)
             else:
                 records = parse_json_records(body)

@@ -6,7 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-__all__ = ["Health", "ModelInfo", "Predictions", "Flag", "Feedback", "FeedbackResult", "Reload", "Problem", "ERROR_RESPONSES", "predict_body"]
+__all__ = ["Health", "ModelInfo", "Predictions", "Flag", "Feedback", "FeedbackResult", "Reload", "Problem", "ERROR_RESPONSES", "CSV_TYPES", "predict_body"]
+
+CSV_TYPES = ("text/csv", "application/csv")  # request content types read as CSV by POST /predict; any other is JSON
 
 
 class Problem(BaseModel):
