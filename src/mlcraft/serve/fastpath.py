@@ -48,10 +48,10 @@ class PredictFastPath:
             return await self.app(scope, receive, send)
         if headers.get(b"content-type", b"").split(b";")[0].strip().lower().decode("latin-1") in CSV_TYPES:
             return await self.app(scope, receive, send)
+        start = time.perf_counter()  # (as the endpoint: the logged latency includes reading the body)
         body, message = await self._body(receive)
         if body is None:  # longer than declared, or the client went away: FastAPI's handling
             return await self.app(scope, _replay(message, receive), send)
-        start = time.perf_counter()
         try:
             prepared = service.prepare_records(parse_json_records(body))
             raw = await service.predict_async(prepared)
