@@ -36,6 +36,20 @@ def test_writer_batches_everything_and_flushes_on_close(db):
     assert db.query("SELECT COUNT(*) FROM predictions")[0][0] == 1000
 
 
+def test_logged_values_are_json_with_numpy_scalars_as_numbers_and_non_finite_as_null(tmp_path):
+    db = Database(tmp_path / "mlcraft.db")
+    plain = {"a": 1, "b": "x", "c": None, "d": 1.5, "e": True}
+    odd = {"a": np.float64(2.5), "b": np.int64(3), "c": float("nan"), "d": [1, 2], "e": np.float32(float("inf"))}
+    rec = RequestRecord("r", time.time(), "/predict", 1, 1.0, 200, inputs=[plain, odd, {"x": float("-inf")}], predictions=[np.float64(1.25), float("nan"), 7])
+    PredictionLog(db).write([rec])
+    rows = db.query("SELECT inputs, prediction FROM predictions ORDER BY row_index")
+    assert rows == [
+        ('{"a": 1, "b": "x", "c": null, "d": 1.5, "e": true}', "1.25"),
+        ('{"a": 2.5, "b": 3, "c": null, "d": "[1, 2]", "e": null}', "null"),
+        ('{"x": null}', "7"),
+    ]
+
+
 def test_submit_never_waits_for_a_locked_database_and_a_full_queue_drops_and_counts(tmp_path):
     db = Database(tmp_path / "mlcraft.db")
     db.ensure_schema()

@@ -217,3 +217,25 @@ def test_flags_are_the_same_for_records_checked_with_or_without_a_frame(plain_sc
     assert sorted(flags) == [0, 2]
     assert [f["column"] for f in flags[0]] == [c.name for c in plain_schema.columns if c.name in ("price", "city")]  # schema order
     assert {f["issue"] for f in flags[2]} == {"out_of_range", "unseen_category"}
+
+
+def test_flags_of_a_few_rows_match_the_same_rows_in_a_large_batch(plain_schema):
+    from mlcraft.monitoring import flags as flagging
+
+    records = [{"price": 1e9, "rooms": 3, "city": "atlantis"}, {"price": 10.0, "rooms": 3, "city": "paris"}, {"price": None, "rooms": -50, "city": "x"}]
+    few, _ = plain_schema.coerce_records(records)  # checked value by value
+    many, _ = plain_schema.coerce_records(records * 10)  # 30 rows: checked with NumPy
+    assert len(few) <= flagging.PLAIN_ROWS < len(many)
+    small, large = flagging.input_flags(plain_schema, few), flagging.input_flags(plain_schema, many)
+    assert sorted(large) == [i for i in range(30) if i % 3 != 1]
+    assert all(large[i] == small[i % 3] for i in large)
+    assert small[0][0] == {"column": "price", "value": 1e9, "issue": "out_of_range", "message": small[0][0]["message"]}
+
+
+def test_a_schema_pickles_the_same_after_checking_records(plain_schema):
+    import pickle
+
+    before = pickle.dumps(plain_schema)
+    assert plain_schema.coerce_records([{"price": 1.0, "rooms": 2, "city": "paris"}]) is not None
+    assert pickle.dumps(plain_schema) == before  # the per-schema plan is not part of a saved model
+    assert pickle.loads(before) == plain_schema

@@ -214,6 +214,29 @@ def test_reload_and_rollback_swap_models_without_dropping_requests(client, housi
     assert errors == [] and versions == {1, 2}
 
 
+def test_a_frozen_heap_lets_a_swapped_out_model_go(housing):
+    """`mlcraft serve` freezes the heap after loading (``settle_heap``): a reload must not keep the
+    old model in the frozen generation, and closing the service unfreezes."""
+    import gc
+    import weakref
+
+    from mlcraft.api.serving import ModelService
+
+    project, _ = housing
+    service = ModelService(project, ServeSettings(str(project.path), log=False, freeze_heap=True))
+    try:
+        assert gc.get_freeze_count() > 0
+        old = service.current.model
+        old.cycle = old  # only the cyclic collector can free it: frozen, it would stay
+        gone = weakref.ref(old)
+        del old
+        assert service.reload(1) == (2, 1)
+        assert gone() is None
+    finally:
+        service.close()
+    assert gc.get_freeze_count() == 0
+
+
 def test_every_request_is_logged_with_its_id_latency_and_version(client, housing):
     project, X = housing
     ids = [client.post("/predict", json=records(X, 3)).json()["request_id"] for _ in range(5)]

@@ -38,7 +38,7 @@ def serve(
     key = api_key or env_api_key()
     proj = Project.open(project, db=db)
     version = proj.registry.require_champion()
-    settings = ServeSettings(str(proj.path), db=db, api_key=key, max_body_bytes=int(max_body_mb * 2**20), log=log, poll_seconds=poll)
+    settings = ServeSettings(str(proj.path), db=db, api_key=key, max_body_bytes=int(max_body_mb * 2**20), log=log, poll_seconds=poll, freeze_heap=True)
     if host not in LOOPBACK and not key:
         console.print(f"[yellow]warning[/]: serving on {host} without an API key: anyone who can reach it can predict and reload; use --api-key")
     console.print(f"serving model version {version} of {proj.path} on http://{host}:{port} (docs: /docs){' with an API key' if key else ''}")

@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -179,42 +179,49 @@ class Schema:
         string, a value too large, a datetime column, many records): ``coerce`` on the records'
         frame then gives the same features, or the error that names the column and record.
         """
-        if len(records) > FAST_RECORDS or any(c.is_feature and c.role is Role.DATETIME for c in self.columns):
+        plan = self._record_plan
+        if len(records) > FAST_RECORDS or plan.has_datetime:
             return None
-        data: dict[str, np.ndarray] = {}
         notes = self._extra_columns_note(dict.fromkeys(k for record in records for k in record))
-        numeric: list[str] = []
-        flat: list[Any] = []
+        data: dict[str, np.ndarray] = {}
         try:
-            for col in self.columns:
-                if not col.is_feature:
-                    continue
+            flat = [record[name] for name in plan.numeric for record in records]
+            for col in plan.categorical:
                 values = [record[col.name] for record in records]
-                if col.role is Role.NUMERIC:
-                    numeric.append(col.name)
-                    flat += values
-                    continue
                 if not all(v is None or type(v) is str for v in values):
                     return None
                 data[col.name] = strings = np.array([np.nan if v is None else v for v in values], dtype=object)
                 notes += _unseen_note(col, strings)
         except KeyError:
             return None
-        if numeric:
-            if not all(v is None or type(v) is float or type(v) is int for v in flat):
-                return None
-            try:  # one array for every numeric column (column by column: a NumPy call each)
-                numbers = np.array([np.nan if v is None else v for v in flat], dtype=float).reshape(len(numeric), len(records))
-            except OverflowError:
-                return None
-            if not (np.abs(numbers) <= MAX_MAGNITUDE)[~np.isnan(numbers)].all():  # also catches infinities
-                return None
-            data.update(zip(numeric, numbers))
-        data = {c.name: data[c.name] for c in self.columns if c.is_feature}  # the schema's order
+        if flat:
+            for v in flat:  # plain numbers within the magnitude limit (NaN: missing, as in coerce)
+                if v is not None and (not (type(v) is float or type(v) is int) or (not -MAX_MAGNITUDE <= v <= MAX_MAGNITUDE and v == v)):
+                    return None
+            numbers = np.array([np.nan if v is None else v for v in flat], dtype=float).reshape(len(plan.numeric), len(records))
+            data.update(zip(plan.numeric, numbers))
+        data = {name: data[name] for name in plan.features}  # the schema's order
         return FeatureColumns(data, len(records)), notes
 
+    @functools.cached_property
+    def _record_plan(self) -> _RecordPlan:
+        """The feature columns by role, worked out once per schema (requests are checked against it)."""
+        features = [c for c in self.columns if c.is_feature]
+        return _RecordPlan(
+            features=tuple(c.name for c in features),
+            numeric=tuple(c.name for c in features if c.role is Role.NUMERIC),
+            categorical=tuple(c for c in features if c.role is Role.CATEGORICAL),
+            has_datetime=any(c.role is Role.DATETIME for c in features),
+            known=frozenset(c.name for c in self.columns) | {self.target},
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_record_plan", None)  # derived: a pickled schema is the same whether or not it served
+        return state
+
     def _extra_columns_note(self, names: Iterable[Any]) -> list[str]:
-        known = {c.name for c in self.columns} | {self.target}
+        known = self._record_plan.known
         extra = [str(name) for name in names if name not in known]
         if not extra:
             return []
@@ -224,6 +231,14 @@ class Schema:
         if task == "regression":
             return _to_float(values, self.target, where, lambda i: f"row {i + 1}")
         return values
+
+
+class _RecordPlan(NamedTuple):
+    features: tuple[str, ...]
+    numeric: tuple[str, ...]
+    categorical: tuple[ColumnInfo, ...]
+    has_datetime: bool
+    known: frozenset[str]
 
 
 class FeatureColumns:

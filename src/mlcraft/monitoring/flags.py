@@ -7,17 +7,19 @@ A value outside the numeric range seen in training, or a category never seen in 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.schema import FeatureColumns, Role, Schema, category_set, column_values
+from mlcraft.core.schema import ColumnInfo, FeatureColumns, Role, Schema, category_set, column_values
 
 __all__ = ["input_flags", "OUT_OF_RANGE", "UNSEEN_CATEGORY"]
 
 OUT_OF_RANGE = "out_of_range"
 UNSEEN_CATEGORY = "unseen_category"
+PLAIN_ROWS = 8  # up to this many rows, ranges are checked value by value
 
 
 @functools.lru_cache(maxsize=64)
@@ -25,6 +27,26 @@ def _bounds(pairs: tuple[tuple[float, float], ...]) -> tuple[np.ndarray, np.ndar
     """Training ranges as column vectors, built once per model (requests are checked against them)."""
     bounds = np.asarray(pairs, dtype=float)
     return bounds[:, :1], bounds[:, 1:]
+
+
+def _outside(ranged: list[ColumnInfo], features: pd.DataFrame | FeatureColumns) -> Iterator[tuple[ColumnInfo, int, float]]:
+    """``(column, row, value)`` for each value outside its column's training range, column by column
+    (NaN compares as False: missing is not out of range)."""
+    if not ranged:
+        return
+    if len(features) <= PLAIN_ROWS:  # a few rows: plain comparisons cost less than NumPy's calls
+        for col in ranged:
+            for i, v in enumerate(np.asarray(column_values(features, col.name), dtype=float).tolist()):
+                if v < col.low or v > col.high:
+                    yield col, i, v
+        return
+    numbers = np.vstack([np.asarray(column_values(features, c.name), dtype=float) for c in ranged])
+    low, high = _bounds(tuple((c.low, c.high) for c in ranged))
+    with np.errstate(invalid="ignore"):
+        outside = (numbers < low) | (numbers > high)
+    for j in np.flatnonzero(outside.any(axis=1)):  # one comparison for all columns; rows only where needed
+        for i in np.flatnonzero(outside[j]):
+            yield ranged[j], int(i), float(numbers[j, i])
 
 
 def input_flags(schema: Schema, features: pd.DataFrame | FeatureColumns) -> dict[int, list[dict[str, Any]]]:
@@ -39,16 +61,8 @@ def input_flags(schema: Schema, features: pd.DataFrame | FeatureColumns) -> dict
     out: dict[int, list[dict[str, Any]]] = {}
     names = set(features.columns)
     ranged = [c for c in schema.columns if c.role is Role.NUMERIC and c.low is not None and c.high is not None and c.name in names]
-    if ranged:
-        numbers = np.vstack([np.asarray(column_values(features, c.name), dtype=float) for c in ranged])
-        low, high = _bounds(tuple((c.low, c.high) for c in ranged))
-        with np.errstate(invalid="ignore"):  # (NaN compares as False: missing is not out of range)
-            outside = (numbers < low) | (numbers > high)
-        for j in np.flatnonzero(outside.any(axis=1)):  # one comparison for all columns; rows only where needed
-            col = ranged[j]
-            message = f"outside the training range [{col.low:g}, {col.high:g}]"
-            for i in np.flatnonzero(outside[j]):
-                out.setdefault(int(i), []).append({"column": col.name, "value": float(numbers[j, i]), "issue": OUT_OF_RANGE, "message": message})
+    for col, i, value in _outside(ranged, features):
+        out.setdefault(i, []).append({"column": col.name, "value": value, "issue": OUT_OF_RANGE, "message": f"outside the training range [{col.low:g}, {col.high:g}]"})
     for col in schema.columns:
         if col.role is Role.CATEGORICAL and col.categories is not None and col.name in names:
             seen = category_set(col.categories)

@@ -59,8 +59,18 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _dumps(value: Any) -> str:
+    """``value`` (a record, a prediction or a label) as JSON text: NumPy scalars as numbers, NaN and
+    infinities as null, anything else that is not a plain JSON scalar as its string."""
     if isinstance(value, dict):
+        if all(type(k) is str and type(v) in _PLAIN for k, v in value.items()):  # a JSON body's record: as it is
+            try:
+                return json.dumps(value, allow_nan=False)
+            except ValueError:  # NaN or an infinity: null, below
+                pass
         return json.dumps({str(k): _jsonable(v) for k, v in value.items()})
     return json.dumps(_jsonable(value))
 
