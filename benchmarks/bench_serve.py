@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -60,6 +61,24 @@ async def load(host, port, body, clients, seconds, max_requests):
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
     return {"requests": len(latencies), "rps": len(latencies) / wall, "p50_ms": pick(0.50), "p99_ms": pick(0.99), "errors": errors[0]}
+
+
+def cpu_ticks() -> list[int] | None:
+    """The machine's CPU time counters (Linux ``/proc/stat``: user ... steal), or None elsewhere."""
+    try:
+        with open("/proc/stat") as f:
+            return [int(v) for v in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+
+
+def steal_share(before: list[int] | None, after: list[int] | None) -> float | None:
+    """The share of busy CPU time the hypervisor took for other guests between two readings."""
+    if before is None or after is None:
+        return None
+    d = [b - a for a, b in zip(before, after)]
+    busy = sum(d) - d[3] - d[4]  # all but idle and iowait
+    return d[7] / busy if busy > 0 else 0.0
 
 
 def direct_ms(model, frame, repeats=200):
@@ -152,12 +171,16 @@ def main() -> int:
             except OSError:
                 time.sleep(0.5)
         rows = []
+        gc.collect()
+        gc.freeze()  # the load generator's own full collections (tens of ms with this process's heap) would count as server latency
         for name, body in bodies.items():
             for clients in (1, 16, 64):
                 asyncio.run(load("127.0.0.1", port, body, clients, 1.0, 200))  # warm-up
+                before = cpu_ticks()
                 runs = [asyncio.run(load("127.0.0.1", port, body, clients, args.seconds, args.max_requests)) for _ in range(args.repeats)]
+                steal = steal_share(before, cpu_ticks())
                 row = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms")}
-                row.update(payload=name, clients=clients, requests=sum(r["requests"] for r in runs), errors=sum(r["errors"] for r in runs), direct_ms=statistics.median(direct[name]), lean_ms=statistics.median(lean[name]))
+                row.update(payload=name, clients=clients, requests=sum(r["requests"] for r in runs), errors=sum(r["errors"] for r in runs), direct_ms=statistics.median(direct[name]), lean_ms=statistics.median(lean[name]), steal=steal)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
         health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5).read())
@@ -166,11 +189,13 @@ def main() -> int:
         server.wait(timeout=60)
     print("log submit with the database locked:", json.dumps(submit_latency(args.out)))
     print(f"\nmachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; server workers: {args.workers}; log: {health['log']}")
-    print("| payload | clients | req/s | p50 ms | p99 ms | direct predict ms | lean in-process ms | p50 overhead ms (over the quicker) | errors |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("CPU steal: the share of busy CPU time the hypervisor gave to other guests during the cell (a shared virtual machine's noise; n/a off Linux)")
+    print("| payload | clients | req/s | p50 ms | p99 ms | direct predict ms | lean in-process ms | p50 overhead ms (over the quicker) | errors | CPU steal |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         quicker = min(r["direct_ms"], r["lean_ms"])
-        print(f"| {r['payload']} | {r['clients']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['direct_ms']:.2f} | {r['lean_ms']:.2f} | {r['p50_ms'] - quicker:.2f} | {r['errors']} |")
+        steal = "n/a" if r["steal"] is None else f"{r['steal']:.0%}"
+        print(f"| {r['payload']} | {r['clients']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['direct_ms']:.2f} | {r['lean_ms']:.2f} | {r['p50_ms'] - quicker:.2f} | {r['errors']} | {steal} |")
     return 0
 
 
