@@ -264,9 +264,9 @@ def settle_heap() -> None:
     """Collect garbage, then freeze what is left (``gc.freeze``): the libraries and the loaded model.
 
     A server process holds a few hundred thousand long-lived objects. Without this, a full
-    collection walks all of them every few seconds under load (the log's queued records reach the
-    oldest generation), and every request in flight waits: 30 to 120 ms on a slow 2-core machine,
-    measured (docs/benchmarks.md). Frozen objects are left out of collections but still freed when
+    collection walks all of them now and then under load (the log's queued records reach the oldest
+    generation), and every request in flight waits: 27 to 120 ms each, one or two per 10 s of load on
+    a slow 2-core machine (docs/benchmarks.md). Frozen objects are left out of collections but still freed when
     no longer referenced. Each call first unfreezes, so a model swapped out (and anything a request
     in flight kept alive meanwhile) is collected at the latest by the next call.
     """
