@@ -184,6 +184,33 @@ def test_large_batches_give_the_same_lightgbm_predictions_on_every_core(monkeypa
     assert np.array_equal(predictor(X), one_thread)
 
 
+def test_a_subsampled_lightgbm_calls_its_booster(monkeypatch):
+    """A model wrapped for large data (``Subsampled``, as the memory plan does) is unwrapped first:
+    LightGBM inside it still takes the booster path, not the wrapper's scikit-learn predict."""
+    import lightgbm
+
+    from mlcraft.core.estimator import Subsampled
+
+    frame = awkward_frame("regression")
+    schema = infer_schema(frame, "y")
+    X, _ = schema.coerce(frame)
+    family = get_family("lightgbm")
+    context = BuildContext(task="regression", n_rows=len(frame), n_features=X.shape[1], seed=0)
+    pipeline = make_pipeline(family, schema, family.default_params("regression", len(frame)), context)
+    pipeline.steps[-1] = (pipeline.steps[-1][0], Subsampled(pipeline.steps[-1][1], max_rows=200, random_state=0))
+    pipeline.fit(X, frame["y"])
+    batches = [X, X.iloc[[3]], unseen_rows(X)]
+    expected = [predict_array(pipeline, b, "regression", None) for b in batches]
+    predictor = compiled.verified_predictor(pipeline, schema, "regression", None)
+
+    def no_sklearn_predict(*args, **kwargs):
+        raise AssertionError("LightGBM's scikit-learn predict was called")
+
+    monkeypatch.setattr(lightgbm.LGBMRegressor, "predict", no_sklearn_predict)
+    for batch, want in zip(batches, expected):
+        assert np.array_equal(predictor(batch), want)
+
+
 def _inner(pipeline):
     est = pipeline.steps[1][1]
     return getattr(est, "estimator_", est)

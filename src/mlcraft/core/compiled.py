@@ -248,6 +248,8 @@ def _is_lightgbm(est: Any) -> bool:
 
 def _estimator(est: Any, prep: _Preparation, task: str, classes: Sequence[Any] | None) -> ArrayFn:
     """The estimator's output (predict_array's convention) from the prepared array."""
+    while isinstance(est, _Wrapper) and hasattr(est, "estimator_"):  # GrowWithin, Subsampled: they predict with estimator_
+        est = est.estimator_
     if _is_lightgbm(est):
         booster = est.booster_
 
@@ -268,15 +270,12 @@ def _estimator(est: Any, prep: _Preparation, task: str, classes: Sequence[Any] |
             return np.asarray(est.predict(inputs(X)), dtype=float).ravel()
         return align_proba(np.asarray(est.predict_proba(inputs(X)), dtype=float), est.classes_, classes)
 
-    inner = est
-    while isinstance(inner, _Wrapper) and hasattr(inner, "estimator_"):  # (GrowWithin, Subsampled: predict with estimator_)
-        inner = inner.estimator_
     regression = task == "regression"
     try:
-        if treepredict.is_forest(inner):
-            trees = treepredict.forest_output(inner, regression)
-        elif treepredict.is_hgb(inner):
-            trees = treepredict.hgb_output(inner, regression, estimator_output, native_counts=prep.native_counts, as_frame=prep.as_frame if prep.pandas else None)
+        if treepredict.is_forest(est):
+            trees = treepredict.forest_output(est, regression)
+        elif treepredict.is_hgb(est):
+            trees = treepredict.hgb_output(est, regression, estimator_output, native_counts=prep.native_counts, as_frame=prep.as_frame if prep.pandas else None)
         else:
             return estimator_output
     except treepredict.Unsupported as exc:
@@ -285,7 +284,7 @@ def _estimator(est: Any, prep: _Preparation, task: str, classes: Sequence[Any] |
         return trees
 
     def tree_proba(X):
-        return align_proba(trees(X), inner.classes_, classes)
+        return align_proba(trees(X), est.classes_, classes)
 
     tree_proba.single_threaded = True  # (as ``trees``: it sets its own threads)
     return tree_proba
