@@ -79,6 +79,25 @@ def test_built_ensembles_are_scored_out_of_fold_and_listed_with_members():
         assert e.result.mean < min(r.mean for r in results)  # independent errors: every ensemble wins here
 
 
+def test_greedy_selection_also_draws_on_families_outside_the_best_trials():
+    """The twelve best trials are near-copies of one model; a thirteenth family, ranked below them,
+    makes independent errors. Greedy selection is offered the best of every family, so it finds it."""
+    rng = np.random.default_rng(3)
+    y = pd.Series(rng.normal(size=400))
+    folds = cv_folds(y, classification=False, n_folds=5, seed=0)
+    base = y.to_numpy() + rng.normal(size=400)
+
+    def make(name, family, oof):
+        return CVResult(name, family, {}, scores=[RMSE(y.to_numpy()[va], oof[va]) for _, va in folds], oof=oof, fit_time=0.1)
+
+    results = [make(f"lin#{i}", "lin", base + 0.01 * rng.normal(size=400)) for i in range(12)]
+    results.append(make("forest", "forest", y.to_numpy() + 1.1 * rng.normal(size=400)))
+    assert all(r.mean < results[-1].mean for r in results[:-1])  # the forest ranks 13th
+    caruana = next(e for e in build_ensembles(results, y.to_numpy(), folds, RMSE, "regression") if e.result.name == "ensemble:caruana")
+    assert "forest" in caruana.result.params["members"]
+    assert caruana.result.mean < min(r.mean for r in results) * 0.85
+
+
 def test_ensemble_model_serves_through_fitted_model_and_pickles():
     from sklearn.linear_model import LinearRegression, LogisticRegression
     from sklearn.pipeline import make_pipeline

@@ -87,6 +87,43 @@ def test_bayesian_search_finds_the_best_closely_and_prunes_poor_trials():
     assert all(len(r.scores) < 3 for r in pruned)
 
 
+def test_bayes_is_optunas_tpe_and_beats_random_sampling_for_the_same_trials():
+    from optuna.samplers import RandomSampler, TPESampler
+
+    from mlcraft.core.tuning import make_sampler
+
+    assert isinstance(make_sampler("bayes", 0), TPESampler)
+    assert isinstance(make_sampler("random", 0), RandomSampler)
+    # TPE samples where earlier trials scored well: its later trials score far better than random ones
+    space = {"a": Int(0, 6, 0), "b": Float(0.0, 1.4, 0.0)}
+    later = {strategy: np.median([r.mean for r in run_search(space, strategy, trials=40)[20:]]) for strategy in ("bayes", "random")}
+    assert later["bayes"] < later["random"] / 2
+
+
+def flat_spec(name, rmse_offset):
+    """A family whose score does not depend on its parameter: tuning it can never gain."""
+
+    def make(trial_name, params):
+        return Candidate(trial_name, name, dict(params), lambda: Offset(a=3, b=0.7 + rmse_offset), 0.001)
+
+    return FamilySpec(name, {"noise": Float(0.0, 1.0, 0.5)}, [], make)
+
+
+def test_a_family_that_stops_improving_gives_its_tuning_turns_to_the_next_family():
+    from mlcraft.core.tuning import CONTENDERS, FAMILY_PATIENCE, TRIAL_BATCH
+
+    X, y, folds = problem()
+    specs = [flat_spec(f"f{i}", 0.1 * (i + 1)) for i in range(CONTENDERS + 1)]  # f0 best ... f3 worst
+    trials = len(specs) + CONTENDERS * (FAMILY_PATIENCE + 5)
+    with FoldPool(X, y, folds, Scorer(get_metric("rmse")), task="regression", n_jobs=1) as pool:
+        results = Search(specs, pool, Budget(max_trials=trials), seed=0, prune=False).run()
+    per_family = {s.name: sum(r.family == s.name for r in results) for s in specs}
+    # its shortlist trial, then no gain in FAMILY_PATIENCE trials (counted when a batch is proposed)
+    assert 1 + FAMILY_PATIENCE <= per_family["f0"] <= 1 + FAMILY_PATIENCE + TRIAL_BATCH
+    assert per_family["f3"] > 1  # the fourth family, never a contender while the others improved
+    assert sum(per_family.values()) == trials
+
+
 def ridge_spec():
     def make(name, params):
         return Candidate(name, "ridge", dict(params), lambda: Ridge(alpha=params["alpha"]), 0.01)

@@ -25,7 +25,7 @@ from mlcraft.core.search import REFIT_FACTOR, CVResult
 
 __all__ = ["Champion", "build_ensembles", "choose", "refit", "refit_seconds", "ensemble_calls", "measure_inference", "fold_model_timer", "ENSEMBLE_POOL", "FAMILY_POOL"]
 
-ENSEMBLE_POOL = 12  # best trials greedy selection chooses from
+ENSEMBLE_POOL = 12  # best trials greedy selection chooses from (with the best of every other family)
 FAMILY_POOL = 4  # best trial of each of the best families: stacking and voting
 ONE_ROW_MS, BATCH_S = 20.0, 1.0  # fast-inference targets: one row, 10,000 rows
 MIN_WEIGHT = 0.02  # stacking members weighing less are dropped (they cost prediction time for nothing)
@@ -54,20 +54,22 @@ def _rank(results: Sequence[CVResult], scorer: Scorer) -> list[CVResult]:
     return sorted(ok, key=lambda r: (-scorer.sign * r.mean, r.name))
 
 
-def _family_best(ranked: Sequence[CVResult]) -> list[CVResult]:
+def _family_best(ranked: Sequence[CVResult], limit: int | None = FAMILY_POOL) -> list[CVResult]:
     seen, out = set(), []
     for r in ranked:
         if r.family not in seen:
             seen.add(r.family)
             out.append(r)
-    return out[:FAMILY_POOL]
+    return out[:limit]
 
 
 def build_ensembles(results: Sequence[CVResult], y: np.ndarray, folds, scorer: Scorer, task: str) -> list[Champion]:
     """Cross-validated ensembles of the trials (caruana, stacking, soft and hard voting)."""
     ranked = _rank(results, scorer)
     families = _family_best(ranked)
-    plans = [("caruana", ranked[:ENSEMBLE_POOL]), ("stacking", families), ("soft_vote", families[:3])]
+    top = ranked[:ENSEMBLE_POOL]  # and the best of each family not among them, for diversity
+    pool = top + [r for r in _family_best(ranked, None) if not any(r is t for t in top)]
+    plans = [("caruana", pool), ("stacking", families), ("soft_vote", families[:3])]
     if task != "regression":
         plans.append(("hard_vote", families[:3]))
     out = []
@@ -94,11 +96,11 @@ def build_ensembles(results: Sequence[CVResult], y: np.ndarray, folds, scorer: S
     return out
 
 
-def ensemble_calls(n_results: int, n_folds: int, task: str) -> int:
+def ensemble_calls(n_results: int, n_folds: int, task: str, n_families: int = 0) -> int:
     """How many times :func:`build_ensembles` calls the scorer (for the time it needs)."""
     from mlcraft.core.ensemble import CARUANA_ROUNDS
 
-    pool = min(n_results, ENSEMBLE_POOL)
+    pool = min(n_results, ENSEMBLE_POOL + n_families)
     return (n_folds + 1) * (CARUANA_ROUNDS * pool + 2 * FAMILY_POOL + (2 if task == "regression" else 4))
 
 

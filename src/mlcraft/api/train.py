@@ -125,7 +125,7 @@ def _reserve(n_jobs: int, data: TrainingData, task: str, speed) -> Callable[[lis
             start = time.perf_counter()
             data.scorer(data.y.to_numpy(), ok[0].oof)
             call_s.append(time.perf_counter() - start)
-        ensemble_s = 1.5 * ensemble_calls(len(ok), len(data.folds), task) * (call_s[0] if call_s else 0.0) / len(data.folds)
+        ensemble_s = 1.5 * ensemble_calls(len(ok), len(data.folds), task, len({r.family for r in ok})) * (call_s[0] if call_s else 0.0) / len(data.folds)
         ranked = sorted(ok, key=lambda r: -sign * r.mean)[:5]
         coming = max((speed.fit_seconds(c) * REFIT_FACTOR for c in candidates if c.skip_reason is None), default=0.0)
         return 0.5 + ensemble_s + SAVE_RESERVE_S + RESERVE_MARGIN * max(refit_seconds(ranked, n_jobs), coming)

@@ -12,7 +12,8 @@ the same trials, scores and choice on every run and for any ``n_jobs``.
 
 Budget across families, by promise: after the shortlist (every family at its defaults, cheapest
 first), the next batches go to the :data:`CONTENDERS` best families, in shares 4:2:1 by rank,
-re-ranked after every batch.
+re-ranked after every batch. A family that has :meth:`~FamilyStudy.stalled` (no real gain in its
+last :data:`FAMILY_PATIENCE` trials) ranks behind those still improving.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ SHARES = (4, 2, 1)
 CHEAP_SHARE = 0.05  # a family whose CV is estimated below this share of the time limit is shortlisted first
 SHORTLIST_SHARE = 0.2  # in the shortlist, a family whose CV would take more of the time left is skipped
 PATIENCE = 200  # with a time limit, the search ends after this many trials without a better CV score
+FAMILY_PATIENCE = 30  # a family that many trials past its last gain gives its turn to the next family
+MIN_GAIN = 1e-3  # relative: a smaller gain of a family's best CV score does not count as progress
 MAX_REPEATS = 20  # proposals that repeat a configuration already tried before the study counts as exhausted
 
 
@@ -99,7 +102,6 @@ def make_sampler(strategy: str, seed: int, space: Mapping[str, Dimension] | None
     if strategy == "random" or strategy == "grid":  # a grid's points are enqueued (see grid_points)
         return optuna.samplers.RandomSampler(seed=seed)
     if strategy == "bayes":
-        return optuna.samplers.RandomSampler(seed=seed)
         return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, multivariate=True, constant_liar=True)
     raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
 
@@ -185,6 +187,18 @@ class FamilyStudy:
     def best(self) -> CVResult | None:
         ok = [r for r in self.results if r.ok]
         return max(ok, key=lambda r: self.sign * r.mean) if ok else None
+
+    def stalled(self) -> bool:
+        """True when the last :data:`FAMILY_PATIENCE` trials did not improve the family's best
+        CV score by more than :data:`MIN_GAIN` (relative): tuning it further is chasing noise."""
+        best, since = -math.inf, 0
+        for r in self.results:
+            value = self.sign * r.mean if r.ok else -math.inf
+            if value > best + MIN_GAIN * abs(best):
+                best, since = value, 0
+            else:
+                since += 1
+        return since >= FAMILY_PATIENCE
 
     def next_name(self) -> str:
         self.count += 1
@@ -306,9 +320,11 @@ class Search:
         return min(times) * len(self.pool.folds) / max(1, min(self.pool.n_jobs, len(self.pool.folds))) if times else 1.0
 
     def _ranked(self) -> list[FamilyStudy]:
+        """The families that share the next trials: the best by CV score, those still improving
+        before those that stalled (so the budget moves on to the next families by promise)."""
         sign = self.pool.scorer.sign
         alive = [s for s in self.studies.values() if not s.exhausted and s.best() is not None]
-        return sorted(alive, key=lambda s: (-sign * s.best().mean, s.spec.name))[:CONTENDERS]
+        return sorted(alive, key=lambda s: (s.stalled(), -sign * s.best().mean, s.spec.name))[:CONTENDERS]
 
     def _propose(self, size: int) -> list[tuple[FamilyStudy, Any, dict]]:
         batch: list[tuple[FamilyStudy, Any, dict]] = []
