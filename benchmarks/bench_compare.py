@@ -36,6 +36,7 @@ DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench-compare:begin -->", "<!-- bench-compare:end -->"
 SYSTEMS = ("mlcraft", "flaml", "ag_medium", "ag_best")
 DATASETS = ("housing", "titanic", "breast_cancer", "wine", "diabetes")
+NAMES = {"mlcraft": "mlcraft", "flaml": "FLAML", "ag_medium": "AutoGluon medium", "ag_best": "AutoGluon best"}
 PYTHON = {"mlcraft": ROOT / ".venv" / "bin" / "python"}
 ANCHOR_PYTHON = ROOT / ".bench-venv" / "bin" / "python"
 LOCK = "/tmp/mlcraft-bench.lock"
@@ -104,10 +105,22 @@ def _run_cell(system: str, dataset: str, budget: float, version: str) -> dict:
         record = {"system": system, "dataset": dataset, "budget_s": budget, "error": "timed out"}
     record["process_wall_s"] = round(time.perf_counter() - start, 1)
     record["date"] = dt.date.today().isoformat()
+    record["cpu"] = cpu_model()
     if system == "mlcraft":
         record["version"] = version
     subprocess.run(["rm", "-rf", str(workdir)], check=False)
     return record
+
+
+def cpu_model() -> str:
+    """The processor's model name (machines differ several-fold in trials per second)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{os.cpu_count()} x {line.split(':', 1)[1].strip()}"
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({platform.machine()})"
 
 
 def latest(results: list[dict]) -> dict[tuple, dict]:
@@ -147,15 +160,23 @@ def report() -> str:
                 continue
             metric = next((c["metric"] for c in cells if c and "metric" in c), "")
             lines.append(f"| {budget:.0f} s | {dataset} | {metric} | " + " | ".join(fmt(c) for c in cells) + " |")
-    dates = sorted({r.get("date", "") for r in best.values()})
     versions = sorted({r.get("version", "") for r in best.values() if r.get("version")})
-    lines += [
-        "",
-        f"Measured {', '.join(dates)} on {os.cpu_count()} cores ({platform.machine()}), Python {platform.python_version()}, "
-        f"mlcraft at commit(s) {', '.join(versions) or '-'}; the machine is shared with other jobs, so wall times are noisy.",
-        "",
-        END,
-    ]
+    runs: dict[tuple, dict] = {}  # (date, machine) -> system -> budget -> datasets measured then
+    for (system, dataset, budget), r in best.items():
+        where = r.get("cpu") or "machine not recorded" + (f" ({r['source']})" if "source" in r else "")
+        runs.setdefault((r.get("date", ""), where), {}).setdefault(system, {}).setdefault(budget, []).append(dataset)
+
+    def cells(by_budget: dict) -> str:
+        return "; ".join(
+            f"{b:.0f} s: " + ("all datasets" if set(ds) == set(DATASETS) else ", ".join(d for d in DATASETS if d in ds))
+            for b, ds in sorted(by_budget.items())
+        )
+
+    lines += ["", f"Python {platform.python_version()}, mlcraft at commit(s) {', '.join(versions) or '-'}. Where and when each cell was measured:", ""]
+    for (date, where), systems in sorted(runs.items()):
+        parts = [f"{NAMES[s]} ({cells(systems[s])})" for s in SYSTEMS if s in systems]
+        lines.append(f"- {date}, {where}: {'; '.join(parts)}")
+    lines += ["", END]
     return "\n".join(lines)
 
 
