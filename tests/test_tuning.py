@@ -109,6 +109,28 @@ def flat_spec(name, rmse_offset):
     return FamilySpec(name, {"noise": Float(0.0, 1.0, 0.5)}, [], make)
 
 
+def test_a_family_has_stalled_after_trials_without_a_real_gain():
+    from mlcraft.core.search import CVResult
+    from mlcraft.core.tuning import FAMILY_PATIENCE, FamilyStudy
+
+    study = FamilyStudy(flat_spec("f", 0.0), sign=-1.0)  # RMSE: lower is better
+
+    def add(rmse):
+        study.results.append(CVResult("f", "f", {}, scores=[rmse]))
+
+    for i in range(3 * FAMILY_PATIENCE):  # steady 1% gains: never stalled
+        add(100.0 * 0.99**i)
+        assert not study.stalled()
+    last_gain = study.best().mean
+    for _ in range(FAMILY_PATIENCE - 1):  # gains below 0.1% do not count
+        add(last_gain * 0.9995)
+    assert not study.stalled()
+    add(last_gain * 0.9995)
+    assert study.stalled()
+    add(study.best().mean * 0.98)  # a real gain: back in the race
+    assert not study.stalled()
+
+
 def test_a_family_that_stops_improving_gives_its_tuning_turns_to_the_next_family():
     from mlcraft.core.tuning import CONTENDERS, FAMILY_PATIENCE, TRIAL_BATCH
 

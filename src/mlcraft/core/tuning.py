@@ -194,7 +194,7 @@ class FamilyStudy:
         best, since = -math.inf, 0
         for r in self.results:
             value = self.sign * r.mean if r.ok else -math.inf
-            if value > best + MIN_GAIN * abs(best):
+            if value > best and (best == -math.inf or value - best > MIN_GAIN * abs(best)):
                 best, since = value, 0
             else:
                 since += 1
