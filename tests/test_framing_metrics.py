@@ -83,3 +83,23 @@ def test_fast_binary_auc_equals_scikit_learn_with_ties():
     p = np.round(rng.uniform(size=500), 1)  # many ties
     scorer = Scorer(get_metric("roc_auc"), classes=["no", "yes"], positive_class="yes")
     assert scorer(y, np.column_stack([1 - p, p])) == pytest.approx(roc_auc_score(y == "yes", p), abs=1e-12)
+
+
+@pytest.mark.parametrize("name,task,k", [("rmse", "regression", 0), ("mse", "regression", 0), ("mae", "regression", 0), ("log_loss", "multiclass", 3), ("log_loss", "binary", 2), ("roc_auc", "binary", 2), ("roc_auc", "multiclass", 3), ("accuracy", "multiclass", 3)])
+def test_a_scorer_bound_to_its_targets_gives_the_checked_scores(name, task, k):
+    """Greedy ensemble selection calls ``scorer.bind(y)`` thousands of times: its NumPy paths must
+    give scikit-learn's values, including probabilities of exactly 0 and 1 and string labels."""
+    rng = np.random.default_rng(7)
+    n = 157
+    if k == 0:
+        scorer, y = Scorer(get_metric(name)), rng.normal(100, 20, size=n)
+        preds = [y + rng.normal(0, s, size=n) for s in (0.0, 1.0, 30.0)]
+    else:
+        classes = ["low", "mid", "high"][:k]
+        scorer = Scorer(get_metric(name), classes=classes, positive_class=classes[-1] if k == 2 else None)
+        y = np.asarray(classes, dtype=object)[rng.integers(0, k, size=n)]
+        sharp = np.eye(k)[rng.integers(0, k, size=n)]  # probabilities of exactly 0 and 1
+        preds = [rng.dirichlet(np.ones(k), size=n), sharp, 0.5 * sharp + 0.5 / k]
+    bound = scorer.bind(y)
+    for pred in preds:
+        assert bound(pred) == pytest.approx(scorer(y, pred), rel=1e-12, abs=1e-12)

@@ -96,12 +96,13 @@ def build_ensembles(results: Sequence[CVResult], y: np.ndarray, folds, scorer: S
     return out
 
 
-def ensemble_calls(n_results: int, n_folds: int, task: str, n_families: int = 0) -> int:
-    """How many times :func:`build_ensembles` calls the scorer (for the time it needs)."""
+def ensemble_calls(n_results: int, n_folds: int, task: str, n_families: int = 0) -> tuple[int, int]:
+    """How many times :func:`build_ensembles` calls the scorer (for the time it needs): bound to
+    the targets (:meth:`Scorer.bind`, greedy selection's many calls), and plain (the others)."""
     from mlcraft.core.ensemble import CARUANA_ROUNDS
 
     pool = min(n_results, ENSEMBLE_POOL + n_families)
-    return (n_folds + 1) * (CARUANA_ROUNDS * pool + 2 * FAMILY_POOL + (2 if task == "regression" else 4))
+    return (n_folds + 1) * CARUANA_ROUNDS * pool, (n_folds + 1) * (2 * FAMILY_POOL + (2 if task == "regression" else 4))
 
 
 def refit_seconds(members: Sequence[CVResult], n_jobs: int) -> float:

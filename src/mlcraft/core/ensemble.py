@@ -69,8 +69,9 @@ def _stack_features(preds: Sequence[np.ndarray], task: str) -> np.ndarray:
 def _caruana(preds: Sequence[np.ndarray], y: np.ndarray, scorer: Scorer, rounds: int) -> np.ndarray:
     counts = np.zeros(len(preds))
     total = np.zeros_like(preds[0], dtype=float)
+    score = scorer.bind(y)
     for r in range(rounds):
-        scores = [scorer.sign * scorer(y, (total + p) / (r + 1)) for p in preds]
+        scores = [scorer.sign * score((total + p) / (r + 1)) for p in preds]
         j = int(np.argmax(scores))  # ties: the first (the better-ranked member)
         counts[j] += 1
         total += preds[j]
