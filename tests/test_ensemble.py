@@ -98,6 +98,27 @@ def test_greedy_selection_also_draws_on_families_outside_the_best_trials():
     assert caruana.result.mean < min(r.mean for r in results) * 0.85
 
 
+def test_the_search_keeps_time_to_refit_the_members_an_ensemble_would_pick():
+    """The time kept back for the final refit counts the slow forest that greedy selection would
+    add, although it ranks below the five best trials."""
+    from mlcraft.api.champion import likely_members, refit_seconds
+
+    rng = np.random.default_rng(4)
+    y = pd.Series(rng.normal(size=400))
+    folds = cv_folds(y, classification=False, n_folds=5, seed=0)
+    base = y.to_numpy() + rng.normal(size=400)
+
+    def make(name, family, oof, fit_time):
+        return CVResult(name, family, {}, scores=[RMSE(y.to_numpy()[va], oof[va]) for _, va in folds], oof=oof, fit_time=fit_time)
+
+    results = [make(f"boost#{i}", "boost", base + 0.01 * rng.normal(size=400), 1.0) for i in range(8)]
+    forest = make("forest", "forest", y.to_numpy() + 1.1 * rng.normal(size=400), 20.0)
+    results.append(forest)
+    likely = likely_members(results, y.to_numpy(), RMSE, "regression")
+    assert any(r is forest for r in likely)
+    assert refit_seconds(likely, n_jobs=2) > refit_seconds(results[:5], n_jobs=2) * 5
+
+
 def test_ensemble_model_serves_through_fitted_model_and_pickles():
     from sklearn.linear_model import LinearRegression, LogisticRegression
     from sklearn.pipeline import make_pipeline

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.ensemble import BaggedModel, Blend, EnsembleModel, cross_validated_blend
+from mlcraft.core.ensemble import BaggedModel, Blend, EnsembleModel, cross_validated_blend, fit_blend
 from mlcraft.core.metrics import Scorer
 from mlcraft.core.pipeline import FittedModel
 from mlcraft.core.scheduler import FoldPool
 from mlcraft.core.search import REFIT_FACTOR, CVResult
 
-__all__ = ["Champion", "build_ensembles", "choose", "refit", "refit_seconds", "ensemble_calls", "measure_inference", "fold_model_timer", "ENSEMBLE_POOL", "FAMILY_POOL"]
+__all__ = ["Champion", "build_ensembles", "likely_members", "choose", "refit", "refit_seconds", "ensemble_calls", "measure_inference", "fold_model_timer", "ENSEMBLE_POOL", "FAMILY_POOL"]
 
 ENSEMBLE_POOL = 12  # best trials greedy selection chooses from (with the best of every other family)
 FAMILY_POOL = 4  # best trial of each of the best families: stacking and voting
@@ -63,13 +63,35 @@ def _family_best(ranked: Sequence[CVResult], limit: int | None = FAMILY_POOL) ->
     return out[:limit]
 
 
+def _greedy_pool(ranked: Sequence[CVResult]) -> list[CVResult]:
+    """What greedy selection chooses from: the best trials, and the best trial of each family not
+    among them (so that it has different models to combine, not only near-copies of the leader)."""
+    top = list(ranked[:ENSEMBLE_POOL])
+    return top + [r for r in _family_best(ranked, None) if not any(r is t for t in top)]
+
+
+def likely_members(results: Sequence[CVResult], y: np.ndarray, scorer: Scorer, task: str, top: int = 5) -> list[CVResult]:
+    """The trials the final model would need refitted if the search stopped now: the best few,
+    the members greedy selection picks from all of them (fitted once on all rows, not
+    cross-validated: an estimate) and the stacking and voting members."""
+    ranked = _rank(results, scorer)
+    pool = _greedy_pool(ranked)
+    picked = []
+    if len(pool) >= 2:
+        weights = fit_blend("caruana", [m.oof for m in pool], y, scorer, task).weights
+        picked = [m for m, w in zip(pool, weights) if w > 0]
+    out: list[CVResult] = []
+    for r in [*ranked[:top], *picked, *_family_best(ranked)]:
+        if not any(r is o for o in out):
+            out.append(r)
+    return out
+
+
 def build_ensembles(results: Sequence[CVResult], y: np.ndarray, folds, scorer: Scorer, task: str) -> list[Champion]:
     """Cross-validated ensembles of the trials (caruana, stacking, soft and hard voting)."""
     ranked = _rank(results, scorer)
     families = _family_best(ranked)
-    top = ranked[:ENSEMBLE_POOL]  # and the best of each family not among them, for diversity
-    pool = top + [r for r in _family_best(ranked, None) if not any(r is t for t in top)]
-    plans = [("caruana", pool), ("stacking", families), ("soft_vote", families[:3])]
+    plans = [("caruana", _greedy_pool(ranked)), ("stacking", families), ("soft_vote", families[:3])]
     if task != "regression":
         plans.append(("hard_vote", families[:3]))
     out = []

@@ -21,7 +21,7 @@ import pandas as pd
 
 from mlcraft import atomic
 from mlcraft.api.candidates import Builder, encoded_width, family_spec, memory_plan
-from mlcraft.api.champion import Champion, build_ensembles, choose, ensemble_calls, fold_model_timer, measure_inference, refit, refit_seconds
+from mlcraft.api.champion import Champion, build_ensembles, choose, ensemble_calls, fold_model_timer, likely_members, measure_inference, refit, refit_seconds
 from mlcraft.api.runrecord import RunLog, read_chosen, write_run
 from mlcraft.config import env_n_jobs
 from mlcraft.core.estimator import BuildContext
@@ -120,10 +120,13 @@ def _reserve(n_jobs: int, data: TrainingData, task: str, speed) -> Callable[[lis
     """Seconds the search keeps for the ensembles, the refit of the best trials, and saving.
 
     The ensembles' time comes from timing scorer calls on this data (they make many); the refit
-    is estimated from the five best trials so far (an ensemble's likely members), or from the
-    slowest candidate about to start (it may become the best), whichever is longer.
+    is estimated from the trials an ensemble would need if the search stopped now (the five best,
+    the members greedy selection picks, the stacking members: :func:`likely_members`, recomputed
+    when a trial ends), or from the slowest candidate about to start (it may become the best),
+    whichever is longer.
     """
-    sign, call_s = data.scorer.sign, []
+    call_s: list[float] = []
+    likely: dict[int, list[CVResult]] = {}  # number of finished trials -> their likely members
 
     def reserve(results: list[CVResult], candidates: list[Candidate]) -> float:
         ok = [r for r in results if r.ok]
@@ -133,9 +136,11 @@ def _reserve(n_jobs: int, data: TrainingData, task: str, speed) -> Callable[[lis
                 call_s.append(min(_seconds(score, ok[0].oof) for _ in range(3)))
         bound_calls, plain_calls = ensemble_calls(len(ok), len(data.folds), task, len({r.family for r in ok}))
         ensemble_s = 1.5 * (plain_calls * call_s[0] + bound_calls * call_s[1]) if call_s else 0.0
-        ranked = sorted(ok, key=lambda r: -sign * r.mean)[:5]
+        if len(ok) not in likely:
+            likely.clear()
+            likely[len(ok)] = likely_members(ok, data.y.to_numpy(), data.scorer, task)
         coming = max((speed.fit_seconds(c) * REFIT_FACTOR for c in candidates if c.skip_reason is None), default=0.0)
-        return 0.5 + ensemble_s + SAVE_RESERVE_S + RESERVE_MARGIN * max(refit_seconds(ranked, n_jobs), coming)
+        return 0.5 + ensemble_s + SAVE_RESERVE_S + RESERVE_MARGIN * max(refit_seconds(likely[len(ok)], n_jobs), coming)
 
     return reserve
 
