@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from mlcraft.core import diagnostics, learning
-from mlcraft.core.threshold import choose_threshold, precision_recall_at
+from mlcraft.core.analysis import diagnostics
+from mlcraft.core.analysis import learning
+from mlcraft.core.analysis.threshold import choose_threshold, precision_recall_at
 from mlcraft.exceptions import ConfigError
 
 

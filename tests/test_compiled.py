@@ -13,12 +13,13 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline
 
-from mlcraft.core import compiled, treepredict
-from mlcraft.core.ensemble import BaggedModel, EnsembleModel, fit_blend
-from mlcraft.core.estimator import BuildContext
-from mlcraft.core.metrics import Scorer, get_metric
-from mlcraft.core.pipeline import FittedModel, make_pipeline, predict_array
-from mlcraft.core.schema import infer_schema
+from mlcraft.core.predict import compiled
+from mlcraft.core.predict import treepredict
+from mlcraft.core.predict.ensemble import BaggedModel, EnsembleModel, fit_blend
+from mlcraft.core.fit.family import BuildContext
+from mlcraft.core.analysis.metrics import Scorer, get_metric
+from mlcraft.core.predict.pipeline import FittedModel, make_pipeline, predict_array
+from mlcraft.core.data.schema import infer_schema
 from mlcraft.models import REGISTRY, get_family
 
 
@@ -189,7 +190,7 @@ def test_a_subsampled_lightgbm_calls_its_booster(monkeypatch):
     LightGBM inside it still takes the booster path, not the wrapper's scikit-learn predict."""
     import lightgbm
 
-    from mlcraft.core.estimator import Subsampled
+    from mlcraft.core.fit.family import Subsampled
 
     frame = awkward_frame("regression")
     schema = infer_schema(frame, "y")

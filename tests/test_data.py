@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlcraft.core.data import check_finite, frame_hash, load_table, require_columns
+from mlcraft.core.data.load import check_finite, frame_hash, load_table, require_columns
 from mlcraft.exceptions import DataError
 
 

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlcraft.api.champion import Champion, build_ensembles, choose
-from mlcraft.core.ensemble import EnsembleModel, cross_validated_blend, fit_blend
-from mlcraft.core.metrics import Scorer, get_metric
-from mlcraft.core.pipeline import FittedModel
-from mlcraft.core.search import CVResult
-from mlcraft.core.split import cv_folds
+from mlcraft.core.fit.champion import Champion, build_ensembles, choose
+from mlcraft.core.predict.ensemble import EnsembleModel, cross_validated_blend, fit_blend
+from mlcraft.core.analysis.metrics import Scorer, get_metric
+from mlcraft.core.predict.pipeline import FittedModel
+from mlcraft.core.fit.search import CVResult
+from mlcraft.core.data.split import cv_folds
 
 RMSE = Scorer(get_metric("rmse"))
 
@@ -101,7 +101,7 @@ def test_greedy_selection_also_draws_on_families_outside_the_best_trials():
 def test_the_search_keeps_time_to_refit_the_members_an_ensemble_would_pick():
     """The time kept back for the final refit counts the slow forest that greedy selection would
     add, although it ranks below the five best trials."""
-    from mlcraft.api.champion import likely_members, refit_seconds
+    from mlcraft.core.fit.champion import likely_members, refit_seconds
 
     rng = np.random.default_rng(4)
     y = pd.Series(rng.normal(size=400))
@@ -124,7 +124,7 @@ def test_ensemble_model_serves_through_fitted_model_and_pickles():
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from mlcraft.core.schema import infer_schema
+    from mlcraft.core.data.schema import infer_schema
     from mlcraft.testing import toy_frame
 
     frame = toy_frame("binary")
@@ -184,10 +184,10 @@ def test_prefer_fast_times_fold_models_before_trusting_cv_estimates():
 
 
 def test_fold_model_timer_times_a_kept_fold_model():
-    from mlcraft.api.champion import fold_model_timer
-    from mlcraft.core.estimator import BuildContext
-    from mlcraft.core.pipeline import make_pipeline
-    from mlcraft.core.schema import infer_schema
+    from mlcraft.core.fit.champion import fold_model_timer
+    from mlcraft.core.fit.family import BuildContext
+    from mlcraft.core.predict.pipeline import make_pipeline
+    from mlcraft.core.data.schema import infer_schema
     from mlcraft.models import get_family
 
     rng = np.random.default_rng(0)

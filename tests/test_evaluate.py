@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mlcraft.core.evaluate import score_with_interval
-from mlcraft.core.metrics import Scorer, get_metric
+from mlcraft.core.analysis.evaluate import score_with_interval
+from mlcraft.core.analysis.metrics import Scorer, get_metric
 
 
 def test_rmse_interval_is_the_books_t_interval():

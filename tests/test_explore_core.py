@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlcraft.core import drift, flags, profile
-from mlcraft.core.schema import infer_schema
+from mlcraft.core.analysis import drift
+from mlcraft.core.analysis import flags
+from mlcraft.core.analysis import profile
+from mlcraft.core.data.schema import infer_schema
 
 
 def rng(seed=0):

@@ -34,7 +34,7 @@ def test_family_lookup():
 def test_kernel_svm_subsamples_large_data():
     import numpy as np
 
-    from mlcraft.core.estimator import BuildContext
+    from mlcraft.core.fit.family import BuildContext
 
     family = get_family("kernel_svm")
     est = family.make(family.default_params("regression", 100), BuildContext("regression", 100, 2, 0))

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from mlcraft.core.framing import check_target, choose_positive_class, infer_task
-from mlcraft.core.metrics import Scorer, default_metric, get_metric
+from mlcraft.core.data.framing import check_target, choose_positive_class, infer_task
+from mlcraft.core.analysis.metrics import Scorer, default_metric, get_metric
 from mlcraft.exceptions import ConfigError, DataError
 
 
@@ -76,7 +76,7 @@ def test_fast_binary_auc_equals_scikit_learn_with_ties():
     import numpy as np
     from sklearn.metrics import roc_auc_score
 
-    from mlcraft.core.metrics import Scorer, get_metric
+    from mlcraft.core.analysis.metrics import Scorer, get_metric
 
     rng = np.random.default_rng(0)
     y = rng.choice(["no", "yes"], size=500)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import run_cli
-from mlcraft.core.estimator import Choice, Float, Int
+from mlcraft.core.fit.family import Choice, Float, Int
 from mlcraft.models import REGISTRY, families_for
 
 
@@ -38,7 +38,7 @@ def test_neural_families_declare_their_search_space_and_need_torch(monkeypatch):
 
 
 def test_family_builds_the_network_the_parameters_describe():
-    from mlcraft.core.estimator import BuildContext
+    from mlcraft.core.fit.family import BuildContext
 
     family = REGISTRY["mlp"]
     params = {**family.default_params("binary", 1000), "n_hidden": 3, "n_neurons": 64, "activation": "gelu"}

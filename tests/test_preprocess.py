@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.preprocess import DatetimeParts, LogHeavyTails, build_preprocessor
-from mlcraft.core.schema import infer_schema
+from mlcraft.core.data.preprocess import DatetimeParts, LogHeavyTails, build_preprocessor
+from mlcraft.core.data.schema import infer_schema
 
 
 def frame(n=200, seed=0):

@@ -23,9 +23,9 @@ import pytest
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline
 
-from mlcraft.core.pipeline import FittedModel
-from mlcraft.core.preprocess import build_preprocessor
-from mlcraft.core.schema import infer_schema
+from mlcraft.core.predict.pipeline import FittedModel
+from mlcraft.core.data.preprocess import build_preprocessor
+from mlcraft.core.data.schema import infer_schema
 from mlcraft.database import Database
 from mlcraft.exceptions import NotFittedError, RegistryError
 from mlcraft.registry import ModelRegistry

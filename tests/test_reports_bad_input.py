@@ -12,7 +12,7 @@ import pytest
 
 import mlcraft
 from conftest import run_cli
-from mlcraft.core.split import hash_fraction
+from mlcraft.core.data.split import hash_fraction
 from mlcraft.exceptions import MlcraftError
 from test_bad_input import assert_refused
 

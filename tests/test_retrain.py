@@ -15,7 +15,7 @@ from sklearn import metrics as skm
 
 import mlcraft
 from conftest import run_cli
-from mlcraft.core.split import hash_fraction, row_fraction
+from mlcraft.core.data.split import hash_fraction, row_fraction
 
 
 @pytest.fixture(scope="module")

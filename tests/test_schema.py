@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlcraft.core.schema import Role, as_category_strings, detect_identifier, infer_schema
+from mlcraft.core.data.schema import Role, as_category_strings, detect_identifier, infer_schema
 from mlcraft.exceptions import DataError, SchemaError
 
 
@@ -141,14 +141,14 @@ def test_category_strings_agree_across_types():
     ],
 )
 def test_vectorised_category_strings_match_the_elementwise_rule(series):
-    from mlcraft.core.schema import _category_strings_elementwise
+    from mlcraft.core.data.schema import _category_strings_elementwise
 
     fast, slow = as_category_strings(series), _category_strings_elementwise(series)
     assert [None if pd.isna(v) else v for v in fast] == [None if pd.isna(v) else v for v in slow]
 
 
 def test_schema_round_trips_through_json(mixed):
-    from mlcraft.core.schema import Schema
+    from mlcraft.core.data.schema import Schema
 
     schema = infer_schema(mixed, "y")
     assert Schema.from_dict(schema.to_dict()) == schema
@@ -163,7 +163,7 @@ def plain_schema():
 
 
 def test_records_checked_without_a_frame_match_the_frame_path(plain_schema):
-    from mlcraft.core.schema import column_values
+    from mlcraft.core.data.schema import column_values
 
     records = [
         {"price": 12.5, "rooms": 3, "city": "paris"},

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from mlcraft.core.metrics import Scorer, get_metric
-from mlcraft.core.search import Budget, Candidate, cross_validate, leaderboard_frame, run_shortlist
-from mlcraft.core.split import cv_folds
+from mlcraft.core.analysis.metrics import Scorer, get_metric
+from mlcraft.core.fit.search import Budget, Candidate, cross_validate, leaderboard_frame, run_shortlist
+from mlcraft.core.data.split import cv_folds
 
 
 class RowMemory(RegressorMixin, BaseEstimator):
@@ -73,7 +73,7 @@ def test_max_trials_fixes_the_work():
 
 
 def test_leaderboard_orders_best_first_for_both_directions():
-    from mlcraft.core.search import CVResult
+    from mlcraft.core.fit.search import CVResult
 
     rmse = Scorer(get_metric("rmse"))
     results = [CVResult("a", "a", {}, [3.0]), CVResult("b", "b", {}, [1.0]), CVResult("c", "c", {}, status="skipped", note="x")]
@@ -84,7 +84,7 @@ def test_leaderboard_orders_best_first_for_both_directions():
 
 def test_parallel_scheduler_out_of_fold_and_kept_fold_models_never_saw_their_rows():
     """By construction: RowMemory predicts 1 exactly for rows it was fitted on."""
-    from mlcraft.core.scheduler import FoldPool, Trial
+    from mlcraft.core.fit.scheduler import FoldPool, Trial
 
     X, y, folds = data()
     with FoldPool(X, y, folds, Scorer(get_metric("rmse")), task="regression", n_jobs=2) as pool:
@@ -99,7 +99,7 @@ def test_parallel_scheduler_out_of_fold_and_kept_fold_models_never_saw_their_row
 def test_a_fold_that_cannot_finish_before_the_deadline_is_not_started():
     import time
 
-    from mlcraft.core.scheduler import FoldPool, Trial
+    from mlcraft.core.fit.scheduler import FoldPool, Trial
 
     X, y, folds = data()
     with FoldPool(X, y, folds, Scorer(get_metric("rmse")), task="regression", n_jobs=1) as pool:

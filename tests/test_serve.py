@@ -295,8 +295,8 @@ class Scaled:
 def test_loop_batcher_predicts_a_turns_requests_in_one_call_per_model():
     import asyncio
 
-    from mlcraft.api.batching import LoopBatcher
-    from mlcraft.core.schema import FeatureColumns
+    from mlcraft.core.predict.batching import LoopBatcher
+    from mlcraft.core.data.schema import FeatureColumns
 
     a, b, broken = Scaled(1.0), Scaled(10.0), Scaled(None)
 
@@ -318,7 +318,7 @@ def test_loop_batcher_predicts_a_turns_requests_in_one_call_per_model():
 
 
 def test_batcher_keeps_model_versions_apart():
-    from mlcraft.api.batching import MicroBatcher
+    from mlcraft.core.predict.batching import MicroBatcher
 
     class Model:
         def __init__(self, k):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlcraft.core.split import cv_folds, hash_fraction, split_test
+from mlcraft.core.data.split import cv_folds, hash_fraction, split_test
 from mlcraft.exceptions import DataError
 
 

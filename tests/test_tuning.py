@@ -8,12 +8,12 @@ import pytest
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import Ridge
 
-from mlcraft.core.estimator import Choice, Float, Int
-from mlcraft.core.metrics import Scorer, get_metric
-from mlcraft.core.scheduler import FoldPool
-from mlcraft.core.search import Budget, Candidate
-from mlcraft.core.split import cv_folds
-from mlcraft.core.tuning import FamilySpec, Search, distribution
+from mlcraft.core.fit.family import Choice, Float, Int
+from mlcraft.core.analysis.metrics import Scorer, get_metric
+from mlcraft.core.fit.scheduler import FoldPool
+from mlcraft.core.fit.search import Budget, Candidate
+from mlcraft.core.data.split import cv_folds
+from mlcraft.core.fit.tuning import FamilySpec, Search, distribution
 
 
 class Offset(RegressorMixin, BaseEstimator):
@@ -90,7 +90,7 @@ def test_bayesian_search_finds_the_best_closely_and_prunes_poor_trials():
 def test_bayes_is_optunas_tpe_and_beats_random_sampling_for_the_same_trials():
     from optuna.samplers import RandomSampler, TPESampler
 
-    from mlcraft.core.tuning import make_sampler
+    from mlcraft.core.fit.tuning import make_sampler
 
     assert isinstance(make_sampler("bayes", 0), TPESampler)
     assert isinstance(make_sampler("random", 0), RandomSampler)
@@ -110,8 +110,8 @@ def flat_spec(name, rmse_offset):
 
 
 def test_a_family_has_stalled_after_trials_without_a_real_gain():
-    from mlcraft.core.search import CVResult
-    from mlcraft.core.tuning import FAMILY_PATIENCE, FamilyStudy
+    from mlcraft.core.fit.search import CVResult
+    from mlcraft.core.fit.tuning import FAMILY_PATIENCE, FamilyStudy
 
     study = FamilyStudy(flat_spec("f", 0.0), sign=-1.0)  # RMSE: lower is better
 
@@ -132,7 +132,7 @@ def test_a_family_has_stalled_after_trials_without_a_real_gain():
 
 
 def test_a_family_that_stops_improving_gives_its_tuning_turns_to_the_next_family():
-    from mlcraft.core.tuning import CONTENDERS, FAMILY_PATIENCE, TRIAL_BATCH
+    from mlcraft.core.fit.tuning import CONTENDERS, FAMILY_PATIENCE, TRIAL_BATCH
 
     X, y, folds = problem()
     specs = [flat_spec(f"f{i}", 0.1 * (i + 1)) for i in range(CONTENDERS + 1)]  # f0 best ... f3 worst
@@ -169,8 +169,8 @@ def test_same_trials_scores_and_order_for_any_number_of_workers(n_jobs):
 
 
 def test_a_configuration_too_big_for_memory_is_subsampled_or_skipped_with_a_note(monkeypatch):
-    import mlcraft.api.candidates as candidates
-    from mlcraft.core.schema import infer_schema
+    import mlcraft.core.fit.candidates as candidates
+    from mlcraft.core.data.schema import infer_schema
     from mlcraft.models import get_family
     from mlcraft.testing import toy_frame
 

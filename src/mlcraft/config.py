@@ -39,7 +39,7 @@ class ProjectConfig:
         Column to predict.
     task : {"regression", "binary", "multiclass"}
     metric : str
-        Canonical metric name (see :mod:`mlcraft.core.metrics`).
+        Canonical metric name (see :mod:`mlcraft.core.analysis.metrics`).
     positive_class : str, int, bool or None
         The class that counts as positive for binary metrics.
     source : str

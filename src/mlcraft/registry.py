@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcraft import atomic
-from mlcraft.core.pipeline import FittedModel
+from mlcraft.core.predict.pipeline import FittedModel
 from mlcraft.database import DEFAULT_DB_NAME, Database
 from mlcraft.exceptions import NotFittedError, RegistryError
 

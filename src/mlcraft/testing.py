@@ -12,9 +12,9 @@ import pickle
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.estimator import BuildContext, Choice, Family, Float, Int
-from mlcraft.core.pipeline import make_pipeline, predict_array
-from mlcraft.core.schema import infer_schema
+from mlcraft.core.fit.family import BuildContext, Choice, Family, Float, Int
+from mlcraft.core.predict.pipeline import make_pipeline, predict_array
+from mlcraft.core.data.schema import infer_schema
 
 __all__ = ["check_family", "toy_frame"]
 

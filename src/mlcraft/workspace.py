@@ -29,7 +29,7 @@ import pandas as pd
 
 from mlcraft import atomic
 from mlcraft.config import ProjectConfig, dump_config, load_config
-from mlcraft.core.schema import Schema
+from mlcraft.core.data.schema import Schema
 from mlcraft.exceptions import DataError, ProjectError
 
 __all__ = ["Workspace", "now_iso", "read_parquet"]

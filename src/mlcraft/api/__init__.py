@@ -2,6 +2,6 @@
 
 from mlcraft.api.project import Project
 from mlcraft.api.train import TrainResult
-from mlcraft.core.events import Callback
+from mlcraft.core.fit.events import Callback
 
 __all__ = ["Project", "TrainResult", "Callback"]

@@ -24,10 +24,11 @@ import pandas as pd
 from mlcraft import __version__
 from mlcraft.api.runs import RunFiles, champion_run
 from mlcraft.api.train import TrainingData, _user, resolve_n_jobs, training_data
-from mlcraft.core import diagnostics, learning
-from mlcraft.core.estimator import BuildContext
-from mlcraft.core.pipeline import FittedModel, make_pipeline
-from mlcraft.core.threshold import ThresholdChoice, choose_threshold
+from mlcraft.core.analysis import diagnostics
+from mlcraft.core.analysis import learning
+from mlcraft.core.fit.family import BuildContext
+from mlcraft.core.predict.pipeline import FittedModel, make_pipeline
+from mlcraft.core.analysis.threshold import ThresholdChoice, choose_threshold
 from mlcraft.exceptions import ConfigError, ProjectError
 from mlcraft.plots.base import PLOT_SAMPLE
 from mlcraft.workspace import now_iso
@@ -97,7 +98,7 @@ def _ensemble_builder(project: Project, subject: _Subject, notes: list[str]):
     has a saved blend; another leaderboard ensemble cannot be rebuilt."""
     from sklearn.base import clone
 
-    from mlcraft.core.ensemble import BaggedModel, EnsembleModel
+    from mlcraft.core.predict.ensemble import BaggedModel, EnsembleModel
 
     if not subject.own:
         notes.append(f"{subject.name} is an ensemble that was not chosen (its blend was not kept): learning curves and permutation importance are left out")

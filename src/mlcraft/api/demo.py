@@ -12,7 +12,7 @@ import pandas as pd
 
 from mlcraft.api.project import Project
 from mlcraft.api.train import TrainResult
-from mlcraft.core.events import Callback
+from mlcraft.core.fit.events import Callback
 from mlcraft.exceptions import ConfigError
 
 __all__ = ["DEMO_DATASETS", "DemoResult", "load_demo_dataset", "run_demo"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlcraft import atomic
-from mlcraft.core.evaluate import score_with_interval
-from mlcraft.core.metrics import Scorer, get_metric
+from mlcraft.core.analysis.evaluate import score_with_interval
+from mlcraft.core.analysis.metrics import Scorer, get_metric
 from mlcraft.workspace import now_iso
 
 if TYPE_CHECKING:

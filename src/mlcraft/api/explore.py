@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from mlcraft import __version__
-from mlcraft.core import drift, flags, profile
+from mlcraft.core.analysis import drift
+from mlcraft.core.analysis import flags
+from mlcraft.core.analysis import profile
 from mlcraft.exceptions import ConfigError, DataError
 from mlcraft.plots.base import PLOT_SAMPLE
 from mlcraft.workspace import now_iso
@@ -57,7 +59,7 @@ def explore_dir(project: Project) -> Path:
 def split_sides(project: Project) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The training rows, and the test side's feature columns only (no target), loading the data once.
 
-    The test side goes to :func:`mlcraft.core.drift.side_summary` and nowhere else.
+    The test side goes to :func:`mlcraft.core.analysis.drift.side_summary` and nowhere else.
     """
     cfg, schema = project.config, project.schema
     if cfg.test_dataset is not None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.data import load_table
+from mlcraft.core.data.load import load_table
 from mlcraft.exceptions import DataError
 from mlcraft.monitoring import PredictionLog
 

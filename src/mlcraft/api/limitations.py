@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mlcraft.core.schema import Role
+from mlcraft.core.data.schema import Role
 from mlcraft.reports import format_number
 
 if TYPE_CHECKING:

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.evaluate import score_with_interval
-from mlcraft.core.metrics import Scorer, get_metric
-from mlcraft.core.schema import Role, as_category_strings
+from mlcraft.core.analysis.evaluate import score_with_interval
+from mlcraft.core.analysis.metrics import Scorer, get_metric
+from mlcraft.core.data.schema import Role, as_category_strings
 from mlcraft.exceptions import ConfigError
 from mlcraft.monitoring import PredictionLog
 from mlcraft.monitoring.drift import MonitorSettings, categorical_drift, numeric_drift
@@ -139,7 +139,7 @@ def _prediction_drift(model, ref_features: pd.DataFrame, rows: list[tuple], s: M
         cur = np.array([json.loads(r[3]) for r in rows], dtype=float)
         checks = numeric_drift(ref, cur, s, psi_threshold=s.prediction_psi)
         return {"kind": "value", "checks": [c.to_dict() for c in checks if c.name in ("psi", "ks", "mean_shift")]}
-    from mlcraft.core.metrics import decide_labels
+    from mlcraft.core.analysis.metrics import decide_labels
 
     ref_labels = as_category_strings(pd.Series(decide_labels(ref, model.classes, model.positive_class, model.threshold)))
     cur_labels = as_category_strings(pd.Series([json.loads(r[3]) for r in rows], dtype=object))

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from mlcraft import atomic
-from mlcraft.core.data import iter_table_chunks, load_table
-from mlcraft.core.pipeline import Prediction
+from mlcraft.core.data.load import iter_table_chunks, load_table
+from mlcraft.core.predict.pipeline import Prediction
 from mlcraft.exceptions import ConfigError
 
 if TYPE_CHECKING:

@@ -23,12 +23,12 @@ import pandas as pd
 
 from mlcraft import atomic
 from mlcraft.config import ProjectConfig
-from mlcraft.core import data as data_mod
-from mlcraft.core import framing
-from mlcraft.core.events import Callback
-from mlcraft.core.metrics import default_metric, get_metric
-from mlcraft.core.schema import Schema, detect_identifier, infer_schema
-from mlcraft.core.split import split_test
+from mlcraft.core.data import load as data_mod
+from mlcraft.core.data import framing
+from mlcraft.core.fit.events import Callback
+from mlcraft.core.analysis.metrics import default_metric, get_metric
+from mlcraft.core.data.schema import Schema, detect_identifier, infer_schema
+from mlcraft.core.data.split import split_test
 from mlcraft.exceptions import ConfigError, DataError, ProjectError
 from mlcraft.registry import ModelRegistry
 from mlcraft.workspace import Workspace

@@ -19,7 +19,7 @@ from mlcraft.api.analyse import analysis_dir, run_analysis
 from mlcraft.api.explore import explore_dir, run_explore
 from mlcraft.api.limitations import limitations
 from mlcraft.api.runs import champion_run
-from mlcraft.core.metrics import get_metric
+from mlcraft.core.analysis.metrics import get_metric
 from mlcraft.workspace import now_iso
 
 if TYPE_CHECKING:

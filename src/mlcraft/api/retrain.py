@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 
 from mlcraft import atomic
-from mlcraft.core import data as data_mod
-from mlcraft.core.evaluate import paired_difference, score_with_interval
-from mlcraft.core.metrics import Scorer, get_metric
-from mlcraft.core.schema import refresh_schema
-from mlcraft.core.split import hash_fraction, row_fraction
+from mlcraft.core.data import load as data_mod
+from mlcraft.core.analysis.evaluate import paired_difference, score_with_interval
+from mlcraft.core.analysis.metrics import Scorer, get_metric
+from mlcraft.core.data.schema import refresh_schema
+from mlcraft.core.data.split import hash_fraction, row_fraction
 from mlcraft.exceptions import ConfigError, DataError, ProjectError
 from mlcraft.workspace import STALE_AFTER_S, now_iso
 

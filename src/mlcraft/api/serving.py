@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.api.batching import LoopBatcher, MicroBatcher
-from mlcraft.core.metrics import decide_labels
-from mlcraft.core.pipeline import FittedModel
-from mlcraft.core.schema import FeatureColumns
+from mlcraft.core.predict.batching import LoopBatcher, MicroBatcher
+from mlcraft.core.analysis.metrics import decide_labels
+from mlcraft.core.predict.pipeline import FittedModel
+from mlcraft.core.data.schema import FeatureColumns
 from mlcraft.exceptions import DataError
 from mlcraft.monitoring import LogWriter, PredictionLog, RequestRecord, input_flags
 from mlcraft.monitoring.log import LOG_QUEUE_SIZE
@@ -348,7 +348,7 @@ def _csv_frame(body: bytes) -> pd.DataFrame:
 
 def record_json_schema(project: Project) -> dict[str, Any]:
     """JSON Schema of one input record: the project's feature columns (extra columns are ignored)."""
-    from mlcraft.core.schema import Role
+    from mlcraft.core.data.schema import Role
 
     properties: dict[str, Any] = {}
     for col in project.schema.columns:

@@ -20,19 +20,19 @@ import numpy as np
 import pandas as pd
 
 from mlcraft import atomic
-from mlcraft.api.candidates import Builder, encoded_width, family_spec, memory_plan
-from mlcraft.api.champion import Champion, build_ensembles, choose, ensemble_calls, fold_model_timer, likely_members, measure_inference, refit, refit_seconds
-from mlcraft.api.runrecord import RunLog, read_chosen, write_run
+from mlcraft.core.fit.candidates import Builder, encoded_width, family_spec, memory_plan
+from mlcraft.core.fit.champion import Champion, build_ensembles, choose, ensemble_calls, fold_model_timer, likely_members, measure_inference, refit, refit_seconds
+from mlcraft.core.fit.runrecord import RunLog, read_chosen, write_run
 from mlcraft.config import env_n_jobs
-from mlcraft.core.estimator import BuildContext
-from mlcraft.core.events import Callback, CallbackList
-from mlcraft.core.framing import class_labels
-from mlcraft.core.metrics import Scorer, get_metric
-from mlcraft.core.pipeline import FittedModel
-from mlcraft.core.scheduler import FoldPool, peak_memory_mb
-from mlcraft.core.search import REFIT_FACTOR, Budget, Candidate, CVResult, leaderboard_frame
-from mlcraft.core.split import cv_folds
-from mlcraft.core.tuning import Search
+from mlcraft.core.fit.family import BuildContext
+from mlcraft.core.fit.events import Callback, CallbackList
+from mlcraft.core.data.framing import class_labels
+from mlcraft.core.analysis.metrics import Scorer, get_metric
+from mlcraft.core.predict.pipeline import FittedModel
+from mlcraft.core.fit.scheduler import FoldPool, peak_memory_mb
+from mlcraft.core.fit.search import REFIT_FACTOR, Budget, Candidate, CVResult, leaderboard_frame
+from mlcraft.core.data.split import cv_folds
+from mlcraft.core.fit.tuning import Search
 from mlcraft.exceptions import BudgetError
 from mlcraft.registry import library_versions
 from mlcraft.workspace import now_iso

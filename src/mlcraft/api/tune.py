@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from mlcraft import atomic
-from mlcraft.api.candidates import family_spec, make_candidate
-from mlcraft.api.runrecord import RunLog
-from mlcraft.core.estimator import Choice, Dimension, Float, Int
-from mlcraft.core.events import Callback, CallbackList
-from mlcraft.core.scheduler import FoldPool
-from mlcraft.core.search import Budget, CVResult
-from mlcraft.core.tuning import STRATEGIES, Search, grid_values
+from mlcraft.core.fit.candidates import family_spec, make_candidate
+from mlcraft.core.fit.runrecord import RunLog
+from mlcraft.core.fit.family import Choice, Dimension, Float, Int
+from mlcraft.core.fit.events import Callback, CallbackList
+from mlcraft.core.fit.scheduler import FoldPool
+from mlcraft.core.fit.search import Budget, CVResult
+from mlcraft.core.fit.tuning import STRATEGIES, Search, grid_values
 from mlcraft.exceptions import ConfigError
 
 if TYPE_CHECKING:

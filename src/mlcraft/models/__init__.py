@@ -1,12 +1,12 @@
 """The model-family registry: every family is declared once, in its module, and listed here.
 
-Adding a family is one module (a ``FAMILIES`` list of :class:`~mlcraft.core.estimator.Family`) plus
+Adding a family is one module (a ``FAMILIES`` list of :class:`~mlcraft.core.fit.family.Family`) plus
 one line below.
 """
 
 from __future__ import annotations
 
-from mlcraft.core.estimator import Family
+from mlcraft.core.fit.family import Family
 from mlcraft.exceptions import ConfigError
 from mlcraft.models import boosting, linear, neighbors, neural, svm, trees
 

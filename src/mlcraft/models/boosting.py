@@ -1,6 +1,6 @@
 """Gradient boosting: scikit-learn's histogram gradient boosting and LightGBM (native categories).
 
-Both stop at the fit's deadline (:func:`mlcraft.core.estimator.time_left`): LightGBM through a
+Both stop at the fit's deadline (:func:`mlcraft.core.fit.family.time_left`): LightGBM through a
 callback, histogram boosting by growing its iterations in chunks. With ``early_stopping`` (a searched
 choice: it trades 10% of the rows for the right number of trees) LightGBM also stops when the loss
 on an inner validation split (10% of the rows it is given, never a CV validation fold) has not
@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.model_selection import train_test_split
 
-from mlcraft.core.estimator import Choice, Family, Float, GrowWithin, Int, time_left
+from mlcraft.core.fit.family import Choice, Family, Float, GrowWithin, Int, time_left
 from mlcraft.models._common import ALL_TASKS
 
 ES_FRACTION = 0.1  # inner validation split for LightGBM's early stopping

@@ -12,7 +12,7 @@ from sklearn.linear_model import (
     SGDRegressor,
 )
 
-from mlcraft.core.estimator import Choice, Family, Float
+from mlcraft.core.fit.family import Choice, Family, Float
 from mlcraft.models._common import ALL_TASKS, CLASSIFICATION, REGRESSION, scaled_target
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
-from mlcraft.core.estimator import Choice, Family, Int
+from mlcraft.core.fit.family import Choice, Family, Int
 from mlcraft.models._common import ALL_TASKS
 
 

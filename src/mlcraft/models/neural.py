@@ -7,7 +7,7 @@ thumb, recorded in the model's ``config_``). torch is imported only when a netwo
 
 from __future__ import annotations
 
-from mlcraft.core.estimator import Choice, Family, Float, Int
+from mlcraft.core.fit.family import Choice, Family, Float, Int
 from mlcraft.models._common import ALL_TASKS
 
 MAX_EPOCHS = 60  # with 1cycle over these epochs and early stopping (patience 10) on 10% of the rows

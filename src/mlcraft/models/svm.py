@@ -5,7 +5,7 @@ from __future__ import annotations
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.svm import SVC, SVR, LinearSVC, LinearSVR
 
-from mlcraft.core.estimator import Choice, Family, Float, Subsampled
+from mlcraft.core.fit.family import Choice, Family, Float, Subsampled
 from mlcraft.models._common import ALL_TASKS, scaled_target
 
 KERNEL_MAX_ROWS = 20_000

@@ -12,7 +12,7 @@ from sklearn.ensemble import (
 )
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from mlcraft.core.estimator import Choice, Family, Float, GrowWithin, Int
+from mlcraft.core.fit.family import Choice, Family, Float, GrowWithin, Int
 from mlcraft.models._common import ALL_TASKS, nlogn
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.schema import ColumnInfo, FeatureColumns, Role, Schema, category_set, column_values
+from mlcraft.core.data.schema import ColumnInfo, FeatureColumns, Role, Schema, category_set, column_values
 
 __all__ = ["input_flags", "OUT_OF_RANGE", "UNSEEN_CATEGORY"]
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.preprocess import MIN_FREQUENCY
+from mlcraft.core.data.preprocess import MIN_FREQUENCY
 
 __all__ = [
     "HIST_BINS",

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.schema import FeatureColumns
+from mlcraft.core.data.schema import FeatureColumns
 
 __all__ = ["MicroBatcher", "LoopBatcher", "predict_batch", "MAX_BATCH_ROWS"]
 

@@ -25,10 +25,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlcraft.core.estimator import Choice, Dimension, Float, Int
-from mlcraft.core.events import Callback
-from mlcraft.core.scheduler import FoldPool, Trial
-from mlcraft.core.search import Budget, Candidate, CVResult  # noqa: F401 (Candidate: FamilySpec.make's type)
+from mlcraft.core.fit.family import Choice, Dimension, Float, Int
+from mlcraft.core.fit.events import Callback
+from mlcraft.core.fit.scheduler import FoldPool, Trial
+from mlcraft.core.fit.search import Budget, Candidate, CVResult  # noqa: F401 (Candidate: FamilySpec.make's type)
 
 __all__ = ["STRATEGIES", "distribution", "make_sampler", "FamilyStudy", "FamilySpec", "Search", "TRIAL_BATCH", "CONTENDERS"]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mlcraft.core.estimator import BuildContext, Family, Subsampled
-from mlcraft.core.pipeline import make_pipeline
-from mlcraft.core.scheduler import available_memory
-from mlcraft.core.schema import Schema
-from mlcraft.core.search import Candidate
-from mlcraft.core.tuning import FamilySpec
+from mlcraft.core.fit.family import BuildContext, Family, Subsampled
+from mlcraft.core.predict.pipeline import make_pipeline
+from mlcraft.core.fit.scheduler import available_memory
+from mlcraft.core.data.schema import Schema
+from mlcraft.core.fit.search import Candidate
+from mlcraft.core.fit.tuning import FamilySpec
 
 __all__ = ["Builder", "encoded_width", "family_spec", "make_candidate", "MIN_SUBSAMPLE_ROWS", "MEMORY_SHARE"]
 

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.profile import category_codes
-from mlcraft.core.schema import HIGH_CARDINALITY, Role, Schema
+from mlcraft.core.analysis.profile import category_codes
+from mlcraft.core.data.schema import HIGH_CARDINALITY, Role, Schema
 
 __all__ = [
     "Flag",

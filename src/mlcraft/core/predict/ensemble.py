@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from mlcraft.core.metrics import Scorer
-from mlcraft.core.pipeline import align_proba
+from mlcraft.core.analysis.metrics import Scorer
+from mlcraft.core.predict.pipeline import align_proba
 
 __all__ = ["METHODS", "Blend", "fit_blend", "cross_validated_blend", "EnsembleModel", "BaggedModel"]
 
@@ -127,7 +127,7 @@ class EnsembleModel(BaseEstimator):
     """Fitted members (pipelines) combined by a :class:`Blend`; predicts like one pipeline.
 
     ``predict`` gives values (regression) or labels, ``predict_proba`` class probabilities in
-    ``classes_`` order, so a :class:`~mlcraft.core.pipeline.FittedModel` serves it unchanged.
+    ``classes_`` order, so a :class:`~mlcraft.core.predict.pipeline.FittedModel` serves it unchanged.
     """
 
     def __init__(self, members=None, blend=None, task: str = "regression", classes=None, names=None):

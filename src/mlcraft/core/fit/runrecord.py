@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from mlcraft import atomic
-from mlcraft.core.events import Callback
-from mlcraft.core.pipeline import proba_column
-from mlcraft.core.search import CVResult
+from mlcraft.core.fit.events import Callback
+from mlcraft.core.predict.pipeline import proba_column
+from mlcraft.core.fit.search import CVResult
 from mlcraft.exceptions import ProjectError
 
 __all__ = ["RunLog", "write_run", "read_chosen", "describe", "OOF_KEEP"]

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.data import MAX_MAGNITUDE, check_magnitude
+from mlcraft.core.data.load import MAX_MAGNITUDE, check_magnitude
 from mlcraft.exceptions import DataError, SchemaError
 
 __all__ = [

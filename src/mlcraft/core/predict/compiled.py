@@ -31,11 +31,11 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from mlcraft.core import treepredict
-from mlcraft.core.estimator import _Wrapper
-from mlcraft.core.pipeline import align_proba, predict_array
-from mlcraft.core.preprocess import DatetimeParts, LogHeavyTails, NativeCategories
-from mlcraft.core.schema import FeatureColumns, Role, Schema, column_values
+from mlcraft.core.predict import treepredict
+from mlcraft.core.fit.family import _Wrapper
+from mlcraft.core.predict.pipeline import align_proba, predict_array
+from mlcraft.core.data.preprocess import DatetimeParts, LogHeavyTails, NativeCategories
+from mlcraft.core.data.schema import FeatureColumns, Role, Schema, column_values
 
 __all__ = ["NotCompilable", "compile_predictor", "verified_predictor", "probe_frame"]
 
@@ -301,7 +301,7 @@ def _pipeline_parts(pipeline: Any, task: str, classes) -> tuple[_Preparation, Ar
 def compile_predictor(pipeline: Any, task: str, classes: Sequence[Any] | None) -> Predictor:
     """``features -> predict_array(pipeline, features, task, classes)`` without scikit-learn's
     per-call overhead; :class:`NotCompilable` if a step is of a kind it does not know."""
-    from mlcraft.core.ensemble import EnsembleModel
+    from mlcraft.core.predict.ensemble import EnsembleModel
 
     if isinstance(pipeline, EnsembleModel):
         return _compile_ensemble(pipeline, task, classes)

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.events import Callback
-from mlcraft.core.metrics import Scorer
-from mlcraft.core.pipeline import predict_array
+from mlcraft.core.fit.events import Callback
+from mlcraft.core.analysis.metrics import Scorer
+from mlcraft.core.predict.pipeline import predict_array
 
 __all__ = ["Candidate", "CVResult", "Budget", "cross_validate", "run_shortlist", "SpeedModel", "leaderboard_frame"]
 

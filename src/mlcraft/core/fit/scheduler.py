@@ -8,7 +8,7 @@ therefore the same for any ``n_jobs``, and the same on every run.
 
 Time: a fold task that the speed model says would not end before the deadline is not started; a
 task still running at the deadline (plus a grace period) is ended by killing the workers. Every fit
-runs inside :func:`~mlcraft.core.estimator.fit_deadline`, so iterative estimators stop in time.
+runs inside :func:`~mlcraft.core.fit.family.fit_deadline`, so iterative estimators stop in time.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.estimator import fit_deadline, truncation
-from mlcraft.core.metrics import Scorer
-from mlcraft.core.pipeline import predict_array
-from mlcraft.core.search import Candidate, CVResult, SpeedModel
+from mlcraft.core.fit.family import fit_deadline, truncation
+from mlcraft.core.analysis.metrics import Scorer
+from mlcraft.core.predict.pipeline import predict_array
+from mlcraft.core.fit.search import Candidate, CVResult, SpeedModel
 
 __all__ = ["Trial", "FoldPool", "peak_memory_mb", "available_memory"]
 

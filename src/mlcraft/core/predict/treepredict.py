@@ -10,7 +10,7 @@ one Cython predictor per iteration: one row through a forest of 300 trees or a b
   trees at once, one NumPy step per level, for batches small enough that rows x trees stays in
   cache; larger batches keep scikit-learn's own (compiled, row-parallel) predictor.
 
-Both are used only through :func:`mlcraft.core.compiled.verified_predictor`, which checks them
+Both are used only through :func:`mlcraft.core.predict.compiled.verified_predictor`, which checks them
 against scikit-learn on probe rows; anything they do not know (several outputs, categories taken
 from pandas dtypes other than mlcraft's native ones) raises :class:`Unsupported`, and the model
 keeps scikit-learn's path.
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from joblib import cpu_count
 
-from mlcraft.core.pipeline import _one_thread as one_thread
+from mlcraft.core.predict.pipeline import _one_thread as one_thread
 
 __all__ = ["Unsupported", "forest_output", "hgb_output", "is_forest", "is_hgb", "STACKED_CELLS", "THREADED_ROWS"]
 

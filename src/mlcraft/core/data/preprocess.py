@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from mlcraft.core.schema import Schema
+from mlcraft.core.data.schema import Schema
 
 __all__ = ["build_preprocessor", "DatetimeParts", "LogHeavyTails", "NativeCategories", "CATEGORICAL_MODES"]
 

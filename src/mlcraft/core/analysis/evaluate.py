@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from mlcraft.core.metrics import Scorer
+from mlcraft.core.analysis.metrics import Scorer
 
 __all__ = ["Interval", "score_with_interval", "paired_difference"]
 
@@ -77,7 +77,7 @@ def score_with_interval(
     Examples
     --------
     >>> import numpy as np
-    >>> from mlcraft.core.metrics import Scorer, get_metric
+    >>> from mlcraft.core.analysis.metrics import Scorer, get_metric
     >>> iv = score_with_interval(Scorer(get_metric("rmse")), np.zeros(100), np.linspace(-1, 1, 100))
     >>> iv.low < iv.value < iv.high
     True
@@ -122,7 +122,7 @@ def paired_difference(
     Examples
     --------
     >>> import numpy as np
-    >>> from mlcraft.core.metrics import Scorer, get_metric
+    >>> from mlcraft.core.analysis.metrics import Scorer, get_metric
     >>> s = Scorer(get_metric("rmse"))
     >>> y = np.linspace(0, 1, 200)
     >>> d = paired_difference(s, s, y, y + 0.5, y + 0.1)

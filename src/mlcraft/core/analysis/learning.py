@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.metrics import Scorer
-from mlcraft.core.pipeline import predict_array
+from mlcraft.core.analysis.metrics import Scorer
+from mlcraft.core.predict.pipeline import predict_array
 
 __all__ = [
     "SIZES",

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.ensemble import BaggedModel, Blend, EnsembleModel, cross_validated_blend, fit_blend
-from mlcraft.core.metrics import Scorer
-from mlcraft.core.pipeline import FittedModel
-from mlcraft.core.scheduler import FoldPool
-from mlcraft.core.search import REFIT_FACTOR, CVResult
+from mlcraft.core.predict.ensemble import BaggedModel, Blend, EnsembleModel, cross_validated_blend, fit_blend
+from mlcraft.core.analysis.metrics import Scorer
+from mlcraft.core.predict.pipeline import FittedModel
+from mlcraft.core.fit.scheduler import FoldPool
+from mlcraft.core.fit.search import REFIT_FACTOR, CVResult
 
 __all__ = ["Champion", "build_ensembles", "likely_members", "choose", "refit", "refit_seconds", "ensemble_calls", "measure_inference", "fold_model_timer", "ENSEMBLE_POOL", "FAMILY_POOL"]
 
@@ -121,7 +121,7 @@ def build_ensembles(results: Sequence[CVResult], y: np.ndarray, folds, scorer: S
 def ensemble_calls(n_results: int, n_folds: int, task: str, n_families: int = 0) -> tuple[int, int]:
     """How many times :func:`build_ensembles` calls the scorer (for the time it needs): bound to
     the targets (:meth:`Scorer.bind`, greedy selection's many calls), and plain (the others)."""
-    from mlcraft.core.ensemble import CARUANA_ROUNDS
+    from mlcraft.core.predict.ensemble import CARUANA_ROUNDS
 
     pool = min(n_results, ENSEMBLE_POOL + n_families)
     return (n_folds + 1) * CARUANA_ROUNDS * pool, (n_folds + 1) * (2 * FAMILY_POOL + (2 if task == "regression" else 4))

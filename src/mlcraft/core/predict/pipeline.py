@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from mlcraft.core.estimator import BuildContext, Family
-from mlcraft.core.metrics import decide_labels
-from mlcraft.core.preprocess import build_preprocessor
-from mlcraft.core.schema import FeatureColumns, Schema
+from mlcraft.core.fit.family import BuildContext, Family
+from mlcraft.core.analysis.metrics import decide_labels
+from mlcraft.core.data.preprocess import build_preprocessor
+from mlcraft.core.data.schema import FeatureColumns, Schema
 
 __all__ = ["make_pipeline", "predict_array", "align_proba", "FittedModel", "Prediction", "proba_column"]
 
@@ -115,7 +115,7 @@ class FittedModel:
 
         Batches below :data:`MULTITHREAD_ROWS` rows run on one thread: OpenMP start-up and
         contention cost more than they save there (one row: milliseconds, not hundreds). They
-        take the compiled path (:mod:`mlcraft.core.compiled`) when the model has one.
+        take the compiled path (:mod:`mlcraft.core.predict.compiled`) when the model has one.
         """
         if len(features) >= MULTITHREAD_ROWS:
             return predict_array(self.pipeline, _frame(features), self.task, self.classes)
@@ -132,7 +132,7 @@ class FittedModel:
         """The verified compiled predictor (built once, not saved), or None if there is none."""
         fast = self.__dict__.get("_compiled")
         if fast is None:
-            from mlcraft.core.compiled import verified_predictor
+            from mlcraft.core.predict.compiled import verified_predictor
 
             fast = verified_predictor(self.pipeline, self.schema, self.task, self.classes) or False
             self.__dict__["_compiled"] = fast
