@@ -15,7 +15,8 @@ from sklearn.pipeline import Pipeline
 
 from mlcraft.core.predict import compiled
 from mlcraft.core.predict import treepredict
-from mlcraft.core.predict.ensemble import BaggedModel, EnsembleModel, fit_blend
+from mlcraft.core.fit.blending import fit_blend
+from mlcraft.core.predict.ensemble import BaggedModel, EnsembleModel
 from mlcraft.core.fit.family import BuildContext
 from mlcraft.core.analysis.metrics import Scorer, get_metric
 from mlcraft.core.predict.pipeline import FittedModel, make_pipeline, predict_array

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from mlcraft.core.fit.champion import Champion, build_ensembles, choose
-from mlcraft.core.predict.ensemble import EnsembleModel, cross_validated_blend, fit_blend
+from mlcraft.core.fit.blending import cross_validated_blend, fit_blend
+from mlcraft.core.predict.ensemble import EnsembleModel
 from mlcraft.core.analysis.metrics import Scorer, get_metric
 from mlcraft.core.predict.pipeline import FittedModel
 from mlcraft.core.fit.search import CVResult

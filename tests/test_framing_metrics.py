@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from mlcraft.core.data.framing import check_target, choose_positive_class, infer_task
+from mlcraft.core.data.framing import check_target
+from mlcraft.tasks import get_kind, infer_kind
 from mlcraft.core.analysis.metrics import Scorer, default_metric, get_metric
 from mlcraft.exceptions import ConfigError, DataError
 
@@ -26,7 +27,7 @@ from mlcraft.exceptions import ConfigError, DataError
     ],
 )
 def test_infer_task(values, task):
-    assert infer_task(pd.Series(values)) == task
+    assert infer_kind(pd.Series(values)).name == task
 
 
 def test_bad_targets():
@@ -37,13 +38,13 @@ def test_bad_targets():
 
 
 def test_positive_class():
-    assert choose_positive_class(pd.Series([0, 1, 0, 0]), "binary") == 1
-    assert choose_positive_class(pd.Series(["no", "yes", "no"]), "binary") == "yes"
-    assert choose_positive_class(pd.Series(["benign", "malignant", "benign"]), "binary") == "malignant"
-    assert choose_positive_class(pd.Series(["a", "b", "b"]), "binary", "b") == "b"
+    assert get_kind("binary").positive_class(pd.Series([0, 1, 0, 0])) == 1
+    assert get_kind("binary").positive_class(pd.Series(["no", "yes", "no"])) == "yes"
+    assert get_kind("binary").positive_class(pd.Series(["benign", "malignant", "benign"])) == "malignant"
+    assert get_kind("binary").positive_class(pd.Series(["a", "b", "b"]), "b") == "b"
     with pytest.raises(ConfigError, match="not a class"):
-        choose_positive_class(pd.Series(["a", "b"]), "binary", "c")
-    assert choose_positive_class(pd.Series([1.0, 2.0]), "regression") is None
+        get_kind("binary").positive_class(pd.Series(["a", "b"]), "c")
+    assert get_kind("regression").positive_class(pd.Series([1.0, 2.0])) is None
 
 
 def test_metric_names_and_defaults():

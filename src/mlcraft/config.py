@@ -15,9 +15,7 @@ from typing import Any
 
 from mlcraft.exceptions import ConfigError, ProjectError
 
-__all__ = ["ProjectConfig", "TASKS", "load_config", "dump_config", "env_n_jobs", "env_db", "env_api_key", "env_serve_settings", "SERVE_SETTINGS_ENV"]
-
-TASKS = ("regression", "binary", "multiclass")
+__all__ = ["ProjectConfig", "load_config", "dump_config", "env_n_jobs", "env_db", "env_api_key", "env_serve_settings", "SERVE_SETTINGS_ENV"]
 
 # section name -> fields stored in it (the file stays readable; the dataclass stays flat)
 _SECTIONS: dict[str, tuple[str, ...]] = {
@@ -37,7 +35,8 @@ class ProjectConfig:
     ----------
     target : str
         Column to predict.
-    task : {"regression", "binary", "multiclass"}
+    task : str
+        The name of a registered kind of problem (:func:`mlcraft.tasks.get_kind` checks it).
     metric : str
         Canonical metric name (see :mod:`mlcraft.core.analysis.metrics`).
     positive_class : str, int, bool or None
@@ -87,8 +86,6 @@ class ProjectConfig:
     extra: dict[str, Any] = field(default_factory=dict)  # sections owned by later features
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ConfigError(f"task {self.task!r} is not one of {', '.join(TASKS)}")
         if not 0.0 <= self.test_size < 1.0:
             raise ConfigError(f"test size {self.test_size} must be in [0, 1): use e.g. 0.2, or 0 for none")
         if self.n_folds < 2:

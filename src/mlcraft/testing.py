@@ -15,6 +15,7 @@ import pandas as pd
 from mlcraft.core.fit.family import BuildContext, Choice, Family, Float, Int
 from mlcraft.core.predict.pipeline import make_pipeline, predict_array
 from mlcraft.core.data.schema import infer_schema
+from mlcraft.tasks import get_kind
 
 __all__ = ["check_family", "toy_frame"]
 
@@ -28,9 +29,9 @@ def toy_frame(task: str, n: int = 120, seed: int = 0) -> pd.DataFrame:
     signal = 2 * x1 + 0.3 * x2 + (color == "red") * 1.5 + rng.normal(scale=0.3, size=n)
     frame = pd.DataFrame({"x1": x1, "x2": x2, "color": color})
     frame.loc[::17, "x2"] = np.nan
-    if task == "regression":
+    if not get_kind(task).classification:
         frame["y"] = signal
-    elif task == "binary":
+    elif get_kind(task).has_positive_class:
         frame["y"] = np.where(signal > np.median(signal), "yes", "no")
     else:
         frame["y"] = pd.cut(signal, 3, labels=["low", "mid", "high"]).astype(str)
@@ -67,12 +68,12 @@ def check_family(family: Family, tasks: tuple[str, ...] | None = None) -> None:
         schema = infer_schema(frame, "y")
         X, _ = schema.coerce(frame)
         y = frame["y"]
-        classes = None if task == "regression" else sorted(y.unique())
+        classes = None if not get_kind(task).classification else sorted(y.unique())
         context = BuildContext(task=task, n_rows=len(frame), n_features=3, seed=0)
         params = family.default_params(task, len(frame))
         first = make_pipeline(family, schema, params, context).fit(X, y)
         pred = predict_array(first, X, task, classes)
-        if task == "regression":
+        if not get_kind(task).classification:
             assert pred.shape == (len(frame),), f"{family.name}: regression output shape {pred.shape}"
             assert np.all(np.isfinite(pred)), f"{family.name}: non-finite predictions"
         else:

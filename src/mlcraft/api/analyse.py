@@ -32,6 +32,7 @@ from mlcraft.core.analysis.threshold import ThresholdChoice, choose_threshold
 from mlcraft.exceptions import ConfigError, ProjectError
 from mlcraft.plots.base import PLOT_SAMPLE
 from mlcraft.workspace import now_iso
+from mlcraft.tasks import get_kind
 
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
@@ -136,11 +137,11 @@ def _refits(project: Project, build, data: TrainingData, *, curve: bool, importa
 
 def _diagnose(project: Project, y: np.ndarray, pred: np.ndarray, classes: list[str] | None, threshold: float | None, features: pd.DataFrame) -> dict[str, Any]:
     cfg = project.config
-    if cfg.task == "regression":
+    if not get_kind(cfg.task).classification:
         categories = {c: features[c] for c in project.schema.categorical}
         return diagnostics.regression_diagnostics(y, pred, categories)
-    if cfg.task in ("binary", "multiclass"):
-        positive = str(cfg.positive_class) if cfg.task == "binary" else None
+    if get_kind(cfg.task).classification:
+        positive = str(cfg.positive_class) if get_kind(cfg.task).has_positive_class else None
         return diagnostics.classification_diagnostics(y, pred, classes, positive, threshold)
     raise ConfigError(f"task {cfg.task!r}: no error analysis for it yet")
 
@@ -169,7 +170,7 @@ def _figures(task: str, target: str, diag: dict[str, Any], refits: dict[str, Any
     from mlcraft.plots.base import sample_index, slug
 
     plots: list[Plot] = []
-    if task == "regression":
+    if not get_kind(task).classification:
         idx = sample_index(len(y), PLOT_SAMPLE, seed)
         plots += [fig.predicted_vs_actual(y[idx], pred[idx], target, len(idx)), fig.residuals(pred[idx], pred[idx] - y[idx], len(idx))]
         plots.append(fig.error_breakdown(diag["by_decile"], "error_by_decile", f"Error by decile of {target}", "RMSE and mean error (bias) per tenth of the rows, ordered by the actual value"))
@@ -209,7 +210,7 @@ def _subject(project: Project, model: str | None, version: int | None, wants_thr
     version, meta, run = champion_run(project, version)
     chosen = run.chosen()["model"]
     name = chosen if model is None else model
-    if wants_threshold and cfg.task != "binary":
+    if wants_threshold and not get_kind(cfg.task).has_positive_class:
         raise ConfigError(f"--min-precision/--min-recall choose a decision threshold for a binary task; this task is {cfg.task}")
     if wants_threshold and name != chosen:
         raise ConfigError(f"the threshold is saved with a model version: analyse {chosen!r} (model version {version}), not {name!r}")
@@ -231,6 +232,7 @@ def _document(project: Project, subject: _Subject, rows: int, folds: int, parts:
         "version": (new_version or subject.version) if subject.own else None,
         "is_champion": subject.own,
         "task": cfg.task,
+        "classification": get_kind(cfg.task).classification,
         "target": cfg.target,
         "metric": cfg.metric,
         "scope": f"out-of-fold predictions of the {rows:,} training rows ({folds} folds): every prediction comes from a model that did not see its row; the test set was not used",
@@ -291,7 +293,7 @@ def run_analysis(
     subject = _subject(project, model, version, wants_threshold)
     notes: list[str] = []
     data, y, pred, classes, keep = _out_of_fold(project, subject, notes)
-    threshold = (subject.fitted().threshold if subject.own else 0.5) if cfg.task == "binary" else None
+    threshold = (subject.fitted().threshold if subject.own else 0.5) if get_kind(cfg.task).has_positive_class else None
     choice = _choose(project, y, pred, classes, threshold, min_precision, min_recall) if wants_threshold else None
     diag = _diagnose(project, y, pred, classes, threshold if choice is None else choice.threshold, data.X[keep].reset_index(drop=True))
     build = _builder(project, subject, data, notes)
@@ -299,7 +301,7 @@ def run_analysis(
     board = subject.run.board_rows()
     cv = subject.run.cv_scores([str(r["model"]) for r in board if r.get("status", "ok") == "ok"])
     marks = (threshold, None if choice is None else choice.threshold)
-    plots = _figures(cfg.task, cfg.target, diag, refits, y.astype(float) if cfg.task == "regression" else y, pred, cv, marks, cfg.seed)
+    plots = _figures(cfg.task, cfg.target, diag, refits, y.astype(float) if not get_kind(cfg.task).classification else y, pred, cv, marks, cfg.seed)
     new_version = _save_threshold(project, subject, choice) if choice is not None else None
     if choice is not None:
         notes.append(f"saved as model version {new_version} (now the champion, used by predict): {choice.summary}")

@@ -26,7 +26,7 @@ def evaluate(project: Project, *, version: int | None = None) -> dict[str, Any]:
     model = project.load_model(version)
     test = project.test_frame()
     features, _ = model.schema.coerce(test, where="test set")
-    y = model.schema.coerce_target(test[cfg.target], cfg.task)
+    y = model.schema.coerce_target(test[cfg.target], model.kind.numeric_target)
     pred = model.predict_raw(features)
     scorer = Scorer(get_metric(cfg.metric, cfg.task), classes=model.classes, positive_class=model.positive_class, threshold=model.threshold if model.threshold is not None else 0.5)
     interval = score_with_interval(scorer, y.to_numpy() if hasattr(y, "to_numpy") else y, pred, seed=cfg.seed)

@@ -103,16 +103,16 @@ def _statistics(frame: pd.DataFrame, project: Project) -> dict[str, Any]:
     ranked_numeric = [r["feature"] for r in assoc if r["kind"] == "numeric"]
     matrix_cols = ranked_numeric[:MATRIX_FEATURES] + ([cfg.target] if y_numbers is not None else [])
     matrix = profile.correlation_matrix(frame.assign(**{cfg.target: y_numbers}) if y_numbers is not None else frame, matrix_cols) if len(matrix_cols) > 1 else None
-    hist_cols = ([cfg.target] if cfg.task == "regression" else []) + ranked_numeric
+    hist_cols = ([cfg.target] if not project.kind.classification else []) + ranked_numeric
     return {
         "numeric": numeric,
         "categorical": categorical,
         "codes": codes,
         "y_numbers": y_numbers,
         "associations": assoc,
-        "describe": profile.describe_numeric(frame, numeric + ([cfg.target] if cfg.task == "regression" else [])),
+        "describe": profile.describe_numeric(frame, numeric + ([cfg.target] if not project.kind.classification else [])),
         "missing": profile.missing_table(frame),
-        "value_counts": {c: profile.value_counts(frame[c]) for c in categorical + ([cfg.target] if cfg.task != "regression" else [])},
+        "value_counts": {c: profile.value_counts(frame[c]) for c in categorical + ([cfg.target] if project.kind.classification else [])},
         "histograms": {c: profile.histogram(pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)) for c in hist_cols},
         "matrix": matrix,
         "scatter": ranked_numeric[:SCATTER_FEATURES],
@@ -123,13 +123,13 @@ def _flags(frame: pd.DataFrame, project: Project, stats: dict[str, Any]) -> list
     cfg, schema = project.config, project.schema
     numeric, categorical = stats["numeric"], stats["categorical"]
     found = flags.unused_columns(schema)
-    found += flags.heavy_tails(frame, numeric + ([cfg.target] if cfg.task == "regression" else []))
-    found += flags.capped_values(frame, numeric + ([cfg.target] if cfg.task == "regression" else []))
+    found += flags.heavy_tails(frame, numeric + ([cfg.target] if not project.kind.classification else []))
+    found += flags.capped_values(frame, numeric + ([cfg.target] if not project.kind.classification else []))
     found += flags.high_cardinality(frame, categorical)
     found += flags.duplicate_rows(frame, schema.features, cfg.target)
     kinds = {**{c: "numeric" for c in numeric}, **{c: "categorical" for c in categorical}}
     r = {a["feature"]: a["value"] for a in stats["associations"] if a["measure"] == "pearson"}
-    if stats["y_numbers"] is not None and cfg.task == "regression":
+    if stats["y_numbers"] is not None and not project.kind.classification:
         target, classification = stats["y_numbers"], False
     else:
         target, classification = profile.category_codes(frame[cfg.target])[0].astype(float), True

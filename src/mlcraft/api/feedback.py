@@ -17,6 +17,7 @@ import pandas as pd
 from mlcraft.core.data.load import load_table
 from mlcraft.exceptions import DataError
 from mlcraft.monitoring import PredictionLog
+from mlcraft.tasks import get_kind
 
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
@@ -71,7 +72,7 @@ def _join(project: Project, frame: pd.DataFrame, key: str | None, where: str, li
 
 
 def _labels(project: Project, values: pd.Series, where: str, line_of) -> list[Any]:
-    if project.config.task == "regression":
+    if not get_kind(project.config.task).classification:
         numbers = pd.to_numeric(values, errors="coerce")
         bad = numbers.isna().to_numpy()
         if bad.any():

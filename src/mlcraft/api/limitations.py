@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcraft.core.data.schema import Role
 from mlcraft.reports import format_number
+from mlcraft.tasks import get_kind
 
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
@@ -33,7 +34,7 @@ def _data_items(project: Project, explore: dict[str, Any]) -> list[dict[str, str
         items.append({"kind": "small data", "text": f"only {rows:,} training rows: scores vary from fold to fold and the test interval is wide; more data would make every estimate firmer"})
     elif rows / features < ROWS_PER_FEATURE:
         items.append({"kind": "small data", "text": f"{rows:,} training rows for {features} features: risk of overfitting"})
-    if cfg.task != "regression":
+    if get_kind(cfg.task).classification:
         counts = explore["value_counts"].get(cfg.target, {}).get("values", [])
         rare = [c for c in counts if c["share"] < IMBALANCE_SHARE]
         if rare:

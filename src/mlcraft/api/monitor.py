@@ -135,13 +135,12 @@ def _numbers(values: pd.Series) -> np.ndarray:
 
 def _prediction_drift(model, ref_features: pd.DataFrame, rows: list[tuple], s: MonitorSettings) -> dict[str, Any]:
     ref = model.predict_raw(ref_features)
-    if model.task == "regression":
+    if not model.kind.classification:
         cur = np.array([json.loads(r[3]) for r in rows], dtype=float)
         checks = numeric_drift(ref, cur, s, psi_threshold=s.prediction_psi)
         return {"kind": "value", "checks": [c.to_dict() for c in checks if c.name in ("psi", "ks", "mean_shift")]}
-    from mlcraft.core.analysis.metrics import decide_labels
 
-    ref_labels = as_category_strings(pd.Series(decide_labels(ref, model.classes, model.positive_class, model.threshold)))
+    ref_labels = as_category_strings(pd.Series(model.labels(ref)))
     cur_labels = as_category_strings(pd.Series([json.loads(r[3]) for r in rows], dtype=object))
     checks = categorical_drift(ref_labels, cur_labels, s, psi_threshold=s.prediction_psi)
     return {"kind": "label", "checks": [c.to_dict() for c in checks if c.name in ("psi", "chi2")]}
@@ -185,8 +184,8 @@ def _window(part: list[tuple], lo: float, scorer: Scorer, model, test: dict | No
     out: dict[str, Any] = {"start": _iso(lo), "n": len(part), "value": None, "ci_low": None, "ci_high": None, "worse": False}
     if len(part) < max(s.min_labels, 2):
         return out
-    y = np.array([json.loads(r[6]) for r in part], dtype=float if model.task == "regression" else object)
-    if model.task == "regression":
+    y = np.array([json.loads(r[6]) for r in part], dtype=float if not model.kind.classification else object)
+    if not model.kind.classification:
         pred = np.array([json.loads(r[3]) for r in part], dtype=float)
     else:
         names = [str(c.item() if hasattr(c, "item") else c) for c in model.classes]

@@ -18,19 +18,18 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from mlcraft import atomic
 from mlcraft.config import ProjectConfig
 from mlcraft.core.data import load as data_mod
-from mlcraft.core.data import framing
 from mlcraft.core.fit.events import Callback
-from mlcraft.core.analysis.metrics import default_metric, get_metric
-from mlcraft.core.data.schema import Schema, detect_identifier, infer_schema
-from mlcraft.core.data.split import split_test
-from mlcraft.exceptions import ConfigError, DataError, ProjectError
+from mlcraft.core.analysis.metrics import get_metric
+from mlcraft.core.data.schema import Schema
+from mlcraft.core.learner import frame_problem
+from mlcraft.exceptions import ConfigError, ProjectError
 from mlcraft.registry import ModelRegistry
+from mlcraft.tasks import ProblemKind, get_kind
 from mlcraft.workspace import Workspace
 
 __all__ = ["Project", "MlcraftWarning"]
@@ -51,6 +50,7 @@ class Project:
         self.workspace.check()
         self.workspace.clean()
         self.config: ProjectConfig = self.workspace.read_config()
+        self.kind: ProblemKind = get_kind(self.config.task)
         self.notes: list[str] = []
         self._schema: Schema | None = None
         self._frames: dict[str, pd.DataFrame] = {}  # dataset versions are immutable: load each once
@@ -116,75 +116,21 @@ class Project:
             raise ProjectError(f"{ws.root} is already an mlcraft project; train it again with `mlcraft train --project {ws.root}` or choose a new directory")
         if ws.root.exists() and (not ws.root.is_dir() or any(ws.root.iterdir())):
             raise ProjectError(f"{ws.root} exists and is not empty; choose a new directory for the project")
-        if task is not None and task not in ("regression", "binary", "multiclass"):
-            raise ConfigError(f"--task {task!r}: choose regression, binary or multiclass")
-        table = data_mod.load_table(data, encoding=encoding)
-        frame = table.frame
-        notes = list(table.notes)
-        data_mod.require_columns(frame, [target], table.source, "target column")
-        present = framing.check_target(frame[target], target)
-        task = task or framing.infer_task(present)
-        _check_task(present, task, target)
-        metric_name = get_metric(metric or default_metric(task), task).name
-        positive = framing.choose_positive_class(present, task, positive_class)
-        data_mod.check_finite(frame, table.source, table.line_of)
-        test_table = None
-        if test_data is not None:
-            test_table = data_mod.load_table(test_data, encoding=encoding)
-            data_mod.require_columns(test_table.frame, [c for c in frame.columns], test_table.source)
-            data_mod.check_finite(test_table.frame, test_table.source, test_table.line_of)
-            test_size = 0.0
-        if stratify_on is not None:
-            data_mod.require_columns(frame, [stratify_on], table.source, "--stratify-on column")
-        ident = detect_identifier(frame, target, id_column)
-        labelled = frame[target].notna().to_numpy()
-        if not labelled.all():
-            notes.append(f"{int((~labelled).sum())} row(s) with a missing target are not used for training or testing")
-        split = split_test(
-            frame[labelled].reset_index(drop=True),
-            target,
-            classification=task != "regression",
-            test_size=test_size,
-            seed=seed,
-            id_column=ident,
-            stratify_on=stratify_on,
+        framed = frame_problem(
+            data, target, task=task, metric=metric, positive_class=positive_class, test_size=test_size, test_data=test_data,
+            stratify_on=stratify_on, id_column=id_column, categorical=categorical, drop=drop, seed=seed,
+            time_limit=time_limit, max_trials=max_trials, n_folds=n_folds, encoding=encoding,
         )
-        is_test = np.zeros(len(frame), dtype=bool)
-        is_test[np.flatnonzero(labelled)] = split.is_test
-        train_rows = frame[labelled & ~is_test]
-        schema = infer_schema(train_rows, target, categorical=categorical, drop=drop, id_column=ident)
-        if task != "regression":
-            framing.check_target(train_rows[target], target)
-        digest = data_mod.frame_hash(frame)
-        config = ProjectConfig(
-            target=target,
-            task=task,
-            metric=metric_name,
-            positive_class=framing.to_native(positive),
-            source=str(table.source),
-            dataset=digest,
-            test_source=None if test_table is None else str(test_table.source),
-            test_dataset=None if test_table is None else data_mod.frame_hash(test_table.frame),
-            id_column=ident,
-            categorical=tuple(categorical),
-            drop=tuple(drop),
-            split_method="external" if test_table is not None else split.method,
-            test_size=test_size,
-            stratify_on=stratify_on,
-            seed=seed,
-            time_limit=time_limit,
-            max_trials=max_trials,
-            n_folds=n_folds,
-        )
+        config, digest = framed.config, framed.config.dataset
         with atomic.atomic_dir(ws.root) as tmp:
-            ws.store_dataset(frame, digest, {"source": str(table.source), "notes": notes}, root=tmp)
-            if test_table is not None:
-                ws.store_dataset(test_table.frame, config.test_dataset, {"source": str(test_table.source), "role": "test"}, root=tmp)
-            ws.write_split(digest, is_test, root=tmp)
-            ws.write_schema(schema, root=tmp)
+            ws.store_dataset(framed.frame, digest, {"source": framed.source, "notes": framed.notes}, root=tmp)
+            if framed.test_frame is not None:
+                ws.store_dataset(framed.test_frame, config.test_dataset, {"source": config.test_source, "role": "test"}, root=tmp)
+            ws.write_split(digest, framed.is_test, root=tmp)
+            ws.write_schema(framed.schema, root=tmp)
             ws.write_config(config, root=tmp)
         project = cls(ws.root)
-        project.notes = notes + [f"{c.name}: {c.note}" for c in schema.columns if c.note]
+        project.notes = framed.notes + framed.column_notes
         return project
 
     # -- state -----------------------------------------------------------------------------------
@@ -407,12 +353,3 @@ class Project:
 
         return retrain(self, data, **options)
 
-
-def _check_task(present: pd.Series, task: str, target: str) -> None:
-    n_classes = present.nunique()
-    if task == "regression" and not pd.api.types.is_numeric_dtype(present.dtype):
-        raise DataError(f"target {target!r} is not numeric, so it cannot be a regression target; use --task binary or multiclass")
-    if task == "binary" and n_classes != 2:
-        raise DataError(f"target {target!r} has {n_classes} classes, not 2; use --task multiclass")
-    if task == "multiclass" and n_classes < 3:
-        raise DataError(f"target {target!r} has {n_classes} classes; use --task binary")

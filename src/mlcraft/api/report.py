@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcraft import __version__, atomic
+from mlcraft.tasks import get_kind
 from mlcraft.api.analyse import analysis_dir, run_analysis
 from mlcraft.api.explore import explore_dir, run_explore
 from mlcraft.api.limitations import limitations
@@ -140,7 +141,7 @@ def _framing(project: Project) -> dict[str, Any]:
     cfg = project.config
     metric = get_metric(cfg.metric, cfg.task)
     return {"objective": f"predict {cfg.target} ({cfg.task}) from {len(project.schema.features)} feature(s)", "target": cfg.target, "task": cfg.task,
-            "metric": cfg.metric, "metric_description": metric.description, "greater_is_better": metric.greater_is_better,
+            "classification": get_kind(cfg.task).classification, "metric": cfg.metric, "metric_description": metric.description, "greater_is_better": metric.greater_is_better,
             "positive_class": None if cfg.positive_class is None else str(cfg.positive_class)}
 
 

@@ -33,6 +33,7 @@ from mlcraft.core.data.schema import refresh_schema
 from mlcraft.core.data.split import hash_fraction, row_fraction
 from mlcraft.exceptions import ConfigError, DataError, ProjectError
 from mlcraft.workspace import STALE_AFTER_S, now_iso
+from mlcraft.tasks import get_kind
 
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
@@ -157,7 +158,7 @@ def _carry_threshold(project: Project, stage: Project, champion: int, trained: i
     --min-precision``), choose the challenger's own threshold by the same rule on its out-of-fold
     predictions (a threshold value belongs to one model); returns the challenger's version in the stage."""
     rule = project.registry.meta(champion).get("threshold")
-    if not rule or project.config.task != "binary":
+    if not rule or not get_kind(project.config.task).has_positive_class:
         return trained, []
     from mlcraft.api.analyse import rechoose_threshold
 
@@ -177,7 +178,7 @@ def _combine(project: Project, data, encoding: str | None) -> _NewData:
     frame = frame[list(old.columns)]
     data_mod.check_finite(frame, table.source, table.line_of)
     project.schema.coerce(frame, where=table.source, line_of=table.line_of)  # same types as the project's data
-    project.schema.coerce_target(frame[cfg.target], cfg.task, where=table.source)
+    project.schema.coerce_target(frame[cfg.target], get_kind(cfg.task).numeric_target, where=table.source)
     known = set(pd.util.hash_pandas_object(old, index=False).to_numpy())
     hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     fresh = ~pd.Series(hashes).isin(known).to_numpy() & ~pd.Series(hashes).duplicated().to_numpy()
@@ -236,7 +237,7 @@ def _test_rows(project: Project, new: _NewData) -> pd.DataFrame:
 def _score(project: Project, model, test: pd.DataFrame) -> tuple[Scorer, np.ndarray, np.ndarray]:
     cfg = project.config
     features, _ = model.schema.coerce(test, where="test set")
-    y = model.schema.coerce_target(test[cfg.target], cfg.task)
+    y = model.schema.coerce_target(test[cfg.target], model.kind.numeric_target)
     y = y.to_numpy() if hasattr(y, "to_numpy") else np.asarray(y)
     threshold = model.threshold if model.threshold is not None else 0.5
     scorer = Scorer(get_metric(cfg.metric, cfg.task), classes=model.classes, positive_class=model.positive_class, threshold=threshold)

@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 from mlcraft.core.predict.batching import LoopBatcher, MicroBatcher
-from mlcraft.core.analysis.metrics import decide_labels
 from mlcraft.core.predict.pipeline import FittedModel
 from mlcraft.core.data.schema import FeatureColumns
 from mlcraft.exceptions import DataError
@@ -293,10 +292,10 @@ def _scalar(value: Any) -> Any:
 
 
 def _outputs(model: FittedModel, raw: np.ndarray) -> tuple[list[Any], list[dict[str, float]] | None]:
-    if model.task == "regression":
+    if not model.kind.classification:
         return [v if math.isfinite(v) else None for v in raw.tolist()], None
     raw = np.nan_to_num(raw, nan=0.0, posinf=1.0, neginf=0.0)
-    labels = decide_labels(raw, model.classes, model.positive_class, model.threshold)
+    labels = model.labels(raw)
     names = [str(_scalar(c)) for c in model.classes]
     proba = [dict(zip(names, row)) for row in raw.tolist()]
     return [_scalar(v) for v in labels], proba

@@ -26,16 +26,15 @@ from mlcraft.core.fit.runrecord import RunLog, read_chosen, write_run
 from mlcraft.config import env_n_jobs
 from mlcraft.core.fit.family import BuildContext
 from mlcraft.core.fit.events import Callback, CallbackList
-from mlcraft.core.data.framing import class_labels
 from mlcraft.core.analysis.metrics import Scorer, get_metric
 from mlcraft.core.predict.pipeline import FittedModel
 from mlcraft.core.fit.scheduler import FoldPool, peak_memory_mb
 from mlcraft.core.fit.search import REFIT_FACTOR, Budget, Candidate, CVResult, leaderboard_frame
-from mlcraft.core.data.split import cv_folds
 from mlcraft.core.fit.tuning import Search
 from mlcraft.exceptions import BudgetError
 from mlcraft.registry import library_versions
 from mlcraft.workspace import now_iso
+from mlcraft.tasks import get_kind
 
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
@@ -94,11 +93,12 @@ def training_data(project: Project) -> TrainingData:
     rows = np.flatnonzero(keep)
     train = frame.iloc[rows].reset_index(drop=True)
     X, notes = schema.coerce(train, where="training data")
-    y = schema.coerce_target(train[cfg.target], cfg.task)
+    kind = get_kind(cfg.task)
+    y = schema.coerce_target(train[cfg.target], kind.numeric_target)
     y = pd.Series(y, name=cfg.target)
-    classes = None if cfg.task == "regression" else class_labels(y)
+    classes = kind.classes(y)
     scorer = Scorer(get_metric(cfg.metric, cfg.task), classes=classes, positive_class=cfg.positive_class)
-    folds = cv_folds(y, classification=cfg.task != "regression", n_folds=cfg.n_folds, seed=cfg.seed)
+    folds = kind.folds(y, n_folds=cfg.n_folds, seed=cfg.seed)
     return TrainingData(X, y, rows, scorer, folds, classes, notes)
 
 
@@ -175,7 +175,7 @@ class _Final:
             params=params,
             classes=self.data.classes,
             positive_class=cfg.positive_class,
-            threshold=0.5 if cfg.task == "binary" else None,
+            threshold=0.5 if get_kind(cfg.task).has_positive_class else None,
             metadata={"refit_seconds": refit_s, "cv_mean": cv_mean, "metric": cfg.metric, "model": champion_name},
         )
 

@@ -29,7 +29,7 @@ def analyse(
     )
     doc, d = result.document, result.document["diagnostics"]
     console.print(f"analysed {doc['model']} on {doc['scope']}")
-    if doc["task"] == "regression":
+    if not doc["classification"]:
         console.print(f"  out-of-fold RMSE {fmt(d['rmse'])}, MAE {fmt(d['mae'])}, R2 {fmt(d['r2'])}")
     else:
         console.print(f"  out-of-fold accuracy {fmt(d['scores']['accuracy'])}, macro F1 {fmt(d['scores']['averages']['macro']['f1'])}")

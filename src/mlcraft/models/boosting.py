@@ -23,7 +23,7 @@ ES_MIN_ROWS = 500  # below this, no inner split: all rows train
 
 
 def _hgb(p, ctx):
-    cls = HistGradientBoostingRegressor if ctx.task == "regression" else HistGradientBoostingClassifier
+    cls = HistGradientBoostingRegressor if not ctx.kind.classification else HistGradientBoostingClassifier
     model = cls(
         learning_rate=p["learning_rate"],
         max_iter=p["max_iter"],
@@ -102,7 +102,7 @@ class LGBMClassifierES(LGBMClassifier):
 
 
 def _lightgbm(p, ctx):
-    if ctx.task == "regression":
+    if not ctx.kind.classification:
         cls = LGBMRegressorES if p["early_stopping"] else LGBMRegressor
     else:
         cls = LGBMClassifierES if p["early_stopping"] else LGBMClassifier

@@ -75,7 +75,7 @@ FAMILIES = [
         tasks=ALL_TASKS,
         build=lambda p, ctx: (
             scaled_target(SGDRegressor(alpha=p["alpha"], penalty=p["penalty"], random_state=ctx.seed))
-            if ctx.task == "regression"
+            if not ctx.kind.classification
             else SGDClassifier(loss="log_loss", alpha=p["alpha"], penalty=p["penalty"], random_state=ctx.seed)
         ),
         space=lambda task, n: {

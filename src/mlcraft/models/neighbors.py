@@ -9,7 +9,7 @@ from mlcraft.models._common import ALL_TASKS
 
 
 def _build(p, ctx):
-    cls = KNeighborsRegressor if ctx.task == "regression" else KNeighborsClassifier
+    cls = KNeighborsRegressor if not ctx.kind.classification else KNeighborsClassifier
     return cls(n_neighbors=p["n_neighbors"], weights=p["weights"], n_jobs=ctx.n_jobs)
 
 

@@ -48,14 +48,14 @@ def _params(p, ctx) -> dict:
 def _mlp(p, ctx):
     from mlcraft.nn import MLPClassifier, MLPRegressor
 
-    cls = MLPRegressor if ctx.task == "regression" else MLPClassifier
+    cls = MLPRegressor if not ctx.kind.classification else MLPClassifier
     return cls(**_params(p, ctx))
 
 
 def _wide_deep(p, ctx):
     from mlcraft.nn import WideAndDeepClassifier, WideAndDeepRegressor
 
-    cls = WideAndDeepRegressor if ctx.task == "regression" else WideAndDeepClassifier
+    cls = WideAndDeepRegressor if not ctx.kind.classification else WideAndDeepClassifier
     return cls(**_params(p, ctx))
 
 

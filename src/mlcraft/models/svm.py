@@ -12,14 +12,14 @@ KERNEL_MAX_ROWS = 20_000
 
 
 def _linear_svm(p, ctx):
-    if ctx.task == "regression":
+    if not ctx.kind.classification:
         return scaled_target(LinearSVR(C=p["C"], epsilon=0.0, loss="squared_epsilon_insensitive", dual="auto", max_iter=5000, random_state=ctx.seed))
     # LinearSVC has no probabilities: Platt scaling on 3 internal folds gives them
     return CalibratedClassifierCV(LinearSVC(C=p["C"], dual="auto", max_iter=5000, random_state=ctx.seed), cv=3)
 
 
 def _kernel_svm(p, ctx):
-    if ctx.task == "regression":
+    if not ctx.kind.classification:
         inner = scaled_target(SVR(C=p["C"], gamma=p["gamma"], epsilon=0.1))
     else:
         # Platt scaling on internal folds (scikit-learn's replacement for SVC(probability=True))

@@ -14,19 +14,20 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from mlcraft.core.fit.family import Choice, Family, Float, GrowWithin, Int
 from mlcraft.models._common import ALL_TASKS, nlogn
+from mlcraft.tasks import get_kind
 
 
 def _decision_tree(p, ctx):
-    cls = DecisionTreeRegressor if ctx.task == "regression" else DecisionTreeClassifier
+    cls = DecisionTreeRegressor if not ctx.kind.classification else DecisionTreeClassifier
     return cls(max_depth=p["max_depth"], min_samples_leaf=p["min_samples_leaf"], random_state=ctx.seed)
 
 
 def _forest(regressor, classifier):
     def build(p, ctx):
-        cls = regressor if ctx.task == "regression" else classifier
+        cls = regressor if not ctx.kind.classification else classifier
         max_features = p["max_features"]
         if max_features == "auto":  # the usual defaults: a share of the features for regression, sqrt for classification
-            max_features = 0.5 if ctx.task == "regression" else "sqrt"
+            max_features = 0.5 if not ctx.kind.classification else "sqrt"
         forest = cls(
             n_estimators=p["n_estimators"],
             max_features=max_features,
@@ -45,7 +46,7 @@ def _forest_memory(n, d, p):
 
 
 def _forest_portfolio(task, n):
-    if task == "regression":
+    if not get_kind(task).classification:
         return [{"n_estimators": 300, "max_features": 0.5, "min_samples_leaf": 1}, {"n_estimators": 300, "max_features": 1.0, "min_samples_leaf": 2}]
     return [{"n_estimators": 300, "max_features": "sqrt", "min_samples_leaf": 1}, {"n_estimators": 300, "max_features": 0.5, "min_samples_leaf": 3}]
 
@@ -59,7 +60,7 @@ def _forest_space(task, n):
 
 
 def _adaboost(p, ctx):
-    regression = ctx.task == "regression"
+    regression = not ctx.kind.classification
     booster = AdaBoostRegressor if regression else AdaBoostClassifier
     tree = DecisionTreeRegressor if regression else DecisionTreeClassifier
     return booster(tree(max_depth=p["max_depth"]), n_estimators=p["n_estimators"], learning_rate=p["learning_rate"], random_state=ctx.seed)
@@ -105,7 +106,7 @@ FAMILIES = [
         build=_adaboost,
         space=lambda task, n: {
             "n_estimators": Int(25, 400, 50, log=True),
-            "learning_rate": Float(0.01, 2.0, 1.0 if task != "regression" else 0.5, log=True),
+            "learning_rate": Float(0.01, 2.0, 1.0 if get_kind(task).classification else 0.5, log=True),
             "max_depth": Int(1, 6, 3),
         },
         cost=lambda n, d: 0.05 + 50 * 1.2e-8 * nlogn(n) * d,

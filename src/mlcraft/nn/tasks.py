@@ -6,6 +6,8 @@ the metric, and how the network's output becomes a prediction (with Monte Carlo 
 
 from __future__ import annotations
 
+from enum import Enum
+
 import numpy as np
 import torch
 from scipy import special, stats
@@ -18,6 +20,14 @@ from mlcraft.nn.base import BaseNetwork
 from mlcraft.nn.data import InvalidInputError
 from mlcraft.nn.modules import dropout_layers
 from mlcraft.nn.training import Batches, Metric
+
+
+class Head(str, Enum):
+    """The network's output layer: one sigmoid (two classes), a softmax, or a sigmoid per label."""
+
+    BINARY = "binary"
+    MULTICLASS = "multiclass"
+    MULTILABEL = "multilabel"
 
 __all__ = ["Regression", "Classification", "MC_SAMPLES", "REGRESSION_LOSSES"]
 
@@ -49,12 +59,12 @@ REGRESSION_LOSSES = {
     "huber": (F.huber_loss, lambda o, t: F.huber_loss(o, t, reduction="none").mean(dim=1)),
 }
 CLASSIFICATION_LOSSES = {
-    "binary": (
+    Head.BINARY: (
         lambda o, t: F.binary_cross_entropy_with_logits(o[:, 0], t),
         lambda o, t: F.binary_cross_entropy_with_logits(o[:, 0], t, reduction="none"),
     ),
-    "multiclass": (F.cross_entropy, lambda o, t: F.cross_entropy(o, t, reduction="none")),
-    "multilabel": (
+    Head.MULTICLASS: (F.cross_entropy, lambda o, t: F.cross_entropy(o, t, reduction="none")),
+    Head.MULTILABEL: (
         F.binary_cross_entropy_with_logits,
         lambda o, t: F.binary_cross_entropy_with_logits(o, t, reduction="none").mean(dim=1),
     ),
@@ -163,7 +173,7 @@ class Classification(ClassifierMixin, BaseNetwork):
         return {"y_numeric": False, "multi_output": True}
 
     def _target_dtype(self):
-        return torch.long if self._kind == "multiclass" else torch.float32
+        return torch.long if self._head == Head.MULTICLASS else torch.float32
 
     def _encode_target(self, y, reset: bool, classes=None) -> np.ndarray:
         y = np.asarray(y)
@@ -171,7 +181,7 @@ class Classification(ClassifierMixin, BaseNetwork):
             y = column_or_1d(y, warn=True)
         if reset:
             self._learn_classes(y, classes)
-        if self._kind == "multilabel":
+        if self._head == Head.MULTILABEL:
             if y.ndim != 2 or y.shape[1] != len(self.classes_):
                 raise ValueError(f"y must be a label indicator matrix with {len(self.classes_)} columns")
             return y.astype(np.float32)
@@ -179,11 +189,11 @@ class Classification(ClassifierMixin, BaseNetwork):
         if unknown.any():
             raise ValueError(f"y holds labels not seen in the first fit: {np.unique(y[unknown])[:5].tolist()}")
         index = np.searchsorted(self.classes_, y)
-        return index.astype(np.float32) if self._kind == "binary" else index.astype(np.int64)
+        return index.astype(np.float32) if self._head == Head.BINARY else index.astype(np.int64)
 
     def _learn_classes(self, y, classes) -> None:
         if y.ndim == 2 and type_of_target(y) == "multilabel-indicator":
-            self._kind, self.classes_ = "multilabel", np.arange(y.shape[1])
+            self._head, self.classes_ = Head.MULTILABEL, np.arange(y.shape[1])
             self._n_out = y.shape[1]
             return
         check_classification_targets(y)
@@ -194,11 +204,11 @@ class Classification(ClassifierMixin, BaseNetwork):
                 "check the target column and the rows selected"
             )
         self.classes_ = found
-        self._kind = "binary" if len(found) == 2 else "multiclass"
-        self._n_out = 1 if self._kind == "binary" else len(found)
+        self._head = Head.BINARY if len(found) == 2 else Head.MULTICLASS
+        self._n_out = 1 if self._head == Head.BINARY else len(found)
 
     def _stratify(self, y_raw):
-        return None if self._kind == "multilabel" else y_raw
+        return None if self._head == Head.MULTILABEL else y_raw
 
     def _row_weights(self, y_raw, w):
         if self.class_weight is not None:
@@ -206,21 +216,21 @@ class Classification(ClassifierMixin, BaseNetwork):
         return w
 
     def _loss_fn(self):
-        return _Loss(*CLASSIFICATION_LOSSES[self._kind], getattr(self, "loss_weights", None))
+        return _Loss(*CLASSIFICATION_LOSSES[self._head], getattr(self, "loss_weights", None))
 
     def _metric(self) -> Metric:
         correct = {
-            "binary": lambda o, t: ((o[:, 0] > 0) == (t > 0.5)).sum(),
-            "multiclass": lambda o, t: (o.argmax(dim=1) == t).sum(),
-            "multilabel": lambda o, t: ((o > 0) == (t > 0.5)).all(dim=1).sum(),
-        }[self._kind]
+            Head.BINARY: lambda o, t: ((o[:, 0] > 0) == (t > 0.5)).sum(),
+            Head.MULTICLASS: lambda o, t: (o.argmax(dim=1) == t).sum(),
+            Head.MULTILABEL: lambda o, t: ((o > 0) == (t > 0.5)).all(dim=1).sum(),
+        }[self._head]
         return Metric("accuracy", correct, lambda total, n: total / max(n, 1))
 
     def _proba(self, out: np.ndarray) -> np.ndarray:
-        if self._kind == "binary":
+        if self._head == Head.BINARY:
             p = special.expit(out[..., 0])
             return np.stack([1 - p, p], axis=-1)
-        if self._kind == "multiclass":
+        if self._head == Head.MULTICLASS:
             return special.softmax(out, axis=-1)
         return special.expit(out)
 
@@ -247,7 +257,7 @@ class Classification(ClassifierMixin, BaseNetwork):
     def predict(self, X, mc_samples: int | None = None):
         """Predicted labels (multilabel: a 0/1 indicator matrix)."""
         proba = self.predict_proba(X, mc_samples=mc_samples)
-        if self._kind == "multilabel":
+        if self._head == Head.MULTILABEL:
             return (proba >= 0.5).astype(int)
         return self.classes_[np.argmax(proba, axis=1)]
 

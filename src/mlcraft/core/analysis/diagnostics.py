@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from mlcraft.core.analysis.metrics import decide_labels
+from mlcraft.tasks import decide_labels
 
 __all__ = [
     "MAX_CURVE_POINTS",

@@ -16,8 +16,9 @@ import numpy as np
 from sklearn import metrics as skm
 
 from mlcraft.exceptions import ConfigError
+from mlcraft.tasks import decide_labels, get_kind
 
-__all__ = ["Metric", "get_metric", "default_metric", "metric_names", "Scorer", "decide_labels"]
+__all__ = ["Metric", "get_metric", "default_metric", "metric_names", "Scorer"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,6 @@ _ALIASES = {
     "neg_brier_score": "brier",
     "f1_binary": "f1",
 }
-_DEFAULTS = {"regression": "rmse", "binary": "roc_auc", "multiclass": "log_loss"}
 
 
 def metric_names() -> list[str]:
@@ -86,7 +86,8 @@ def metric_names() -> list[str]:
 
 
 def default_metric(task: str) -> str:
-    return _DEFAULTS[task]
+    """The kind's default metric (``ProblemKind.default_metric``)."""
+    return get_kind(task).default_metric
 
 
 def get_metric(name: str, task: str | None = None) -> Metric:
@@ -98,15 +99,6 @@ def get_metric(name: str, task: str | None = None) -> Metric:
     if task is not None and task not in metric.tasks:
         raise ConfigError(f"metric {metric.name!r} does not apply to a {task} task; use e.g. {default_metric(task)!r}")
     return metric
-
-
-def decide_labels(proba: np.ndarray, classes: Sequence[Any], positive_class: Any = None, threshold: float | None = None) -> np.ndarray:
-    """Class labels from probabilities: the positive class above ``threshold`` (binary), else the argmax."""
-    labels = np.asarray(classes, dtype=object)
-    if len(labels) == 2 and positive_class is not None and threshold is not None:
-        pos = list(classes).index(positive_class)
-        return labels[np.where(proba[:, pos] >= threshold, pos, 1 - pos)]
-    return labels[np.argmax(proba, axis=1)]
 
 
 def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:

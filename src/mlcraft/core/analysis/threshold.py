@@ -1,7 +1,7 @@
 """Choosing a binary decision threshold for a required precision or recall (the book's chapter 3).
 
 The rows count as positive when the positive class's probability is ``>= threshold``, exactly as
-:func:`mlcraft.core.analysis.metrics.decide_labels` decides at prediction time, so the precision and recall
+:func:`mlcraft.tasks.decide_labels` decides at prediction time, so the precision and recall
 reported here are the ones the saved threshold gives on the same predictions.
 """
 

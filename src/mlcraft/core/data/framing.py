@@ -1,4 +1,6 @@
-"""Framing: which task the target implies, and which class is positive."""
+"""Framing helpers shared by every kind of problem: a learnable target, its classes as Python values.
+
+Which kind a target implies and which class is positive are the kinds' own (:mod:`mlcraft.tasks`)."""
 
 from __future__ import annotations
 
@@ -7,12 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.exceptions import ConfigError, DataError
+from mlcraft.exceptions import DataError
 
-__all__ = ["infer_task", "check_target", "choose_positive_class", "class_labels", "to_native"]
+__all__ = ["check_target", "class_labels", "to_native"]
 
-MAX_INT_CLASSES = 20
-_POSITIVE_WORDS = {"1", "true", "yes", "y", "t", "positive", "pos", "survived"}
 
 
 def to_native(value: Any) -> Any:
@@ -35,47 +35,6 @@ def check_target(values: pd.Series, target: str) -> pd.Series:
     return present
 
 
-def infer_task(values: pd.Series) -> str:
-    """Regression, binary or multiclass, from the target's values.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> infer_task(pd.Series([0, 1, 1])), infer_task(pd.Series([0.5, 1.25, 3.0]))
-    ('binary', 'regression')
-    """
-    present = values.dropna()
-    n_unique = present.nunique()
-    if n_unique == 2:
-        return "binary"
-    dtype = present.dtype
-    if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
-        return "multiclass"
-    integral = pd.api.types.is_integer_dtype(dtype) or bool(np.all(np.mod(present.to_numpy(dtype=float), 1) == 0))
-    if integral and n_unique <= MAX_INT_CLASSES:
-        return "multiclass"
-    return "regression"
-
-
 def class_labels(values: pd.Series) -> list[Any]:
     """The sorted distinct classes, as Python values."""
     return [to_native(v) for v in np.unique(values.dropna().to_numpy())]
-
-
-def choose_positive_class(values: pd.Series, task: str, requested: Any = None) -> Any:
-    """The positive class for a binary task: requested, else 1/True/"yes"..., else the minority class."""
-    if task != "binary":
-        if requested is not None:
-            raise ConfigError(f"--positive-class only applies to binary tasks (this task is {task})")
-        return None
-    classes = class_labels(values)
-    if requested is not None:
-        for cls in classes:
-            if str(cls) == str(requested):
-                return cls
-        raise ConfigError(f"--positive-class {requested!r} is not a class of the target (classes: {classes})")
-    for cls in classes:
-        if str(cls).strip().lower() in _POSITIVE_WORDS:
-            return cls
-    counts = values.value_counts()
-    return to_native(counts.index[-1])

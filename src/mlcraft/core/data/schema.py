@@ -227,8 +227,9 @@ class Schema:
             return []
         return [f"ignored {len(extra)} column(s) the model does not use: {', '.join(extra[:5])}" + (" ..." if len(extra) > 5 else "")]
 
-    def coerce_target(self, values: pd.Series, task: str, where: str = "data") -> pd.Series:
-        if task == "regression":
+    def coerce_target(self, values: pd.Series, numeric: bool, where: str = "data") -> pd.Series:
+        """The target column, converted to numbers when ``numeric`` (the kind's ``numeric_target``)."""
+        if numeric:
             return _to_float(values, self.target, where, lambda i: f"row {i + 1}")
         return values
 

@@ -17,11 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.predict.ensemble import BaggedModel, Blend, EnsembleModel, cross_validated_blend, fit_blend
+from mlcraft.core.fit.blending import cross_validated_blend, fit_blend
+from mlcraft.core.predict.ensemble import BaggedModel, Blend, EnsembleModel
 from mlcraft.core.analysis.metrics import Scorer
 from mlcraft.core.predict.pipeline import FittedModel
 from mlcraft.core.fit.scheduler import FoldPool
 from mlcraft.core.fit.search import REFIT_FACTOR, CVResult
+from mlcraft.tasks import get_kind
 
 __all__ = ["Champion", "build_ensembles", "likely_members", "choose", "refit", "refit_seconds", "ensemble_calls", "measure_inference", "fold_model_timer", "ENSEMBLE_POOL", "FAMILY_POOL"]
 
@@ -92,7 +94,7 @@ def build_ensembles(results: Sequence[CVResult], y: np.ndarray, folds, scorer: S
     ranked = _rank(results, scorer)
     families = _family_best(ranked)
     plans = [("caruana", _greedy_pool(ranked)), ("stacking", families), ("soft_vote", families[:3])]
-    if task != "regression":
+    if get_kind(task).classification:
         plans.append(("hard_vote", families[:3]))
     out = []
     for method, members in plans:
@@ -102,7 +104,7 @@ def build_ensembles(results: Sequence[CVResult], y: np.ndarray, folds, scorer: S
         if method == "caruana":  # keep the members that were picked
             keep = np.flatnonzero(blend.weights > 0)
             members, blend = [members[i] for i in keep], Blend(method, blend.weights[keep])
-        elif method == "stacking" and task == "regression" and np.any(blend.weights < MIN_WEIGHT):
+        elif method == "stacking" and not get_kind(task).classification and np.any(blend.weights < MIN_WEIGHT):
             members = [m for m, w in zip(members, blend.weights) if w >= MIN_WEIGHT]  # (nearly) unused: blend again without them
             if len(members) < 2:
                 continue
@@ -121,10 +123,10 @@ def build_ensembles(results: Sequence[CVResult], y: np.ndarray, folds, scorer: S
 def ensemble_calls(n_results: int, n_folds: int, task: str, n_families: int = 0) -> tuple[int, int]:
     """How many times :func:`build_ensembles` calls the scorer (for the time it needs): bound to
     the targets (:meth:`Scorer.bind`, greedy selection's many calls), and plain (the others)."""
-    from mlcraft.core.predict.ensemble import CARUANA_ROUNDS
+    from mlcraft.core.fit.blending import CARUANA_ROUNDS
 
     pool = min(n_results, ENSEMBLE_POOL + n_families)
-    return (n_folds + 1) * CARUANA_ROUNDS * pool, (n_folds + 1) * (2 * FAMILY_POOL + (2 if task == "regression" else 4))
+    return (n_folds + 1) * CARUANA_ROUNDS * pool, (n_folds + 1) * (2 * FAMILY_POOL + (2 if not get_kind(task).classification else 4))
 
 
 def refit_seconds(members: Sequence[CVResult], n_jobs: int) -> float:

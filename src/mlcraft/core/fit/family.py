@@ -20,6 +20,8 @@ from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
+from mlcraft.tasks import ProblemKind, get_kind
+
 __all__ = [
     "Int",
     "Float",
@@ -119,6 +121,11 @@ class BuildContext:
     n_features: int
     seed: int
     n_jobs: int = 1
+
+    @property
+    def kind(self) -> ProblemKind:
+        """The kind of problem (``task`` is its name): ``ctx.kind.pick(regressor=..., classifier=...)``."""
+        return get_kind(self.task)
 
 
 @dataclass(frozen=True)

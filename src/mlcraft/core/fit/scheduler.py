@@ -32,6 +32,7 @@ from mlcraft.core.fit.family import fit_deadline, truncation
 from mlcraft.core.analysis.metrics import Scorer
 from mlcraft.core.predict.pipeline import predict_array
 from mlcraft.core.fit.search import Candidate, CVResult, SpeedModel
+from mlcraft.tasks import get_kind
 
 __all__ = ["Trial", "FoldPool", "peak_memory_mb", "available_memory"]
 
@@ -302,7 +303,7 @@ class FoldPool:
     def _finish(self, state: _Running) -> None:
         result = state.result
         n = len(self.y_values)
-        oof = np.zeros(n) if self.task == "regression" else np.zeros((n, len(self.scorer.classes)))
+        oof = get_kind(self.task).empty_output(n, self.scorer.classes)
         for f, (_, val_idx) in enumerate(self.folds):
             oof[val_idx] = state.preds[f]
         result.oof = oof

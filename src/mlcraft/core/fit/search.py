@@ -21,6 +21,7 @@ import pandas as pd
 from mlcraft.core.fit.events import Callback
 from mlcraft.core.analysis.metrics import Scorer
 from mlcraft.core.predict.pipeline import predict_array
+from mlcraft.tasks import get_kind
 
 __all__ = ["Candidate", "CVResult", "Budget", "cross_validate", "run_shortlist", "SpeedModel", "leaderboard_frame"]
 
@@ -148,7 +149,7 @@ def cross_validate(
         result.traceback = traceback.format_exc()
         return result
     n = len(y)
-    oof = np.zeros(n) if task == "regression" else np.zeros((n, len(classes)))
+    oof = get_kind(task).empty_output(n, classes)
     y_values = y.to_numpy()
     fit_times, predict_times = [], []
     for i, ((_, va), (pred, fit_t, pred_t)) in enumerate(zip(folds, outputs)):

@@ -33,8 +33,8 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEnc
 
 from mlcraft.core.predict import treepredict
 from mlcraft.core.fit.family import _Wrapper
-from mlcraft.core.predict.pipeline import align_proba, predict_array
 from mlcraft.core.data.preprocess import DatetimeParts, LogHeavyTails, NativeCategories
+from mlcraft.tasks import align_proba, get_kind
 from mlcraft.core.data.schema import FeatureColumns, Role, Schema, column_values
 
 __all__ = ["NotCompilable", "compile_predictor", "verified_predictor", "probe_frame"]
@@ -247,7 +247,8 @@ def _is_lightgbm(est: Any) -> bool:
 
 
 def _estimator(est: Any, prep: _Preparation, task: str, classes: Sequence[Any] | None) -> ArrayFn:
-    """The estimator's output (predict_array's convention) from the prepared array."""
+    """The estimator's output (``ProblemKind.predict_raw``'s convention) from the prepared array."""
+    kind = get_kind(task)
     while isinstance(est, _Wrapper) and hasattr(est, "estimator_"):  # GrowWithin, Subsampled: they predict with estimator_
         est = est.estimator_
     if _is_lightgbm(est):
@@ -255,7 +256,7 @@ def _estimator(est: Any, prep: _Preparation, task: str, classes: Sequence[Any] |
 
         def lightgbm_output(X):
             out = booster.predict(X, num_threads=1 if len(X) < treepredict.THREADED_ROWS else 0)  # 0: every core
-            if task == "regression":
+            if not kind.classification:
                 return np.asarray(out, dtype=float).ravel()
             if out.ndim == 1:
                 out = np.column_stack([1.0 - out, out])
@@ -266,11 +267,9 @@ def _estimator(est: Any, prep: _Preparation, task: str, classes: Sequence[Any] |
     inputs = prep.as_frame if prep.pandas else (lambda X: X)
 
     def estimator_output(X):
-        if task == "regression":
-            return np.asarray(est.predict(inputs(X)), dtype=float).ravel()
-        return align_proba(np.asarray(est.predict_proba(inputs(X)), dtype=float), est.classes_, classes)
+        return kind.predict_raw(est, inputs(X), classes)
 
-    regression = task == "regression"
+    regression = not kind.classification
     try:
         if treepredict.is_forest(est):
             trees = treepredict.forest_output(est, regression)
@@ -315,6 +314,7 @@ def compile_predictor(pipeline: Any, task: str, classes: Sequence[Any] | None) -
 
 
 def _compile_ensemble(ensemble: Any, task: str, classes) -> Predictor:
+    kind = get_kind(task)
     keys = getattr(ensemble, "prepare_keys_", None) or [None] * len(ensemble.members)
     members: list[tuple[Any, Any, Any]] = []  # (shared preparation key, preparation, estimator)
     preps: dict[Any, _Preparation] = {}
@@ -341,7 +341,7 @@ def _compile_ensemble(ensemble: Any, task: str, classes) -> Predictor:
             else:
                 X = prepared[key] = prep(features)
             outputs.append(estimator(X))
-        if task == "regression":
+        if not kind.classification:
             return np.asarray(ensemble.predict_from(outputs), dtype=float).ravel()
         return align_proba(ensemble.proba_from(outputs), ensemble.classes_, classes)
 
@@ -382,7 +382,7 @@ def verified_predictor(pipeline: Any, schema: Schema, task: str, classes: Sequen
         predictor = compile_predictor(pipeline, task, classes)
         features, _ = schema.coerce(probe_frame(schema))
         for batch in (features, features.iloc[[0]], features.iloc[[len(features) - 1]]):
-            expected = predict_array(pipeline, batch, task, classes)
+            expected = get_kind(task).predict_raw(pipeline, batch, classes)
             got = predictor(batch)
             if got.shape != expected.shape or not np.allclose(got, expected, rtol=RTOL, atol=ATOL, equal_nan=True):
                 return None

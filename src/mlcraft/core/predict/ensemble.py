@@ -1,35 +1,29 @@
-"""Ensembles built from out-of-fold predictions, scored honestly, and the estimator that serves them.
+"""The models that serve an ensemble: a fitted :class:`Blend` of members, and k-fold bagging.
 
-Methods (each gives weights or a blender from the members' out-of-fold predictions):
+How the blend is fitted (and scored honestly) is :mod:`mlcraft.core.fit.blending`. Methods:
 
 * ``caruana``: greedy ensemble selection with replacement (Caruana et al., 2004), as AutoGluon.
 * ``stacking``: the book's blender, a second-level model on the members' predictions
   (non-negative least squares for regression, logistic regression on logits for classification).
 * ``soft_vote`` / ``hard_vote``: the plain average of the members' predictions / of their votes.
-
-Honesty: the members' out-of-fold predictions come from models that never saw the row. Methods
-that learn (caruana, stacking) are themselves cross-validated on the same folds: the prediction
-for a row in fold ``f`` uses weights or a blender fitted on the other folds' rows only, so an
-ensemble's CV score is comparable with a single model's (no stacking leakage). The weights that
-are saved are then fitted on all rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from mlcraft.core.analysis.metrics import Scorer
-from mlcraft.core.predict.pipeline import align_proba
+from mlcraft.tasks import get_kind
 
-__all__ = ["METHODS", "Blend", "fit_blend", "cross_validated_blend", "EnsembleModel", "BaggedModel"]
+if TYPE_CHECKING:
+    from mlcraft.core.analysis.metrics import Scorer
 
-METHODS = ("caruana", "stacking", "soft_vote", "hard_vote")
-CARUANA_ROUNDS = 20
+__all__ = ["Blend", "stack_features", "EnsembleModel", "BaggedModel"]
+
 EPS = 1e-6
 
 
@@ -43,13 +37,11 @@ class Blend:
 
     def combine(self, preds: Sequence[np.ndarray], task: str, scorer: Scorer | None = None) -> np.ndarray:
         """The ensemble's prediction from its members' predictions (values, or probabilities)."""
+        kind = get_kind(task)
         if self.method == "stacking":
-            features = _stack_features(preds, task)
-            if task == "regression":
-                return self.blender.predict(features)
-            proba = self.blender.predict_proba(features)
-            return align_proba(proba, list(self.blender.classes_), list(range(preds[0].shape[1])))
-        if self.method == "hard_vote" and task != "regression":
+            columns = list(range(preds[0].shape[1])) if kind.classification else None  # the members' class positions
+            return kind.predict_raw(self.blender, stack_features(preds, task), columns)
+        if self.method == "hard_vote" and kind.classification:
             votes = np.zeros_like(preds[0], dtype=float)
             for w, p in zip(self.weights, preds):
                 votes[np.arange(len(p)), np.argmax(p, axis=1)] += w
@@ -57,70 +49,15 @@ class Blend:
         return sum(w * p for w, p in zip(self.weights, preds))
 
 
-def _stack_features(preds: Sequence[np.ndarray], task: str) -> np.ndarray:
-    if task == "regression":
+def stack_features(preds: Sequence[np.ndarray], task: str) -> np.ndarray:
+    """The blender's inputs: members' values, or their log-odds (two classes) or log-probabilities."""
+    kind = get_kind(task)
+    if not kind.classification:
         return np.column_stack(preds)
     clipped = [np.clip(p, EPS, 1 - EPS) for p in preds]
-    if task == "binary":
+    if kind.has_positive_class:
         return np.column_stack([np.log(p[:, 1] / p[:, 0]) for p in clipped])
     return np.hstack([np.log(p) for p in clipped])
-
-
-def _caruana(preds: Sequence[np.ndarray], y: np.ndarray, scorer: Scorer, rounds: int) -> np.ndarray:
-    counts = np.zeros(len(preds))
-    total = np.zeros_like(preds[0], dtype=float)
-    score = scorer.bind(y)
-    for r in range(rounds):
-        scores = [scorer.sign * score((total + p) / (r + 1)) for p in preds]
-        j = int(np.argmax(scores))  # ties: the first (the better-ranked member)
-        counts[j] += 1
-        total += preds[j]
-    return counts / counts.sum()
-
-
-def fit_blend(method: str, preds: Sequence[np.ndarray], y: np.ndarray, scorer: Scorer, task: str) -> Blend:
-    """Fit ``method`` on members' out-of-fold predictions ``preds`` for targets ``y``."""
-    m = len(preds)
-    if method in ("soft_vote", "hard_vote"):
-        return Blend(method, np.full(m, 1.0 / m))
-    if method == "caruana":
-        return Blend(method, _caruana(preds, y, scorer, CARUANA_ROUNDS))
-    if method == "stacking":
-        features = _stack_features(preds, task)
-        if task == "regression":
-            from sklearn.linear_model import LinearRegression
-
-            blender = LinearRegression(positive=True).fit(features, y)
-            weights = blender.coef_ / max(blender.coef_.sum(), EPS)
-        else:
-            from sklearn.linear_model import LogisticRegression
-
-            codes = scorer.class_index(y)
-            blender = LogisticRegression(C=1.0, max_iter=1000).fit(features, codes)
-            weights = np.full(m, 1.0 / m)
-        return Blend(method, weights, blender)
-    raise ValueError(f"unknown ensemble method {method!r}; choose one of {', '.join(METHODS)}")
-
-
-def cross_validated_blend(
-    method: str,
-    preds: Sequence[np.ndarray],
-    y: np.ndarray,
-    folds: Sequence[tuple[np.ndarray, np.ndarray]],
-    scorer: Scorer,
-    task: str,
-) -> tuple[list[float], np.ndarray, Blend]:
-    """Per-fold scores and out-of-fold predictions of the ensemble, then the blend fitted on all rows.
-
-    For fold ``f`` the blend is fitted on the other folds' rows and applied to fold ``f``'s rows.
-    """
-    oof = np.zeros_like(preds[0], dtype=float)
-    scores = []
-    for train_idx, val_idx in folds:
-        blend = fit_blend(method, [p[train_idx] for p in preds], y[train_idx], scorer, task)
-        oof[val_idx] = blend.combine([p[val_idx] for p in preds], task)
-        scores.append(scorer(y[val_idx], oof[val_idx]))
-    return scores, oof, fit_blend(method, preds, y, scorer, task)
 
 
 class EnsembleModel(BaseEstimator):
@@ -172,16 +109,13 @@ class EnsembleModel(BaseEstimator):
                 model, inputs = member.steps[1][1], prepared[key]
             else:
                 model, inputs = member, X
-            if self.task == "regression":
-                out.append(np.asarray(model.predict(inputs), dtype=float).ravel())
-            else:
-                out.append(align_proba(np.asarray(model.predict_proba(inputs), dtype=float), model.classes_, self.classes))
+            out.append(get_kind(self.task).predict_raw(model, inputs, self.classes))
         return out
 
     def predict_from(self, outputs: list[np.ndarray]) -> np.ndarray:
         """``predict`` from the members' outputs (values, or labels)."""
         combined = self.blend.combine(outputs, self.task)
-        if self.task == "regression":
+        if not get_kind(self.task).classification:
             return combined
         return self.classes_[np.argmax(combined, axis=1)]
 
@@ -198,7 +132,7 @@ class EnsembleModel(BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.estimator_type = "regressor" if self.task == "regression" else "classifier"
+        tags.estimator_type = get_kind(self.task).estimator_type
         return tags
 
     def __repr__(self, N_CHAR_MAX=700):
@@ -217,7 +151,7 @@ class BaggedModel(EnsembleModel):
 
     def predict_from(self, outputs: list[np.ndarray]) -> np.ndarray:
         combined = sum(outputs) / len(outputs)
-        return combined if self.task == "regression" else self.classes_[np.argmax(combined, axis=1)]
+        return self.classes_[np.argmax(combined, axis=1)] if get_kind(self.task).classification else combined
 
     def proba_from(self, outputs: list[np.ndarray]) -> np.ndarray:
         return sum(outputs) / len(outputs)

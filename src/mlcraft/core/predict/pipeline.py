@@ -17,11 +17,12 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from mlcraft.core.fit.family import BuildContext, Family
-from mlcraft.core.analysis.metrics import decide_labels
 from mlcraft.core.data.preprocess import build_preprocessor
 from mlcraft.core.data.schema import FeatureColumns, Schema
+from mlcraft.core.predict.threads import MULTITHREAD_ROWS, one_thread as _one_thread
+from mlcraft.tasks import ProblemKind, get_kind
 
-__all__ = ["make_pipeline", "predict_array", "align_proba", "FittedModel", "Prediction", "proba_column"]
+__all__ = ["make_pipeline", "predict_array", "FittedModel", "Prediction", "proba_column"]
 
 
 def make_pipeline(family: Family, schema: Schema, params: Mapping[str, Any], context: BuildContext) -> Pipeline:
@@ -36,38 +37,9 @@ def make_pipeline(family: Family, schema: Schema, params: Mapping[str, Any], con
     return Pipeline([("prepare", prepare), ("model", family.make(params, context))])
 
 
-def align_proba(proba: np.ndarray, fitted_classes: Sequence[Any], classes: Sequence[Any]) -> np.ndarray:
-    """Columns of ``proba`` (in ``fitted_classes`` order) rearranged to ``classes``; absent ones are 0."""
-    fitted = list(fitted_classes)
-    if fitted == list(classes):
-        return proba
-    out = np.zeros((proba.shape[0], len(classes)))
-    for j, cls in enumerate(classes):
-        if cls in fitted:
-            out[:, j] = proba[:, fitted.index(cls)]
-    return out
-
-
-def predict_array(pipeline: Any, X: pd.DataFrame, task: str, classes: Sequence[Any] | None) -> np.ndarray:
-    """Values (regression) or class probabilities in ``classes`` order (classification)."""
-    if task == "regression":
-        return np.asarray(pipeline.predict(X), dtype=float).ravel()
-    proba = np.asarray(pipeline.predict_proba(X), dtype=float)
-    return align_proba(proba, pipeline.classes_, classes)
-
-
-_CONTROLLER: Any = None
-MULTITHREAD_ROWS = 100_000  # below this, predictions run on one thread (faster, and steady under load)
-
-
-def _one_thread():
-    """A cached threadpool limit (creating one per call would cost milliseconds)."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1)
+def predict_array(pipeline: Any, X: pd.DataFrame, task: str | ProblemKind, classes: Sequence[Any] | None) -> np.ndarray:
+    """The raw output of a fitted pipeline for the kind of problem ``task`` (see ``ProblemKind.predict_raw``)."""
+    return get_kind(task).predict_raw(pipeline, X, classes)
 
 
 def _frame(features: pd.DataFrame | FeatureColumns) -> pd.DataFrame:
@@ -110,6 +82,15 @@ class FittedModel:
     def target(self) -> str:
         return self.schema.target
 
+    @property
+    def kind(self) -> ProblemKind:
+        """The kind of problem the model solves (``task`` is its name)."""
+        return get_kind(self.task)
+
+    def labels(self, raw: np.ndarray) -> np.ndarray:
+        """Predictions from raw output: the values, or the class decided with this model's threshold."""
+        return self.kind.labels(raw, self.classes, self.positive_class, self.threshold)
+
     def predict_raw(self, features: pd.DataFrame | FeatureColumns) -> np.ndarray:
         """Pipeline output for already-checked features (values, or probabilities by class).
 
@@ -150,11 +131,8 @@ class FittedModel:
         """
         features, notes = self.schema.coerce(data, where=where, line_of=line_of)
         raw = self.predict_raw(features)
-        if self.task == "regression":
-            frame = pd.DataFrame({self.target: raw}, index=data.index)
-        else:
-            labels = decide_labels(raw, self.classes, self.positive_class, self.threshold)
-            frame = pd.DataFrame({self.target: labels}, index=data.index)
+        frame = pd.DataFrame({self.target: self.labels(raw)}, index=data.index)
+        if self.kind.classification:
             for j, cls in enumerate(self.classes):
                 frame[proba_column(cls)] = raw[:, j]
             if self.classes and all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in self.classes):

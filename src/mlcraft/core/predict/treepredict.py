@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from joblib import cpu_count
 
-from mlcraft.core.predict.pipeline import _one_thread as one_thread
+from mlcraft.core.predict.threads import one_thread
 
 __all__ = ["Unsupported", "forest_output", "hgb_output", "is_forest", "is_hgb", "STACKED_CELLS", "THREADED_ROWS"]
 

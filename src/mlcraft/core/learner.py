@@ -1,0 +1,120 @@
+"""The learner: what the data means, decided once, before anything looks at the test rows.
+
+:func:`frame_problem` loads and checks the data, frames the problem (its kind, metric and positive
+class), sets the test rows aside and infers the schema on the training rows only. It writes
+nothing: the facade (:meth:`mlcraft.Project.create`) stores the :class:`Framing` it returns.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlcraft.config import ProjectConfig
+from mlcraft.core.analysis.metrics import get_metric
+from mlcraft.core.data import framing
+from mlcraft.core.data import load as data_mod
+from mlcraft.core.data.schema import Schema, detect_identifier, infer_schema
+from mlcraft.tasks import get_kind, infer_kind
+
+__all__ = ["Framing", "frame_problem"]
+
+
+@dataclass
+class Framing:
+    """A framed problem, ready to be stored: settings, data, test rows and schema."""
+
+    config: ProjectConfig
+    frame: pd.DataFrame  # every row, test rows included
+    is_test: np.ndarray  # bool per row of ``frame``
+    schema: Schema  # inferred on the training rows
+    source: str
+    test_frame: pd.DataFrame | None = None  # a separate test set (``--test-data``)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def column_notes(self) -> list[str]:
+        return [f"{c.name}: {c.note}" for c in self.schema.columns if c.note]
+
+
+def frame_problem(
+    data: str | os.PathLike[str] | pd.DataFrame,
+    target: str,
+    *,
+    task: str | None = None,
+    metric: str | None = None,
+    positive_class: Any = None,
+    test_size: float,
+    test_data: str | os.PathLike[str] | pd.DataFrame | None = None,
+    stratify_on: str | None = None,
+    id_column: str | None = None,
+    categorical: Sequence[str] = (),
+    drop: Sequence[str] = (),
+    seed: int,
+    time_limit: float | None,
+    max_trials: int | None,
+    n_folds: int,
+    encoding: str | None = None,
+    **settings: Any,
+) -> Framing:
+    """Frame the problem on ``data`` (see :meth:`mlcraft.Project.create` for the parameters).
+
+    ``settings`` are further :class:`~mlcraft.config.ProjectConfig` fields recorded as given.
+    """
+    kind = get_kind(task) if task is not None else None
+    table = data_mod.load_table(data, encoding=encoding)
+    frame, notes = table.frame, list(table.notes)
+    data_mod.require_columns(frame, [target], table.source, "target column")
+    present = framing.check_target(frame[target], target)
+    kind = kind or infer_kind(present)
+    kind.check_target(present, target)
+    metric_name = get_metric(metric or kind.default_metric, kind.name).name
+    positive = kind.positive_class(present, positive_class)
+    data_mod.check_finite(frame, table.source, table.line_of)
+    test_table = None
+    if test_data is not None:
+        test_table = data_mod.load_table(test_data, encoding=encoding)
+        data_mod.require_columns(test_table.frame, list(frame.columns), test_table.source)
+        data_mod.check_finite(test_table.frame, test_table.source, test_table.line_of)
+        test_size = 0.0
+    if stratify_on is not None:
+        data_mod.require_columns(frame, [stratify_on], table.source, "--stratify-on column")
+    ident = detect_identifier(frame, target, id_column)
+    labelled = frame[target].notna().to_numpy()
+    if not labelled.all():
+        notes.append(f"{int((~labelled).sum())} row(s) with a missing target are not used for training or testing")
+    split = kind.split_test(frame[labelled].reset_index(drop=True), target, test_size=test_size, seed=seed,
+                            id_column=ident, stratify_on=stratify_on)
+    is_test = np.zeros(len(frame), dtype=bool)
+    is_test[np.flatnonzero(labelled)] = split.is_test
+    train_rows = frame[labelled & ~is_test]
+    schema = infer_schema(train_rows, target, categorical=categorical, drop=drop, id_column=ident)
+    if kind.classification:  # every class must reach the training rows
+        framing.check_target(train_rows[target], target)
+    config = ProjectConfig(
+        target=target,
+        task=kind.name,
+        metric=metric_name,
+        positive_class=framing.to_native(positive),
+        source=str(table.source),
+        dataset=data_mod.frame_hash(frame),
+        test_source=None if test_table is None else str(test_table.source),
+        test_dataset=None if test_table is None else data_mod.frame_hash(test_table.frame),
+        id_column=ident,
+        categorical=tuple(categorical),
+        drop=tuple(drop),
+        split_method="external" if test_table is not None else split.method,
+        test_size=test_size,
+        stratify_on=stratify_on,
+        seed=seed,
+        time_limit=time_limit,
+        max_trials=max_trials,
+        n_folds=n_folds,
+        **settings,
+    )
+    return Framing(config, frame, is_test, schema, str(table.source), None if test_table is None else test_table.frame, notes)

@@ -1,0 +1,14 @@
+"""Kinds of problem: each one says what its data means and how it is judged (see :mod:`mlcraft.tasks.base`).
+
+>>> from mlcraft.tasks import get_kind, kind_names
+>>> kind_names()
+['regression', 'binary', 'multiclass']
+>>> get_kind("multiclass").estimator_type
+'classifier'
+"""
+
+from mlcraft.tasks.base import ProblemKind, get_kind, kind_names, register_kind
+from mlcraft.tasks.tabular import Binary, Multiclass, Regression, align_proba, decide_labels, infer_kind
+
+__all__ = ["ProblemKind", "get_kind", "kind_names", "register_kind", "infer_kind", "Regression", "Binary", "Multiclass",
+           "decide_labels", "align_proba"]

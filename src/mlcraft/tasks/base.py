@@ -1,0 +1,136 @@
+"""The interface a kind of problem implements, and the registry of kinds.
+
+A kind of problem (regression, binary and multiclass classification today; clustering, forecasting,
+images and text next) says what its data means and how it is judged: how the target is checked and
+framed, how test rows are set aside and training rows folded, which metric applies by default, what
+a model's raw output looks like and how it becomes a prediction. The engine (``mlcraft.core``), the
+facade (``mlcraft.api``) and the reports ask the kind; none of them compares a task's name.
+
+Adding a kind is one class and one :func:`register_kind` call (see ``docs/architecture.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from mlcraft.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from mlcraft.core.data.split import TestSplit
+
+__all__ = ["ProblemKind", "register_kind", "get_kind", "kind_names"]
+
+Folds = list[tuple[np.ndarray, np.ndarray]]
+
+
+class ProblemKind:
+    """One kind of problem. Subclasses set the class attributes and implement the hooks.
+
+    Class attributes
+    ----------------
+    name : str
+        What ``--task`` and ``mlcraft.toml`` call it.
+    description : str
+        One line for help texts and reports.
+    classification : bool
+        The model predicts a class; its raw output is one probability column per class.
+    has_positive_class : bool
+        Two classes, one of them positive: a decision threshold and the binary metrics apply.
+    numeric_target : bool
+        The target must be numbers (converted with a clear error otherwise).
+    estimator_type : {"regressor", "classifier"}
+        scikit-learn's estimator type for the models of this kind.
+    default_metric : str
+        The metric used when the user names none.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    classification: ClassVar[bool]
+    has_positive_class: ClassVar[bool] = False
+    numeric_target: ClassVar[bool]
+    estimator_type: ClassVar[str]
+    default_metric: ClassVar[str]
+
+    def __repr__(self) -> str:
+        return f"<problem kind {self.name}>"
+
+    def __reduce__(self):  # a kind pickles as its name: saved models do not depend on the class's module
+        return (get_kind, (self.name,))
+
+    # -- framing ---------------------------------------------------------------------------------
+    def check_target(self, present: pd.Series, target: str) -> None:
+        """Refuse a target (its non-missing values) that this kind cannot learn."""
+
+    def positive_class(self, values: pd.Series, requested: Any = None) -> Any:
+        """The positive class (binary kinds), else None; ``requested`` is the user's choice."""
+        if requested is not None:
+            raise ConfigError(f"--positive-class only applies to binary tasks (this task is {self.name})")
+        return None
+
+    def classes(self, y: pd.Series) -> list[Any] | None:
+        """The sorted classes of a classification target, else None."""
+        return None
+
+    # -- split and folds -------------------------------------------------------------------------
+    def split_test(self, frame: pd.DataFrame, target: str, *, test_size: float, seed: int,
+                   id_column: str | None = None, stratify_on: str | None = None) -> TestSplit:
+        """Which rows are set aside as the test set."""
+        raise NotImplementedError
+
+    def folds(self, y: pd.Series, *, n_folds: int, seed: int) -> Folds:
+        """The cross-validation folds of the training rows."""
+        raise NotImplementedError
+
+    # -- outputs ---------------------------------------------------------------------------------
+    def empty_output(self, n_rows: int, classes: Sequence[Any] | None) -> np.ndarray:
+        """An array shaped like the raw output of ``n_rows`` rows (filled in fold by fold)."""
+        raise NotImplementedError
+
+    def predict_raw(self, estimator: Any, X: Any, classes: Sequence[Any] | None) -> np.ndarray:
+        """A fitted estimator's raw output: values, or probabilities in ``classes`` order."""
+        raise NotImplementedError
+
+    def labels(self, raw: np.ndarray, classes: Sequence[Any] | None, positive_class: Any = None,
+               threshold: float | None = None) -> np.ndarray:
+        """Predictions from raw output: the values, or the decided class."""
+        raise NotImplementedError
+
+    def pick(self, *, regressor: Any, classifier: Any) -> Any:
+        """The regressor or the classifier flavour of a model family."""
+        return classifier if self.classification else regressor
+
+
+_KINDS: dict[str, ProblemKind] = {}
+
+
+def register_kind(kind: type[ProblemKind]) -> type[ProblemKind]:
+    """Register a kind of problem under its ``name`` (usable as a class decorator)."""
+    _KINDS[kind.name] = kind()
+    return kind
+
+
+def kind_names() -> list[str]:
+    """The registered kinds, in registration order."""
+    return list(_KINDS)
+
+
+def get_kind(kind: str | ProblemKind) -> ProblemKind:
+    """The registered kind called ``kind`` (a kind is returned as it is).
+
+    Examples
+    --------
+    >>> get_kind("binary").classification, get_kind("regression").default_metric
+    (True, 'rmse')
+    """
+    if isinstance(kind, ProblemKind):
+        return kind
+    try:
+        return _KINDS[kind]
+    except (KeyError, TypeError):
+        names = list(_KINDS)
+        raise ConfigError(f"--task {kind!r}: choose {', '.join(names[:-1])} or {names[-1]}") from None
