@@ -7,6 +7,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from mlcraft.core.predict.pipeline import proba_column
 from mlcraft.core.fit.search import CVResult
 from mlcraft.exceptions import ProjectError
 
-__all__ = ["RunLog", "write_run", "read_chosen", "describe", "OOF_KEEP"]
+__all__ = ["RunLog", "ChosenModel", "write_run", "read_chosen", "describe", "OOF_KEEP"]
 
 OOF_KEEP = 30  # out-of-fold predictions kept: the best trials, plus every ensemble member
 
@@ -100,7 +101,38 @@ def _oof_frame(data, keep: Sequence[CVResult], target: str) -> pd.DataFrame:
     return pd.DataFrame(oof)
 
 
-def write_run(run_dir: Path, data, results: Sequence[CVResult], ensembles: Sequence[CVResult], board: pd.DataFrame, chosen: dict[str, Any], pipeline: Any, target: str, blend: Any = None) -> None:
+@dataclass
+class ChosenModel:
+    """The model a run saved, with what rebuilds it exactly (its ``chosen.json``).
+
+    ``members`` holds one record per member: ``name``, ``form`` ("refit" on all rows, or "bag": the
+    CV's fold models), ``family``, ``params``, ``max_rows``, and what each fit's deadline cut
+    (``truncated``, or ``fold_truncations`` per fold for a bagged member).
+    """
+
+    model: str
+    family: str
+    params: dict[str, Any]
+    cv_mean: float | None
+    cv_std: float | None
+    members: list[dict[str, Any]] = field(default_factory=list)
+    refit_seconds: float | None = None
+    replay_of: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = {"model": self.model, "family": self.family, "params": self.params, "cv_mean": self.cv_mean, "cv_std": self.cv_std,
+               "members": self.members, "refit_seconds": self.refit_seconds}
+        if self.replay_of is not None:
+            doc["replay_of"] = self.replay_of
+        return doc
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> ChosenModel:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in doc.items() if k in names})
+
+
+def write_run(run_dir: Path, data, results: Sequence[CVResult], ensembles: Sequence[CVResult], board: pd.DataFrame, chosen: ChosenModel, pipeline: Any, target: str, blend: Any = None) -> None:
     """Write the run's records (the directory itself is atomic: it appears whole or not at all)."""
     scorer = data.scorer
     board.to_csv(run_dir / "leaderboard.csv", index=False)
@@ -110,10 +142,10 @@ def write_run(run_dir: Path, data, results: Sequence[CVResult], ensembles: Seque
     rows = [{"model": r.name, "fold": i, scorer.name: s} for r in everything if r.ok for i, s in enumerate(r.scores)]
     pd.DataFrame(rows).to_csv(run_dir / "cv_scores.csv", index=False)
     ranked = sorted((r for r in results if r.ok and r.oof is not None), key=lambda r: -scorer.sign * r.mean)
-    members = {m["name"] for m in chosen.get("members", [])}
+    members = {m["name"] for m in chosen.members}
     keep = ranked[:OOF_KEEP] + [r for r in ranked[OOF_KEEP:] if r.name in members] + [e for e in ensembles if e.ok]
     _oof_frame(data, keep, target).to_parquet(run_dir / "oof.parquet", index=False)
-    atomic.write_json(run_dir / "chosen.json", chosen)
+    atomic.write_json(run_dir / "chosen.json", chosen.to_dict())
     if blend is not None:
         import joblib
 
@@ -134,7 +166,7 @@ def describe(estimator: Any) -> str:
     return "\n".join(lines)
 
 
-def read_chosen(run_dir: Path) -> tuple[dict[str, Any], Any]:
+def read_chosen(run_dir: Path) -> tuple[ChosenModel, Any]:
     """The chosen model of a past run (and its blend, for an ensemble), to rebuild it."""
     path = run_dir / "chosen.json"
     if not path.exists():
@@ -147,4 +179,4 @@ def read_chosen(run_dir: Path) -> tuple[dict[str, Any], Any]:
         import joblib
 
         blend = joblib.load(run_dir / "blend.joblib")
-    return chosen, blend
+    return ChosenModel.from_dict(chosen), blend
