@@ -134,6 +134,11 @@ class Project:
         return project
 
     # -- state -----------------------------------------------------------------------------------
+    def reload(self) -> None:
+        """Read the settings and the schema again (another command, or a retrain, may have changed them)."""
+        self.config = self.workspace.read_config()
+        self.kind = get_kind(self.config.task)
+        self._schema = None
     @property
     def path(self) -> Path:
         return self.workspace.root

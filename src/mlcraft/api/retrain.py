@@ -133,7 +133,7 @@ def retrain(
         if dry_run:
             return RetrainResult(new.digest, start_dataset, new.added, new.added_test, champion_before, champion_before, None, decision, True, trained.run_id, new.notes + threshold_note)
         with project.workspace.lock():
-            project.config = project.workspace.read_config()
+            project.reload()
             if project.config.dataset != start_dataset:
                 raise ProjectError(f"{project.path}: another command changed the dataset while this retrain ran (now {project.config.dataset}); run the retrain again")
             current = project.registry.require_champion()
@@ -278,8 +278,7 @@ def _adopt_dataset(project: Project, stage: Project, new: _NewData) -> None:
     ws.write_split(new.digest, new.is_test)
     ws.write_schema(stage.schema)
     ws.write_config(project.config.replace(dataset=new.digest))
-    project.config = ws.read_config()
-    project._schema = None
+    project.reload()
 
 
 def _copy_run(stage: Project, project: Project, run_id: str) -> None:
