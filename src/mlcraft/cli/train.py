@@ -100,6 +100,28 @@ def _schema_table(project: Project) -> Table:
     return table
 
 
+BASELINE = "baseline"  # the family of the naive reference row of every leaderboard (the engine's name)
+
+
+def top_rows(board, n: int):
+    """The ``n`` best rows, plus the naive baseline's row wherever it ranks (every score keeps its reference)."""
+    import pandas as pd
+
+    if "family" not in board:
+        return board.head(n)
+    head = board.head(n)
+    rest = board.iloc[n:]
+    return pd.concat([head, rest[rest["family"] == BASELINE]])
+
+
+def baseline_score(board, metric: str) -> float | None:
+    """The naive baseline's mean CV score on ``board`` (None when the run has none: older runs)."""
+    if "family" not in board or f"{metric}_mean" not in board:
+        return None
+    rows = board[(board["family"] == BASELINE) & (board["status"] == "ok")]
+    return None if rows.empty else float(rows[f"{metric}_mean"].iloc[0])
+
+
 def leaderboard_table(board, metric: str) -> Table:
     table = Table(title="leaderboard (cross-validation)", title_justify="left")
     has_notes = bool(board["note"].fillna("").astype(str).str.len().gt(0).any()) if len(board) else False
@@ -182,9 +204,11 @@ def train(
             time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs, families=split_names(family) or None, exclude=split_names(exclude),
             callbacks=[report], replay=replay, prefer_fast=prefer_fast,
         )
-    console.print(leaderboard_table(result.leaderboard.head(25), result.metric))
+    console.print(leaderboard_table(top_rows(result.leaderboard, 25), result.metric))
+    baseline = baseline_score(result.leaderboard, result.metric)
     console.print(
-        f"champion: model version {result.version} ({result.best}), CV {result.metric} {fmt(result.cv_mean)} ± {fmt(result.cv_std)}; "
+        f"champion: model version {result.version} ({result.best}), CV {result.metric} {fmt(result.cv_mean)} ± {fmt(result.cv_std)}"
+        + ("" if baseline is None else f" (baseline {fmt(baseline)})") + "; "
         f"run {result.run_id} in {result.elapsed:.1f}s"
         + (f", {result.trials} trials, peak memory {result.peak_memory_mb:.0f} MB" if result.trials else "")
     )
