@@ -143,9 +143,9 @@ def leaderboard_table(board, metric: str) -> Table:
     return table
 
 
-def _open_existing(project_dir: Path, data, target, task, metric, seed) -> Project:
+def _open_existing(project_dir: Path, data, target, task, metric, seed, objective=None) -> Project:
     project = Project.open(project_dir)
-    project.check_unchanged(data=data, target=target, task=task, metric=metric, seed=seed)
+    project.check_unchanged(data=data, target=target, task=task, metric=metric, seed=seed, objective=objective)
     return project
 
 
@@ -155,6 +155,7 @@ def train(
     project: Path = typer.Option(..., "--project", "-p", help="Project directory (created on first use)."),
     target: Optional[str] = typer.Option(None, "--target", "-t", help="Column to predict (required for a new project)."),
     task: Optional[str] = typer.Option(None, help="regression, binary or multiclass (default: inferred from the target)."),
+    objective: Optional[str] = typer.Option(None, help="The objective in your own words (what the predictions are for), recorded with the framing and shown by explore and report."),
     metric: Optional[str] = typer.Option(None, help="Metric, e.g. rmse, mae, r2, roc_auc, log_loss, accuracy, f1 (scikit-learn scorer names work)."),
     positive_class: Optional[str] = typer.Option(None, help="Positive class of a binary target (default: 1/True/yes, else the minority class)."),
     test_size: float = typer.Option(0.2, help="Share of rows set aside as the test set before anything looks at the data (0 for none)."),
@@ -177,7 +178,7 @@ def train(
     """Train on DATA: infer the schema, set the test set aside, shortlist, tune and ensemble model families by cross-validation within the time limit, save the champion."""
     started = time.perf_counter() - process_age()  # the time limit covers the whole command, start-up included
     if project.exists() and (project / "mlcraft.toml").exists():
-        proj = _open_existing(project, data, target, task, metric, seed)
+        proj = _open_existing(project, data, target, task, metric, seed, objective)
     else:
         if data is None or target is None:
             raise ConfigError(f"{project} is not a project yet: give DATA and --target, e.g. `mlcraft train data.csv --target price --project {project}`")
@@ -186,7 +187,7 @@ def train(
             test_data=test_data, stratify_on=stratify_on, id_column=id_column, categorical=split_names(categorical),
             drop=split_names(drop), seed=42 if seed is None else seed,
             time_limit=None if (max_trials is not None and time_limit is None) else (300.0 if time_limit is None else time_limit),
-            max_trials=max_trials, n_folds=folds, encoding=encoding,
+            max_trials=max_trials, n_folds=folds, encoding=encoding, objective=objective,
         )
         for note in proj.notes:
             console.print(f"[yellow]note[/]: {note}")

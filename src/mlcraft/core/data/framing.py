@@ -1,4 +1,4 @@
-"""Framing: which task the target implies, and which class is positive."""
+"""Framing: which task the target implies, which class is positive, and the objective shown."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 
 from mlcraft.exceptions import ConfigError, DataError
 
-__all__ = ["infer_task", "check_target", "choose_positive_class", "class_labels", "to_native"]
+__all__ = ["infer_task", "check_target", "choose_positive_class", "class_labels", "to_native", "objective"]
 
 MAX_INT_CLASSES = 20
 _POSITIVE_WORDS = {"1", "true", "yes", "y", "t", "positive", "pos", "survived"}
@@ -79,3 +79,13 @@ def choose_positive_class(values: pd.Series, task: str, requested: Any = None) -
             return cls
     counts = values.value_counts()
     return to_native(counts.index[-1])
+
+
+def objective(given: str | None, target: str, task: str, n_features: int) -> dict[str, str]:
+    """The objective to show: the user's own words (``--objective``), else a generated sentence.
+
+    ``source`` says which (``"user"`` or ``"generated"``), so that a page can say it was generated.
+    """
+    if given is not None and given.strip():
+        return {"text": given.strip(), "source": "user"}
+    return {"text": f"predict {target} ({task}) from {n_features} feature(s)", "source": "generated"}
