@@ -19,7 +19,7 @@ __all__ = ["ProjectConfig", "load_config", "dump_config", "env_n_jobs", "env_db"
 
 # section name -> fields stored in it (the file stays readable; the dataclass stays flat)
 _SECTIONS: dict[str, tuple[str, ...]] = {
-    "framing": ("target", "task", "metric", "positive_class"),
+    "framing": ("target", "task", "metric", "positive_class", "objective"),
     "data": ("source", "dataset", "test_source", "test_dataset"),
     "roles": ("id_column", "categorical", "drop"),
     "split": ("split_method", "test_size", "stratify_on"),
@@ -41,6 +41,9 @@ class ProjectConfig:
         Canonical metric name (see :mod:`mlcraft.core.analysis.metrics`).
     positive_class : str, int, bool or None
         The class that counts as positive for binary metrics.
+    objective : str or None
+        The objective in the user's own words (``--objective``), shown by explore and report; None:
+        they show a generated sentence instead, and say so. Older ``mlcraft.toml`` files have none.
     source : str
         Where the data came from (a path, or ``"<DataFrame>"``).
     dataset : str
@@ -71,6 +74,7 @@ class ProjectConfig:
     source: str
     dataset: str
     positive_class: str | int | bool | None = None
+    objective: str | None = None
     test_source: str | None = None
     test_dataset: str | None = None
     id_column: str | None = None
@@ -94,6 +98,8 @@ class ProjectConfig:
             raise ConfigError(f"time limit {self.time_limit} must be positive (seconds)")
         if self.max_trials is not None and self.max_trials < 1:
             raise ConfigError(f"max trials {self.max_trials} must be at least 1")
+        if self.objective is not None and (not isinstance(self.objective, str) or not self.objective.strip()):
+            raise ConfigError(f"objective {self.objective!r} is empty or not text: describe the goal in a few words, e.g. --objective \"price districts for investment\", or leave it out")
 
     def replace(self, **changes: Any) -> ProjectConfig:
         return dataclasses.replace(self, **changes)

@@ -22,6 +22,7 @@ from mlcraft import __version__
 from mlcraft.core.analysis import drift
 from mlcraft.core.analysis import flags
 from mlcraft.core.analysis import profile
+from mlcraft.core.data.framing import objective
 from mlcraft.exceptions import ConfigError, DataError
 from mlcraft.plots.base import PLOT_SAMPLE
 from mlcraft.workspace import now_iso
@@ -203,6 +204,7 @@ def _document(project: Project, frame: pd.DataFrame, stats: dict[str, Any], foun
         "source": cfg.source,
         "target": cfg.target,
         "task": cfg.task,
+        "objective": objective(cfg.objective, cfg.target, cfg.task, len(schema.features)),
         "scope": (
             f"training rows only ({len(frame):,} rows); the test rows were not read. The drift check compares "
             "summary statistics of the test side's features (counts, missing share, mean, standard deviation, "

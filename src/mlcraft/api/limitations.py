@@ -2,15 +2,18 @@
 
 Each item is a dict ``{"kind": ..., "text": ...}``: small data, class imbalance, leakage suspects,
 drift between the split sides, capped values, the features the model leans on most, a model that
-over- or underfits, a wide confidence interval, a missing test evaluation, columns left unused, and
+over- or underfits, a wide confidence interval, a missing test evaluation, columns left unused, a champion no better than the naive baseline, and
 the assumptions every such solution rests on.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
+from mlcraft.core.analysis.metrics import get_metric
 from mlcraft.core.data.schema import Role
+from mlcraft.core.fit.baseline import BASELINE
 from mlcraft.reports import format_number
 from mlcraft.tasks import get_kind
 
@@ -94,10 +97,26 @@ def _assumptions(project: Project) -> list[dict[str, str]]:
     return items
 
 
-def limitations(project: Project, explore: dict[str, Any], analysis: dict[str, Any], evaluation: dict[str, Any] | None, board: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Limitations first, then assumptions."""
-    items = _data_items(project, explore) + _model_items(analysis, evaluation)
-    ok = [r for r in board if r.get("status", "ok") == "ok"]
+def _baseline_item(project: Project, board: list[dict[str, Any]], cv_mean: float | None) -> list[dict[str, str]]:
+    """A champion that does not beat the naive baseline (on the same folds) has learnt nothing usable."""
+    cfg = project.config
+    row = next((r for r in board if r.get("family") == BASELINE and r.get("status", "ok") == "ok"), None)
+    naive = None if row is None else row.get(f"{cfg.metric}_mean")
+    if cv_mean is None or naive is None or not (math.isfinite(cv_mean) and math.isfinite(naive)):
+        return []
+    if get_metric(cfg.metric, cfg.task).sign * (cv_mean - naive) > 0:
+        return []
+    return [{"kind": "no better than naive", "text": f"the champion's cross-validated {cfg.metric} ({format_number(cv_mean)}) is no better than the naive baseline's ({format_number(naive)}), "
+             "which ignores the features: the features may not carry the signal, or the target may need another framing"}]
+
+
+def limitations(
+    project: Project, explore: dict[str, Any], analysis: dict[str, Any], evaluation: dict[str, Any] | None, board: list[dict[str, Any]],
+    cv_mean: float | None = None,
+) -> list[dict[str, str]]:
+    """Limitations first, then assumptions (``cv_mean``: the champion's, compared with the naive baseline's)."""
+    items = _data_items(project, explore) + _model_items(analysis, evaluation) + _baseline_item(project, board, cv_mean)
+    ok = [r for r in board if r.get("status", "ok") == "ok" and r.get("family") != BASELINE]  # the naive reference is not a candidate
     if len(ok) < 3:
         items.append({"kind": "short leaderboard", "text": f"only {len(ok)} model(s) were compared; a longer shortlist might find a better one"})
     return items + _assumptions(project)

@@ -89,6 +89,7 @@ class Project:
         max_trials: int | None = None,
         n_folds: int = 5,
         encoding: str | None = None,
+        objective: str | None = None,
     ) -> Project:
         """Frame the problem, store the data and set the test set aside, before anything else looks.
 
@@ -110,6 +111,9 @@ class Project:
             Share of rows set aside as the test set (0 for none).
         test_data : path or DataFrame, optional
             A separate test set instead of a split.
+        objective : str, optional
+            The objective in your own words (what the predictions are for), recorded with the framing
+            and shown by ``explore`` and ``report`` (default: a generated sentence, marked as such).
         """
         ws = Workspace(path)
         if ws.exists():
@@ -119,7 +123,7 @@ class Project:
         framed = frame_problem(
             data, target, task=task, metric=metric, positive_class=positive_class, test_size=test_size, test_data=test_data,
             stratify_on=stratify_on, id_column=id_column, categorical=categorical, drop=drop, seed=seed,
-            time_limit=time_limit, max_trials=max_trials, n_folds=n_folds, encoding=encoding,
+            time_limit=time_limit, max_trials=max_trials, n_folds=n_folds, encoding=encoding, objective=objective,
         )
         config, digest = framed.config, framed.config.dataset
         with atomic.atomic_dir(ws.root) as tmp:
@@ -198,9 +202,15 @@ class Project:
         run_id = run_id or runs[-1]
         return pd.read_csv(self.workspace.run_dir(run_id) / "leaderboard.csv")
 
-    def check_unchanged(self, *, data=None, target: str | None = None, task: str | None = None, metric: str | None = None, seed: int | None = None, encoding: str | None = None) -> None:
+    def check_unchanged(
+        self, *, data=None, target: str | None = None, task: str | None = None, metric: str | None = None, seed: int | None = None, encoding: str | None = None,
+        objective: str | None = None,
+    ) -> None:
         """Refuse options that would change this project's framing or data (use a new project instead)."""
         cfg = self.config
+        if objective is not None and objective != cfg.objective:
+            stored = f"the objective {cfg.objective!r}" if cfg.objective is not None else "no objective"
+            raise ConfigError(f"{self.path} was created with {stored}; the framing of a project cannot change: reword [framing] objective in {self.path / 'mlcraft.toml'}, or use a new --project directory")
         given = {"--target": (target, cfg.target), "--task": (task, cfg.task), "--seed": (seed, cfg.seed)}
         if metric is not None:
             given["--metric"] = (get_metric(metric, cfg.task).name, cfg.metric)

@@ -21,6 +21,8 @@ from mlcraft.api.explore import explore_dir, run_explore
 from mlcraft.api.limitations import limitations
 from mlcraft.api.runs import champion_run
 from mlcraft.core.analysis.metrics import get_metric
+from mlcraft.core.data.framing import objective
+from mlcraft.core.fit.baseline import BASELINE
 from mlcraft.workspace import now_iso
 
 if TYPE_CHECKING:
@@ -109,7 +111,7 @@ def _split(project: Project, train_rows: int) -> dict[str, Any]:
 
 def _model(project: Project, version: int, meta: dict[str, Any], chosen: dict[str, Any], board: list[dict[str, Any]]) -> dict[str, Any]:
     cfg = project.config
-    ok = [r for r in board if r.get("status", "ok") == "ok"]
+    ok = [r for r in board if r.get("status", "ok") == "ok" and r.get("family") != BASELINE]  # the naive reference is not a candidate
     history = [h for h in project.registry.history() if h.get("version") == version]
     why = (f"the best mean cross-validated {cfg.metric} of the {len(ok)} model(s) on the leaderboard ({cfg.n_folds}-fold "
            "cross-validation of the training rows), refitted on all training rows")
@@ -140,9 +142,20 @@ def _headline(meta: dict[str, Any], evaluation: dict[str, Any] | None, train_row
 def _framing(project: Project) -> dict[str, Any]:
     cfg = project.config
     metric = get_metric(cfg.metric, cfg.task)
-    return {"objective": f"predict {cfg.target} ({cfg.task}) from {len(project.schema.features)} feature(s)", "target": cfg.target, "task": cfg.task,
-            "classification": get_kind(cfg.task).classification, "metric": cfg.metric, "metric_description": metric.description, "greater_is_better": metric.greater_is_better,
+    goal = objective(cfg.objective, cfg.target, cfg.task, len(project.schema.features))
+    return {"objective": goal["text"], "objective_source": goal["source"], "target": cfg.target, "task": cfg.task,
+            "classification": project.kind.classification, "metric": cfg.metric, "metric_description": metric.description, "greater_is_better": metric.greater_is_better,
             "positive_class": None if cfg.positive_class is None else str(cfg.positive_class)}
+
+
+def _leaderboard(project: Project, run, board: list[dict[str, Any]]) -> dict[str, Any]:
+    """The leaderboard's rows, and its naive baseline (what it predicts, its score and rank) when the run has one."""
+    path = run.path / "leaderboard.json"
+    baseline = atomic.read_json(path).get("baseline") if path.exists() else None
+    if baseline is not None:
+        row = next((r for r in board if r.get("family") == BASELINE), {})
+        baseline = {**baseline, "rank": row.get("rank") or None}
+    return {"metric": project.config.metric, "rows": board, "baseline": baseline}
 
 
 def run_report(project: Project, *, out: str | os.PathLike[str] | None = None) -> ReportResult:
@@ -167,11 +180,11 @@ def run_report(project: Project, *, out: str | os.PathLike[str] | None = None) -
         "data": _data(project),
         "split": _split(project, train_rows),
         "exploration": {"scope": explore[0]["scope"], "flags": explore[0]["flags"], "associations": explore[0]["associations"][:8]},
-        "leaderboard": {"metric": project.config.metric, "rows": board},
+        "leaderboard": _leaderboard(project, run, board),
         "model": _model(project, version, meta, chosen, board),
         "test": evaluation,
         "errors": {**errors, "diagnostics": _trim(errors["diagnostics"])},
-        "limitations": limitations(project, explore[0], analysis[0], evaluation, board),
+        "limitations": limitations(project, explore[0], analysis[0], evaluation, board, meta.get("cv_mean")),
         "sources": {"explore": str(explore[1]), "analysis": str(analysis[1])},
         "notes": notes,
     }

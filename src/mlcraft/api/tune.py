@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from mlcraft import atomic
+from mlcraft.core.fit.baseline import BASELINE, naive_baseline
 from mlcraft.core.fit.candidates import family_spec, make_candidate
 from mlcraft.core.fit.runrecord import RunLog
 from mlcraft.core.fit.family import Choice, Dimension, Float, Int
@@ -39,7 +40,10 @@ __all__ = ["TuneResult", "load_space", "parse_space", "run_tune"]
 
 @dataclass
 class TuneResult:
-    """The trials of an explicit search, best first, and the saved version (if asked)."""
+    """The trials of an explicit search, best first, and the saved version (if asked).
+
+    ``table`` also holds the naive baseline's row (``trial`` ``baseline``): the reference, never a trial.
+    """
 
     run_id: str
     family: str
@@ -94,7 +98,8 @@ def load_space(path: str | os.PathLike[str], known: Mapping[str, Dimension]) -> 
 def _table(results: list[CVResult], names: list[str], metric: str, sign: float) -> pd.DataFrame:
     rows = []
     for r in results:
-        rows.append({**{n: r.params.get(n) for n in names}, f"{metric}_mean": r.mean, f"{metric}_std": r.std, "fit_time_s": r.fit_time, "status": r.status, "trial": r.name})
+        params = {} if r.family == BASELINE else r.params  # the baseline has none of the family's parameters
+        rows.append({**{n: params.get(n) for n in names}, f"{metric}_mean": r.mean, f"{metric}_std": r.std, "fit_time_s": r.fit_time, "status": r.status, "trial": r.name})
     frame = pd.DataFrame(rows)
     key = frame[f"{metric}_mean"].where(frame["status"] == "ok") * -sign
     frame = frame.assign(_key=key.fillna(float("inf"))).sort_values(["_key", "trial"], kind="stable").drop(columns="_key").reset_index(drop=True)
@@ -151,13 +156,15 @@ def run_tune(
             events.on_train_start({"run": run_id, "tune": family, "strategy": strategy, "trials": trials, "n_jobs": n_jobs})
             search = Search([spec], pool, Budget(time_limit=time_limit, max_trials=trials), seed=cfg.seed, strategy=strategy, prune=False, callback=events)
             results = search.run()
-            table = _table(results, list(dims), cfg.metric, data.scorer.sign)
+            baseline = naive_baseline(data.X, data.y, data.folds, data.scorer, cfg.task)  # the reference row: never a trial
+            table = _table([*results, baseline], list(dims), cfg.metric, data.scorer.sign)
             table.to_csv(run_dir / "tune.csv", index=False)
             ok = [r for r in results if r.ok]
             if not ok:
                 raise ConfigError(f"no trial of {family} succeeded; see {ws.run_dir(run_id) / 'log.txt'}")
             best = max(ok, key=lambda r: data.scorer.sign * r.mean)
-            atomic.write_json(run_dir / "tune.json", {"family": family, "strategy": strategy, "space": {k: repr(v) for k, v in dims.items()}, "best": best.name, "params": best.params, "cv_mean": best.mean})
+            atomic.write_json(run_dir / "tune.json", {"family": family, "strategy": strategy, "space": {k: repr(v) for k, v in dims.items()}, "best": best.name, "params": best.params, "cv_mean": best.mean,
+                                                  "baseline_cv_mean": baseline.mean if baseline.ok else None})
             events.on_train_end({"best": best.name, "cv": f"{best.mean:.6g}"})
         finally:
             log.close()

@@ -11,7 +11,7 @@ import typer
 
 from mlcraft.api.demo import DEMO_DATASETS, run_demo
 from mlcraft.cli.app import command, console, fmt, split_names
-from mlcraft.cli.train import RichReport, leaderboard_table
+from mlcraft.cli.train import RichReport, baseline_score, leaderboard_table, top_rows
 
 
 @command("demo")
@@ -30,10 +30,12 @@ def demo(
             console.rule(f"{name}: {DEMO_DATASETS.get(name, '')}")
             for result in run_demo(root, datasets=[name], time_limit=time_limit, callbacks=callbacks):
                 metric = result.train.metric
-                console.print(leaderboard_table(result.train.leaderboard.head(8), metric))
+                console.print(leaderboard_table(top_rows(result.train.leaderboard, 8), metric))
                 ev = result.evaluation
+                baseline = baseline_score(result.train.leaderboard, metric)
                 console.print(
-                    f"champion {result.train.best}: CV {metric} {fmt(result.train.cv_mean)} ± {fmt(result.train.cv_std)}; "
+                    f"champion {result.train.best}: CV {metric} {fmt(result.train.cv_mean)} ± {fmt(result.train.cv_std)}"
+                    + ("" if baseline is None else f" (baseline {fmt(baseline)})") + "; "
                     f"test {metric} [bold]{fmt(ev['value'])}[/] (95% CI {fmt(ev['ci_low'])} to {fmt(ev['ci_high'])}, {ev['test_rows']} rows)"
                 )
                 console.print("predictions for the first rows:")

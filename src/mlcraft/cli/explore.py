@@ -21,6 +21,8 @@ def explore(
     correlations, scatter matrix, map, and flags (heavy tails, capped values, high cardinality, duplicates, leakage, drift)."""
     result = Project.open(project).explore(size_by=size_by, plot_sample=plot_sample)
     doc = result.document
+    goal = doc["objective"]
+    console.print(f"objective: {goal['text']}" + (" (generated: no --objective was given)" if goal["source"] == "generated" else ""))
     console.print(f"explored {doc['shape']['rows']:,} training rows x {doc['shape']['columns']} columns (the test rows were not read)")
     for note in doc["notes"]:
         console.print(f"[yellow]note[/]: {note}")

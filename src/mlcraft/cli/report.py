@@ -19,6 +19,8 @@ def report(
     """Present the solution: framing, data, test split, exploration highlights, leaderboard, chosen model and why,
     test-set result with its 95% CI, key plots, limitations and assumptions. Runs explore and analyse first if needed."""
     result = Project.open(project).report(out=out)
+    framing = result.document["framing"]
+    console.print(f"objective: {framing['objective']}" + (" (generated: no --objective was given)" if framing.get("objective_source") == "generated" else ""))
     for note in result.notes:
         console.print(f"[yellow]note[/]: {note}")
     console.print(f"wrote {result.html} ({result.size_bytes / 1e6:.2f} MB) and {result.json.name}")

@@ -100,6 +100,28 @@ def _schema_table(project: Project) -> Table:
     return table
 
 
+BASELINE = "baseline"  # the family of the naive reference row of every leaderboard (the engine's name)
+
+
+def top_rows(board, n: int):
+    """The ``n`` best rows, plus the naive baseline's row wherever it ranks (every score keeps its reference)."""
+    import pandas as pd
+
+    if "family" not in board:
+        return board.head(n)
+    head = board.head(n)
+    rest = board.iloc[n:]
+    return pd.concat([head, rest[rest["family"] == BASELINE]])
+
+
+def baseline_score(board, metric: str) -> float | None:
+    """The naive baseline's mean CV score on ``board`` (None when the run has none: older runs)."""
+    if "family" not in board or f"{metric}_mean" not in board:
+        return None
+    rows = board[(board["family"] == BASELINE) & (board["status"] == "ok")]
+    return None if rows.empty else float(rows[f"{metric}_mean"].iloc[0])
+
+
 def leaderboard_table(board, metric: str) -> Table:
     table = Table(title="leaderboard (cross-validation)", title_justify="left")
     has_notes = bool(board["note"].fillna("").astype(str).str.len().gt(0).any()) if len(board) else False
@@ -121,9 +143,9 @@ def leaderboard_table(board, metric: str) -> Table:
     return table
 
 
-def _open_existing(project_dir: Path, data, target, task, metric, seed) -> Project:
+def _open_existing(project_dir: Path, data, target, task, metric, seed, objective=None) -> Project:
     project = Project.open(project_dir)
-    project.check_unchanged(data=data, target=target, task=task, metric=metric, seed=seed)
+    project.check_unchanged(data=data, target=target, task=task, metric=metric, seed=seed, objective=objective)
     return project
 
 
@@ -133,6 +155,7 @@ def train(
     project: Path = typer.Option(..., "--project", "-p", help="Project directory (created on first use)."),
     target: Optional[str] = typer.Option(None, "--target", "-t", help="Column to predict (required for a new project)."),
     task: Optional[str] = typer.Option(None, help="regression, binary or multiclass (default: inferred from the target)."),
+    objective: Optional[str] = typer.Option(None, help="The objective in your own words (what the predictions are for), recorded with the framing and shown by explore and report."),
     metric: Optional[str] = typer.Option(None, help="Metric, e.g. rmse, mae, r2, roc_auc, log_loss, accuracy, f1 (scikit-learn scorer names work)."),
     positive_class: Optional[str] = typer.Option(None, help="Positive class of a binary target (default: 1/True/yes, else the minority class)."),
     test_size: float = typer.Option(0.2, help="Share of rows set aside as the test set before anything looks at the data (0 for none)."),
@@ -155,7 +178,7 @@ def train(
     """Train on DATA: infer the schema, set the test set aside, shortlist, tune and ensemble model families by cross-validation within the time limit, save the champion."""
     started = time.perf_counter() - process_age()  # the time limit covers the whole command, start-up included
     if project.exists() and (project / "mlcraft.toml").exists():
-        proj = _open_existing(project, data, target, task, metric, seed)
+        proj = _open_existing(project, data, target, task, metric, seed, objective)
     else:
         if data is None or target is None:
             raise ConfigError(f"{project} is not a project yet: give DATA and --target, e.g. `mlcraft train data.csv --target price --project {project}`")
@@ -164,7 +187,7 @@ def train(
             test_data=test_data, stratify_on=stratify_on, id_column=id_column, categorical=split_names(categorical),
             drop=split_names(drop), seed=42 if seed is None else seed,
             time_limit=None if (max_trials is not None and time_limit is None) else (300.0 if time_limit is None else time_limit),
-            max_trials=max_trials, n_folds=folds, encoding=encoding,
+            max_trials=max_trials, n_folds=folds, encoding=encoding, objective=objective,
         )
         for note in proj.notes:
             console.print(f"[yellow]note[/]: {note}")
@@ -182,9 +205,11 @@ def train(
             time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs, families=split_names(family) or None, exclude=split_names(exclude),
             callbacks=[report], replay=replay, prefer_fast=prefer_fast,
         )
-    console.print(leaderboard_table(result.leaderboard.head(25), result.metric))
+    console.print(leaderboard_table(top_rows(result.leaderboard, 25), result.metric))
+    baseline = baseline_score(result.leaderboard, result.metric)
     console.print(
-        f"champion: model version {result.version} ({result.best}), CV {result.metric} {fmt(result.cv_mean)} ± {fmt(result.cv_std)}; "
+        f"champion: model version {result.version} ({result.best}), CV {result.metric} {fmt(result.cv_mean)} ± {fmt(result.cv_std)}"
+        + ("" if baseline is None else f" (baseline {fmt(baseline)})") + "; "
         f"run {result.run_id} in {result.elapsed:.1f}s"
         + (f", {result.trials} trials, peak memory {result.peak_memory_mb:.0f} MB" if result.trials else "")
     )

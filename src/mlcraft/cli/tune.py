@@ -17,12 +17,19 @@ def results_table(table, metric: str, limit: int = 30) -> Table:
     params = [c for c in table.columns if c not in ("rank", f"{metric}_mean", f"{metric}_std", "fit_time_s", "status", "trial")]
     for col in ("rank", *params, f"{metric} mean", "std", "fit s", "status"):
         out.add_column(col, justify="left" if col in ("status",) else "right")
-    for row in table.head(limit).to_dict(orient="records"):
+    shown = table.head(limit)
+    if "trial" in table:  # the naive baseline's row stays visible wherever it ranks
+        rest = table.iloc[limit:]
+        shown = [*shown.to_dict(orient="records"), *rest[rest["trial"] == "baseline"].to_dict(orient="records")]
+    else:
+        shown = shown.to_dict(orient="records")
+    for row in shown:
         ok = row["status"] == "ok"
+        naive = row.get("trial") == "baseline"
         out.add_row(
-            str(row["rank"]), *(str(row[p]) for p in params),
+            str(row["rank"]), *("-" if naive else str(row[p]) for p in params),
             fmt(row[f"{metric}_mean"]) if ok else "-", fmt(row[f"{metric}_std"]) if ok else "-",
-            f"{row['fit_time_s']:.2f}" if ok else "-", row["status"],
+            f"{row['fit_time_s']:.2f}" if ok else "-", f"{row['status']} (naive baseline)" if naive else row["status"],
         )
     return out
 
@@ -42,7 +49,9 @@ def tune(
     proj = Project.open(project)
     result = proj.tune(family=family, strategy=strategy, space=space, trials=trials, n_jobs=n_jobs, time_limit=time_limit, save=save)
     console.print(results_table(result.table, result.metric))
-    console.print(f"best {family} ({result.strategy}): CV {result.metric} {fmt(result.best_score)} with {result.best_params}; run {result.run_id}")
+    rows = result.table[(result.table["trial"] == "baseline") & (result.table["status"] == "ok")] if "trial" in result.table else result.table.iloc[0:0]
+    baseline = "" if rows.empty else f" (baseline {fmt(float(rows[f'{result.metric}_mean'].iloc[0]))})"
+    console.print(f"best {family} ({result.strategy}): CV {result.metric} {fmt(result.best_score)}{baseline} with {result.best_params}; run {result.run_id}")
     if result.version is not None:
         console.print(f"saved as model version {result.version} (the champion); next: mlcraft evaluate --project {project}")
     else:

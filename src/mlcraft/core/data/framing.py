@@ -1,6 +1,7 @@
 """Framing helpers shared by every kind of problem: a learnable target, its classes as Python values.
 
-Which kind a target implies and which class is positive are the kinds' own (:mod:`mlcraft.tasks`)."""
+Which kind a target implies and which class is positive are the kinds' own (:mod:`mlcraft.tasks`); the
+objective shown is the user's own words, or a generated sentence."""
 
 from __future__ import annotations
 
@@ -38,3 +39,13 @@ def check_target(values: pd.Series, target: str) -> pd.Series:
 def class_labels(values: pd.Series) -> list[Any]:
     """The sorted distinct classes, as Python values."""
     return [to_native(v) for v in np.unique(values.dropna().to_numpy())]
+
+
+def objective(given: str | None, target: str, task: str, n_features: int) -> dict[str, str]:
+    """The objective to show: the user's own words (``--objective``), else a generated sentence.
+
+    ``source`` says which (``"user"`` or ``"generated"``), so that a page can say it was generated.
+    """
+    if given is not None and given.strip():
+        return {"text": given.strip(), "source": "user"}
+    return {"text": f"predict {target} ({task}) from {n_features} feature(s)", "source": "generated"}

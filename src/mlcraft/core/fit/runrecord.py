@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mlcraft import atomic
+from mlcraft.core.fit.baseline import describe as describe_baseline
 from mlcraft.core.fit.events import Callback
 from mlcraft.core.predict.pipeline import proba_column
 from mlcraft.core.fit.search import CVResult
@@ -132,18 +133,29 @@ class ChosenModel:
         return cls(**{k: v for k, v in doc.items() if k in names})
 
 
-def write_run(run_dir: Path, data, results: Sequence[CVResult], ensembles: Sequence[CVResult], board: pd.DataFrame, chosen: ChosenModel, pipeline: Any, target: str, blend: Any = None) -> None:
-    """Write the run's records (the directory itself is atomic: it appears whole or not at all)."""
+def write_run(
+    run_dir: Path, data, results: Sequence[CVResult], ensembles: Sequence[CVResult], board: pd.DataFrame, chosen: ChosenModel, pipeline: Any,
+    target: str, blend: Any = None, *, baseline: CVResult | None = None,
+) -> None:
+    """Write the run's records (the directory itself is atomic: it appears whole or not at all).
+
+    ``baseline`` (the naive reference row, :mod:`mlcraft.core.fit.baseline`) gets its fold scores and
+    out-of-fold predictions saved like a trial's, but it is not a trial (not in ``trials.csv``).
+    """
     scorer = data.scorer
     board.to_csv(run_dir / "leaderboard.csv", index=False)
-    atomic.write_json(run_dir / "leaderboard.json", {"metric": scorer.name, "greater_is_better": scorer.metric.greater_is_better, "rows": board.to_dict(orient="records")})
+    doc: dict[str, Any] = {"metric": scorer.name, "greater_is_better": scorer.metric.greater_is_better, "rows": board.to_dict(orient="records")}
+    if baseline is not None:
+        doc["baseline"] = describe_baseline(baseline)
+    atomic.write_json(run_dir / "leaderboard.json", doc)
     _trials_frame(results, scorer.name).to_csv(run_dir / "trials.csv", index=False)
-    everything = [*results, *ensembles]
+    reference = [baseline] if baseline is not None and baseline.ok else []
+    everything = [*results, *ensembles, *reference]
     rows = [{"model": r.name, "fold": i, scorer.name: s} for r in everything if r.ok for i, s in enumerate(r.scores)]
     pd.DataFrame(rows).to_csv(run_dir / "cv_scores.csv", index=False)
     ranked = sorted((r for r in results if r.ok and r.oof is not None), key=lambda r: -scorer.sign * r.mean)
     members = {m["name"] for m in chosen.members}
-    keep = ranked[:OOF_KEEP] + [r for r in ranked[OOF_KEEP:] if r.name in members] + [e for e in ensembles if e.ok]
+    keep = ranked[:OOF_KEEP] + [r for r in ranked[OOF_KEEP:] if r.name in members] + [e for e in ensembles if e.ok] + reference
     _oof_frame(data, keep, target).to_parquet(run_dir / "oof.parquet", index=False)
     atomic.write_json(run_dir / "chosen.json", chosen.to_dict())
     if blend is not None:

@@ -25,6 +25,7 @@ from mlcraft import atomic
 from mlcraft.config import ProjectConfig
 from mlcraft.core.analysis.metrics import Scorer, get_metric
 from mlcraft.core.data.schema import Schema
+from mlcraft.core.fit.baseline import naive_baseline
 from mlcraft.core.fit.candidates import Builder, encoded_width, family_spec, memory_plan
 from mlcraft.core.fit.champion import (
     Champion,
@@ -210,8 +211,9 @@ class Trainer:
                         events.on_note(f"the ensemble predicts {speed}; `--prefer-fast` saves a single model that meets the targets instead")
                     elif prefer_fast:
                         events.on_note(f"{champion.result.name} predicts {speed}: slower than the targets (20 ms, 1 s) although chosen for speed")
-                board = leaderboard_frame([*results, *(e.result for e in ensembles)], data.scorer)
-                write_run(run_dir, data, results, [e.result for e in ensembles], board, chosen, model.pipeline, cfg.target, champion.blend)
+                baseline = naive_baseline(data.X, data.y, data.folds, data.scorer, cfg.task)  # the reference row: never a candidate
+                board = leaderboard_frame([*results, *(e.result for e in ensembles), baseline], data.scorer)
+                write_run(run_dir, data, results, [e.result for e in ensembles], board, chosen, model.pipeline, cfg.target, champion.blend, baseline=baseline)
                 _write_learning_curves(run_dir, model.pipeline)
                 peak = max(peak_memory_mb(), pool.worker_peak_mb)
                 events.on_train_end({"best": champion.result.name, "cv": f"{champion.result.mean:.6g}",
