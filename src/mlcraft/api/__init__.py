@@ -3,5 +3,6 @@
 from mlcraft.api.project import Project
 from mlcraft.api.train import TrainResult
 from mlcraft.core.fit.events import Callback
+from mlcraft.core.fit.status import Stage, TrialStatus
 
-__all__ = ["Project", "TrainResult", "Callback"]
+__all__ = ["Project", "TrainResult", "Callback", "TrialStatus", "Stage"]

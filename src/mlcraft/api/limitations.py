@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlcraft.core.data.schema import Role
+from mlcraft.core.fit.status import TrialStatus
 from mlcraft.reports import format_number
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def _assumptions(project: Project) -> list[dict[str, str]]:
 def limitations(project: Project, explore: dict[str, Any], analysis: dict[str, Any], evaluation: dict[str, Any] | None, board: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Limitations first, then assumptions."""
     items = _data_items(project, explore) + _model_items(analysis, evaluation)
-    ok = [r for r in board if r.get("status", "ok") == "ok"]
+    ok = [r for r in board if r.get("status", TrialStatus.OK) == TrialStatus.OK]
     if len(ok) < 3:
         items.append({"kind": "short leaderboard", "text": f"only {len(ok)} model(s) were compared; a longer shortlist might find a better one"})
     return items + _assumptions(project)

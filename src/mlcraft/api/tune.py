@@ -28,6 +28,7 @@ from mlcraft.core.fit.family import Choice, Dimension, Float, Int
 from mlcraft.core.fit.events import Callback, CallbackList
 from mlcraft.core.fit.scheduler import FoldPool
 from mlcraft.core.fit.search import Budget, CVResult
+from mlcraft.core.fit.status import TrialStatus
 from mlcraft.core.fit.tuning import STRATEGIES, Search, grid_values
 from mlcraft.exceptions import ConfigError
 
@@ -94,9 +95,9 @@ def load_space(path: str | os.PathLike[str], known: Mapping[str, Dimension]) -> 
 def _table(results: list[CVResult], names: list[str], metric: str, sign: float) -> pd.DataFrame:
     rows = []
     for r in results:
-        rows.append({**{n: r.params.get(n) for n in names}, f"{metric}_mean": r.mean, f"{metric}_std": r.std, "fit_time_s": r.fit_time, "status": r.status, "trial": r.name})
+        rows.append({**{n: r.params.get(n) for n in names}, f"{metric}_mean": r.mean, f"{metric}_std": r.std, "fit_time_s": r.fit_time, "status": str(r.status), "trial": r.name})
     frame = pd.DataFrame(rows)
-    key = frame[f"{metric}_mean"].where(frame["status"] == "ok") * -sign
+    key = frame[f"{metric}_mean"].where(frame["status"] == TrialStatus.OK) * -sign
     frame = frame.assign(_key=key.fillna(float("inf"))).sort_values(["_key", "trial"], kind="stable").drop(columns="_key").reset_index(drop=True)
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame

@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mlcraft.api import Callback, Project
+from mlcraft.api import Callback, Project, Stage, TrialStatus
 from mlcraft.cli.app import command, console, fmt, process_age, split_names
 from mlcraft.exceptions import ConfigError
 
@@ -61,7 +61,7 @@ class RichReport(Callback):
 
     def on_candidate_end(self, result):
         self.trials += 1
-        shortlist = "#" not in result.name
+        shortlist = result.stage is Stage.SHORTLIST  # each family's defaults are shown; later trials only when a new best
         if result.ok:
             better = self.best is None or (result.mean < self.best if self.metric in _LOWER else result.mean > self.best)
             if better:
@@ -108,7 +108,7 @@ def leaderboard_table(board, metric: str) -> Table:
         table.add_column(col, justify="left" if col in ("model", "note") else "right", no_wrap=col != "note")
     for row in board.itertuples(index=False):
         d = row._asdict()
-        ok = d["status"] == "ok"
+        ok = d["status"] == TrialStatus.OK
         table.add_row(
             str(d["rank"]) if ok else "-",
             d["model"],

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from mlcraft.api import Project
+from mlcraft.api import Project, TrialStatus
 from mlcraft.cli.app import command, console, fmt
 
 
@@ -18,7 +18,7 @@ def results_table(table, metric: str, limit: int = 30) -> Table:
     for col in ("rank", *params, f"{metric} mean", "std", "fit s", "status"):
         out.add_column(col, justify="left" if col in ("status",) else "right")
     for row in table.head(limit).to_dict(orient="records"):
-        ok = row["status"] == "ok"
+        ok = row["status"] == TrialStatus.OK
         out.add_row(
             str(row["rank"]), *(str(row[p]) for p in params),
             fmt(row[f"{metric}_mean"]) if ok else "-", fmt(row[f"{metric}_std"]) if ok else "-",

@@ -78,7 +78,7 @@ def _trials_frame(results: Sequence[CVResult], metric: str) -> pd.DataFrame:
     for i, r in enumerate(results):
         rows.append(
             {
-                "trial": i, "model": r.name, "family": r.family, "status": r.status,
+                "trial": i, "model": r.name, "family": r.family, "status": str(r.status),
                 f"{metric}_mean": r.mean, "folds_done": len(r.scores), "fit_time_s": r.fit_time,
                 "params": json.dumps({k: _clean(v) for k, v in r.params.items()}, default=str), "note": r.note or "",
             }
