@@ -25,7 +25,7 @@ from mlcraft.core.fit.champion import Champion, build_ensembles, choose, ensembl
 from mlcraft.core.fit.runrecord import RunLog, read_chosen, write_run
 from mlcraft.config import env_n_jobs
 from mlcraft.core.fit.family import BuildContext
-from mlcraft.core.fit.events import Callback, CallbackList
+from mlcraft.core.fit.events import Callback, CallbackList, Note, NoteKind, ReplayEnd, ReplayStart, SearchEnd, SearchStart
 from mlcraft.core.data.framing import class_labels
 from mlcraft.core.analysis.metrics import Scorer, get_metric
 from mlcraft.core.predict.pipeline import FittedModel
@@ -238,24 +238,24 @@ def run_training(
         log = RunLog(run_dir / "log.txt")
         events = CallbackList([log, *callbacks])
         try:
-            info = {"run": run_id, "rows": len(data.y), "folds": len(data.folds), "metric": cfg.metric, "time_limit": time_limit, "max_trials": max_trials, "n_jobs": n_jobs}
+            info = SearchStart(run=run_id, rows=len(data.y), folds=len(data.folds), metric=cfg.metric, time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs)
             events.on_train_start(info)
             for note in data.notes:
-                events.on_note(note)
+                events.on_note(Note(note))
             results, ensembles, champion = _search(project, data, specs, pool, budget, events, prefer_fast)
             model, chosen = _refit_champion(final, champion, pool, budget, cfg.task, data.classes)
             inference = measure_inference(model, data.X, cfg.seed)
             if not inference["fast"]:
                 speed = f"one row in {inference['one_row_ms']:.0f} ms and 10,000 rows in {inference['rows_10k_s']:.2f} s"
                 if champion.is_ensemble:
-                    events.on_note(f"the ensemble predicts {speed}; `--prefer-fast` saves a single model that meets the targets instead")
+                    events.on_note(Note(f"the ensemble predicts {speed}; `--prefer-fast` saves a single model that meets the targets instead", NoteKind.WARNING))
                 elif prefer_fast:
-                    events.on_note(f"{champion.result.name} predicts {speed}: slower than the targets (20 ms, 1 s) although chosen for speed")
+                    events.on_note(Note(f"{champion.result.name} predicts {speed}: slower than the targets (20 ms, 1 s) although chosen for speed", NoteKind.WARNING))
             board = leaderboard_frame([*results, *(e.result for e in ensembles)], data.scorer)
             write_run(run_dir, data, results, [e.result for e in ensembles], board, chosen, model.pipeline, cfg.target, champion.blend)
             _write_learning_curves(run_dir, model.pipeline)
             peak = max(peak_memory_mb(), pool.worker_peak_mb)
-            events.on_train_end({"best": champion.result.name, "cv": f"{champion.result.mean:.6g}", "elapsed_s": f"{budget.elapsed():.1f}", "peak_memory_mb": f"{peak:.0f}"})
+            events.on_train_end(SearchEnd(best=champion.result.name, cv=champion.result.mean, elapsed_s=budget.elapsed(), peak_memory_mb=peak))
         finally:
             log.close()
     meta = _meta(project, data, run_id, champion, chosen, inference, peak, len(results))
@@ -284,7 +284,7 @@ def _search(project: Project, data: TrainingData, specs, pool: FoldPool, budget:
         n_rows=len(data.y), n_folds=len(data.folds), timer=timer,
     )
     for note in champion.notes:
-        events.on_note(note)
+        events.on_note(Note(note))
     events.on_refit_start(champion.result.name)
     return results, ensembles, champion
 
@@ -367,7 +367,7 @@ def _replay(project: Project, data: TrainingData, source_run: str, n_jobs: int, 
         log = RunLog(run_dir / "log.txt")
         events = CallbackList([log, *callbacks])
         try:
-            events.on_train_start({"run": run_id, "replay_of": source_run, "rows": len(data.y), "n_jobs": n_jobs})
+            events.on_train_start(ReplayStart(run=run_id, replay_of=source_run, rows=len(data.y), n_jobs=n_jobs))
             events.on_refit_start(chosen["model"])
             members = [CVResult(m["name"], m["family"], m["params"]) for m in records]
             for member, record in zip(members, records):
@@ -386,7 +386,7 @@ def _replay(project: Project, data: TrainingData, source_run: str, n_jobs: int, 
                 import joblib
 
                 joblib.dump(blend, run_dir / "blend.joblib")
-            events.on_train_end({"replayed": chosen["model"], "elapsed_s": f"{budget.elapsed():.1f}"})
+            events.on_train_end(ReplayEnd(replayed=chosen["model"], elapsed_s=budget.elapsed()))
         finally:
             log.close()
     source = atomic.read_json(ws.run_dir(source_run) / "leaderboard.json")

@@ -25,7 +25,7 @@ from mlcraft import atomic
 from mlcraft.core.fit.candidates import family_spec, make_candidate
 from mlcraft.core.fit.runrecord import RunLog
 from mlcraft.core.fit.family import Choice, Dimension, Float, Int
-from mlcraft.core.fit.events import Callback, CallbackList
+from mlcraft.core.fit.events import Callback, CallbackList, TuneEnd, TuneStart
 from mlcraft.core.fit.scheduler import FoldPool
 from mlcraft.core.fit.search import Budget, CVResult
 from mlcraft.core.fit.status import TrialStatus
@@ -149,7 +149,7 @@ def run_tune(
         log = RunLog(run_dir / "log.txt")
         events = CallbackList([log, *callbacks])
         try:
-            events.on_train_start({"run": run_id, "tune": family, "strategy": strategy, "trials": trials, "n_jobs": n_jobs})
+            events.on_train_start(TuneStart(run=run_id, tune=family, strategy=strategy, trials=trials, n_jobs=n_jobs))
             search = Search([spec], pool, Budget(time_limit=time_limit, max_trials=trials), seed=cfg.seed, strategy=strategy, prune=False, callback=events)
             results = search.run()
             table = _table(results, list(dims), cfg.metric, data.scorer.sign)
@@ -159,7 +159,7 @@ def run_tune(
                 raise ConfigError(f"no trial of {family} succeeded; see {ws.run_dir(run_id) / 'log.txt'}")
             best = max(ok, key=lambda r: data.scorer.sign * r.mean)
             atomic.write_json(run_dir / "tune.json", {"family": family, "strategy": strategy, "space": {k: repr(v) for k, v in dims.items()}, "best": best.name, "params": best.params, "cv_mean": best.mean})
-            events.on_train_end({"best": best.name, "cv": f"{best.mean:.6g}"})
+            events.on_train_end(TuneEnd(best=best.name, cv=best.mean))
         finally:
             log.close()
     version = save_single(project, data, best, n_jobs, run_id) if save else None

@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mlcraft.api import Callback, Project, Stage, TrialStatus
+from mlcraft.api import Callback, NoteKind, Project, ReplayStart, SearchStart, Stage, TrialStatus
 from mlcraft.cli.app import command, console, fmt, process_age, split_names
 from mlcraft.exceptions import ConfigError
 
@@ -48,13 +48,15 @@ class RichReport(Callback):
 
     def on_train_start(self, info):
         self.progress.start()
-        if info.get("time_limit"):
-            self.deadline = time.perf_counter() + info["time_limit"]
-        if info.get("replay_of"):
-            console.print(f"replaying run {info['replay_of']}: rebuilding its final model on {info['rows']} training rows")
+        if isinstance(info, ReplayStart):
+            console.print(f"replaying run {info.replay_of}: rebuilding its final model on {info.rows} training rows")
             return
-        limit = f"time limit {info['time_limit']:.0f}s" if info.get("time_limit") else f"fixed work ({info.get('max_trials') or 'all'} trials)"
-        console.print(f"cross-validating on {info['rows']} training rows, {info['folds']} folds, {limit}, metric {self.metric}, {info.get('n_jobs')} worker(s)")
+        if not isinstance(info, SearchStart):
+            return
+        if info.time_limit:
+            self.deadline = time.perf_counter() + info.time_limit
+        limit = f"time limit {info.time_limit:.0f}s" if info.time_limit else f"fixed work ({info.max_trials or 'all'} trials)"
+        console.print(f"cross-validating on {info.rows} training rows, {info.folds} folds, {limit}, metric {self.metric}, {info.n_jobs} worker(s)")
 
     def on_candidate_start(self, name, estimated_seconds):
         self.progress.update(self.task, description=name.split("#")[0])
@@ -74,11 +76,11 @@ class RichReport(Callback):
         self.progress.update(self.task, status=self._status())
 
     def on_progress(self, info):
-        self.progress.update(self.task, description=f"tuning {info['family']}", status=self._status())
+        self.progress.update(self.task, description=f"tuning {info.family}", status=self._status())
 
-    def on_note(self, message):
-        if "skipped" not in message and "would not finish" not in message:
-            console.print(f"  [yellow]note[/]: {message}")
+    def on_note(self, note):
+        if note.kind is not NoteKind.SKIPPED:  # a skipped trial is shown with its result
+            console.print(f"  [yellow]note[/]: {note.text}")
 
     def on_refit_start(self, name):
         self.progress.update(self.task, description=f"refitting {name}", status="")

@@ -36,7 +36,7 @@ class RunLog(Callback):
         self.fh.flush()
 
     def on_train_start(self, info):
-        self.line("start " + " ".join(f"{k}={v}" for k, v in info.items()))
+        self.line("start " + info.text())
 
     def on_candidate_start(self, name, estimated_seconds):
         self.line(f"{name}: cross-validating (estimated {estimated_seconds:.1f}s per fold)")
@@ -49,17 +49,17 @@ class RunLog(Callback):
             if result.traceback:
                 self.fh.write(result.traceback)
 
-    def on_note(self, message):
-        self.line(f"note: {message}")
+    def on_note(self, note):
+        self.line(f"note: {note.text}")
 
     def on_progress(self, info):
-        self.line("progress " + " ".join(f"{k}={v}" for k, v in info.items()))
+        self.line("progress " + info.text())
 
     def on_refit_start(self, name):
         self.line(f"refitting {name} on all training rows")
 
     def on_train_end(self, summary):
-        self.line("end " + " ".join(f"{k}={v}" for k, v in summary.items()))
+        self.line("end " + summary.text())
 
     def close(self):
         self.fh.close()

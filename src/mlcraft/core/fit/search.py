@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.fit.events import Callback
+from mlcraft.core.fit.events import Callback, Note, NoteKind
 from mlcraft.core.fit.status import Stage, TrialStatus
 from mlcraft.core.analysis.metrics import Scorer
 from mlcraft.core.predict.pipeline import predict_array
@@ -211,7 +211,7 @@ def run_shortlist(
             if needed > left:
                 note = f"skipped: would take ~{estimate:.0f}s, {max(left, 0):.0f}s left in the time limit"
                 results.append(CVResult(candidate.name, candidate.family, candidate.params, status=TrialStatus.SKIPPED, note=note, stage=candidate.stage))
-                callback.on_note(f"{candidate.name}: {note}")
+                callback.on_note(Note(f"{candidate.name}: {note}", NoteKind.SKIPPED))
                 callback.on_candidate_end(results[-1])
                 continue
         callback.on_candidate_start(candidate.name, estimate)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlcraft.core.fit.family import Choice, Dimension, Float, Int
-from mlcraft.core.fit.events import Callback
+from mlcraft.core.fit.events import Callback, Note, NoteKind, Progress
 from mlcraft.core.fit.scheduler import FoldPool, Trial
 from mlcraft.core.fit.search import Budget, Candidate, CVResult  # noqa: F401 (Candidate: FamilySpec.make's type)
 from mlcraft.core.fit.status import Stage, TrialStatus
@@ -304,7 +304,7 @@ class Search:
         params = spec.first[0] if spec.first else {}
         result = CVResult(spec.name, spec.name, dict(params), status=TrialStatus.SKIPPED, note=note, stage=Stage.SHORTLIST)
         self.results.append(result)
-        self.callback.on_note(f"{spec.name}: {note}")
+        self.callback.on_note(Note(f"{spec.name}: {note}", NoteKind.SKIPPED))
         self.callback.on_candidate_end(result)
 
     def _converged(self) -> bool:
@@ -384,12 +384,12 @@ class Search:
         self._forget_models()
         best = self._best()
         self.callback.on_progress(
-            {
-                "trials": sum(r.status.ran for r in self.results),
-                "best": None if best is None else best.mean,
-                "best_model": None if best is None else best.name,
-                "family": batch[-1][0].spec.name,
-                "time_left": None if self.budget.time_limit is None else max(0.0, self.budget.remaining()),
-            }
+            Progress(
+                trials=sum(r.status.ran for r in self.results),
+                best=None if best is None else best.mean,
+                best_model=None if best is None else best.name,
+                family=batch[-1][0].spec.name,
+                time_left=None if self.budget.time_limit is None else max(0.0, self.budget.remaining()),
+            )
         )
         return any(r.status.ran for r in results)
