@@ -2,6 +2,12 @@
 
 from mlcraft.api.project import Project
 from mlcraft.api.train import TrainResult
-from mlcraft.core.fit.events import Callback
+from mlcraft.core.fit.events import (
+    Callback, Note, NoteKind, Progress, ReplayEnd, ReplayStart, SearchEnd, SearchStart, TrainEnd, TrainStart, TuneEnd, TuneStart,
+)
+from mlcraft.core.fit.status import Stage, TrialStatus
 
-__all__ = ["Project", "TrainResult", "Callback"]
+__all__ = [
+    "Project", "TrainResult", "Callback", "TrialStatus", "Stage", "Note", "NoteKind", "TrainStart", "SearchStart", "ReplayStart",
+    "TuneStart", "Progress", "TrainEnd", "SearchEnd", "ReplayEnd", "TuneEnd",
+]

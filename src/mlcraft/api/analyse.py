@@ -27,6 +27,7 @@ from mlcraft.api.train import TrainingData, _user, resolve_n_jobs, training_data
 from mlcraft.core.analysis import diagnostics
 from mlcraft.core.analysis import learning
 from mlcraft.core.fit.family import BuildContext
+from mlcraft.core.fit.status import TrialStatus
 from mlcraft.core.predict.pipeline import FittedModel, make_pipeline
 from mlcraft.core.analysis.threshold import ThresholdChoice, choose_threshold
 from mlcraft.exceptions import ConfigError, ProjectError
@@ -299,7 +300,7 @@ def run_analysis(
     build = _builder(project, subject, data, notes)
     refits = _refits(project, build, data, curve=learning_curve, importance=importance, n_jobs=resolve_n_jobs(None), notes=notes)
     board = subject.run.board_rows()
-    cv = subject.run.cv_scores([str(r["model"]) for r in board if r.get("status", "ok") == "ok"])
+    cv = subject.run.cv_scores([str(r["model"]) for r in board if r.get("status", TrialStatus.OK) == TrialStatus.OK])
     marks = (threshold, None if choice is None else choice.threshold)
     plots = _figures(cfg.task, cfg.target, diag, refits, y.astype(float) if not get_kind(cfg.task).classification else y, pred, cv, marks, cfg.seed)
     new_version = _save_threshold(project, subject, choice) if choice is not None else None

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mlcraft.core.analysis.metrics import get_metric
 from mlcraft.core.data.schema import Role
 from mlcraft.core.fit.baseline import BASELINE
+from mlcraft.core.fit.status import TrialStatus
 from mlcraft.reports import format_number
 from mlcraft.tasks import get_kind
 
@@ -100,7 +101,7 @@ def _assumptions(project: Project) -> list[dict[str, str]]:
 def _baseline_item(project: Project, board: list[dict[str, Any]], cv_mean: float | None) -> list[dict[str, str]]:
     """A champion that does not beat the naive baseline (on the same folds) has learnt nothing usable."""
     cfg = project.config
-    row = next((r for r in board if r.get("family") == BASELINE and r.get("status", "ok") == "ok"), None)
+    row = next((r for r in board if r.get("family") == BASELINE and r.get("status", TrialStatus.OK) == TrialStatus.OK), None)
     naive = None if row is None else row.get(f"{cfg.metric}_mean")
     if cv_mean is None or naive is None or not (math.isfinite(cv_mean) and math.isfinite(naive)):
         return []
@@ -116,7 +117,7 @@ def limitations(
 ) -> list[dict[str, str]]:
     """Limitations first, then assumptions (``cv_mean``: the champion's, compared with the naive baseline's)."""
     items = _data_items(project, explore) + _model_items(analysis, evaluation) + _baseline_item(project, board, cv_mean)
-    ok = [r for r in board if r.get("status", "ok") == "ok" and r.get("family") != BASELINE]  # the naive reference is not a candidate
+    ok = [r for r in board if r.get("status", TrialStatus.OK) == TrialStatus.OK and r.get("family") != BASELINE]  # the naive reference is not a candidate
     if len(ok) < 3:
         items.append({"kind": "short leaderboard", "text": f"only {len(ok)} model(s) were compared; a longer shortlist might find a better one"})
     return items + _assumptions(project)

@@ -23,6 +23,7 @@ from mlcraft.api.runs import champion_run
 from mlcraft.core.analysis.metrics import get_metric
 from mlcraft.core.data.framing import objective
 from mlcraft.core.fit.baseline import BASELINE
+from mlcraft.core.fit.status import TrialStatus
 from mlcraft.workspace import now_iso
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ def _split(project: Project, train_rows: int) -> dict[str, Any]:
 
 def _model(project: Project, version: int, meta: dict[str, Any], chosen: dict[str, Any], board: list[dict[str, Any]]) -> dict[str, Any]:
     cfg = project.config
-    ok = [r for r in board if r.get("status", "ok") == "ok" and r.get("family") != BASELINE]  # the naive reference is not a candidate
+    ok = [r for r in board if r.get("status", TrialStatus.OK) == TrialStatus.OK and r.get("family") != BASELINE]  # the naive reference is not a candidate
     history = [h for h in project.registry.history() if h.get("version") == version]
     why = (f"the best mean cross-validated {cfg.metric} of the {len(ok)} model(s) on the leaderboard ({cfg.n_folds}-fold "
            "cross-validation of the training rows), refitted on all training rows")

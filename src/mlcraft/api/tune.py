@@ -26,9 +26,10 @@ from mlcraft.core.fit.baseline import BASELINE, naive_baseline
 from mlcraft.core.fit.candidates import family_spec, make_candidate
 from mlcraft.core.fit.runrecord import RunLog
 from mlcraft.core.fit.family import Choice, Dimension, Float, Int
-from mlcraft.core.fit.events import Callback, CallbackList
+from mlcraft.core.fit.events import Callback, CallbackList, TuneEnd, TuneStart
 from mlcraft.core.fit.scheduler import FoldPool
 from mlcraft.core.fit.search import Budget, CVResult
+from mlcraft.core.fit.status import TrialStatus
 from mlcraft.core.fit.tuning import STRATEGIES, Search, grid_values
 from mlcraft.exceptions import ConfigError
 
@@ -99,9 +100,9 @@ def _table(results: list[CVResult], names: list[str], metric: str, sign: float) 
     rows = []
     for r in results:
         params = {} if r.family == BASELINE else r.params  # the baseline has none of the family's parameters
-        rows.append({**{n: params.get(n) for n in names}, f"{metric}_mean": r.mean, f"{metric}_std": r.std, "fit_time_s": r.fit_time, "status": r.status, "trial": r.name})
+        rows.append({**{n: params.get(n) for n in names}, f"{metric}_mean": r.mean, f"{metric}_std": r.std, "fit_time_s": r.fit_time, "status": str(r.status), "trial": r.name})
     frame = pd.DataFrame(rows)
-    key = frame[f"{metric}_mean"].where(frame["status"] == "ok") * -sign
+    key = frame[f"{metric}_mean"].where(frame["status"] == TrialStatus.OK) * -sign
     frame = frame.assign(_key=key.fillna(float("inf"))).sort_values(["_key", "trial"], kind="stable").drop(columns="_key").reset_index(drop=True)
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame
@@ -153,7 +154,7 @@ def run_tune(
         log = RunLog(run_dir / "log.txt")
         events = CallbackList([log, *callbacks])
         try:
-            events.on_train_start({"run": run_id, "tune": family, "strategy": strategy, "trials": trials, "n_jobs": n_jobs})
+            events.on_train_start(TuneStart(run=run_id, tune=family, strategy=strategy, trials=trials, n_jobs=n_jobs))
             search = Search([spec], pool, Budget(time_limit=time_limit, max_trials=trials), seed=cfg.seed, strategy=strategy, prune=False, callback=events)
             results = search.run()
             baseline = naive_baseline(data.X, data.y, data.folds, data.scorer, cfg.task)  # the reference row: never a trial
@@ -165,7 +166,7 @@ def run_tune(
             best = max(ok, key=lambda r: data.scorer.sign * r.mean)
             atomic.write_json(run_dir / "tune.json", {"family": family, "strategy": strategy, "space": {k: repr(v) for k, v in dims.items()}, "best": best.name, "params": best.params, "cv_mean": best.mean,
                                                   "baseline_cv_mean": baseline.mean if baseline.ok else None})
-            events.on_train_end({"best": best.name, "cv": f"{best.mean:.6g}"})
+            events.on_train_end(TuneEnd(best=best.name, cv=best.mean))
         finally:
             log.close()
     version = save_single(project, data, best, n_jobs, run_id) if save else None

@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mlcraft.api import Callback, Project
+from mlcraft.api import Callback, NoteKind, Project, ReplayStart, SearchStart, Stage, TrialStatus
 from mlcraft.cli.app import command, console, fmt, process_age, split_names
 from mlcraft.exceptions import ConfigError
 
@@ -48,20 +48,22 @@ class RichReport(Callback):
 
     def on_train_start(self, info):
         self.progress.start()
-        if info.get("time_limit"):
-            self.deadline = time.perf_counter() + info["time_limit"]
-        if info.get("replay_of"):
-            console.print(f"replaying run {info['replay_of']}: rebuilding its final model on {info['rows']} training rows")
+        if isinstance(info, ReplayStart):
+            console.print(f"replaying run {info.replay_of}: rebuilding its final model on {info.rows} training rows")
             return
-        limit = f"time limit {info['time_limit']:.0f}s" if info.get("time_limit") else f"fixed work ({info.get('max_trials') or 'all'} trials)"
-        console.print(f"cross-validating on {info['rows']} training rows, {info['folds']} folds, {limit}, metric {self.metric}, {info.get('n_jobs')} worker(s)")
+        if not isinstance(info, SearchStart):
+            return
+        if info.time_limit:
+            self.deadline = time.perf_counter() + info.time_limit
+        limit = f"time limit {info.time_limit:.0f}s" if info.time_limit else f"fixed work ({info.max_trials or 'all'} trials)"
+        console.print(f"cross-validating on {info.rows} training rows, {info.folds} folds, {limit}, metric {self.metric}, {info.n_jobs} worker(s)")
 
     def on_candidate_start(self, name, estimated_seconds):
         self.progress.update(self.task, description=name.split("#")[0])
 
     def on_candidate_end(self, result):
         self.trials += 1
-        shortlist = "#" not in result.name
+        shortlist = result.stage is Stage.SHORTLIST  # each family's defaults are shown; later trials only when a new best
         if result.ok:
             better = self.best is None or (result.mean < self.best if self.metric in _LOWER else result.mean > self.best)
             if better:
@@ -74,11 +76,11 @@ class RichReport(Callback):
         self.progress.update(self.task, status=self._status())
 
     def on_progress(self, info):
-        self.progress.update(self.task, description=f"tuning {info['family']}", status=self._status())
+        self.progress.update(self.task, description=f"tuning {info.family}", status=self._status())
 
-    def on_note(self, message):
-        if "skipped" not in message and "would not finish" not in message:
-            console.print(f"  [yellow]note[/]: {message}")
+    def on_note(self, note):
+        if note.kind is not NoteKind.SKIPPED:  # a skipped trial is shown with its result
+            console.print(f"  [yellow]note[/]: {note.text}")
 
     def on_refit_start(self, name):
         self.progress.update(self.task, description=f"refitting {name}", status="")
@@ -118,7 +120,7 @@ def baseline_score(board, metric: str) -> float | None:
     """The naive baseline's mean CV score on ``board`` (None when the run has none: older runs)."""
     if "family" not in board or f"{metric}_mean" not in board:
         return None
-    rows = board[(board["family"] == BASELINE) & (board["status"] == "ok")]
+    rows = board[(board["family"] == BASELINE) & (board["status"] == TrialStatus.OK)]
     return None if rows.empty else float(rows[f"{metric}_mean"].iloc[0])
 
 
@@ -130,7 +132,7 @@ def leaderboard_table(board, metric: str) -> Table:
         table.add_column(col, justify="left" if col in ("model", "note") else "right", no_wrap=col != "note")
     for row in board.itertuples(index=False):
         d = row._asdict()
-        ok = d["status"] == "ok"
+        ok = d["status"] == TrialStatus.OK
         table.add_row(
             str(d["rank"]) if ok else "-",
             d["model"],

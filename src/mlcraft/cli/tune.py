@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from mlcraft.api import Project
+from mlcraft.api import Project, TrialStatus
 from mlcraft.cli.app import command, console, fmt
 
 
@@ -24,7 +24,7 @@ def results_table(table, metric: str, limit: int = 30) -> Table:
     else:
         shown = shown.to_dict(orient="records")
     for row in shown:
-        ok = row["status"] == "ok"
+        ok = row["status"] == TrialStatus.OK
         naive = row.get("trial") == "baseline"
         out.add_row(
             str(row["rank"]), *("-" if naive else str(row[p]) for p in params),
@@ -49,7 +49,7 @@ def tune(
     proj = Project.open(project)
     result = proj.tune(family=family, strategy=strategy, space=space, trials=trials, n_jobs=n_jobs, time_limit=time_limit, save=save)
     console.print(results_table(result.table, result.metric))
-    rows = result.table[(result.table["trial"] == "baseline") & (result.table["status"] == "ok")] if "trial" in result.table else result.table.iloc[0:0]
+    rows = result.table[(result.table["trial"] == "baseline") & (result.table["status"] == TrialStatus.OK)] if "trial" in result.table else result.table.iloc[0:0]
     baseline = "" if rows.empty else f" (baseline {fmt(float(rows[f'{result.metric}_mean'].iloc[0]))})"
     console.print(f"best {family} ({result.strategy}): CV {result.metric} {fmt(result.best_score)}{baseline} with {result.best_params}; run {result.run_id}")
     if result.version is not None:

@@ -24,6 +24,7 @@ from mlcraft.core.predict.pipeline import FittedModel
 from mlcraft.core.fit.scheduler import FoldPool
 from mlcraft.core.fit.search import REFIT_FACTOR, CVResult
 from mlcraft.tasks import get_kind
+from mlcraft.core.fit.status import Stage
 
 __all__ = ["Champion", "build_ensembles", "likely_members", "choose", "refit", "refit_seconds", "ensemble_calls", "measure_inference", "fold_model_timer", "ENSEMBLE_POOL", "FAMILY_POOL"]
 
@@ -113,7 +114,7 @@ def build_ensembles(results: Sequence[CVResult], y: np.ndarray, folds, scorer: S
         result = CVResult(
             f"ensemble:{method}", "ensemble", {"method": method, "members": weights}, scores=list(scores),
             fit_time=float(sum(m.fit_time for m in members)), predict_time=float(sum(m.predict_time for m in members)),
-            note=f"{len(members)} members", oof=oof,
+            note=f"{len(members)} members", oof=oof, stage=Stage.ENSEMBLE,
         )
         if len(members) >= 2 and np.all(np.isfinite(scores)):
             out.append(Champion(result, members, blend))

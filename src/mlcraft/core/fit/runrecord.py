@@ -38,7 +38,7 @@ class RunLog(Callback):
         self.fh.flush()
 
     def on_train_start(self, info):
-        self.line("start " + " ".join(f"{k}={v}" for k, v in info.items()))
+        self.line("start " + info.text())
 
     def on_candidate_start(self, name, estimated_seconds):
         self.line(f"{name}: cross-validating (estimated {estimated_seconds:.1f}s per fold)")
@@ -51,17 +51,17 @@ class RunLog(Callback):
             if result.traceback:
                 self.fh.write(result.traceback)
 
-    def on_note(self, message):
-        self.line(f"note: {message}")
+    def on_note(self, note):
+        self.line(f"note: {note.text}")
 
     def on_progress(self, info):
-        self.line("progress " + " ".join(f"{k}={v}" for k, v in info.items()))
+        self.line("progress " + info.text())
 
     def on_refit_start(self, name):
         self.line(f"refitting {name} on all training rows")
 
     def on_train_end(self, summary):
-        self.line("end " + " ".join(f"{k}={v}" for k, v in summary.items()))
+        self.line("end " + summary.text())
 
     def close(self):
         self.fh.close()
@@ -80,7 +80,7 @@ def _trials_frame(results: Sequence[CVResult], metric: str) -> pd.DataFrame:
     for i, r in enumerate(results):
         rows.append(
             {
-                "trial": i, "model": r.name, "family": r.family, "status": r.status,
+                "trial": i, "model": r.name, "family": r.family, "status": str(r.status),
                 f"{metric}_mean": r.mean, "folds_done": len(r.scores), "fit_time_s": r.fit_time,
                 "params": json.dumps({k: _clean(v) for k, v in r.params.items()}, default=str), "note": r.note or "",
             }

@@ -33,6 +33,7 @@ from mlcraft.core.analysis.metrics import Scorer
 from mlcraft.core.predict.pipeline import predict_array
 from mlcraft.core.fit.search import Candidate, CVResult, SpeedModel
 from mlcraft.tasks import get_kind
+from mlcraft.core.fit.status import TrialStatus
 
 __all__ = ["Trial", "FoldPool", "peak_memory_mb", "available_memory"]
 
@@ -219,7 +220,7 @@ class FoldPool:
     ) -> list[CVResult]:
         """Cross-validate ``trials``; results come back in the order given (``on_done`` hears of each
         as it ends, in whatever order they end: for progress reports only)."""
-        states = [_Running(t, CVResult(t.candidate.name, t.candidate.family, dict(t.candidate.params)), {}, {}, {}, {}) for t in trials]
+        states = [_Running(t, CVResult(t.candidate.name, t.candidate.family, dict(t.candidate.params), stage=t.candidate.stage), {}, {}, {}, {}) for t in trials]
         queue = [(i, f) for i in range(len(states)) for f in range(len(self.folds))]
         running: dict[cf.Future, tuple[int, int]] = {}
         pool = self._pool()
@@ -230,7 +231,8 @@ class FoldPool:
                 if state.done:
                     continue
                 if not self._can_start(state, deadline):
-                    self._stop(state, "skipped" if not state.preds and not _running_of(running, i) else "timeout", "would not finish before the time limit")
+                    status = TrialStatus.SKIPPED if not state.preds and not _running_of(running, i) else TrialStatus.TIMEOUT
+                    self._stop(state, status, "would not finish before the time limit")
                     continue
                 candidate = state.trial.candidate
                 running[pool.submit(_fold_task, candidate.build, f, deadline, candidate.keep_models)] = (i, f)
@@ -240,7 +242,7 @@ class FoldPool:
             finished, _ = cf.wait(running, timeout=timeout, return_when=cf.FIRST_COMPLETED)
             if not finished:  # past the deadline: end the fits still running
                 for i, _f in running.values():
-                    self._stop(states[i], "timeout", "still fitting at the time limit")
+                    self._stop(states[i], TrialStatus.TIMEOUT, "still fitting at the time limit")
                 running.clear()
                 self._kill()
                 break
@@ -252,7 +254,7 @@ class FoldPool:
             queue = [(i, f) for i, f in queue if not states[i].done]
         for state in states:
             if not state.done:
-                self._stop(state, "timeout", "did not finish before the time limit")
+                self._stop(state, TrialStatus.TIMEOUT, "did not finish before the time limit")
         return [s.result for s in states]
 
     def _can_start(self, state: _Running, deadline: float | None) -> bool:
@@ -262,7 +264,7 @@ class FoldPool:
         estimate = float(np.mean(seen)) if seen else self.speed.fit_seconds(state.trial.candidate)
         return time.time() + estimate <= deadline
 
-    def _stop(self, state: _Running, status: str, note: str) -> None:
+    def _stop(self, state: _Running, status: TrialStatus, note: str) -> None:
         if not state.done:
             state.done = True
             state.result.status, state.result.note = status, note
@@ -274,7 +276,7 @@ class FoldPool:
             pred, fit_t, pred_t, truncated, peak, model = future.result()
         except Exception as exc:  # a family failing on this data must not end the run
             state.result.traceback = "".join(traceback.format_exception(exc))
-            self._stop(state, "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200])
+            self._stop(state, TrialStatus.FAILED, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200])
             return
         self.worker_peak_mb = max(self.worker_peak_mb, peak)
         if truncated:
@@ -292,13 +294,13 @@ class FoldPool:
         result = state.result
         result.scores.append(score)
         if not math.isfinite(score):
-            self._stop(state, "failed", "non-finite score on a fold")
+            self._stop(state, TrialStatus.FAILED, "non-finite score on a fold")
             return
         if len(result.scores) == len(self.folds):
             self._finish(state)
             return
         if state.trial.prune is not None and state.trial.prune(fold, self.scorer.sign * float(np.mean(result.scores))):
-            self._stop(state, "pruned", f"pruned after {fold + 1} fold(s): worse than the median of earlier trials")
+            self._stop(state, TrialStatus.PRUNED, f"pruned after {fold + 1} fold(s): worse than the median of earlier trials")
 
     def _finish(self, state: _Running) -> None:
         result = state.result

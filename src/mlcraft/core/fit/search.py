@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.fit.events import Callback
+from mlcraft.core.fit.events import Callback, Note, NoteKind
+from mlcraft.core.fit.status import Stage, TrialStatus
 from mlcraft.core.analysis.metrics import Scorer
 from mlcraft.core.predict.pipeline import predict_array
 from mlcraft.tasks import get_kind
@@ -40,6 +41,7 @@ class Candidate:
     skip_reason: str | None = None  # set when it must not run (e.g. it would not fit in memory)
     note: str | None = None  # e.g. "subsampled to fit in memory"
     keep_models: bool = False  # return the fitted fold models (k-fold bagging without a refit)
+    stage: Stage = Stage.SHORTLIST  # which part of the search proposed it
 
 
 @dataclass
@@ -52,16 +54,20 @@ class CVResult:
     scores: list[float] = field(default_factory=list)
     fit_time: float = 0.0  # mean seconds per fold
     predict_time: float = 0.0
-    status: str = "ok"  # "ok" | "skipped" | "failed"
+    status: TrialStatus = TrialStatus.OK
     note: str | None = None
     oof: np.ndarray | None = None
-    traceback: str | None = None  # for the run log when status is "failed"
+    traceback: str | None = None  # for the run log when the trial failed
     models: list[Any] | None = None  # the fitted fold models, when kept (for k-fold bagging)
     truncations: list[dict[str, Any]] | None = None  # per fold: what a deadline cut short
+    stage: Stage = Stage.SHORTLIST  # which part of the search proposed it (its candidate's stage)
+
+    def __post_init__(self) -> None:
+        self.status, self.stage = TrialStatus(self.status), Stage(self.stage)  # a string read back from a run file
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status is TrialStatus.OK
 
     @property
     def mean(self) -> float:
@@ -137,14 +143,14 @@ def cross_validate(
     from joblib import Parallel, delayed
 
     classes = scorer.classes
-    result = CVResult(candidate.name, candidate.family, dict(candidate.params))
+    result = CVResult(candidate.name, candidate.family, dict(candidate.params), stage=candidate.stage)
     workers = max(1, min(n_jobs, len(folds)))
     try:
         outputs = Parallel(n_jobs=workers, backend="loky" if workers > 1 else "sequential")(
             delayed(_fit_fold)(candidate.build, X, y, tr, va, task, classes) for tr, va in folds
         )
     except Exception as exc:  # a family failing on this data must not end the run
-        result.status = "failed"
+        result.status = TrialStatus.FAILED
         result.note = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200]
         result.traceback = traceback.format_exc()
         return result
@@ -163,7 +169,7 @@ def cross_validate(
     result.predict_time = float(np.mean(predict_times))
     result.oof = oof
     if not np.all(np.isfinite(result.scores)):
-        result.status, result.note = "failed", "non-finite score on a fold"
+        result.status, result.note = TrialStatus.FAILED, "non-finite score on a fold"
     return result
 
 
@@ -195,8 +201,8 @@ def run_shortlist(
     ordered = sorted(candidates, key=lambda c: c.estimated_fit_seconds)
     best_refit = 0.0
     for candidate in ordered:
-        if budget.max_trials is not None and sum(r.status != "skipped" for r in results) >= budget.max_trials:
-            results.append(CVResult(candidate.name, candidate.family, candidate.params, status="skipped", note="trial limit reached"))
+        if budget.max_trials is not None and sum(r.status.ran for r in results) >= budget.max_trials:
+            results.append(CVResult(candidate.name, candidate.family, candidate.params, status=TrialStatus.SKIPPED, note="trial limit reached", stage=candidate.stage))
             continue
         fit_s = speed.fit_seconds(candidate)
         estimate = fit_s * rounds * 1.1
@@ -205,8 +211,8 @@ def run_shortlist(
             left = budget.remaining()
             if needed > left:
                 note = f"skipped: would take ~{estimate:.0f}s, {max(left, 0):.0f}s left in the time limit"
-                results.append(CVResult(candidate.name, candidate.family, candidate.params, status="skipped", note=note))
-                callback.on_note(f"{candidate.name}: {note}")
+                results.append(CVResult(candidate.name, candidate.family, candidate.params, status=TrialStatus.SKIPPED, note=note, stage=candidate.stage))
+                callback.on_note(Note(f"{candidate.name}: {note}", NoteKind.SKIPPED))
                 callback.on_candidate_end(results[-1])
                 continue
         callback.on_candidate_start(candidate.name, estimate)
@@ -233,14 +239,14 @@ def leaderboard_frame(results: Sequence[CVResult], scorer: Scorer) -> pd.DataFra
                 f"{scorer.name}_std": r.std,
                 "fit_time_s": r.fit_time if r.ok else math.nan,
                 "predict_time_s": r.predict_time if r.ok else math.nan,
-                "status": r.status,
+                "status": str(r.status),
                 "note": r.note or "",
             }
         )
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    key = np.where(frame["status"] == "ok", -scorer.sign * frame[f"{scorer.name}_mean"], np.inf)
+    key = np.where(frame["status"] == TrialStatus.OK, -scorer.sign * frame[f"{scorer.name}_mean"], np.inf)
     frame = frame.iloc[np.lexsort((frame["model"].to_numpy(), key))].reset_index(drop=True)
-    frame.insert(0, "rank", np.where(frame["status"] == "ok", np.arange(1, len(frame) + 1), 0))
+    frame.insert(0, "rank", np.where(frame["status"] == TrialStatus.OK, np.arange(1, len(frame) + 1), 0))
     return frame

@@ -38,7 +38,7 @@ from mlcraft.core.fit.champion import (
     refit,
     refit_seconds,
 )
-from mlcraft.core.fit.events import Callback, CallbackList
+from mlcraft.core.fit.events import Callback, CallbackList, Note, NoteKind, ReplayEnd, ReplayStart, SearchEnd, SearchStart
 from mlcraft.core.fit.family import BuildContext, Family
 from mlcraft.core.fit.runrecord import ChosenModel, RunLog, read_chosen, write_run
 from mlcraft.core.fit.scheduler import FoldPool, peak_memory_mb
@@ -197,27 +197,25 @@ class Trainer:
             log = RunLog(run_dir / "log.txt")
             events = CallbackList([log, *self.callbacks])
             try:
-                info = {"run": run_id, "rows": len(data.y), "folds": len(data.folds), "metric": cfg.metric,
-                        "time_limit": budget.time_limit, "max_trials": budget.max_trials, "n_jobs": self.n_jobs}
-                events.on_train_start(info)
+                events.on_train_start(SearchStart(run=run_id, rows=len(data.y), folds=len(data.folds), metric=cfg.metric,
+                                                  time_limit=budget.time_limit, max_trials=budget.max_trials, n_jobs=self.n_jobs))
                 for note in data.notes:
-                    events.on_note(note)
+                    events.on_note(Note(note))
                 results, ensembles, champion = self._search(specs, pool, events, prefer_fast)
                 model, chosen = self._refit_champion(champion, pool)
                 inference = measure_inference(model, data.X, cfg.seed)
                 if not inference["fast"]:
                     speed = f"one row in {inference['one_row_ms']:.0f} ms and 10,000 rows in {inference['rows_10k_s']:.2f} s"
                     if champion.is_ensemble:
-                        events.on_note(f"the ensemble predicts {speed}; `--prefer-fast` saves a single model that meets the targets instead")
+                        events.on_note(Note(f"the ensemble predicts {speed}; `--prefer-fast` saves a single model that meets the targets instead", NoteKind.WARNING))
                     elif prefer_fast:
-                        events.on_note(f"{champion.result.name} predicts {speed}: slower than the targets (20 ms, 1 s) although chosen for speed")
+                        events.on_note(Note(f"{champion.result.name} predicts {speed}: slower than the targets (20 ms, 1 s) although chosen for speed", NoteKind.WARNING))
                 baseline = naive_baseline(data.X, data.y, data.folds, data.scorer, cfg.task)  # the reference row: never a candidate
                 board = leaderboard_frame([*results, *(e.result for e in ensembles), baseline], data.scorer)
                 write_run(run_dir, data, results, [e.result for e in ensembles], board, chosen, model.pipeline, cfg.target, champion.blend, baseline=baseline)
                 _write_learning_curves(run_dir, model.pipeline)
                 peak = max(peak_memory_mb(), pool.worker_peak_mb)
-                events.on_train_end({"best": champion.result.name, "cv": f"{champion.result.mean:.6g}",
-                                     "elapsed_s": f"{budget.elapsed():.1f}", "peak_memory_mb": f"{peak:.0f}"})
+                events.on_train_end(SearchEnd(best=champion.result.name, cv=champion.result.mean, elapsed_s=budget.elapsed(), peak_memory_mb=peak))
             finally:
                 log.close()
         return TrainOutcome(model, chosen, champion, board, len(results), inference, peak)
@@ -267,7 +265,7 @@ class Trainer:
             n_rows=len(data.y), n_folds=len(data.folds), timer=timer,
         )
         for note in champion.notes:
-            events.on_note(note)
+            events.on_note(Note(note))
         events.on_refit_start(champion.result.name)
         return results, ensembles, champion
 
@@ -313,7 +311,7 @@ class Trainer:
             log = RunLog(run_dir / "log.txt")
             events = CallbackList([log, *self.callbacks])
             try:
-                events.on_train_start({"run": run_id, "replay_of": source_run, "rows": len(self.data.y), "n_jobs": self.n_jobs})
+                events.on_train_start(ReplayStart(run=run_id, replay_of=source_run, rows=len(self.data.y), n_jobs=self.n_jobs))
                 events.on_refit_start(chosen.model)
                 members = [CVResult(m["name"], m["family"], m["params"]) for m in records]
                 for member, record in zip(members, records):
@@ -333,7 +331,7 @@ class Trainer:
                     import joblib
 
                     joblib.dump(blend, run_dir / "blend.joblib")
-                events.on_train_end({"replayed": chosen.model, "elapsed_s": f"{self.budget.elapsed():.1f}"})
+                events.on_train_end(ReplayEnd(replayed=chosen.model, elapsed_s=self.budget.elapsed()))
             finally:
                 log.close()
         source = atomic.read_json(source_dir / "leaderboard.json")

@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlcraft.core.fit.family import Choice, Dimension, Float, Int
-from mlcraft.core.fit.events import Callback
+from mlcraft.core.fit.events import Callback, Note, NoteKind, Progress
 from mlcraft.core.fit.scheduler import FoldPool, Trial
 from mlcraft.core.fit.search import Budget, Candidate, CVResult  # noqa: F401 (Candidate: FamilySpec.make's type)
+from mlcraft.core.fit.status import Stage, TrialStatus
 
 __all__ = ["STRATEGIES", "distribution", "make_sampler", "FamilyStudy", "FamilySpec", "Search", "TRIAL_BATCH", "CONTENDERS"]
 
@@ -134,7 +135,9 @@ class FamilyStudy:
         sampler = make_sampler(strategy, seed + zlib.crc32(spec.name.encode()) % 10_000, spec.space)
         self.study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
         self.distributions = {name: distribution(dim) for name, dim in spec.space.items()}
-        self.fixed = [dict(p) for p in spec.first] + (grid_points(spec.space) if strategy == "grid" else [])
+        first = [(Stage.SHORTLIST if i == 0 else Stage.PORTFOLIO, dict(p)) for i, p in enumerate(spec.first)]
+        self.fixed = first + [(Stage.TUNING, p) for p in (grid_points(spec.space) if strategy == "grid" else [])]
+        self.stages: dict[int, Stage] = {}  # Optuna trial number -> the stage that proposed it
         self.tried: dict[str, float] = {}
         self.results: list[CVResult] = []
         self.exhausted = False
@@ -148,13 +151,16 @@ class FamilyStudy:
         for _ in range(MAX_REPEATS):
             if self.grid_size is not None and len(self.tried) >= self.grid_size:
                 break
+            stage = Stage.TUNING
             if self.fixed:
-                self.study.enqueue_trial(_encode(self.spec.space, self.fixed.pop(0)), skip_if_exists=False)
+                stage, fixed = self.fixed.pop(0)
+                self.study.enqueue_trial(_encode(self.spec.space, fixed), skip_if_exists=False)
             trial = self.study.ask(self.distributions)
             params = _decode(self.spec.space, trial.params)
             key = _key(params)
             if key not in self.tried:
                 self.tried[key] = math.nan
+                self.stages[trial.number] = stage
                 return trial, params
             self.study.tell(trial, self.tried[key] if math.isfinite(self.tried[key]) else None, state=None if math.isfinite(self.tried[key]) else _fail())
             if not self.distributions:
@@ -170,7 +176,7 @@ class FamilyStudy:
             value = self.sign * result.mean
             self.tried[_key(params)] = value
             self.study.tell(trial, value)
-        elif result.status == "pruned":
+        elif result.status is TrialStatus.PRUNED:
             self.study.tell(trial, state=TrialState.PRUNED)
         else:
             self.study.tell(trial, state=TrialState.FAIL)
@@ -199,6 +205,10 @@ class FamilyStudy:
             else:
                 since += 1
         return since >= FAMILY_PATIENCE
+
+    def stage_of(self, trial: Any) -> Stage:
+        """Where a trial from :meth:`ask` came from: the defaults, the portfolio or the sampler."""
+        return self.stages.get(trial.number, Stage.TUNING)
 
     def next_name(self) -> str:
         self.count += 1
@@ -246,7 +256,7 @@ class Search:
     def _trials_left(self) -> float:
         if self.budget.max_trials is None:
             return math.inf
-        return self.budget.max_trials - sum(r.status not in ("skipped",) for r in self.results)
+        return self.budget.max_trials - sum(r.status.ran for r in self.results)
 
     def _best(self) -> CVResult | None:
         ok = [r for r in self.results if r.ok]
@@ -292,9 +302,9 @@ class Search:
         study = self.studies[spec.name]
         study.exhausted = True
         params = spec.first[0] if spec.first else {}
-        result = CVResult(spec.name, spec.name, dict(params), status="skipped", note=note)
+        result = CVResult(spec.name, spec.name, dict(params), status=TrialStatus.SKIPPED, note=note, stage=Stage.SHORTLIST)
         self.results.append(result)
-        self.callback.on_note(f"{spec.name}: {note}")
+        self.callback.on_note(Note(f"{spec.name}: {note}", NoteKind.SKIPPED))
         self.callback.on_candidate_end(result)
 
     def _converged(self) -> bool:
@@ -305,7 +315,7 @@ class Search:
         for r in self.results:
             if r.ok and sign * r.mean > best:
                 best, since = sign * r.mean, 0
-            elif r.status != "skipped":
+            elif r.status.ran:
                 since += 1
         return since >= PATIENCE
 
@@ -348,6 +358,7 @@ class Search:
         trials = []
         for study, otrial, params in batch:
             candidate = study.spec.make(study.next_name(), params)
+            candidate.stage = study.stage_of(otrial)
             trials.append(Trial(len(self.results) + len(trials), candidate, study.pruner(otrial) if self.prune else None))
             self.callback.on_candidate_start(candidate.name, candidate.estimated_fit_seconds)
         deadline = self._deadline([t.candidate for t in trials])
@@ -362,7 +373,7 @@ class Search:
         ran = iter(self.pool.run(runnable, deadline=deadline, on_fold=on_fold, on_done=done))
         results = [
             next(ran) if t.candidate.skip_reason is None
-            else CVResult(t.candidate.name, t.candidate.family, dict(t.candidate.params), status="skipped", note=t.candidate.skip_reason)
+            else CVResult(t.candidate.name, t.candidate.family, dict(t.candidate.params), status=TrialStatus.SKIPPED, note=t.candidate.skip_reason, stage=t.candidate.stage)
             for t in trials
         ]
         for (study, otrial, params), result in zip(batch, results):
@@ -373,12 +384,12 @@ class Search:
         self._forget_models()
         best = self._best()
         self.callback.on_progress(
-            {
-                "trials": sum(r.status in ("ok", "pruned", "failed", "timeout") for r in self.results),
-                "best": None if best is None else best.mean,
-                "best_model": None if best is None else best.name,
-                "family": batch[-1][0].spec.name,
-                "time_left": None if self.budget.time_limit is None else max(0.0, self.budget.remaining()),
-            }
+            Progress(
+                trials=sum(r.status.ran for r in self.results),
+                best=None if best is None else best.mean,
+                best_model=None if best is None else best.name,
+                family=batch[-1][0].spec.name,
+                time_left=None if self.budget.time_limit is None else max(0.0, self.budget.remaining()),
+            )
         )
-        return any(r.status != "skipped" for r in results)
+        return any(r.status.ran for r in results)
