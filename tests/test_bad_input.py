@@ -86,3 +86,24 @@ def test_bad_options_are_refused(tmp_path):
     assert_refused(train(tmp_path / "d.csv", tmp_path, "--test-size", "1.5")[0], "test size 1.5")
     assert_refused(run_cli("evaluate", "--project", tmp_path / "none"), "no such project")
     assert not (tmp_path / "proj").exists()
+
+
+def test_project_in_a_folder_that_refuses_writes_is_refused(tmp_path):
+    good_frame().to_csv(tmp_path / "d.csv", index=False)
+    for where in ("/proc/mlcraft-x", "/proc/mlcraft-x/deeper"):
+        result = run_cli("train", tmp_path / "d.csv", "--target", "y", "--project", where, "--max-trials", "1")
+        assert_refused(result, f"cannot write {where}", "/proc", "choose a folder you can write to")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
+
+
+def test_predictions_to_a_folder_that_refuses_writes_are_refused(tmp_path):
+    good_frame().to_csv(tmp_path / "d.csv", index=False)
+    result, project = train(tmp_path / "d.csv", tmp_path)
+    assert result.returncode == 0, result.stderr
+    result = run_cli("predict", tmp_path / "d.csv", "--project", project, "--out", "/proc/o.csv")
+    assert_refused(result, "cannot write /proc/o.csv", "the folder /proc does not accept new files", "choose a folder")
+    (tmp_path / "out.csv").mkdir()
+    result = run_cli("predict", tmp_path / "d.csv", "--project", project, "--out", tmp_path / "out.csv")
+    assert_refused(result, "out.csv: it is a directory", "give a file name")
+    assert list((tmp_path / "out.csv").iterdir()) == []
+
