@@ -107,3 +107,18 @@ def test_predictions_to_a_folder_that_refuses_writes_are_refused(tmp_path):
     assert_refused(result, "out.csv: it is a directory", "give a file name")
     assert list((tmp_path / "out.csv").iterdir()) == []
 
+
+@pytest.mark.parametrize("size", ["1.5", "-0.2", "1", "nan"])
+def test_test_size_outside_its_range_names_the_range(tmp_path, size):
+    good_frame().to_csv(tmp_path / "d.csv", index=False)
+    result, project = train(tmp_path / "d.csv", tmp_path, "--test-size", size)
+    assert_refused(result, f"test size {float(size)} (--test-size)", "0 <= test size < 1", "0 for no test set")
+    assert "use more data" not in result.stderr
+    assert not project.exists()
+
+
+def test_test_size_too_small_for_the_rows_says_what_it_leaves(tmp_path):
+    good_frame().to_csv(tmp_path / "d.csv", index=False)
+    result, project = train(tmp_path / "d.csv", tmp_path, "--test-size", "0.99")
+    assert_refused(result, "40 rows cannot be split with test size 0.99", "leaves 40 test and 0 training rows", "another --test-size")
+    assert not project.exists()
