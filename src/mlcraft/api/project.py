@@ -26,7 +26,7 @@ from mlcraft.config import ProjectConfig
 from mlcraft.core.data import load as data_mod
 from mlcraft.core.data import framing
 from mlcraft.core.fit.events import Callback
-from mlcraft.core.analysis.metrics import default_metric, get_metric
+from mlcraft.core.analysis.metrics import check_metric_target, default_metric, get_metric
 from mlcraft.core.data.schema import Schema, detect_identifier, infer_schema
 from mlcraft.core.data.split import split_test
 from mlcraft.exceptions import ConfigError, DataError, ProjectError
@@ -126,6 +126,7 @@ class Project:
         task = task or framing.infer_task(present)
         _check_task(present, task, target)
         metric_name = get_metric(metric or default_metric(task), task).name
+        check_metric_target(get_metric(metric_name), present, target)
         positive = framing.choose_positive_class(present, task, positive_class)
         data_mod.check_finite(frame, table.source, table.line_of)
         test_table = None
@@ -197,6 +198,11 @@ class Project:
         if self._schema is None:
             self._schema = self.workspace.read_schema()
         return self._schema
+
+    @property
+    def metric(self):
+        """The project's metric (:class:`~mlcraft.core.analysis.metrics.Metric`: name, direction, description)."""
+        return get_metric(self.config.metric, self.config.task)
 
     @property
     def database_url(self) -> str:

@@ -19,8 +19,9 @@ class RichReport(Callback):
     """A live line (trials done, best CV score so far, current family, time left) over the results:
     every shortlisted family, then each new best found by tuning."""
 
-    def __init__(self, total: int, metric: str):
+    def __init__(self, total: int, metric: str, greater_is_better: bool = True):
         self.metric = metric
+        self.greater_is_better = greater_is_better
         self.best: float | None = None
         self.sign = 1.0
         self.progress = Progress(
@@ -63,7 +64,7 @@ class RichReport(Callback):
         self.trials += 1
         shortlist = "#" not in result.name
         if result.ok:
-            better = self.best is None or (result.mean < self.best if self.metric in _LOWER else result.mean > self.best)
+            better = self.best is None or (result.mean > self.best if self.greater_is_better else result.mean < self.best)
             if better:
                 self.best, self.best_name = result.mean, result.name
             if shortlist or better:
@@ -85,9 +86,6 @@ class RichReport(Callback):
 
     def on_train_end(self, summary):
         self.progress.stop()
-
-
-_LOWER = {"rmse", "mse", "mae", "median_ae", "mape", "log_loss", "brier"}
 
 
 def _schema_table(project: Project) -> Table:
@@ -133,7 +131,7 @@ def train(
     project: Path = typer.Option(..., "--project", "-p", help="Project directory (created on first use)."),
     target: Optional[str] = typer.Option(None, "--target", "-t", help="Column to predict (required for a new project)."),
     task: Optional[str] = typer.Option(None, help="regression, binary or multiclass (default: inferred from the target)."),
-    metric: Optional[str] = typer.Option(None, help="Metric, e.g. rmse, mae, r2, roc_auc, log_loss, accuracy, f1 (scikit-learn scorer names work)."),
+    metric: Optional[str] = typer.Option(None, help="Metric, e.g. rmse, mae, r2, roc_auc, log_loss, accuracy, f1, or any scikit-learn scorer name for the task (neg_* names are the same metric, reported positive); clustering and *_samples scorers are refused (see README)."),
     positive_class: Optional[str] = typer.Option(None, help="Positive class of a binary target (default: 1/True/yes, else the minority class)."),
     test_size: float = typer.Option(0.2, help="Share of rows set aside as the test set before anything looks at the data (0 for none)."),
     test_data: Optional[Path] = typer.Option(None, help="A separate test set file, instead of a split."),
@@ -177,7 +175,7 @@ def train(
         time_limit, max_trials = proj.config.time_limit, proj.config.max_trials
     if time_limit is not None:
         time_limit = max(1.0, time_limit - (time.perf_counter() - started))
-    with RichReport(len(chosen), proj.config.metric) as report:
+    with RichReport(len(chosen), proj.config.metric, proj.metric.greater_is_better) as report:
         result = proj.train(
             time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs, families=split_names(family) or None, exclude=split_names(exclude),
             callbacks=[report], replay=replay, prefer_fast=prefer_fast,
