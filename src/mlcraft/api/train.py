@@ -44,6 +44,7 @@ __all__ = ["TrainResult", "run_training", "resolve_n_jobs", "TrainingData", "tra
 
 SAVE_RESERVE_S = 3.0  # time kept for writing the run and the model
 RESERVE_MARGIN = 1.3  # the refit estimate is multiplied by this while searching
+FIRST_MODEL_SHARE = 0.25  # under a small limit, at most this share is kept back until a model exists
 
 
 @dataclass
@@ -116,14 +117,16 @@ def _seconds(func: Callable, *args) -> float:
     return time.perf_counter() - start
 
 
-def _reserve(n_jobs: int, data: TrainingData, task: str, speed) -> Callable[[list[CVResult], list[Candidate]], float]:
+def _reserve(n_jobs: int, data: TrainingData, task: str, speed, time_limit: float | None = None) -> Callable[[list[CVResult], list[Candidate]], float]:
     """Seconds the search keeps for the ensembles, the refit of the best trials, and saving.
 
     The ensembles' time comes from timing scorer calls on this data (they make many); the refit
     is estimated from the trials an ensemble would need if the search stopped now (the five best,
     the members greedy selection picks, the stacking members: :func:`likely_members`, recomputed
     when a trial ends), or from the slowest candidate about to start (it may become the best),
-    whichever is longer.
+    whichever is longer. Under a limit so small that saving's 3.5 s exceed ``FIRST_MODEL_SHARE`` of
+    it (under 14 s), at most that share is kept until a trial has succeeded: the whole reserve would
+    leave nothing to a 5 s limit (a model that cannot be refitted in time is bagged instead).
     """
     call_s: list[float] = []
     likely: dict[int, list[CVResult]] = {}  # number of finished trials -> their likely members
@@ -140,7 +143,10 @@ def _reserve(n_jobs: int, data: TrainingData, task: str, speed) -> Callable[[lis
             likely.clear()
             likely[len(ok)] = likely_members(ok, data.y.to_numpy(), data.scorer, task)
         coming = max((speed.fit_seconds(c) * REFIT_FACTOR for c in candidates if c.skip_reason is None), default=0.0)
-        return 0.5 + ensemble_s + SAVE_RESERVE_S + RESERVE_MARGIN * max(refit_seconds(likely[len(ok)], n_jobs), coming)
+        kept = 0.5 + ensemble_s + SAVE_RESERVE_S + RESERVE_MARGIN * max(refit_seconds(likely[len(ok)], n_jobs), coming)
+        if not ok and time_limit is not None and 0.5 + SAVE_RESERVE_S > FIRST_MODEL_SHARE * time_limit:
+            return min(kept, FIRST_MODEL_SHARE * time_limit)  # a small limit: a first model before all else
+        return kept
 
     return reserve
 
@@ -271,7 +277,7 @@ def _search(project: Project, data: TrainingData, specs, pool: FoldPool, budget:
     """Shortlist and tune (within the budget), build the ensembles, choose the champion."""
     cfg, n_jobs = project.config, pool.n_jobs
     tune = budget.time_limit is not None or budget.max_trials is not None
-    reserve = _reserve(n_jobs, data, cfg.task, pool.speed)
+    reserve = _reserve(n_jobs, data, cfg.task, pool.speed, budget.time_limit)
     results = Search(specs, pool, budget, seed=cfg.seed, callback=events, reserve=reserve, tune=tune).run()
     _best(results, data.scorer)
     ensembles = build_ensembles(results, data.y.to_numpy(), data.folds, data.scorer, cfg.task)

@@ -88,6 +88,9 @@ class RichReport(Callback):
         self.progress.stop()
 
 
+MIN_TRAINING_SHARE = 0.5  # training gets at least this share of --time-limit, whatever start-up took
+
+
 def _schema_table(project: Project) -> Table:
     table = Table(title="inferred schema (training rows)", title_justify="left")
     for col in ("column", "role", "dtype", "unique", "missing", "note"):
@@ -140,7 +143,7 @@ def train(
     categorical: Optional[list[str]] = typer.Option(None, help="Treat column(s) as categorical (repeat, or comma-separated)."),
     drop: Optional[list[str]] = typer.Option(None, help="Drop column(s) (repeat, or comma-separated)."),
     seed: Optional[int] = typer.Option(None, help="Random seed (default 42)."),
-    time_limit: Optional[float] = typer.Option(None, help="Seconds for the whole training, final refit and saving included (default 300; not with --max-trials alone)."),
+    time_limit: Optional[float] = typer.Option(None, help="Seconds for the whole command: start-up, loading, training, final refit and saving (default 300; not with --max-trials alone). Training gets at least half of it: a limit of a few seconds, mostly spent starting up, is overrun rather than leaving nothing trained."),
     max_trials: Optional[int] = typer.Option(None, help="Fixed number of trials instead of a time limit: same data and seed give the same leaderboard, model and predictions."),
     n_jobs: Optional[int] = typer.Option(None, help="Parallel workers: trials run side by side (default: all cores)."),
     replay: Optional[str] = typer.Option(None, "--replay", help="Rebuild exactly the final model of this earlier run (its id under DIR/runs/), instead of searching."),
@@ -174,7 +177,13 @@ def train(
     if time_limit is None and max_trials is None:
         time_limit, max_trials = proj.config.time_limit, proj.config.max_trials
     if time_limit is not None:
-        time_limit = max(1.0, time_limit - (time.perf_counter() - started))
+        spent = time.perf_counter() - started
+        if spent > (1 - MIN_TRAINING_SHARE) * time_limit:
+            console.print(
+                f"[yellow]note[/]: start-up and loading took {spent:.1f}s of the {time_limit:g}s time limit; training still gets "
+                f"{MIN_TRAINING_SHARE * time_limit:.1f}s ({MIN_TRAINING_SHARE:.0%} of the limit), so this command ends after the limit"
+            )
+        time_limit = max(MIN_TRAINING_SHARE * time_limit, time_limit - spent)
     with RichReport(len(chosen), proj.config.metric, proj.metric.greater_is_better) as report:
         result = proj.train(
             time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs, families=split_names(family) or None, exclude=split_names(exclude),
