@@ -86,3 +86,51 @@ def test_bad_options_are_refused(tmp_path):
     assert_refused(train(tmp_path / "d.csv", tmp_path, "--test-size", "1.5")[0], "test size 1.5")
     assert_refused(run_cli("evaluate", "--project", tmp_path / "none"), "no such project")
     assert not (tmp_path / "proj").exists()
+
+
+def test_project_in_a_folder_that_refuses_writes_is_refused(tmp_path):
+    good_frame().to_csv(tmp_path / "d.csv", index=False)
+    for where in ("/proc/mlcraft-x", "/proc/mlcraft-x/deeper"):
+        result = run_cli("train", tmp_path / "d.csv", "--target", "y", "--project", where, "--max-trials", "1")
+        assert_refused(result, f"cannot write {where}", "/proc", "choose a folder you can write to")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
+
+
+def test_predictions_to_a_folder_that_refuses_writes_are_refused(tmp_path):
+    good_frame().to_csv(tmp_path / "d.csv", index=False)
+    result, project = train(tmp_path / "d.csv", tmp_path)
+    assert result.returncode == 0, result.stderr
+    result = run_cli("predict", tmp_path / "d.csv", "--project", project, "--out", "/proc/o.csv")
+    assert_refused(result, "cannot write /proc/o.csv", "the folder /proc does not accept new files", "choose a folder")
+    (tmp_path / "out.csv").mkdir()
+    result = run_cli("predict", tmp_path / "d.csv", "--project", project, "--out", tmp_path / "out.csv")
+    assert_refused(result, "out.csv: it is a directory", "give a file name")
+    assert list((tmp_path / "out.csv").iterdir()) == []
+
+
+@pytest.mark.parametrize("size", ["1.5", "-0.2", "1", "nan"])
+def test_test_size_outside_its_range_names_the_range(tmp_path, size):
+    good_frame().to_csv(tmp_path / "d.csv", index=False)
+    result, project = train(tmp_path / "d.csv", tmp_path, "--test-size", size)
+    assert_refused(result, f"test size {float(size)} (--test-size)", "0 <= test size < 1", "0 for no test set")
+    assert "use more data" not in result.stderr
+    assert not project.exists()
+
+
+def test_test_size_too_small_for_the_rows_says_what_it_leaves(tmp_path):
+    good_frame().to_csv(tmp_path / "d.csv", index=False)
+    result, project = train(tmp_path / "d.csv", tmp_path, "--test-size", "0.99")
+    assert_refused(result, "40 rows cannot be split with test size 0.99", "leaves 40 test and 0 training rows", "another --test-size")
+    assert not project.exists()
+
+
+def test_a_small_time_limit_on_a_small_table_trains_something(tmp_path):
+    """Start-up (imports: seconds on a busy machine) and the time kept for the refit and saving
+    used to eat a 5 s limit whole: nothing trained. Training now gets at least half of the limit,
+    and until a model exists the time kept for saving is at most a quarter of it."""
+    frame = good_frame(60)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    result = run_cli("train", tmp_path / "d.csv", "--target", "y", "--project", tmp_path / "p", "--time-limit", "5")
+    assert result.returncode == 0, result.stderr
+    assert "champion: model version 1" in result.stdout
+

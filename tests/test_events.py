@@ -108,7 +108,7 @@ def test_the_cli_shows_trials_and_notes_by_their_kind_not_their_words():
     from mlcraft.cli.app import console
     from mlcraft.cli.train import RichReport
 
-    report = RichReport(3, "rmse")
+    report = RichReport(3, "rmse", greater_is_better=False)
     with console.capture() as captured:
         report.on_note(Note("ridge: trial limit reached", NoteKind.SKIPPED))  # shown with its result instead
         report.on_note(Note("3 row(s) were skipped by the loader", NoteKind.INFO))  # the word alone hides nothing

@@ -91,3 +91,22 @@ def test_stale_temporaries_are_cleaned_on_open(tmp_path):
     mlcraft.Project.open(project.path)
     assert not (project.path / "runs" / ".tmp-crashed").exists()
     assert (project.path / "runs" / ".tmp-running").exists()
+
+
+def test_a_refused_or_full_write_is_one_clear_error_and_leaves_nothing(tmp_path):
+    import errno
+
+    from mlcraft.exceptions import WriteError
+
+    with pytest.raises(WriteError, match=r"cannot write /proc/x\.txt: the folder /proc does not accept new files"):
+        atomic.write_text("/proc/x.txt", "x")
+    with pytest.raises(WriteError, match=r"the folder /proc/nope cannot be created"):
+        with atomic.atomic_dir("/proc/nope/d"):
+            pass
+    with pytest.raises(WriteError, match="free some space"):
+        with atomic.atomic_path(tmp_path / "f.txt"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(FileNotFoundError):  # the body's own errors (reading an input, say) pass unchanged
+        with atomic.atomic_dir(tmp_path / "d"):
+            open(tmp_path / "missing")
+    assert list(tmp_path.iterdir()) == []

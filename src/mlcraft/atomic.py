@@ -2,11 +2,14 @@
 
 A crash or Ctrl-C at any point leaves either the old file or the new one, never half of one.
 Directories are built the same way: fill a hidden temporary directory, then rename it into place.
+A folder that refuses the write (or a full disk) is a :class:`~mlcraft.exceptions.WriteError` naming
+the path, raised before anything is half-written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -14,6 +17,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from mlcraft.exceptions import WriteError
 
 __all__ = [
     "TMP_PREFIX",
@@ -37,6 +42,35 @@ def _umask() -> int:
     return mask
 
 
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _cannot_write(target: Path, exc: OSError) -> WriteError:
+    """One line for an OS refusal: what could not be written, why, and what to do."""
+    reason = exc.strerror or type(exc).__name__
+    failed = Path(exc.filename) if exc.filename is not None else None
+    if exc.errno in _NO_SPACE:
+        return WriteError(f"cannot write {target}: {reason}; free some space or choose another folder")
+    if isinstance(exc, IsADirectoryError):
+        return WriteError(f"cannot write {target}: it is a directory; give a file name")
+    if failed is not None and failed != target and failed in target.parents:
+        why = f"the folder {failed} cannot be created ({reason})"
+    elif target.parent.is_dir() and (failed is None or failed.parent == target.parent) and failed != target:
+        why = f"the folder {target.parent} does not accept new files ({reason})"
+    else:
+        why = reason
+    return WriteError(f"cannot write {target}: {why}; choose a folder you can write to")
+
+
+def _prepare(target: Path, make: Any) -> Path:
+    """Create ``target``'s folder and a temporary beside it with ``make(dir)``, as a WriteError on refusal."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return Path(make(target.parent))
+    except OSError as exc:
+        raise _cannot_write(target, exc) from None
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -58,16 +92,27 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     the temporary file is removed and ``target`` is untouched.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + target.name + ".", dir=target.parent)
-    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a saved file gets the usual permissions
-    os.close(fd)
-    tmp_path = Path(tmp)
+
+    def make(folder: Path) -> str:
+        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + target.name + ".", dir=folder)
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a saved file gets the usual permissions
+        os.close(fd)
+        return tmp
+
+    tmp_path = _prepare(target, make)
     try:
-        yield tmp_path
-        with open(tmp_path, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp_path, target)
+        try:
+            yield tmp_path
+        except OSError as exc:
+            if exc.errno in _NO_SPACE:  # the body's own errors (a bad input file, say) pass unchanged
+                raise _cannot_write(target, exc) from None
+            raise
+        try:
+            with open(tmp_path, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp_path, target)
+        except OSError as exc:
+            raise _cannot_write(target, exc) from None
         _fsync_dir(target.parent)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -86,11 +131,15 @@ def atomic_dir(target: str | os.PathLike[str], *, replace: bool = False) -> Iter
         Swap an existing ``target`` for the new directory (the old one is removed after the swap).
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX + target.name + ".", dir=target.parent))
+    tmp = _prepare(target, lambda folder: tempfile.mkdtemp(prefix=TMP_PREFIX + target.name + ".", dir=folder))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as exc:
+            if exc.errno in _NO_SPACE:
+                raise _cannot_write(target, exc) from None
+            raise
         if replace and target.exists():
             old = target.with_name(TMP_PREFIX + target.name + ".old")
             shutil.rmtree(old, ignore_errors=True)

@@ -15,7 +15,20 @@ from typing import Any
 
 from mlcraft.exceptions import ConfigError, ProjectError
 
-__all__ = ["ProjectConfig", "load_config", "dump_config", "env_n_jobs", "env_db", "env_api_key", "env_serve_settings", "SERVE_SETTINGS_ENV"]
+__all__ = ["ProjectConfig", "check_test_size", "load_config", "dump_config", "env_n_jobs", "env_db", "env_api_key", "env_serve_settings", "SERVE_SETTINGS_ENV"]
+
+
+def check_test_size(value: float, where: str = "--test-size") -> float:
+    """The share of rows set aside as the test set: 0 <= test size < 1 (0 for none).
+
+    ``where`` names the setting the value came from (an option, or a key of mlcraft.toml).
+    """
+    if not 0.0 <= value < 1.0:  # NaN fails too
+        raise ConfigError(
+            f"test size {value} ({where}) is outside the allowed range 0 <= test size < 1: it is the share of rows "
+            "set aside as the test set; use e.g. 0.2, or 0 for no test set"
+        )
+    return value
 
 # section name -> fields stored in it (the file stays readable; the dataclass stays flat)
 _SECTIONS: dict[str, tuple[str, ...]] = {
@@ -90,8 +103,7 @@ class ProjectConfig:
     extra: dict[str, Any] = field(default_factory=dict)  # sections owned by later features
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.test_size < 1.0:
-            raise ConfigError(f"test size {self.test_size} must be in [0, 1): use e.g. 0.2, or 0 for none")
+        check_test_size(self.test_size, "test_size in mlcraft.toml [split]")
         if self.n_folds < 2:
             raise ConfigError(f"n_folds={self.n_folds}: cross-validation needs at least 2 folds")
         if self.time_limit is not None and self.time_limit <= 0:

@@ -15,6 +15,7 @@ __all__ = [
     "NotFittedError",
     "RegistryError",
     "BudgetError",
+    "WriteError",
 ]
 
 
@@ -50,3 +51,7 @@ class RegistryError(MlcraftError):
 
 class BudgetError(MlcraftError):
     """The time or memory budget does not allow any candidate to run."""
+
+
+class WriteError(MlcraftError):
+    """A file or directory cannot be written where asked (a folder that refuses new files, a full disk)."""

@@ -154,6 +154,11 @@ class Project:
         return self._schema
 
     @property
+    def metric(self):
+        """The project's metric (:class:`~mlcraft.core.analysis.metrics.Metric`: name, direction, description)."""
+        return get_metric(self.config.metric, self.config.task)
+
+    @property
     def database_url(self) -> str:
         """Where the registry and the prediction log live (see :meth:`open`)."""
         from mlcraft.config import env_db

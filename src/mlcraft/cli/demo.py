@@ -23,7 +23,7 @@ def demo(
     """Train, evaluate and predict on breast cancer (binary), wine (multiclass) and diabetes (regression)."""
     root = Path(tempfile.mkdtemp(prefix="mlcraft-demo-")) if directory is None else directory
     def callbacks(project):
-        return [RichReport(len(project.candidate_families()), project.config.metric)]
+        return [RichReport(len(project.candidate_families()), project.config.metric, project.metric.greater_is_better)]
 
     try:
         for name in split_names(dataset) or list(DEMO_DATASETS):

@@ -19,8 +19,9 @@ class RichReport(Callback):
     """A live line (trials done, best CV score so far, current family, time left) over the results:
     every shortlisted family, then each new best found by tuning."""
 
-    def __init__(self, total: int, metric: str):
+    def __init__(self, total: int, metric: str, greater_is_better: bool):
         self.metric = metric
+        self.greater_is_better = greater_is_better
         self.best: float | None = None
         self.sign = 1.0
         self.progress = Progress(
@@ -65,7 +66,7 @@ class RichReport(Callback):
         self.trials += 1
         shortlist = result.stage is Stage.SHORTLIST  # each family's defaults are shown; later trials only when a new best
         if result.ok:
-            better = self.best is None or (result.mean < self.best if self.metric in _LOWER else result.mean > self.best)
+            better = self.best is None or (result.mean > self.best if self.greater_is_better else result.mean < self.best)
             if better:
                 self.best, self.best_name = result.mean, result.name
             if shortlist or better:
@@ -89,7 +90,7 @@ class RichReport(Callback):
         self.progress.stop()
 
 
-_LOWER = {"rmse", "mse", "mae", "median_ae", "mape", "log_loss", "brier"}
+MIN_TRAINING_SHARE = 0.5  # training gets at least this share of --time-limit, whatever start-up took
 
 
 def _schema_table(project: Project) -> Table:
@@ -158,7 +159,7 @@ def train(
     target: Optional[str] = typer.Option(None, "--target", "-t", help="Column to predict (required for a new project)."),
     task: Optional[str] = typer.Option(None, help="regression, binary or multiclass (default: inferred from the target)."),
     objective: Optional[str] = typer.Option(None, help="The objective in your own words (what the predictions are for), recorded with the framing and shown by explore and report."),
-    metric: Optional[str] = typer.Option(None, help="Metric, e.g. rmse, mae, r2, roc_auc, log_loss, accuracy, f1 (scikit-learn scorer names work)."),
+    metric: Optional[str] = typer.Option(None, help="Metric, e.g. rmse, mae, r2, roc_auc, log_loss, accuracy, f1, or any scikit-learn scorer name for the task (neg_* names are the same metric, reported positive); clustering and *_samples scorers are refused (see README)."),
     positive_class: Optional[str] = typer.Option(None, help="Positive class of a binary target (default: 1/True/yes, else the minority class)."),
     test_size: float = typer.Option(0.2, help="Share of rows set aside as the test set before anything looks at the data (0 for none)."),
     test_data: Optional[Path] = typer.Option(None, help="A separate test set file, instead of a split."),
@@ -167,7 +168,7 @@ def train(
     categorical: Optional[list[str]] = typer.Option(None, help="Treat column(s) as categorical (repeat, or comma-separated)."),
     drop: Optional[list[str]] = typer.Option(None, help="Drop column(s) (repeat, or comma-separated)."),
     seed: Optional[int] = typer.Option(None, help="Random seed (default 42)."),
-    time_limit: Optional[float] = typer.Option(None, help="Seconds for the whole training, final refit and saving included (default 300; not with --max-trials alone)."),
+    time_limit: Optional[float] = typer.Option(None, help="Seconds for the whole command: start-up, loading, training, final refit and saving (default 300; not with --max-trials alone). Training gets at least half of it: a limit of a few seconds, mostly spent starting up, is overrun rather than leaving nothing trained."),
     max_trials: Optional[int] = typer.Option(None, help="Fixed number of trials instead of a time limit: same data and seed give the same leaderboard, model and predictions."),
     n_jobs: Optional[int] = typer.Option(None, help="Parallel workers: trials run side by side (default: all cores)."),
     replay: Optional[str] = typer.Option(None, "--replay", help="Rebuild exactly the final model of this earlier run (its id under DIR/runs/), instead of searching."),
@@ -201,8 +202,14 @@ def train(
     if time_limit is None and max_trials is None:
         time_limit, max_trials = proj.config.time_limit, proj.config.max_trials
     if time_limit is not None:
-        time_limit = max(1.0, time_limit - (time.perf_counter() - started))
-    with RichReport(len(chosen), proj.config.metric) as report:
+        spent = time.perf_counter() - started
+        if spent > (1 - MIN_TRAINING_SHARE) * time_limit:
+            console.print(
+                f"[yellow]note[/]: start-up and loading took {spent:.1f}s of the {time_limit:g}s time limit; training still gets "
+                f"{MIN_TRAINING_SHARE * time_limit:.1f}s ({MIN_TRAINING_SHARE:.0%} of the limit), so this command ends after the limit"
+            )
+        time_limit = max(MIN_TRAINING_SHARE * time_limit, time_limit - spent)
+    with RichReport(len(chosen), proj.config.metric, proj.metric.greater_is_better) as report:
         result = proj.train(
             time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs, families=split_names(family) or None, exclude=split_names(exclude),
             callbacks=[report], replay=replay, prefer_fast=prefer_fast,

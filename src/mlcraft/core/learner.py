@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mlcraft.config import ProjectConfig
-from mlcraft.core.analysis.metrics import get_metric
+from mlcraft.core.analysis.metrics import check_metric_target, get_metric
 from mlcraft.core.data import framing
 from mlcraft.core.data import load as data_mod
 from mlcraft.core.data.schema import Schema, detect_identifier, infer_schema
@@ -74,6 +74,7 @@ def frame_problem(
     kind = kind or infer_kind(present)
     kind.check_target(present, target)
     metric_name = get_metric(metric or kind.default_metric, kind.name).name
+    check_metric_target(get_metric(metric_name), present, target)
     positive = kind.positive_class(present, positive_class)
     data_mod.check_finite(frame, table.source, table.line_of)
     test_table = None

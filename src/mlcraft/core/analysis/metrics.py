@@ -8,6 +8,7 @@ classification.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +19,19 @@ from sklearn import metrics as skm
 from mlcraft.exceptions import ConfigError
 from mlcraft.tasks import decide_labels, get_kind
 
-__all__ = ["Metric", "get_metric", "default_metric", "metric_names", "Scorer"]
+__all__ = ["Metric", "get_metric", "default_metric", "metric_names", "check_metric_target", "REFUSED", "Scorer"]
 
 
 @dataclass(frozen=True)
 class Metric:
-    """A metric: its canonical name, what it needs and which way is better."""
+    """A metric: its canonical name, what it needs and which way is better.
+
+    ``_func`` is called as ``f(y, pred)`` for values (regression), and as ``f(y, pred, k, pos)`` for
+    labels and probabilities, where ``y`` holds class positions, ``pred`` the chosen positions (labels)
+    or the probability matrix, ``k`` the number of classes and ``pos`` the positive class's position
+    (None for multiclass). ``sklearn`` lists the scikit-learn scorer names it answers to (a ``neg_``
+    name is the same metric, lower-is-better, reported as a positive value).
+    """
 
     name: str
     tasks: frozenset[str]
@@ -31,6 +39,8 @@ class Metric:
     needs: str  # "value" (regression), "label" or "proba"
     _func: Callable[..., float]
     description: str
+    sklearn: tuple[str, ...] = ()
+    domain: str | None = None  # "positive" | "non-negative" | "above -1": what the target must be
 
     @property
     def sign(self) -> float:
@@ -41,43 +51,151 @@ def _rmse(y, p):
     return float(np.sqrt(skm.mean_squared_error(y, p)))
 
 
+def _floor(func: Callable[..., float], low: float, *, strict: bool) -> Callable[[Any, Any], float]:
+    """``func`` with predictions raised to the edge of its domain (a model may predict below it)."""
+    edge = np.nextafter(low, np.inf) if strict else low
+
+    def scored(y, p):
+        return float(func(y, np.maximum(np.asarray(p, dtype=float), edge)))
+
+    return scored
+
+
+def _codes(k: int) -> list[int]:
+    return list(range(k))
+
+
+def _averaged(func: Callable[..., float], average: str) -> Callable[..., float]:
+    """A precision/recall/F1/Jaccard averaged over classes."""
+    return lambda y, c, k, pos: float(func(y, c, average=average, labels=_codes(k), zero_division=0))
+
+
+def _of_positive(func: Callable[..., float]) -> Callable[..., float]:
+    """A precision/recall/F1/Jaccard of the positive class."""
+    return lambda y, c, k, pos: float(func(y, c, pos_label=pos, zero_division=0))
+
+
+def _likelihood_ratio(which: int) -> Callable[..., float]:
+    """LR+ (0) or LR- (1) of the positive class, undefined ratios replaced by 1 as scikit-learn's scorers do."""
+
+    def ratio(y, c, k, pos):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return float(skm.class_likelihood_ratios(y, c, labels=[1 - pos, pos], replace_undefined_by=1.0)[which])
+
+    return ratio
+
+
+def _normalised(proba: np.ndarray) -> np.ndarray:
+    return proba / np.clip(proba.sum(axis=1, keepdims=True), 1e-12, None)
+
+
+def _roc_auc(multi_class: str, average: str) -> Callable[..., float]:
+    def auc(y, proba, k, pos):
+        if k == 2:
+            return _binary_auc(y == pos, proba[:, pos])
+        return float(skm.roc_auc_score(y, _normalised(proba), multi_class=multi_class, average=average, labels=_codes(k)))
+
+    return auc
+
+
+def _average_precision(y, proba, k, pos):
+    if k == 2:
+        return float(skm.average_precision_score(y == pos, proba[:, pos]))
+    from sklearn.preprocessing import label_binarize
+
+    return float(skm.average_precision_score(label_binarize(y, classes=_codes(k)), proba, average="macro"))
+
+
+def _brier(y, proba, k, pos):
+    if k == 2:
+        return float(skm.brier_score_loss(y == pos, proba[:, pos]))
+    return float(skm.brier_score_loss(y, _normalised(proba), labels=_codes(k)))
+
+
+def _d2_brier(y, proba, k, pos):
+    if k == 2:
+        return float(skm.d2_brier_score(y == pos, proba[:, pos]))
+    return float(skm.d2_brier_score(y, _normalised(proba), labels=_codes(k)))
+
+
+def _log_loss(y, proba, k, pos):
+    return float(skm.log_loss(y, proba, labels=_codes(k)))
+
+
+def _d2_log_loss(y, proba, k, pos):
+    return float(skm.d2_log_loss_score(y, _normalised(proba), labels=_codes(k)))
+
+
+def _top2(y, proba, k, pos):
+    return float(skm.top_k_accuracy_score(y, proba, k=2, labels=_codes(k)))
+
+
 _REG = frozenset({"regression"})
 _CLS = frozenset({"binary", "multiclass"})
 _BIN = frozenset({"binary"})
+_MULTI = frozenset({"multiclass"})
 
+# the one table: every metric mlcraft computes, from public scikit-learn functions, and the scorer
+# names it answers to (scikit-learn's get_scorer_names(); tests walk that list against this table)
 _METRICS = [
-    Metric("rmse", _REG, False, "value", _rmse, "root mean squared error"),
-    Metric("mse", _REG, False, "value", skm.mean_squared_error, "mean squared error"),
-    Metric("mae", _REG, False, "value", skm.mean_absolute_error, "mean absolute error"),
-    Metric("median_ae", _REG, False, "value", skm.median_absolute_error, "median absolute error"),
-    Metric("mape", _REG, False, "value", skm.mean_absolute_percentage_error, "mean absolute percentage error"),
-    Metric("r2", _REG, True, "value", skm.r2_score, "coefficient of determination"),
-    Metric("roc_auc", _CLS, True, "proba", None, "area under the ROC curve (one-vs-rest for multiclass)"),
-    Metric("average_precision", _BIN, True, "proba", None, "area under the precision-recall curve"),
-    Metric("log_loss", _CLS, False, "proba", None, "cross-entropy of the class probabilities"),
-    Metric("brier", _BIN, False, "proba", None, "Brier score"),
-    Metric("accuracy", _CLS, True, "label", skm.accuracy_score, "share of correct labels"),
-    Metric("balanced_accuracy", _CLS, True, "label", skm.balanced_accuracy_score, "mean recall per class"),
-    Metric("f1", _BIN, True, "label", None, "F1 of the positive class"),
-    Metric("precision", _BIN, True, "label", None, "precision of the positive class"),
-    Metric("recall", _BIN, True, "label", None, "recall of the positive class"),
-    Metric("f1_macro", _CLS, True, "label", None, "F1 averaged over classes"),
-    Metric("f1_micro", _CLS, True, "label", None, "F1 over all decisions"),
-    Metric("f1_weighted", _CLS, True, "label", None, "F1 averaged over classes, weighted by support"),
+    Metric("rmse", _REG, False, "value", _rmse, "root mean squared error", ("neg_root_mean_squared_error",)),
+    Metric("mse", _REG, False, "value", skm.mean_squared_error, "mean squared error", ("neg_mean_squared_error",)),
+    Metric("mae", _REG, False, "value", skm.mean_absolute_error, "mean absolute error", ("neg_mean_absolute_error",)),
+    Metric("median_ae", _REG, False, "value", skm.median_absolute_error, "median absolute error", ("neg_median_absolute_error",)),
+    Metric("mape", _REG, False, "value", skm.mean_absolute_percentage_error, "mean absolute percentage error", ("neg_mean_absolute_percentage_error",)),
+    Metric("max_error", _REG, False, "value", skm.max_error, "largest absolute error", ("neg_max_error",)),
+    Metric("msle", _REG, False, "value", _floor(skm.mean_squared_log_error, -1.0, strict=True), "mean squared logarithmic error (of 1 + value)", ("neg_mean_squared_log_error",), "above -1"),
+    Metric("rmsle", _REG, False, "value", _floor(skm.root_mean_squared_log_error, -1.0, strict=True), "root mean squared logarithmic error (of 1 + value)", ("neg_root_mean_squared_log_error",), "above -1"),
+    Metric("poisson_deviance", _REG, False, "value", _floor(skm.mean_poisson_deviance, 0.0, strict=True), "mean Poisson deviance", ("neg_mean_poisson_deviance",), "non-negative"),
+    Metric("gamma_deviance", _REG, False, "value", _floor(skm.mean_gamma_deviance, 0.0, strict=True), "mean gamma deviance", ("neg_mean_gamma_deviance",), "positive"),
+    Metric("r2", _REG, True, "value", skm.r2_score, "coefficient of determination", ("r2",)),
+    Metric("explained_variance", _REG, True, "value", skm.explained_variance_score, "explained variance", ("explained_variance",)),
+    Metric("d2_absolute_error", _REG, True, "value", skm.d2_absolute_error_score, "share of the absolute error of the median explained", ("d2_absolute_error_score",)),
+    Metric("roc_auc", _CLS, True, "proba", _roc_auc("ovr", "macro"), "area under the ROC curve (one-vs-rest for multiclass)", ("roc_auc", "roc_auc_ovr")),
+    Metric("roc_auc_ovr_weighted", _CLS, True, "proba", _roc_auc("ovr", "weighted"), "area under the ROC curve, one-vs-rest, weighted by class support", ("roc_auc_ovr_weighted",)),
+    Metric("roc_auc_ovo", _CLS, True, "proba", _roc_auc("ovo", "macro"), "area under the ROC curve, one-vs-one", ("roc_auc_ovo",)),
+    Metric("roc_auc_ovo_weighted", _CLS, True, "proba", _roc_auc("ovo", "weighted"), "area under the ROC curve, one-vs-one, weighted by class support", ("roc_auc_ovo_weighted",)),
+    Metric("average_precision", _CLS, True, "proba", _average_precision, "area under the precision-recall curve (macro over classes for multiclass)", ("average_precision",)),
+    Metric("log_loss", _CLS, False, "proba", _log_loss, "cross-entropy of the class probabilities", ("neg_log_loss",)),
+    Metric("d2_log_loss", _CLS, True, "proba", _d2_log_loss, "share of the log loss of the class shares explained", ("d2_log_loss_score",)),
+    Metric("brier", _CLS, False, "proba", _brier, "Brier score", ("neg_brier_score",)),
+    Metric("d2_brier", _CLS, True, "proba", _d2_brier, "share of the Brier score of the class shares explained", ("d2_brier_score",)),
+    Metric("top_k_accuracy", _MULTI, True, "proba", _top2, "share of rows whose class is among the two most probable", ("top_k_accuracy",)),
+    Metric("accuracy", _CLS, True, "label", lambda y, c, k, pos: float(skm.accuracy_score(y, c)), "share of correct labels", ("accuracy",)),
+    Metric("balanced_accuracy", _CLS, True, "label", lambda y, c, k, pos: float(skm.balanced_accuracy_score(y, c)), "mean recall per class", ("balanced_accuracy",)),
+    Metric("mcc", _CLS, True, "label", lambda y, c, k, pos: float(skm.matthews_corrcoef(y, c)), "Matthews correlation coefficient", ("matthews_corrcoef",)),
+    Metric("f1", _BIN, True, "label", _of_positive(skm.f1_score), "F1 of the positive class", ("f1",)),
+    Metric("precision", _BIN, True, "label", _of_positive(skm.precision_score), "precision of the positive class", ("precision",)),
+    Metric("recall", _BIN, True, "label", _of_positive(skm.recall_score), "recall of the positive class", ("recall",)),
+    Metric("jaccard", _BIN, True, "label", _of_positive(skm.jaccard_score), "Jaccard index of the positive class", ("jaccard",)),
+    Metric("positive_likelihood_ratio", _BIN, True, "label", _likelihood_ratio(0), "positive likelihood ratio (LR+)", ("positive_likelihood_ratio",)),
+    Metric("negative_likelihood_ratio", _BIN, False, "label", _likelihood_ratio(1), "negative likelihood ratio (LR-)", ("neg_negative_likelihood_ratio",)),
+] + [
+    Metric(f"{base}_{average}", _CLS, True, "label", _averaged(func, average), f"{what} {how}", (f"{base}_{average}",))
+    for base, func, what in (("f1", skm.f1_score, "F1"), ("precision", skm.precision_score, "precision"), ("recall", skm.recall_score, "recall"), ("jaccard", skm.jaccard_score, "Jaccard index"))
+    for average, how in (("macro", "averaged over classes"), ("micro", "over all decisions"), ("weighted", "averaged over classes, weighted by support"))
 ]
 _BY_NAME = {m.name: m for m in _METRICS}
 _ALIASES = {
-    "neg_root_mean_squared_error": "rmse",
-    "neg_mean_squared_error": "mse",
-    "neg_mean_absolute_error": "mae",
-    "neg_median_absolute_error": "median_ae",
-    "neg_mean_absolute_percentage_error": "mape",
+    **{name: m.name for m in _METRICS for name in m.sklearn if name != m.name},
     "auc": "roc_auc",
-    "roc_auc_ovr": "roc_auc",
-    "neg_log_loss": "log_loss",
     "logloss": "log_loss",
-    "neg_brier_score": "brier",
     "f1_binary": "f1",
+    "matthews": "mcc",
+}
+_CLUSTERING = "compares two clusterings (it ignores which label is which), and clustering is not a kind of problem mlcraft has yet"
+_MULTILABEL = "averages over the labels of a multilabel target, which mlcraft does not train; use the _macro, _micro or _weighted form"
+# scikit-learn scorer names that mlcraft refuses, and why (every other name in get_scorer_names() is in the table)
+REFUSED = {
+    **{name: _CLUSTERING for name in (
+        "adjusted_mutual_info_score", "adjusted_rand_score", "completeness_score", "fowlkes_mallows_score",
+        "homogeneity_score", "mutual_info_score", "normalized_mutual_info_score", "rand_score", "v_measure_score",
+    )},
+    **{f"{base}_samples": _MULTILABEL for base in ("f1", "precision", "recall", "jaccard")},
+}
+_WHY_NOT = {
+    ("top_k_accuracy", "binary"): "with two classes the true class is always among the two most probable (a score of 1)",
 }
 
 
@@ -93,12 +211,29 @@ def default_metric(task: str) -> str:
 def get_metric(name: str, task: str | None = None) -> Metric:
     """The metric called ``name`` (scikit-learn scorer names accepted), checked against ``task``."""
     key = name.strip().lower()
+    if key in REFUSED:
+        raise ConfigError(f"metric {name!r} is a scikit-learn scorer mlcraft does not use: it {REFUSED[key]}")
     metric = _BY_NAME.get(_ALIASES.get(key, key))
     if metric is None:
         raise ConfigError(f"unknown metric {name!r}; choose one of: {', '.join(sorted(_BY_NAME))} (or a scikit-learn scorer name)")
     if task is not None and task not in metric.tasks:
-        raise ConfigError(f"metric {metric.name!r} does not apply to a {task} task; use e.g. {default_metric(task)!r}")
+        why = _WHY_NOT.get((metric.name, task))
+        raise ConfigError(f"metric {metric.name!r} does not apply to a {task} task{': ' + why if why else ''}; use e.g. {default_metric(task)!r}")
     return metric
+
+
+def check_metric_target(metric: Metric, values: Any, target: str) -> None:
+    """Refuse a metric whose domain the target leaves (e.g. the gamma deviance of a target with zeros)."""
+    if metric.domain is None:
+        return
+    y = np.asarray(values, dtype=float)
+    y = y[~np.isnan(y)]
+    bad = {"positive": y <= 0, "non-negative": y < 0, "above -1": y <= -1}[metric.domain]
+    if bad.any():
+        raise ConfigError(
+            f"metric {metric.name!r} needs a target that is {metric.domain}, but {target!r} has {int(bad.sum())} value(s) "
+            f"that are not (the smallest is {y.min():g}); choose another --metric, e.g. 'rmse'"
+        )
 
 
 def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
@@ -188,24 +323,8 @@ class Scorer:
         y = self.class_index(y_true)
         k = len(self.classes)
         proba = np.clip(np.asarray(pred, dtype=float), 0.0, 1.0)
+        positive = None if self.positive_class is None else list(self.classes).index(self.positive_class)
         if m.needs == "label":
-            positive = None if self.positive_class is None else list(self.classes).index(self.positive_class)
             chosen = decide_labels(proba, list(range(k)), positive, self.threshold if positive is not None else None).astype(int)
-            if m._func is not None:
-                return float(m._func(y, chosen))
-            if m.name.startswith("f1_"):
-                return float(skm.f1_score(y, chosen, average=m.name[3:], labels=list(range(k)), zero_division=0))
-            func = {"f1": skm.f1_score, "precision": skm.precision_score, "recall": skm.recall_score}[m.name]
-            return float(func(y, chosen, pos_label=positive, zero_division=0))
-        if m.name == "log_loss":
-            return float(skm.log_loss(y, proba, labels=list(range(k))))
-        if k == 2:
-            pos = list(self.classes).index(self.positive_class)
-            y_pos = y == pos
-            if m.name == "roc_auc":
-                return _binary_auc(y_pos, proba[:, pos])
-            if m.name == "average_precision":
-                return float(skm.average_precision_score(y_pos, proba[:, pos]))
-            return float(skm.brier_score_loss(y_pos, proba[:, pos]))
-        proba = proba / np.clip(proba.sum(axis=1, keepdims=True), 1e-12, None)
-        return float(skm.roc_auc_score(y, proba, multi_class="ovr", labels=list(range(k))))
+            return float(m._func(y, chosen, k, positive))
+        return float(m._func(y, proba, k, positive))

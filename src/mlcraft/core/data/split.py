@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold, StratifiedKFold, StratifiedShuffleSplit
 
+from mlcraft.config import check_test_size
 from mlcraft.exceptions import DataError
 
 __all__ = ["TestSplit", "split_test", "hash_fraction", "row_fraction", "cv_folds", "strata"]
@@ -89,6 +90,7 @@ def split_test(
     >>> s.method, 150 < s.n_test < 250
     ('hash', True)
     """
+    check_test_size(test_size)
     n = len(frame)
     if test_size == 0:
         return TestSplit(np.zeros(n, dtype=bool), "none")
@@ -100,7 +102,10 @@ def split_test(
     labels = strata(column, classification=classification and stratify_on is None)
     n_test = int(round(n * test_size))
     if n_test < 1 or n - n_test < 2:
-        raise DataError(f"{n} rows cannot be split with test size {test_size}; use more data or --test-size 0")
+        raise DataError(
+            f"{n} rows cannot be split with test size {test_size} (--test-size): that leaves {n_test} test and "
+            f"{n - n_test} training rows (at least 1 test and 2 training rows are needed); use more data, another --test-size, or --test-size 0"
+        )
     is_test = np.zeros(n, dtype=bool)
     if labels is not None and n_test >= len(set(labels)):
         splitter = StratifiedShuffleSplit(n_splits=1, test_size=n_test, random_state=seed)

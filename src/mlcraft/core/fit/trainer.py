@@ -52,6 +52,7 @@ __all__ = ["TrainingData", "training_data", "Trainer", "TrainOutcome", "SAVE_RES
 
 SAVE_RESERVE_S = 3.0  # time kept for writing the run and the model
 RESERVE_MARGIN = 1.3  # the refit estimate is multiplied by this while searching
+FIRST_MODEL_SHARE = 0.25  # under a small limit, at most this share is kept back until a model exists
 
 
 @dataclass
@@ -227,9 +228,11 @@ class Trainer:
         is estimated from the trials an ensemble would need if the search stopped now (the five best,
         the members greedy selection picks, the stacking members: :func:`likely_members`, recomputed
         when a trial ends), or from the slowest candidate about to start (it may become the best),
-        whichever is longer.
+        whichever is longer. Under a limit so small that saving's 3.5 s exceed ``FIRST_MODEL_SHARE`` of
+        it (under 14 s), at most that share is kept until a trial has succeeded: the whole reserve would
+        leave nothing to a 5 s limit (a model that cannot be refitted in time is bagged instead).
         """
-        data, task, n_jobs = self.data, self.task, self.n_jobs
+        data, task, n_jobs, time_limit = self.data, self.task, self.n_jobs, self.budget.time_limit
         call_s: list[float] = []
         likely: dict[int, list[CVResult]] = {}  # number of finished trials -> their likely members
 
@@ -245,7 +248,10 @@ class Trainer:
                 likely.clear()
                 likely[len(ok)] = likely_members(ok, data.y.to_numpy(), data.scorer, task)
             coming = max((speed.fit_seconds(c) * REFIT_FACTOR for c in candidates if c.skip_reason is None), default=0.0)
-            return 0.5 + ensemble_s + SAVE_RESERVE_S + RESERVE_MARGIN * max(refit_seconds(likely[len(ok)], n_jobs), coming)
+            kept = 0.5 + ensemble_s + SAVE_RESERVE_S + RESERVE_MARGIN * max(refit_seconds(likely[len(ok)], n_jobs), coming)
+            if not ok and time_limit is not None and 0.5 + SAVE_RESERVE_S > FIRST_MODEL_SHARE * time_limit:
+                return min(kept, FIRST_MODEL_SHARE * time_limit)  # a small limit: a first model before all else
+            return kept
 
         return reserve
 
