@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlcraft.core.data.schema import Role
-from mlcraft.reports import format_number
+from mlcraft.formatting import format_number
 
 if TYPE_CHECKING:
     from mlcraft.api.project import Project

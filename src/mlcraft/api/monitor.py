@@ -24,7 +24,8 @@ from mlcraft.core.data.schema import Role, as_category_strings
 from mlcraft.exceptions import ConfigError
 from mlcraft.monitoring import PredictionLog
 from mlcraft.monitoring.drift import MonitorSettings, categorical_drift, numeric_drift
-from mlcraft.monitoring.report import clean, write_report
+from mlcraft.jsonsafe import clean, native
+from mlcraft.monitoring.report import write_report
 
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
@@ -189,7 +190,7 @@ def _window(part: list[tuple], lo: float, scorer: Scorer, model, test: dict | No
     if model.task == "regression":
         pred = np.array([json.loads(r[3]) for r in part], dtype=float)
     else:
-        names = [str(c.item() if hasattr(c, "item") else c) for c in model.classes]
+        names = [str(native(c)) for c in model.classes]
         pred = np.array([[json.loads(r[4]).get(n, 0.0) for n in names] for r in part], dtype=float)
     try:
         iv = score_with_interval(scorer, y, pred, seed=0, n_bootstrap=200)

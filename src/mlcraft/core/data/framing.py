@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from mlcraft.exceptions import ConfigError, DataError
+from mlcraft.jsonsafe import native
 
 __all__ = ["infer_task", "check_target", "choose_positive_class", "class_labels", "to_native"]
 
@@ -15,9 +16,7 @@ MAX_INT_CLASSES = 20
 _POSITIVE_WORDS = {"1", "true", "yes", "y", "t", "positive", "pos", "survived"}
 
 
-def to_native(value: Any) -> Any:
-    """A numpy scalar as the Python value (for TOML/JSON)."""
-    return value.item() if isinstance(value, np.generic) else value
+to_native = native  # a numpy scalar as the Python value (for TOML/JSON): mlcraft.jsonsafe.native
 
 
 def check_target(values: pd.Series, target: str) -> pd.Series:
