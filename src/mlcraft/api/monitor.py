@@ -30,14 +30,17 @@ from mlcraft.monitoring.report import write_report
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
 
-__all__ = ["monitor", "MonitorResult", "parse_since", "parse_duration"]
+__all__ = ["monitor", "MonitorResult", "parse_since", "parse_duration", "SINCE"]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 MAX_LOG_ROWS = 500_000  # the most recent logged rows read for drift
+SINCE = "7d"  # how far back `monitor` looks by default
 
 
 @dataclass
 class MonitorResult:
+    """What ``monitor`` found: the report (as written to ``report.json``) and where it was written."""
+
     report: dict[str, Any]
     json_path: Path
     html_path: Path
@@ -72,7 +75,7 @@ def _iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def monitor(project: Project, *, since: str = "7d", window: str | None = None, out: str | Path | None = None, now: float | None = None) -> MonitorResult:
+def monitor(project: Project, *, since: str = SINCE, window: str | None = None, out: str | Path | None = None, now: float | None = None) -> MonitorResult:
     """Drift, service health and live quality over the prediction log since ``since``."""
     settings = MonitorSettings.from_config(project.config.extra.get("monitor"))
     now = time.time() if now is None else now

@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 
 from mlcraft import atomic
-from mlcraft.config import ProjectConfig
+from mlcraft.config import N_FOLDS, SEED, TEST_SIZE, TIME_LIMIT_S, ProjectConfig, resolve_budget
 from mlcraft.core.data import load as data_mod
 from mlcraft.core.data import framing
 from mlcraft.core.fit.events import Callback
-from mlcraft.core.analysis.metrics import default_metric, get_metric
+from mlcraft.core.analysis.metrics import Metric, default_metric, get_metric
 from mlcraft.core.data.schema import Schema, detect_identifier, infer_schema
 from mlcraft.core.data.split import split_test
 from mlcraft.exceptions import ConfigError, DataError, ProjectError
@@ -78,16 +78,16 @@ class Project:
         task: str | None = None,
         metric: str | None = None,
         positive_class: Any = None,
-        test_size: float = 0.2,
+        test_size: float = TEST_SIZE,
         test_data: str | os.PathLike[str] | pd.DataFrame | None = None,
         stratify_on: str | None = None,
         id_column: str | None = None,
         categorical: Sequence[str] = (),
         drop: Sequence[str] = (),
-        seed: int = 42,
-        time_limit: float | None = 300.0,
+        seed: int = SEED,
+        time_limit: float | None = TIME_LIMIT_S,
         max_trials: int | None = None,
-        n_folds: int = 5,
+        n_folds: int = N_FOLDS,
         encoding: str | None = None,
     ) -> Project:
         """Frame the problem, store the data and set the test set aside, before anything else looks.
@@ -199,6 +199,11 @@ class Project:
         return self._schema
 
     @property
+    def metric(self) -> Metric:
+        """The project's metric: its name and which way is better (``greater_is_better``, ``sign``)."""
+        return get_metric(self.config.metric, self.config.task)
+
+    @property
     def database_url(self) -> str:
         """Where the registry and the prediction log live (see :meth:`open`)."""
         from mlcraft.config import env_db
@@ -286,27 +291,31 @@ class Project:
         """Shortlist, tune and ensemble model families by cross-validation; refit the champion; save it.
 
         With neither ``time_limit`` nor ``max_trials`` the project's settings apply. Giving
-        ``max_trials`` alone means fixed work and no time limit (reproducible runs). ``replay``
+        ``max_trials`` alone means fixed work and no time limit (reproducible runs): see
+        :func:`mlcraft.config.resolve_budget`. ``replay``
         (a run id) rebuilds that run's final model exactly instead of searching; ``prefer_fast``
         saves the best single model rather than an ensemble.
         """
         from mlcraft.api.train import run_training
 
-        if time_limit is None and max_trials is None:
-            time_limit, max_trials = self.config.time_limit, self.config.max_trials
+        time_limit, max_trials = resolve_budget(time_limit, max_trials, self.config)
         return run_training(
             self, time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs, families=families, exclude=exclude,
             callbacks=callbacks, replay=replay, prefer_fast=prefer_fast,
         )
 
-    def tune(self, *, family: str, strategy: str = "bayes", space, trials: int = 20, n_jobs: int | None = None, time_limit: float | None = None, save: bool = False, callbacks: Iterable[Callback] = ()):
+    def tune(self, *, family: str, strategy: str | None = None, space, trials: int | None = None, n_jobs: int | None = None, time_limit: float | None = None, save: bool = False, callbacks: Iterable[Callback] = ()):
         """An explicit search over one family (grid, random or bayes) on the project's CV folds.
 
         ``space`` is a TOML file or a mapping ``{param: {"values": [...]} | {"low": a, "high": b}}``.
         With ``save``, the best configuration is refitted and saved as a new model version.
+        ``strategy`` and ``trials`` default to :data:`mlcraft.api.tune.STRATEGY` (bayes) and
+        :data:`~mlcraft.api.tune.TRIALS` (20).
         """
-        from mlcraft.api.tune import run_tune
+        from mlcraft.api.tune import STRATEGY, TRIALS, run_tune
 
+        strategy = STRATEGY if strategy is None else strategy
+        trials = TRIALS if trials is None else trials
         return run_tune(self, family=family, strategy=strategy, space=space, trials=trials, n_jobs=n_jobs, time_limit=time_limit, save=save, callbacks=callbacks)
 
     def load_model(self, version: int | None = None):
@@ -397,8 +406,9 @@ class Project:
 
     def monitor(self, **options: Any):
         """Drift and live-quality report over the prediction log (see :func:`mlcraft.api.monitor.monitor`)."""
-        from mlcraft.api.monitor import monitor
+        from mlcraft.api.monitor import SINCE, monitor
 
+        options["since"] = SINCE if options.get("since") is None else options["since"]
         return monitor(self, **options)
 
     def retrain(self, data, **options: Any):

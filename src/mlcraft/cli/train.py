@@ -12,6 +12,7 @@ from rich.table import Table
 
 from mlcraft.api import Callback, Project
 from mlcraft.cli.app import command, console, fmt, process_age, split_names
+from mlcraft.config import N_FOLDS, SEED, TEST_SIZE, TIME_LIMIT_S, resolve_budget
 from mlcraft.exceptions import ConfigError
 
 
@@ -19,8 +20,9 @@ class RichReport(Callback):
     """A live line (trials done, best CV score so far, current family, time left) over the results:
     every shortlisted family, then each new best found by tuning."""
 
-    def __init__(self, total: int, metric: str):
+    def __init__(self, total: int, metric: str, greater_is_better: bool):
         self.metric = metric
+        self.greater_is_better = greater_is_better
         self.best: float | None = None
         self.sign = 1.0
         self.progress = Progress(
@@ -63,7 +65,7 @@ class RichReport(Callback):
         self.trials += 1
         shortlist = "#" not in result.name
         if result.ok:
-            better = self.best is None or (result.mean < self.best if self.metric in _LOWER else result.mean > self.best)
+            better = self.best is None or (result.mean > self.best if self.greater_is_better else result.mean < self.best)
             if better:
                 self.best, self.best_name = result.mean, result.name
             if shortlist or better:
@@ -85,9 +87,6 @@ class RichReport(Callback):
 
     def on_train_end(self, summary):
         self.progress.stop()
-
-
-_LOWER = {"rmse", "mse", "mae", "median_ae", "mape", "log_loss", "brier"}
 
 
 def _schema_table(project: Project) -> Table:
@@ -135,21 +134,21 @@ def train(
     task: Optional[str] = typer.Option(None, help="regression, binary or multiclass (default: inferred from the target)."),
     metric: Optional[str] = typer.Option(None, help="Metric, e.g. rmse, mae, r2, roc_auc, log_loss, accuracy, f1 (scikit-learn scorer names work)."),
     positive_class: Optional[str] = typer.Option(None, help="Positive class of a binary target (default: 1/True/yes, else the minority class)."),
-    test_size: float = typer.Option(0.2, help="Share of rows set aside as the test set before anything looks at the data (0 for none)."),
+    test_size: Optional[float] = typer.Option(None, help=f"Share of rows set aside as the test set before anything looks at the data (default {TEST_SIZE:g}; 0 for none)."),
     test_data: Optional[Path] = typer.Option(None, help="A separate test set file, instead of a split."),
     stratify_on: Optional[str] = typer.Option(None, help="Stratify the split on quantile bins of this column (the book's income_cat)."),
     id_column: Optional[str] = typer.Option(None, "--id", help="Identifier column: never a feature; makes the test split stable across data refreshes."),
     categorical: Optional[list[str]] = typer.Option(None, help="Treat column(s) as categorical (repeat, or comma-separated)."),
     drop: Optional[list[str]] = typer.Option(None, help="Drop column(s) (repeat, or comma-separated)."),
-    seed: Optional[int] = typer.Option(None, help="Random seed (default 42)."),
-    time_limit: Optional[float] = typer.Option(None, help="Seconds for the whole training, final refit and saving included (default 300; not with --max-trials alone)."),
+    seed: Optional[int] = typer.Option(None, help=f"Random seed (default {SEED})."),
+    time_limit: Optional[float] = typer.Option(None, help=f"Seconds for the whole training, final refit and saving included (default {TIME_LIMIT_S:g}; not with --max-trials alone)."),
     max_trials: Optional[int] = typer.Option(None, help="Fixed number of trials instead of a time limit: same data and seed give the same leaderboard, model and predictions."),
     n_jobs: Optional[int] = typer.Option(None, help="Parallel workers: trials run side by side (default: all cores)."),
     replay: Optional[str] = typer.Option(None, "--replay", help="Rebuild exactly the final model of this earlier run (its id under DIR/runs/), instead of searching."),
     prefer_fast: bool = typer.Option(False, "--prefer-fast", help="Save the best single model refitted on all rows that is expected to predict 10,000 rows within 1 s, never an ensemble."),
     family: Optional[list[str]] = typer.Option(None, help="Only these model families (repeat, or comma-separated)."),
     exclude: Optional[list[str]] = typer.Option(None, help="Leave these model families out."),
-    folds: int = typer.Option(5, help="Cross-validation folds."),
+    folds: Optional[int] = typer.Option(None, help=f"Cross-validation folds (default {N_FOLDS})."),
     encoding: Optional[str] = typer.Option(None, help="Text encoding of the CSV (default: detected)."),
 ) -> None:
     """Train on DATA: infer the schema, set the test set aside, shortlist, tune and ensemble model families by cross-validation within the time limit, save the champion."""
@@ -159,12 +158,12 @@ def train(
     else:
         if data is None or target is None:
             raise ConfigError(f"{project} is not a project yet: give DATA and --target, e.g. `mlcraft train data.csv --target price --project {project}`")
+        limit, trials = resolve_budget(time_limit, max_trials)
+        given = {k: v for k, v in {"test_size": test_size, "seed": seed, "n_folds": folds}.items() if v is not None}  # unset: the facade's defaults
         proj = Project.create(
-            project, data, target, task=task, metric=metric, positive_class=positive_class, test_size=test_size,
+            project, data, target, task=task, metric=metric, positive_class=positive_class,
             test_data=test_data, stratify_on=stratify_on, id_column=id_column, categorical=split_names(categorical),
-            drop=split_names(drop), seed=42 if seed is None else seed,
-            time_limit=None if (max_trials is not None and time_limit is None) else (300.0 if time_limit is None else time_limit),
-            max_trials=max_trials, n_folds=folds, encoding=encoding,
+            drop=split_names(drop), time_limit=limit, max_trials=trials, encoding=encoding, **given,
         )
         for note in proj.notes:
             console.print(f"[yellow]note[/]: {note}")
@@ -173,11 +172,10 @@ def train(
     if replay is None:
         console.print(_schema_table(proj))
     chosen = proj.candidate_families(split_names(family) or None, split_names(exclude))
-    if time_limit is None and max_trials is None:
-        time_limit, max_trials = proj.config.time_limit, proj.config.max_trials
+    time_limit, max_trials = resolve_budget(time_limit, max_trials, proj.config)
     if time_limit is not None:
         time_limit = max(1.0, time_limit - (time.perf_counter() - started))
-    with RichReport(len(chosen), proj.config.metric) as report:
+    with RichReport(len(chosen), proj.metric.name, proj.metric.greater_is_better) as report:
         result = proj.train(
             time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs, families=split_names(family) or None, exclude=split_names(exclude),
             callbacks=[report], replay=replay, prefer_fast=prefer_fast,
