@@ -23,7 +23,7 @@ from mlcraft.api.serving import ModelService, ServeSettings, new_request_id, par
 from mlcraft.exceptions import DataError, MlcraftError, NotFittedError, RegistryError
 from mlcraft.serve import schemas
 
-__all__ = ["create_app", "served_app", "app_from_env", "get_service"]
+__all__ = ["create_app", "served_app", "app_from_env", "get_service", "answer_predict"]
 
 API_KEY_HEADER = "X-API-Key"
 _key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Required when the server was started with --api-key or MLCRAFT_API_KEY.")
@@ -63,6 +63,27 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise BodyTooLarge(size)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def answer_predict(svc: ModelService, body: bytes, request_id: str, start: float, *, csv: bool = False) -> dict[str, Any]:
+    """The answer of ``POST /predict`` to ``body``: check it, predict (micro-batched with concurrent
+    requests), log the request and return the response body. The endpoint and the fast path
+    (:class:`~mlcraft.serve.fastpath.PredictFastPath`) both answer through this function.
+
+    ``start`` is when the request began (``time.perf_counter()``; the logged latency counts from
+    there). Refused input raises the :class:`~mlcraft.exceptions.MlcraftError` that says why;
+    nothing is logged then (the caller answers and logs the error).
+    """
+    large = len(body) > INLINE_BODY_BYTES  # checked in a worker thread, so the event loop goes on
+    if csv:
+        prepared = await _maybe_threaded(svc.prepare_csv, body, large=large)
+    else:
+        prepared = await _maybe_threaded(svc.prepare_records, parse_json_records(body), large=large)
+    raw = await svc.predict_async(prepared)
+    result = await _maybe_threaded(svc.finish, prepared, raw, request_id, large=large)
+    result.record.latency_ms = (time.perf_counter() - start) * 1000
+    svc.log(result.record)
+    return result.body
 
 
 def _status_of(exc: MlcraftError) -> int:
@@ -132,20 +153,13 @@ def create_app(settings: ServeSettings, *, service: ModelService | None = None) 
         request_id = new_request_id()
         try:
             body = await read_body(request, settings.max_body_bytes)
-            if request.headers.get("content-type", "").split(";")[0].strip().lower() in schemas.CSV_TYPES:
-                prepared = await _maybe_threaded(svc.prepare_csv, body, large=len(body) > INLINE_BODY_BYTES)
-            else:
-                records = parse_json_records(body)
-                prepared = await _maybe_threaded(svc.prepare_records, records, large=len(body) > INLINE_BODY_BYTES)
-            raw = await svc.predict_async(prepared)  # micro-batched with concurrent requests
-            result = await _maybe_threaded(svc.finish, prepared, raw, request_id, large=len(body) > INLINE_BODY_BYTES)
+            csv = request.headers.get("content-type", "").split(";")[0].strip().lower() in schemas.CSV_TYPES
+            answer = await answer_predict(svc, body, request_id, start, csv=csv)
         except MlcraftError as exc:
             status = _status_of(exc)
             svc.log_error(request_id, "/predict", status, str(exc), (time.perf_counter() - start) * 1000)
             return _error(status, str(exc), request_id)
-        result.record.latency_ms = (time.perf_counter() - start) * 1000
-        svc.log(result.record)
-        return JSONResponse(result.body, headers={"X-Request-ID": request_id})
+        return JSONResponse(answer, headers={"X-Request-ID": request_id})
 
     @app.post(
         "/feedback",
