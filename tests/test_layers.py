@@ -8,7 +8,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mlcraft"
 
 LAYERS = {
-    "exceptions": 0, "config": 0, "atomic": 0,
+    "exceptions": 0, "config": 0, "atomic": 0, "jsonsafe": 0, "formatting": 0,
     "core": 1, "tasks": 1,
     "models": 2, "nn": 2,
     "workspace": 3, "registry": 3, "database": 3, "monitoring": 3, "reports": 3, "plots": 3,

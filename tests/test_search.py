@@ -1,13 +1,21 @@
-"""Cross-validation: honest out-of-fold predictions, the budget, failures, the leaderboard."""
+"""Cross-validation: honest out-of-fold predictions, the budget, failures, the leaderboard.
+
+The shortlist tests run the engine that training runs (``core.fit.tuning.Search`` over
+``core.fit.scheduler.FoldPool``, as ``api/train.py`` uses them).
+"""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from mlcraft.core.analysis.metrics import Scorer, get_metric
-from mlcraft.core.fit.search import Budget, Candidate, cross_validate, leaderboard_frame, run_shortlist
+from mlcraft.core.fit.scheduler import FoldPool
+from mlcraft.core.fit.search import Budget, Candidate, leaderboard_frame
+from mlcraft.core.fit.tuning import FamilySpec, Search
 from mlcraft.core.data.split import cv_folds
 
 
@@ -33,43 +41,43 @@ def data(n=50):
     return X, y, cv_folds(y, classification=False, n_folds=5, seed=0)
 
 
-def test_no_out_of_fold_prediction_comes_from_a_model_that_saw_the_row():
+def spec(candidate: Candidate) -> FamilySpec:
+    """A family with nothing to tune whose one trial is ``candidate`` (the engine names its trials)."""
+    return FamilySpec(candidate.name, {}, [{}], lambda name, params: dataclasses.replace(candidate, name=name), candidate.estimated_fit_seconds)
+
+
+def shortlist(candidates, budget: Budget, n_jobs: int = 1):
+    """Run the training engine (Search over a FoldPool) on ``candidates``, one family each."""
     X, y, folds = data()
-    result = cross_validate(Candidate("mem", "mem", {}, RowMemory), X, y, folds, Scorer(get_metric("rmse")), task="regression", n_jobs=2)
+    with FoldPool(X, y, folds, Scorer(get_metric("rmse")), task="regression", n_jobs=n_jobs) as pool:
+        return Search([spec(c) for c in candidates], pool, budget, seed=0).run()
+
+
+def test_no_out_of_fold_prediction_comes_from_a_model_that_saw_the_row():
+    (result,) = shortlist([Candidate("mem", "mem", {}, RowMemory)], Budget(), n_jobs=2)
     assert result.ok
     assert np.all(result.oof == 0.0)  # a 1 would mean a model predicted a row it had seen
 
 
 def test_a_failing_family_is_recorded_not_fatal():
-    X, y, folds = data()
-    scorer = Scorer(get_metric("rmse"))
-    results = run_shortlist(
-        [Candidate("boom", "boom", {}, Boom, 0.01), Candidate("mem", "mem", {}, RowMemory, 0.02)],
-        X, y, folds, scorer, task="regression", budget=Budget(),
-    )
+    results = shortlist([Candidate("boom", "boom", {}, Boom, 0.01), Candidate("mem", "mem", {}, RowMemory, 0.02)], Budget())
     by_name = {r.name: r for r in results}
     assert by_name["boom"].status == "failed" and "diverged" in by_name["boom"].note
     assert by_name["mem"].ok
 
 
 def test_budget_skips_what_would_not_fit_with_a_note():
-    X, y, folds = data()
-    scorer = Scorer(get_metric("rmse"))
-    results = run_shortlist(
-        [Candidate("cheap", "cheap", {}, RowMemory, 0.001), Candidate("huge", "huge", {}, RowMemory, 10_000.0)],
-        X, y, folds, scorer, task="regression", budget=Budget(time_limit=5.0),
-    )
+    results = shortlist([Candidate("cheap", "cheap", {}, RowMemory, 0.001), Candidate("huge", "huge", {}, RowMemory, 10_000.0)], Budget(time_limit=5.0))
     by_name = {r.name: r for r in results}
     assert by_name["cheap"].ok
     assert by_name["huge"].status == "skipped" and "left in the time limit" in by_name["huge"].note
 
 
 def test_max_trials_fixes_the_work():
-    X, y, folds = data()
-    scorer = Scorer(get_metric("rmse"))
-    cands = [Candidate(f"m{i}", "mem", {}, RowMemory, i) for i in range(4)]
-    results = run_shortlist(cands, X, y, folds, scorer, task="regression", budget=Budget(max_trials=2))
-    assert [r.status for r in results] == ["ok", "ok", "skipped", "skipped"]
+    cands = [Candidate(f"m{i}", f"m{i}", {}, RowMemory, i) for i in range(4)]
+    results = shortlist(cands, Budget(max_trials=2))
+    status = {r.name: r.status for r in results}  # the engine records skipped families as it meets them
+    assert [status[f"m{i}"] for i in range(4)] == ["ok", "ok", "skipped", "skipped"]  # the cheapest two run
 
 
 def test_leaderboard_orders_best_first_for_both_directions():

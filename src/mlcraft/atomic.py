@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcraft.exceptions import WriteError
+from mlcraft import jsonsafe
 
 __all__ = [
     "TMP_PREFIX",
@@ -165,25 +166,9 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
-def _json_default(obj: Any) -> Any:
-    import numpy as np
-
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     """Write ``obj`` as indented JSON, atomically (numpy scalars and arrays are converted)."""
-    write_text(path, json.dumps(obj, indent=2, default=_json_default, allow_nan=True) + "\n")
+    write_text(path, json.dumps(obj, indent=2, default=jsonsafe.default, allow_nan=True) + "\n")
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
@@ -194,7 +179,7 @@ def read_json(path: str | os.PathLike[str]) -> Any:
 def append_jsonl(path: str | os.PathLike[str], record: Any) -> None:
     """Append one JSON line and flush it to disk (a line cut by a crash is skipped by :func:`read_jsonl`)."""
     with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record, default=_json_default) + "\n")
+        fh.write(json.dumps(record, default=jsonsafe.default) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from mlcraft.exceptions import ConfigError, ProjectError
 
-__all__ = ["ProjectConfig", "check_test_size", "load_config", "dump_config", "env_n_jobs", "env_db", "env_api_key", "env_serve_settings", "SERVE_SETTINGS_ENV"]
+__all__ = ["ProjectConfig", "check_test_size", "SEED", "TIME_LIMIT_S", "TEST_SIZE", "N_FOLDS", "resolve_budget", "load_config", "dump_config", "env_n_jobs", "env_db", "env_api_key", "env_serve_settings", "SERVE_SETTINGS_ENV"]
 
 
 def check_test_size(value: float, where: str = "--test-size") -> float:
@@ -29,6 +29,12 @@ def check_test_size(value: float, where: str = "--test-size") -> float:
             "set aside as the test set; use e.g. 0.2, or 0 for no test set"
         )
     return value
+
+# the defaults of a new project (ProjectConfig's fields, Project.create's signature and the CLI's help use these)
+SEED = 42
+TIME_LIMIT_S = 300.0  # seconds for `train`, start-up, final refit and saving included
+TEST_SIZE = 0.2
+N_FOLDS = 5
 
 # section name -> fields stored in it (the file stays readable; the dataclass stays flat)
 _SECTIONS: dict[str, tuple[str, ...]] = {
@@ -94,12 +100,12 @@ class ProjectConfig:
     categorical: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()
     split_method: str = "stratified"
-    test_size: float = 0.2
+    test_size: float = TEST_SIZE
     stratify_on: str | None = None
-    seed: int = 42
-    time_limit: float | None = 300.0
+    seed: int = SEED
+    time_limit: float | None = TIME_LIMIT_S
     max_trials: int | None = None
-    n_folds: int = 5
+    n_folds: int = N_FOLDS
     extra: dict[str, Any] = field(default_factory=dict)  # sections owned by later features
 
     def __post_init__(self) -> None:
@@ -153,6 +159,24 @@ class ProjectConfig:
             return cls(**flat, extra=extra)
         except TypeError as exc:
             raise ConfigError(f"mlcraft.toml is incomplete: {exc}") from None
+
+
+def resolve_budget(time_limit: float | None, max_trials: int | None, stored: ProjectConfig | None = None) -> tuple[float | None, int | None]:
+    """The budget of a run, ``(time_limit, max_trials)``, from what the user gave (None: not given).
+
+    The one place this is decided (``train``, ``retrain``, the facade and the CLI call it):
+
+    - either given: as given; ``max_trials`` alone means fixed work and no time limit (reproducible);
+    - neither: the project's stored settings (``stored``), or for a new project :data:`TIME_LIMIT_S`.
+
+    >>> resolve_budget(None, None), resolve_budget(None, 10), resolve_budget(60.0, None)
+    ((300.0, None), (None, 10), (60.0, None))
+    """
+    if time_limit is not None or max_trials is not None:
+        return time_limit, max_trials
+    if stored is not None:
+        return stored.time_limit, stored.max_trials
+    return TIME_LIMIT_S, None
 
 
 def dump_config(config: ProjectConfig) -> str:

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mlcraft import atomic
+from mlcraft import atomic, jsonsafe
 from mlcraft.core.predict.pipeline import FittedModel
 from mlcraft.database import DEFAULT_DB_NAME, Database
 from mlcraft.exceptions import NotFittedError, RegistryError
@@ -306,4 +306,4 @@ def _float(value: Any) -> float | None:
 
 
 def _dumps(record: dict[str, Any]) -> str:
-    return json.dumps(record, default=atomic._json_default, allow_nan=True)
+    return json.dumps(record, default=jsonsafe.default, allow_nan=True)

@@ -15,7 +15,9 @@ from mlcraft.api.train import TrainResult
 from mlcraft.core.fit.events import Callback
 from mlcraft.exceptions import ConfigError
 
-__all__ = ["DEMO_DATASETS", "DemoResult", "load_demo_dataset", "run_demo"]
+__all__ = ["DEMO_DATASETS", "DEMO_TIME_LIMIT_S", "DemoResult", "load_demo_dataset", "run_demo"]
+
+DEMO_TIME_LIMIT_S = 40.0  # seconds of training per demo dataset
 
 DEMO_DATASETS = {
     "breast_cancer": "binary: malignant or benign tumour from 30 cell measurements (569 rows)",
@@ -51,7 +53,7 @@ def run_demo(
     root: str | os.PathLike[str],
     *,
     datasets: Iterable[str] | None = None,
-    time_limit: float = 40.0,
+    time_limit: float = DEMO_TIME_LIMIT_S,
     callbacks: Callable[[Project], Iterable[Callback]] | None = None,
 ) -> Iterator[DemoResult]:
     """Train, evaluate and predict on each dataset, in ``root/<name>``; yields one result per dataset."""

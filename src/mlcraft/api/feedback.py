@@ -16,6 +16,7 @@ import pandas as pd
 
 from mlcraft.core.data.load import load_table
 from mlcraft.exceptions import DataError
+from mlcraft.jsonsafe import native
 from mlcraft.monitoring import PredictionLog
 from mlcraft.tasks import get_kind
 
@@ -79,7 +80,7 @@ def _labels(project: Project, values: pd.Series, where: str, line_of) -> list[An
             first = int(np.flatnonzero(bad)[0])
             raise DataError(f"{where}: label {values.iloc[first]!r} at {line_of(int(values.index[first]))} is not a number")
         return numbers.astype(float).tolist()
-    return [v.item() if hasattr(v, "item") else v for v in values]
+    return [native(v) for v in values]
 
 
 def _by_request_id(frame: pd.DataFrame, where: str, line_of) -> list[tuple[str, int]]:

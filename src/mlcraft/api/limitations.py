@@ -15,8 +15,8 @@ from mlcraft.core.analysis.metrics import get_metric
 from mlcraft.core.data.schema import Role
 from mlcraft.core.fit.baseline import BASELINE
 from mlcraft.core.fit.status import TrialStatus
-from mlcraft.reports import format_number
 from mlcraft.tasks import get_kind
+from mlcraft.formatting import format_number
 
 if TYPE_CHECKING:
     from mlcraft.api.project import Project

@@ -24,19 +24,23 @@ from mlcraft.core.data.schema import Role, as_category_strings
 from mlcraft.exceptions import ConfigError
 from mlcraft.monitoring import PredictionLog
 from mlcraft.monitoring.drift import MonitorSettings, categorical_drift, numeric_drift
-from mlcraft.monitoring.report import clean, write_report
+from mlcraft.jsonsafe import clean, native
+from mlcraft.monitoring.report import write_report
 
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
 
-__all__ = ["monitor", "MonitorResult", "parse_since", "parse_duration"]
+__all__ = ["monitor", "MonitorResult", "parse_since", "parse_duration", "SINCE"]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 MAX_LOG_ROWS = 500_000  # the most recent logged rows read for drift
+SINCE = "7d"  # how far back `monitor` looks by default
 
 
 @dataclass
 class MonitorResult:
+    """What ``monitor`` found: the report (as written to ``report.json``) and where it was written."""
+
     report: dict[str, Any]
     json_path: Path
     html_path: Path
@@ -71,7 +75,7 @@ def _iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def monitor(project: Project, *, since: str = "7d", window: str | None = None, out: str | Path | None = None, now: float | None = None) -> MonitorResult:
+def monitor(project: Project, *, since: str = SINCE, window: str | None = None, out: str | Path | None = None, now: float | None = None) -> MonitorResult:
     """Drift, service health and live quality over the prediction log since ``since``."""
     settings = MonitorSettings.from_config(project.config.extra.get("monitor"))
     now = time.time() if now is None else now
@@ -188,7 +192,7 @@ def _window(part: list[tuple], lo: float, scorer: Scorer, model, test: dict | No
     if not model.kind.classification:
         pred = np.array([json.loads(r[3]) for r in part], dtype=float)
     else:
-        names = [str(c.item() if hasattr(c, "item") else c) for c in model.classes]
+        names = [str(native(c)) for c in model.classes]
         pred = np.array([[json.loads(r[4]).get(n, 0.0) for n in names] for r in part], dtype=float)
     try:
         iv = score_with_interval(scorer, y, pred, seed=0, n_bootstrap=200)

@@ -16,21 +16,31 @@ import os
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from mlcraft import atomic
-from mlcraft.config import ProjectConfig
+from mlcraft.config import N_FOLDS, SEED, TEST_SIZE, TIME_LIMIT_S, ProjectConfig, resolve_budget
 from mlcraft.core.data import load as data_mod
 from mlcraft.core.fit.events import Callback
-from mlcraft.core.analysis.metrics import get_metric
+from mlcraft.core.analysis.metrics import Metric, get_metric
 from mlcraft.core.data.schema import Schema
 from mlcraft.core.learner import frame_problem
 from mlcraft.exceptions import ConfigError, ProjectError
 from mlcraft.registry import ModelRegistry
 from mlcraft.tasks import ProblemKind, get_kind
 from mlcraft.workspace import Workspace
+
+if TYPE_CHECKING:  # the step modules load on first use
+    from mlcraft.api.analyse import AnalysisResult
+    from mlcraft.api.explore import ExploreResult
+    from mlcraft.api.monitor import MonitorResult
+    from mlcraft.api.predict import PredictSummary
+    from mlcraft.api.report import ReportResult
+    from mlcraft.api.retrain import RetrainResult
+    from mlcraft.api.train import TrainResult
+    from mlcraft.api.tune import TuneResult
 
 __all__ = ["Project", "MlcraftWarning"]
 
@@ -43,6 +53,14 @@ class Project:
     """A project directory: settings, data versions, test split, runs and model versions.
 
     Use :meth:`create` for a new project and :meth:`open` (or the constructor) for an existing one.
+
+    What the methods return: a step that produces something returns a result dataclass
+    (:meth:`train` a ``TrainResult``, :meth:`tune` a ``TuneResult``, :meth:`predict_file` a
+    ``PredictSummary``, :meth:`explore` an ``ExploreResult``, :meth:`analyse` an ``AnalysisResult``,
+    :meth:`report` a ``ReportResult``, :meth:`monitor` a ``MonitorResult``, :meth:`retrain` a
+    ``RetrainResult``); :meth:`predict` returns a DataFrame; the records :meth:`evaluate`,
+    :meth:`models`, :meth:`rollback` and :meth:`feedback` return are plain dicts, as stored in the
+    project's JSON files and database and as the server answers them (keys listed in each docstring).
     """
 
     def __init__(self, path: str | os.PathLike[str], *, db: str | None = None):
@@ -78,16 +96,16 @@ class Project:
         task: str | None = None,
         metric: str | None = None,
         positive_class: Any = None,
-        test_size: float = 0.2,
+        test_size: float = TEST_SIZE,
         test_data: str | os.PathLike[str] | pd.DataFrame | None = None,
         stratify_on: str | None = None,
         id_column: str | None = None,
         categorical: Sequence[str] = (),
         drop: Sequence[str] = (),
-        seed: int = 42,
-        time_limit: float | None = 300.0,
+        seed: int = SEED,
+        time_limit: float | None = TIME_LIMIT_S,
         max_trials: int | None = None,
-        n_folds: int = 5,
+        n_folds: int = N_FOLDS,
         encoding: str | None = None,
         objective: str | None = None,
     ) -> Project:
@@ -154,8 +172,8 @@ class Project:
         return self._schema
 
     @property
-    def metric(self):
-        """The project's metric (:class:`~mlcraft.core.analysis.metrics.Metric`: name, direction, description)."""
+    def metric(self) -> Metric:
+        """The project's metric: its name and which way is better (``greater_is_better``, ``sign``)."""
         return get_metric(self.config.metric, self.config.task)
 
     @property
@@ -248,31 +266,35 @@ class Project:
         callbacks: Iterable[Callback] = (),
         replay: str | None = None,
         prefer_fast: bool = False,
-    ):
+    ) -> TrainResult:
         """Shortlist, tune and ensemble model families by cross-validation; refit the champion; save it.
 
         With neither ``time_limit`` nor ``max_trials`` the project's settings apply. Giving
-        ``max_trials`` alone means fixed work and no time limit (reproducible runs). ``replay``
+        ``max_trials`` alone means fixed work and no time limit (reproducible runs): see
+        :func:`mlcraft.config.resolve_budget`. ``replay``
         (a run id) rebuilds that run's final model exactly instead of searching; ``prefer_fast``
         saves the best single model rather than an ensemble.
         """
         from mlcraft.api.train import run_training
 
-        if time_limit is None and max_trials is None:
-            time_limit, max_trials = self.config.time_limit, self.config.max_trials
+        time_limit, max_trials = resolve_budget(time_limit, max_trials, self.config)
         return run_training(
             self, time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs, families=families, exclude=exclude,
             callbacks=callbacks, replay=replay, prefer_fast=prefer_fast,
         )
 
-    def tune(self, *, family: str, strategy: str = "bayes", space, trials: int = 20, n_jobs: int | None = None, time_limit: float | None = None, save: bool = False, callbacks: Iterable[Callback] = ()):
+    def tune(self, *, family: str, strategy: str | None = None, space, trials: int | None = None, n_jobs: int | None = None, time_limit: float | None = None, save: bool = False, callbacks: Iterable[Callback] = ()) -> TuneResult:
         """An explicit search over one family (grid, random or bayes) on the project's CV folds.
 
         ``space`` is a TOML file or a mapping ``{param: {"values": [...]} | {"low": a, "high": b}}``.
         With ``save``, the best configuration is refitted and saved as a new model version.
+        ``strategy`` and ``trials`` default to :data:`mlcraft.api.tune.STRATEGY` (bayes) and
+        :data:`~mlcraft.api.tune.TRIALS` (20).
         """
-        from mlcraft.api.tune import run_tune
+        from mlcraft.api.tune import STRATEGY, TRIALS, run_tune
 
+        strategy = STRATEGY if strategy is None else strategy
+        trials = TRIALS if trials is None else trials
         return run_tune(self, family=family, strategy=strategy, space=space, trials=trials, n_jobs=n_jobs, time_limit=time_limit, save=save, callbacks=callbacks)
 
     def load_model(self, version: int | None = None):
@@ -288,19 +310,23 @@ class Project:
             warnings.warn(note, MlcraftWarning, stacklevel=2)
         return result.frame
 
-    def predict_file(self, source, out, *, version: int | None = None, encoding: str | None = None, progress=None):
+    def predict_file(self, source, out, *, version: int | None = None, encoding: str | None = None, progress=None) -> PredictSummary:
         """Predict a CSV/Parquet file of any size into ``out``, in chunks (written atomically); returns a summary."""
         from mlcraft.api.predict import predict_file
 
         return predict_file(self, source, out, version=version, encoding=encoding, progress=progress)
 
     def evaluate(self, *, version: int | None = None) -> dict[str, Any]:
-        """Score a model (the champion by default) once on the test set, with a 95% interval."""
+        """Score a model (the champion by default) once on the test set, with a 95% interval.
+
+        Returns the evaluation record as stored in ``evaluations/looks.jsonl`` (``metric``,
+        ``value``, ``ci_low``, ``ci_high``, the model version and when it was looked at...).
+        """
         from mlcraft.api.evaluate import evaluate
 
         return evaluate(self, version=version)
 
-    def explore(self, *, size_by: str | None = None, plot_sample: int | None = None):
+    def explore(self, *, size_by: str | None = None, plot_sample: int | None = None) -> ExploreResult:
         """Explore the training rows (never the test rows): statistics, flags, figures, an HTML page.
 
         Writes ``reports/explore/`` (``explore.html``, ``explore.json`` and every figure as PNG).
@@ -318,7 +344,7 @@ class Project:
         min_recall: float | None = None,
         learning_curve: bool = True,
         importance: bool = True,
-    ):
+    ) -> AnalysisResult:
         """Error analysis on the out-of-fold predictions of the training rows (never the test rows).
 
         ``min_precision``/``min_recall`` choose a binary decision threshold and save it with the model
@@ -331,14 +357,15 @@ class Project:
             learning_curve=learning_curve, importance=importance,
         )
 
-    def report(self, *, out: str | os.PathLike[str] | None = None):
+    def report(self, *, out: str | os.PathLike[str] | None = None) -> ReportResult:
         """The "present your solution" document: one self-contained HTML page under 5 MB, plus JSON."""
         from mlcraft.api.report import run_report
 
         return run_report(self, out=out)
     # -- launch, monitor, maintain -----------------------------------------------------------------
     def models(self) -> dict[str, Any]:
-        """Every model version, the champion and the history of promotions and rollbacks."""
+        """Every model version, the champion and the history of promotions and rollbacks:
+        ``{"champion": int | None, "versions": [record, ...], "history": [event, ...]}``."""
         from mlcraft.api.versions import list_models
 
         return list_models(self)
@@ -350,26 +377,82 @@ class Project:
         return champion_at(self, when)
 
     def rollback(self, to: int | None = None, *, reason: str | None = None) -> dict[str, Any]:
-        """Make an earlier version champion again (default: the previous champion)."""
+        """Make an earlier version champion again (default: the previous champion).
+
+        Returns ``{"previous": int, "champion": int, "history": event}`` (the recorded rollback).
+        """
         from mlcraft.api.versions import rollback
 
         return rollback(self, to, reason=reason)
 
     def feedback(self, labels, *, key: str | None = None) -> dict[str, Any]:
-        """Join late ground truth (file or DataFrame) to the prediction log, by request id or ``key``."""
+        """Join late ground truth (file or DataFrame) to the prediction log, by request id or ``key``.
+
+        Returns ``{"received": int, "matched": int, "unmatched": int, "notes": [str, ...]}`` (the
+        answer of the server's ``/feedback`` too).
+        """
         from mlcraft.api.feedback import add_feedback
 
         return add_feedback(self, labels, key=key)
 
-    def monitor(self, **options: Any):
-        """Drift and live-quality report over the prediction log (see :func:`mlcraft.api.monitor.monitor`)."""
-        from mlcraft.api.monitor import monitor
+    def monitor(self, *, since: str | None = None, window: str | None = None, out: str | os.PathLike[str] | None = None, now: float | None = None) -> MonitorResult:
+        """Drift, service health and live quality over the prediction log (``mlcraft monitor``).
 
-        return monitor(self, **options)
+        Parameters
+        ----------
+        since : str, optional
+            Predictions since a duration back from now (``30m``, ``12h``, ``7d``, ``2w``) or a date
+            (``2026-11-20``); default :data:`mlcraft.api.monitor.SINCE` (7 days).
+        window : str, optional
+            Time window of the live metric (default: ``[monitor] window`` in mlcraft.toml, else 1d).
+        out : path, optional
+            Directory for ``report.html`` and ``report.json`` (default: ``DIR/monitoring/<time>/``).
+        now : float, optional
+            The present, in seconds since the epoch (default: the clock; for replaying a past day).
 
-    def retrain(self, data, **options: Any):
-        """Add ``data`` as a new dataset version, train a challenger, promote it only if not worse."""
+        Returns a ``MonitorResult``: the report, its two paths, and ``alerts`` (empty when no
+        threshold was crossed).
+        """
+        from mlcraft.api.monitor import SINCE, monitor
+
+        return monitor(self, since=SINCE if since is None else since, window=window, out=out, now=now)
+
+    def retrain(
+        self,
+        data: str | os.PathLike[str] | pd.DataFrame,
+        *,
+        dry_run: bool = False,
+        time_limit: float | None = None,
+        max_trials: int | None = None,
+        n_jobs: int | None = None,
+        families: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
+        encoding: str | None = None,
+        callbacks: Iterable[Callback] = (),
+    ) -> RetrainResult:
+        """Add ``data`` as a new dataset version, train a challenger, promote it only if not worse
+        (``mlcraft retrain``).
+
+        Parameters
+        ----------
+        data : path or DataFrame
+            New labelled rows with the project's columns.
+        dry_run : bool
+            Train and compare, but change nothing in the project.
+        time_limit, max_trials : optional
+            The challenger's budget (default: the project's settings, as the champion had).
+        n_jobs, families, exclude, callbacks
+            As for :meth:`train`.
+        encoding : str, optional
+            Text encoding of a CSV (default: detected).
+
+        Returns a ``RetrainResult``: the gate's decision, the champion before and after, the
+        challenger's version, the new dataset version and notes.
+        """
         from mlcraft.api.retrain import retrain
 
-        return retrain(self, data, **options)
+        return retrain(
+            self, data, dry_run=dry_run, time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs,
+            families=families, exclude=exclude, encoding=encoding, callbacks=callbacks,
+        )
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from mlcraft import atomic
+from mlcraft.config import resolve_budget
 from mlcraft.core.data import load as data_mod
 from mlcraft.core.analysis.evaluate import paired_difference, score_with_interval
 from mlcraft.core.analysis.metrics import Scorer, get_metric
@@ -122,8 +123,7 @@ def retrain(
     staging = project.path / STAGING_DIR / (atomic.TMP_PREFIX + secrets.token_hex(4))
     try:
         stage = _stage(project, new, staging)
-        if time_limit is None and max_trials is None:
-            time_limit, max_trials = project.config.time_limit, project.config.max_trials
+        time_limit, max_trials = resolve_budget(time_limit, max_trials, project.config)
         trained = stage.train(time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs, families=families, exclude=exclude, callbacks=callbacks)
         challenger_version, threshold_note = _carry_threshold(project, stage, champion_before, trained.version)
         challenger = stage.registry.load(challenger_version)

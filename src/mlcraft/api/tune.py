@@ -36,7 +36,10 @@ from mlcraft.exceptions import ConfigError
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
 
-__all__ = ["TuneResult", "load_space", "parse_space", "run_tune"]
+__all__ = ["TuneResult", "load_space", "parse_space", "run_tune", "STRATEGY", "TRIALS"]
+
+STRATEGY = "bayes"  # `mlcraft tune`'s default search strategy
+TRIALS = 20  # and number of configurations tried
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 import sys
 import warnings
 from collections.abc import Callable
@@ -13,6 +12,7 @@ import typer
 from rich.console import Console
 
 from mlcraft.exceptions import MlcraftError
+from mlcraft.formatting import format_number
 
 __all__ = ["app", "command", "console", "fail", "fmt", "split_names", "process_age"]
 
@@ -76,12 +76,4 @@ def split_names(values: list[str] | None) -> list[str]:
     return out
 
 
-def fmt(value: float | None) -> str:
-    """A score for people: thousands separated when large, 4 significant digits when small."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if abs(value) >= 1:
-        return f"{value:.3f}"
-    return f"{value:.4f}"
+fmt = format_number  # a score for people (mlcraft.formatting.format_number)

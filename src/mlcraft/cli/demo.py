@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from mlcraft.api.demo import DEMO_DATASETS, run_demo
+from mlcraft.api.demo import DEMO_DATASETS, DEMO_TIME_LIMIT_S, run_demo
 from mlcraft.cli.app import command, console, fmt, split_names
 from mlcraft.cli.train import RichReport, baseline_score, leaderboard_table, top_rows
 
@@ -18,12 +18,12 @@ from mlcraft.cli.train import RichReport, baseline_score, leaderboard_table, top
 def demo(
     directory: Optional[Path] = typer.Option(None, "--dir", help="Keep the demo projects here (default: a temporary directory, removed afterwards)."),
     dataset: Optional[list[str]] = typer.Option(None, help=f"Only these datasets: {', '.join(DEMO_DATASETS)}."),
-    time_limit: float = typer.Option(40.0, help="Seconds of training per dataset."),
+    time_limit: float = typer.Option(DEMO_TIME_LIMIT_S, help="Seconds of training per dataset."),
 ) -> None:
     """Train, evaluate and predict on breast cancer (binary), wine (multiclass) and diabetes (regression)."""
     root = Path(tempfile.mkdtemp(prefix="mlcraft-demo-")) if directory is None else directory
     def callbacks(project):
-        return [RichReport(len(project.candidate_families()), project.config.metric, project.metric.greater_is_better)]
+        return [RichReport(len(project.candidate_families()), project.metric.name, project.metric.greater_is_better)]
 
     try:
         for name in split_names(dataset) or list(DEMO_DATASETS):

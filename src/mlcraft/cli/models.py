@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.table import Table
 
+from mlcraft import jsonsafe
 from mlcraft.api import Project
 from mlcraft.cli.app import command, console, fmt
 
@@ -33,7 +33,7 @@ def models(
     if as_json:
         if at is not None:
             listing["champion_at"] = {"at": at, "version": answer}
-        console.print_json(json.dumps(listing, default=str))
+        console.print_json(jsonsafe.dumps(listing))
         return
     metric = proj.config.metric
     table = Table(title=f"model versions ({metric})", title_justify="left")

@@ -8,13 +8,14 @@ from typing import Optional
 import typer
 
 from mlcraft.api import Project
+from mlcraft.api.monitor import SINCE
 from mlcraft.cli.app import command, console
 
 
 @command("monitor")
 def monitor(
     project: Path = typer.Option(..., "--project", "-p", help="Project directory."),
-    since: str = typer.Option("7d", help="Look at predictions since: a duration back from now (30m, 12h, 7d, 2w) or a date (2026-11-20)."),
+    since: Optional[str] = typer.Option(None, help=f"Look at predictions since: a duration back from now (30m, 12h, 7d, 2w) or a date (2026-11-20); default {SINCE}."),
     window: Optional[str] = typer.Option(None, help="Time window of the live metric (default: [monitor] window in mlcraft.toml, else 1d)."),
     out: Optional[Path] = typer.Option(None, help="Directory for report.html and report.json (default: DIR/monitoring/<time>/)."),
     db: Optional[str] = typer.Option(None, help="Database of the prediction log (default: MLCRAFT_DB, else DIR/mlcraft.db)."),

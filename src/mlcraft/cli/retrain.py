@@ -27,7 +27,7 @@ def retrain(
     """Add DATA as a new dataset version, train a challenger the same way, and promote it only if it is not worse than the champion beyond the noise."""
     proj = Project.open(project, db=db)
     families = split_names(family) or None
-    with RichReport(len(proj.candidate_families(families, split_names(exclude))), proj.config.metric, proj.metric.greater_is_better) as report:
+    with RichReport(len(proj.candidate_families(families, split_names(exclude))), proj.metric.name, proj.metric.greater_is_better) as report:
         result = proj.retrain(data, dry_run=dry_run, time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs, families=families, exclude=split_names(exclude), callbacks=[report])
     for note in result.notes:
         console.print(f"[yellow]note[/]: {note}")

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from mlcraft.api import Callback, NoteKind, Project, ReplayStart, SearchStart, Stage, TrialStatus
 from mlcraft.cli.app import command, console, fmt, process_age, split_names
+from mlcraft.config import N_FOLDS, SEED, TEST_SIZE, TIME_LIMIT_S, resolve_budget
 from mlcraft.exceptions import ConfigError
 
 
@@ -161,21 +162,21 @@ def train(
     objective: Optional[str] = typer.Option(None, help="The objective in your own words (what the predictions are for), recorded with the framing and shown by explore and report."),
     metric: Optional[str] = typer.Option(None, help="Metric, e.g. rmse, mae, r2, roc_auc, log_loss, accuracy, f1, or any scikit-learn scorer name for the task (neg_* names are the same metric, reported positive); clustering and *_samples scorers are refused (see README)."),
     positive_class: Optional[str] = typer.Option(None, help="Positive class of a binary target (default: 1/True/yes, else the minority class)."),
-    test_size: float = typer.Option(0.2, help="Share of rows set aside as the test set before anything looks at the data (0 for none)."),
+    test_size: Optional[float] = typer.Option(None, help=f"Share of rows set aside as the test set before anything looks at the data (default {TEST_SIZE:g}; 0 for none)."),
     test_data: Optional[Path] = typer.Option(None, help="A separate test set file, instead of a split."),
     stratify_on: Optional[str] = typer.Option(None, help="Stratify the split on quantile bins of this column (the book's income_cat)."),
     id_column: Optional[str] = typer.Option(None, "--id", help="Identifier column: never a feature; makes the test split stable across data refreshes."),
     categorical: Optional[list[str]] = typer.Option(None, help="Treat column(s) as categorical (repeat, or comma-separated)."),
     drop: Optional[list[str]] = typer.Option(None, help="Drop column(s) (repeat, or comma-separated)."),
-    seed: Optional[int] = typer.Option(None, help="Random seed (default 42)."),
-    time_limit: Optional[float] = typer.Option(None, help="Seconds for the whole command: start-up, loading, training, final refit and saving (default 300; not with --max-trials alone). Training gets at least half of it: a limit of a few seconds, mostly spent starting up, is overrun rather than leaving nothing trained."),
+    seed: Optional[int] = typer.Option(None, help=f"Random seed (default {SEED})."),
+    time_limit: Optional[float] = typer.Option(None, help=f"Seconds for the whole command: start-up, loading, training, final refit and saving (default {TIME_LIMIT_S:g}; not with --max-trials alone). Training gets at least half of it: a limit of a few seconds, mostly spent starting up, is overrun rather than leaving nothing trained."),
     max_trials: Optional[int] = typer.Option(None, help="Fixed number of trials instead of a time limit: same data and seed give the same leaderboard, model and predictions."),
     n_jobs: Optional[int] = typer.Option(None, help="Parallel workers: trials run side by side (default: all cores)."),
     replay: Optional[str] = typer.Option(None, "--replay", help="Rebuild exactly the final model of this earlier run (its id under DIR/runs/), instead of searching."),
     prefer_fast: bool = typer.Option(False, "--prefer-fast", help="Save the best single model refitted on all rows that is expected to predict 10,000 rows within 1 s, never an ensemble."),
     family: Optional[list[str]] = typer.Option(None, help="Only these model families (repeat, or comma-separated)."),
     exclude: Optional[list[str]] = typer.Option(None, help="Leave these model families out."),
-    folds: int = typer.Option(5, help="Cross-validation folds."),
+    folds: Optional[int] = typer.Option(None, help=f"Cross-validation folds (default {N_FOLDS})."),
     encoding: Optional[str] = typer.Option(None, help="Text encoding of the CSV (default: detected)."),
 ) -> None:
     """Train on DATA: infer the schema, set the test set aside, shortlist, tune and ensemble model families by cross-validation within the time limit, save the champion."""
@@ -185,12 +186,12 @@ def train(
     else:
         if data is None or target is None:
             raise ConfigError(f"{project} is not a project yet: give DATA and --target, e.g. `mlcraft train data.csv --target price --project {project}`")
+        limit, trials = resolve_budget(time_limit, max_trials)
+        given = {k: v for k, v in {"test_size": test_size, "seed": seed, "n_folds": folds}.items() if v is not None}  # unset: the facade's defaults
         proj = Project.create(
-            project, data, target, task=task, metric=metric, positive_class=positive_class, test_size=test_size,
+            project, data, target, task=task, metric=metric, positive_class=positive_class,
             test_data=test_data, stratify_on=stratify_on, id_column=id_column, categorical=split_names(categorical),
-            drop=split_names(drop), seed=42 if seed is None else seed,
-            time_limit=None if (max_trials is not None and time_limit is None) else (300.0 if time_limit is None else time_limit),
-            max_trials=max_trials, n_folds=folds, encoding=encoding, objective=objective,
+            drop=split_names(drop), time_limit=limit, max_trials=trials, encoding=encoding, objective=objective, **given,
         )
         for note in proj.notes:
             console.print(f"[yellow]note[/]: {note}")
@@ -199,8 +200,7 @@ def train(
     if replay is None:
         console.print(_schema_table(proj))
     chosen = proj.candidate_families(split_names(family) or None, split_names(exclude))
-    if time_limit is None and max_trials is None:
-        time_limit, max_trials = proj.config.time_limit, proj.config.max_trials
+    time_limit, max_trials = resolve_budget(time_limit, max_trials, proj.config)
     if time_limit is not None:
         spent = time.perf_counter() - started
         if spent > (1 - MIN_TRAINING_SHARE) * time_limit:

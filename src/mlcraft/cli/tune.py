@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from mlcraft.api import Project, TrialStatus
+from mlcraft.api.tune import STRATEGY, TRIALS
 from mlcraft.cli.app import command, console, fmt
 
 
@@ -39,8 +40,8 @@ def tune(
     project: Path = typer.Option(..., "--project", "-p", help="Project directory (made by `mlcraft train`)."),
     family: str = typer.Option(..., "--family", "-f", help="Model family to search, e.g. random_forest, lightgbm, ridge."),
     space: Path = typer.Option(..., "--space", help="TOML file: one table per parameter, with `values = [...]` or `low`/`high` (`log = true`)."),
-    strategy: str = typer.Option("bayes", "--strategy", help="grid (every combination, GridSearchCV), random (RandomizedSearchCV) or bayes (Optuna TPE)."),
-    trials: int = typer.Option(20, "--trials", "-n", help="Number of configurations to try (a grid stops when exhausted)."),
+    strategy: str = typer.Option(STRATEGY, "--strategy", help="grid (every combination, GridSearchCV), random (RandomizedSearchCV) or bayes (Optuna TPE)."),
+    trials: int = typer.Option(TRIALS, "--trials", "-n", help="Number of configurations to try (a grid stops when exhausted)."),
     n_jobs: Optional[int] = typer.Option(None, "--n-jobs", help="Parallel workers (default: all cores)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Optional seconds for the search."),
     save: bool = typer.Option(False, "--save", help="Refit the best on all training rows and save it as a new model version (the champion)."),

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.config import ProjectConfig
+from mlcraft.config import ProjectConfig, check_test_size
 from mlcraft.core.analysis.metrics import check_metric_target, get_metric
 from mlcraft.core.data import framing
 from mlcraft.core.data import load as data_mod
@@ -67,6 +67,7 @@ def frame_problem(
     ``settings`` are further :class:`~mlcraft.config.ProjectConfig` fields recorded as given.
     """
     kind = get_kind(task) if task is not None else None
+    check_test_size(test_size)  # also when --test-data replaces the split
     table = data_mod.load_table(data, encoding=encoding)
     frame, notes = table.frame, list(table.notes)
     data_mod.require_columns(frame, [target], table.source, "target column")

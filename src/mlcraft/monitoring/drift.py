@@ -17,12 +17,10 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from mlcraft.core.analysis.drift import bin_shares, psi, quantile_edges
 from mlcraft.exceptions import ConfigError
 
 __all__ = ["MonitorSettings", "numeric_drift", "categorical_drift", "psi", "Check"]
-
-_EPS = 1e-4  # floor of a bin's share in PSI (an empty bin would make it infinite)
-
 
 @dataclass(frozen=True)
 class MonitorSettings:
@@ -81,13 +79,6 @@ class Check:
         return dataclasses.asdict(self)
 
 
-def psi(ref_share: np.ndarray, cur_share: np.ndarray) -> float:
-    """Population stability index of two distributions over the same bins."""
-    r = np.clip(np.asarray(ref_share, dtype=float), _EPS, None)
-    c = np.clip(np.asarray(cur_share, dtype=float), _EPS, None)
-    return float(np.sum((c - r) * np.log(c / r)))
-
-
 def _missing(ref_missing: float, cur_missing: float, s: MonitorSettings) -> Check:
     increase = cur_missing - ref_missing
     return Check("missing_rate", cur_missing, s.missing_increase, increase > s.missing_increase, f"{ref_missing:.1%} in training, {cur_missing:.1%} now")
@@ -105,10 +96,8 @@ def numeric_drift(ref: np.ndarray, cur: np.ndarray, s: MonitorSettings, *, psi_t
     checks.append(Check("mean_shift", float(shift), s.mean_shift, shift > s.mean_shift, f"mean {r_mean:.6g} in training, {c_mean:.6g} now (in training standard deviations)"))
     ratio = max(c_std, r_std) / min(c_std, r_std) if min(c_std, r_std) > 0 else (1.0 if c_std == r_std else float("inf"))
     checks.append(Check("std_ratio", float(ratio), s.std_ratio, ratio > s.std_ratio, f"std {r_std:.6g} in training, {c_std:.6g} now"))
-    edges = np.unique(np.quantile(ref_ok, np.linspace(0, 1, s.bins + 1)[1:-1]))
-    ref_share = np.bincount(np.searchsorted(edges, ref_ok, side="right"), minlength=edges.size + 1) / ref_ok.size
-    cur_share = np.bincount(np.searchsorted(edges, cur_ok, side="right"), minlength=edges.size + 1) / cur_ok.size
-    value = psi(ref_share, cur_share)
+    edges = quantile_edges(ref_ok, s.bins)
+    value = psi(bin_shares(ref_ok, edges), bin_shares(cur_ok, edges))
     limit = s.psi if psi_threshold is None else psi_threshold
     checks.append(Check("psi", value, limit, value > limit, f"{edges.size + 1} quantile bins of the training data"))
     ks = stats.ks_2samp(ref_ok, cur_ok)

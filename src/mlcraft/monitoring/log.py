@@ -10,7 +10,6 @@ per batch. When the queue is full the record is dropped and counted, never the p
 from __future__ import annotations
 
 import json
-import math
 import queue
 import threading
 import time
@@ -18,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlcraft import jsonsafe
 from mlcraft.database import Database
 
 __all__ = ["RequestRecord", "PredictionLog", "LogWriter", "LOG_QUEUE_SIZE", "LOG_BATCH_SIZE", "LOG_FLUSH_SECONDS"]
@@ -49,30 +49,21 @@ class RequestRecord:
         return 0 if self.predictions is None else len(self.predictions)
 
 
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "item"):  # numpy scalars
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
-
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def _dumps(value: Any) -> str:
-    """``value`` (a record, a prediction or a label) as JSON text: NumPy scalars as numbers, NaN and
-    infinities as null, anything else that is not a plain JSON scalar as its string."""
+    """``value`` (a record, a prediction or a label) as JSON text: each value one JSON scalar
+    (:func:`mlcraft.jsonsafe.scalar`: NumPy scalars as numbers, NaN and infinities as null, anything
+    else that is not a plain JSON scalar as its string)."""
     if isinstance(value, dict):
         if all(type(k) is str and type(v) in _PLAIN for k, v in value.items()):  # a JSON body's record: as it is
             try:
                 return json.dumps(value, allow_nan=False)
             except ValueError:  # NaN or an infinity: null, below
                 pass
-        return json.dumps({str(k): _jsonable(v) for k, v in value.items()})
-    return json.dumps(_jsonable(value))
+        return json.dumps({str(k): jsonsafe.scalar(v) for k, v in value.items()})
+    return json.dumps(jsonsafe.scalar(value))
 
 
 class PredictionLog:
@@ -91,7 +82,7 @@ class PredictionLog:
                 continue
             for i, (inputs, pred) in enumerate(zip(rec.inputs, rec.predictions)):
                 proba = None if rec.proba is None else _dumps(rec.proba[i])
-                flags = json.dumps(rec.flags[i], default=str) if i in rec.flags else None
+                flags = jsonsafe.dumps(rec.flags[i]) if i in rec.flags else None
                 rows.append((rec.request_id, i, rec.ts, rec.model_version, _dumps(inputs), _dumps(pred), proba, flags))
         with self.db.transaction(write=True, conn=conn) as cur:
             cur.executemany(

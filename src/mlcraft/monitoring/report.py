@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any
 
 from mlcraft import atomic
+from mlcraft.jsonsafe import clean, dumps
 
 __all__ = ["write_report", "render_html", "clean"]
 
@@ -47,19 +46,6 @@ _MACRO = """{% macro checks_table(checks) %}{% if checks %}<table><tr><th>check<
 <td>{{ c.threshold if c.threshold is not none else '-' }}</td><td>{{ c.detail }}</td></tr>{% endfor %}</table>{% else %}<p>Not enough rows.</p>{% endif %}{% endmacro %}"""
 
 
-def clean(value: Any) -> Any:
-    """``value`` with non-finite floats as None (valid JSON) and tuples as lists."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean(v) for v in value]
-    if hasattr(value, "item"):
-        return clean(value.item())
-    return value
-
-
 def render_html(report: dict[str, Any]) -> str:
     """The report as one HTML page (no external files)."""
     import jinja2
@@ -73,6 +59,6 @@ def write_report(report: dict[str, Any], directory: str | Path) -> tuple[Path, P
     directory = Path(directory)
     report = clean(report)
     json_path, html_path = directory / "report.json", directory / "report.html"
-    atomic.write_text(json_path, json.dumps(report, indent=2, default=str) + "\n")
+    atomic.write_text(json_path, dumps(report, indent=2) + "\n")
     atomic.write_text(html_path, render_html(report))
     return json_path, html_path

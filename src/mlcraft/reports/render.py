@@ -16,32 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from mlcraft import atomic
+from mlcraft.formatting import format_number
+from mlcraft.jsonsafe import clean
 from mlcraft.plots.base import Plot, slug
 
 __all__ = ["MAX_HTML_BYTES", "render_html", "write_bundle", "write_page", "format_number", "environment", "clean", "plot_entries"]
 
 MAX_HTML_BYTES = 5_000_000  # a page any browser opens quickly, whatever the dataset size
 SAFETY = 50_000
-
-
-def format_number(value: Any, digits: int = 4) -> str:
-    """A number for people: thousands separated when large, ``digits`` significant digits when small."""
-    if value is None or isinstance(value, bool):
-        return "-" if value is None else str(value)
-    if not isinstance(value, (int, float)):
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return "-"
-    if isinstance(value, int) or float(value).is_integer() and abs(value) >= 1000:
-        return f"{int(value):,}"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if abs(value) >= 1:
-        return f"{value:.3f}"
-    return f"{value:.{digits}f}"
 
 
 def _percent(value: Any) -> str:
@@ -98,21 +80,6 @@ def _share(*paths: Path) -> None:
     os.umask(mask)
     for path in paths:
         os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)
-
-
-def clean(value: Any) -> Any:
-    """``value`` with numpy scalars as Python numbers and NaN or infinity as None (strict JSON)."""
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean(v) for v in value]
-    if hasattr(value, "tolist") and getattr(value, "ndim", 0) > 0:
-        return clean(value.tolist())
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def plot_entries(plots: Sequence[Plot], directory: str | os.PathLike[str] = ".") -> list[dict[str, str]]:

@@ -22,8 +22,9 @@ from mlcraft.api import Project
 from mlcraft.api.serving import ModelService, ServeSettings, new_request_id, parse_json_records, record_json_schema
 from mlcraft.exceptions import DataError, MlcraftError, NotFittedError, RegistryError
 from mlcraft.serve import schemas
+from mlcraft.serve.answer import INLINE_BODY_BYTES, answer_predict
 
-__all__ = ["create_app", "served_app", "app_from_env", "get_service"]
+__all__ = ["create_app", "served_app", "app_from_env", "get_service", "answer_predict"]
 
 API_KEY_HEADER = "X-API-Key"
 _key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Required when the server was started with --api-key or MLCRAFT_API_KEY.")
@@ -31,13 +32,6 @@ _key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="R
 
 class BodyTooLarge(Exception):
     pass
-
-
-INLINE_BODY_BYTES = 32 * 1024  # smaller requests are checked on the event loop (a thread hop costs more)
-
-
-async def _maybe_threaded(func, *args, large: bool):
-    return await run_in_threadpool(func, *args) if large else func(*args)
 
 
 async def get_service(request: Request) -> ModelService:
@@ -132,20 +126,13 @@ def create_app(settings: ServeSettings, *, service: ModelService | None = None) 
         request_id = new_request_id()
         try:
             body = await read_body(request, settings.max_body_bytes)
-            if request.headers.get("content-type", "").split(";")[0].strip().lower() in schemas.CSV_TYPES:
-                prepared = await _maybe_threaded(svc.prepare_csv, body, large=len(body) > INLINE_BODY_BYTES)
-            else:
-                records = parse_json_records(body)
-                prepared = await _maybe_threaded(svc.prepare_records, records, large=len(body) > INLINE_BODY_BYTES)
-            raw = await svc.predict_async(prepared)  # micro-batched with concurrent requests
-            result = await _maybe_threaded(svc.finish, prepared, raw, request_id, large=len(body) > INLINE_BODY_BYTES)
+            csv = request.headers.get("content-type", "").split(";")[0].strip().lower() in schemas.CSV_TYPES
+            answer = await answer_predict(svc, body, request_id, start, csv=csv)
         except MlcraftError as exc:
             status = _status_of(exc)
             svc.log_error(request_id, "/predict", status, str(exc), (time.perf_counter() - start) * 1000)
             return _error(status, str(exc), request_id)
-        result.record.latency_ms = (time.perf_counter() - start) * 1000
-        svc.log(result.record)
-        return JSONResponse(result.body, headers={"X-Request-ID": request_id})
+        return JSONResponse(answer, headers={"X-Request-ID": request_id})
 
     @app.post(
         "/feedback",

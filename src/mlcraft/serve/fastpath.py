@@ -3,7 +3,8 @@
 A single-row request spends 0.3 to 0.5 ms in FastAPI and Starlette (route matching, the middleware
 stack, dependency resolution, the ``Request`` object) for 0.5 to 0.8 ms of its own work on a slow
 2-core machine (measured in-process through ASGI: docs/benchmarks.md). :class:`PredictFastPath` wraps the FastAPI app given to uvicorn and
-answers the common case itself, calling exactly what the endpoint calls: a JSON body of at most
+answers the common case itself through the endpoint's own answer function
+(:func:`mlcraft.serve.answer.answer_predict`): a JSON body of at most
 ``INLINE_BODY_BYTES`` with the right API key (if one is set), records that pass the input contract,
 a prediction that succeeds. Everything else (CSV, other paths, a missing or wrong key, a large
 body, any input the contract refuses: any mlcraft error) goes to the FastAPI app with the body
@@ -18,8 +19,9 @@ import json
 import time
 from typing import Any
 
-from mlcraft.api.serving import new_request_id, parse_json_records
+from mlcraft.api.serving import new_request_id
 from mlcraft.exceptions import MlcraftError
+from mlcraft.serve.answer import answer_predict
 from mlcraft.serve.schemas import CSV_TYPES
 
 __all__ = ["PredictFastPath", "render_json"]
@@ -52,16 +54,12 @@ class PredictFastPath:
         body, message = await self._body(receive)
         if body is None:  # longer than declared, or the client went away: FastAPI's handling
             return await self.app(scope, _replay(message, receive), send)
+        request_id = new_request_id()
         try:
-            prepared = service.prepare_records(parse_json_records(body))
-            raw = await service.predict_async(prepared)
-            request_id = new_request_id()
-            result = service.finish(prepared, raw, request_id)
+            answer = await answer_predict(service, body, request_id, start)
         except MlcraftError:  # refused input: the endpoint answers (and logs) it
             return await self.app(scope, _replay({"type": "http.request", "body": body, "more_body": False}, receive), send)
-        result.record.latency_ms = (time.perf_counter() - start) * 1000
-        service.log(result.record)
-        payload = render_json(result.body)
+        payload = render_json(answer)
         await send({
             "type": "http.response.start", "status": 200,
             "headers": [(b"content-length", str(len(payload)).encode()), (b"content-type", b"application/json"), (b"x-request-id", request_id.encode())],

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["reference_bins", "side_summary", "compare_sides", "psi", "PSI_MODERATE", "PSI_MAJOR"]
+__all__ = ["reference_bins", "side_summary", "compare_sides", "psi", "quantile_edges", "bin_shares", "PSI_MODERATE", "PSI_MAJOR"]
 
 N_BINS = 10
 MAX_CATEGORIES = 20
@@ -27,7 +27,19 @@ PSI_MODERATE = 0.1  # the usual reading: below 0.1 stable, 0.1 to 0.25 moderate,
 PSI_MAJOR = 0.25
 MISSING_SHIFT = 0.05  # a change of 5 points in the missing share is reported
 SIGNIFICANCE = 0.01  # a PSI is a shift only if sampling noise explains it with probability below this
-EPS = 1e-4
+EPS = 1e-4  # floor of a bin's share in PSI (an empty bin would make it infinite)
+
+
+def quantile_edges(finite: np.ndarray, bins: int = N_BINS) -> np.ndarray:
+    """The inner edges of ``bins`` quantile bins of finite values (repeated edges merged)."""
+    return np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1]))
+
+
+def bin_shares(finite: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    """The share of finite values in each bin cut at ``edges`` (``len(edges) + 1`` bins)."""
+    edges = np.asarray(edges, dtype=float)
+    counts = np.bincount(np.searchsorted(edges, finite, side="right"), minlength=edges.size + 1)
+    return counts / max(finite.size, 1)
 
 
 def reference_bins(frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]) -> dict[str, Any]:
@@ -40,7 +52,7 @@ def reference_bins(frame: pd.DataFrame, numeric: Sequence[str], categorical: Seq
     for name in numeric:
         x = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         finite = x[np.isfinite(x)]
-        edges[name] = np.unique(np.quantile(finite, np.linspace(0, 1, N_BINS + 1)[1:-1])).tolist() if finite.size else []
+        edges[name] = quantile_edges(finite).tolist() if finite.size else []
     categories = {}
     for name in categorical:
         counts = frame[name].value_counts()
@@ -55,13 +67,12 @@ def side_summary(frame: pd.DataFrame, bins: dict[str, Any]) -> dict[str, dict[st
     for name, edges in bins["edges"].items():
         x = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         finite = x[np.isfinite(x)]
-        shares = np.bincount(np.searchsorted(np.asarray(edges), finite, side="right"), minlength=len(edges) + 1)
         out[name] = {
             "rows": n,
             "missing_share": float(1 - finite.size / n) if n else 0.0,
             "mean": float(finite.mean()) if finite.size else None,
             "std": float(finite.std()) if finite.size > 1 else None,
-            "shares": (shares / max(finite.size, 1)).tolist(),
+            "shares": bin_shares(finite, edges).tolist(),
         }
     for name, categories in bins["categories"].items():
         values = frame[name]
@@ -78,7 +89,8 @@ def side_summary(frame: pd.DataFrame, bins: dict[str, Any]) -> dict[str, dict[st
 
 
 def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
-    """Population stability index between two vectors of shares."""
+    """Population stability index between two vectors of shares over the same bins (each share
+    floored at :data:`EPS`). The one PSI of mlcraft: ``explore`` and ``monitor`` both use it."""
     p = np.clip(np.asarray(expected, dtype=float), EPS, None)
     q = np.clip(np.asarray(actual, dtype=float), EPS, None)
     return float(((q - p) * np.log(q / p)).sum())

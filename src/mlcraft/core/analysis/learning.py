@@ -16,6 +16,7 @@ import pandas as pd
 
 from mlcraft.core.analysis.metrics import Scorer
 from mlcraft.core.predict.pipeline import predict_array
+from mlcraft.formatting import format_number
 
 __all__ = [
     "SIZES",
@@ -91,10 +92,6 @@ def learning_curve(
     }
 
 
-def _fmt(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
-
-
 def read_learning_curve(curve: dict[str, Any]) -> dict[str, str]:
     """The book's reading: a wide gap means overfitting; close curves on a plateau mean underfitting
     (if the score is not good enough); a validation score still improving means more data helps."""
@@ -107,14 +104,14 @@ def read_learning_curve(curve: dict[str, Any]) -> dict[str, str]:
     gain = sign * (curve["valid_mean"][-1] - curve["valid_mean"][-2]) / scale
     metric = curve["metric"]
     if gap > OVERFIT_GAP:
-        text = (f"overfitting: the training {metric} ({_fmt(train)}) is much better than the validation {metric} ({_fmt(valid)}); "
+        text = (f"overfitting: the training {metric} ({format_number(train)}) is much better than the validation {metric} ({format_number(valid)}); "
                 "regularise, simplify the model, or feed it more data")
         verdict = "overfitting"
     elif gain > PLATEAU:
         text = f"the curves are close and the validation {metric} still improves with more rows: more data should help"
         verdict = "more data helps"
     else:
-        text = (f"the curves are close and on a plateau: if the {metric} ({_fmt(valid)}) is not good enough, the model underfits; "
+        text = (f"the curves are close and on a plateau: if the {metric} ({format_number(valid)}) is not good enough, the model underfits; "
                 "more data will not help, a more powerful model or better features will")
         verdict = "converged or underfitting"
     return {"verdict": verdict, "text": text, "gap": f"{gap:.3f}", "last_gain": f"{gain:.3f}"}

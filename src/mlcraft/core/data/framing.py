@@ -11,14 +11,13 @@ import numpy as np
 import pandas as pd
 
 from mlcraft.exceptions import DataError
+from mlcraft.jsonsafe import native
 
 __all__ = ["check_target", "class_labels", "to_native"]
 
 
 
-def to_native(value: Any) -> Any:
-    """A numpy scalar as the Python value (for TOML/JSON)."""
-    return value.item() if isinstance(value, np.generic) else value
+to_native = native  # a numpy scalar as the Python value (for TOML/JSON): mlcraft.jsonsafe.native
 
 
 def check_target(values: pd.Series, target: str) -> pd.Series:

@@ -3,8 +3,6 @@ predictions, the chosen model (enough to rebuild it: ``mlcraft train --replay``)
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -14,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft import atomic
+from mlcraft import atomic, jsonsafe
 from mlcraft.core.fit.baseline import describe as describe_baseline
 from mlcraft.core.fit.events import Callback
 from mlcraft.core.predict.pipeline import proba_column
@@ -45,7 +43,7 @@ class RunLog(Callback):
 
     def on_candidate_end(self, result):
         if result.ok:
-            self.line(f"{result.name}: {result.mean:.6g} ± {result.std:.3g} (fit {result.fit_time:.2f}s per fold) {json.dumps(result.params, default=str)}")
+            self.line(f"{result.name}: {result.mean:.6g} ± {result.std:.3g} (fit {result.fit_time:.2f}s per fold) {jsonsafe.dumps(result.params)}")
         else:
             self.line(f"{result.name}: {result.status}: {result.note}")
             if result.traceback:
@@ -67,14 +65,6 @@ class RunLog(Callback):
         self.fh.close()
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return value
-
-
 def _trials_frame(results: Sequence[CVResult], metric: str) -> pd.DataFrame:
     rows = []
     for i, r in enumerate(results):
@@ -82,7 +72,7 @@ def _trials_frame(results: Sequence[CVResult], metric: str) -> pd.DataFrame:
             {
                 "trial": i, "model": r.name, "family": r.family, "status": str(r.status),
                 f"{metric}_mean": r.mean, "folds_done": len(r.scores), "fit_time_s": r.fit_time,
-                "params": json.dumps({k: _clean(v) for k, v in r.params.items()}, default=str), "note": r.note or "",
+                "params": jsonsafe.dumps(r.params), "note": r.note or "",
             }
         )
     return pd.DataFrame(rows)

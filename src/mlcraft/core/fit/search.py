@@ -1,16 +1,15 @@
-"""Cross-validation of candidates within a budget (the shortlist); tuning strategies build on it.
+"""What the search works with: candidates, their cross-validated results, the budget, the leaderboard.
 
-This module is given candidates (a name and a function that builds a fresh pipeline); it never
-imports the model families. It owns the folds, the scoring, the out-of-fold predictions and the
-time budget: cheap candidates first, one that would not fit in the time left is skipped with a note.
+A candidate is a name and a function that builds a fresh pipeline; this module never imports the
+model families. The cross-validation itself runs in :class:`mlcraft.core.fit.scheduler.FoldPool`
+(fold by fold, in parallel, under deadlines) and the shortlist and tuning in
+:class:`mlcraft.core.fit.tuning.Search`.
 """
 
 from __future__ import annotations
 
 import math
 import time
-import traceback
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,7 @@ from mlcraft.core.analysis.metrics import Scorer
 from mlcraft.core.predict.pipeline import predict_array
 from mlcraft.tasks import get_kind
 
-__all__ = ["Candidate", "CVResult", "Budget", "cross_validate", "run_shortlist", "SpeedModel", "leaderboard_frame"]
+__all__ = ["Candidate", "CVResult", "Budget", "SpeedModel", "leaderboard_frame"]
 
 REFIT_FACTOR = 1.3  # refit on all rows vs. one fold's fit (folds hold (k-1)/k of the rows)
 
@@ -109,122 +108,6 @@ class SpeedModel:
 
     def fit_seconds(self, candidate: Candidate) -> float:
         return candidate.estimated_fit_seconds * self.factor
-
-
-def _fit_fold(build, X, y, train_idx, val_idx, task, classes):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pipeline = build()
-        start = time.perf_counter()
-        pipeline.fit(X.iloc[train_idx], y.iloc[train_idx])
-        fit_time = time.perf_counter() - start
-        start = time.perf_counter()
-        pred = predict_array(pipeline, X.iloc[val_idx], task, classes)
-        predict_time = time.perf_counter() - start
-    return pred, fit_time, predict_time
-
-
-def cross_validate(
-    candidate: Candidate,
-    X: pd.DataFrame,
-    y: pd.Series,
-    folds: Sequence[tuple[np.ndarray, np.ndarray]],
-    scorer: Scorer,
-    *,
-    task: str,
-    n_jobs: int = 1,
-    callback: Callback | None = None,
-) -> CVResult:
-    """Fit one fresh pipeline per fold; score each validation fold; keep out-of-fold predictions.
-
-    Every row's out-of-fold prediction comes from the pipeline of the fold that held it out, so no
-    prediction was made by a model that saw its row.
-    """
-    from joblib import Parallel, delayed
-
-    classes = scorer.classes
-    result = CVResult(candidate.name, candidate.family, dict(candidate.params), stage=candidate.stage)
-    workers = max(1, min(n_jobs, len(folds)))
-    try:
-        outputs = Parallel(n_jobs=workers, backend="loky" if workers > 1 else "sequential")(
-            delayed(_fit_fold)(candidate.build, X, y, tr, va, task, classes) for tr, va in folds
-        )
-    except Exception as exc:  # a family failing on this data must not end the run
-        result.status = TrialStatus.FAILED
-        result.note = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200]
-        result.traceback = traceback.format_exc()
-        return result
-    n = len(y)
-    oof = get_kind(task).empty_output(n, classes)
-    y_values = y.to_numpy()
-    fit_times, predict_times = [], []
-    for i, ((_, va), (pred, fit_t, pred_t)) in enumerate(zip(folds, outputs)):
-        oof[va] = pred
-        result.scores.append(scorer(y_values[va], pred))
-        fit_times.append(fit_t)
-        predict_times.append(pred_t)
-        if callback is not None:
-            callback.on_fold_end(candidate.name, i + 1, len(folds))
-    result.fit_time = float(np.mean(fit_times))
-    result.predict_time = float(np.mean(predict_times))
-    result.oof = oof
-    if not np.all(np.isfinite(result.scores)):
-        result.status, result.note = TrialStatus.FAILED, "non-finite score on a fold"
-    return result
-
-
-def run_shortlist(
-    candidates: Sequence[Candidate],
-    X: pd.DataFrame,
-    y: pd.Series,
-    folds: Sequence[tuple[np.ndarray, np.ndarray]],
-    scorer: Scorer,
-    *,
-    task: str,
-    budget: Budget,
-    n_jobs: int = 1,
-    reserve: float = 0.0,
-    callback: Callback | None = None,
-    speed: SpeedModel | None = None,
-) -> list[CVResult]:
-    """Cross-validate ``candidates`` cheapest first, within ``budget``.
-
-    A candidate whose estimated cross-validation time (plus refitting the best one, plus
-    ``reserve`` seconds) would exceed the time left is skipped with a note. With no time limit,
-    ``budget.max_trials`` candidates run (all if unset): the same work on every run.
-    """
-    callback = callback or Callback()
-    speed = speed or SpeedModel()
-    results: list[CVResult] = []
-    workers = max(1, min(n_jobs, len(folds)))
-    rounds = math.ceil(len(folds) / workers)
-    ordered = sorted(candidates, key=lambda c: c.estimated_fit_seconds)
-    best_refit = 0.0
-    for candidate in ordered:
-        if budget.max_trials is not None and sum(r.status.ran for r in results) >= budget.max_trials:
-            results.append(CVResult(candidate.name, candidate.family, candidate.params, status=TrialStatus.SKIPPED, note="trial limit reached", stage=candidate.stage))
-            continue
-        fit_s = speed.fit_seconds(candidate)
-        estimate = fit_s * rounds * 1.1
-        if budget.time_limit is not None:
-            needed = estimate + max(best_refit, fit_s * REFIT_FACTOR) + reserve
-            left = budget.remaining()
-            if needed > left:
-                note = f"skipped: would take ~{estimate:.0f}s, {max(left, 0):.0f}s left in the time limit"
-                results.append(CVResult(candidate.name, candidate.family, candidate.params, status=TrialStatus.SKIPPED, note=note, stage=candidate.stage))
-                callback.on_note(Note(f"{candidate.name}: {note}", NoteKind.SKIPPED))
-                callback.on_candidate_end(results[-1])
-                continue
-        callback.on_candidate_start(candidate.name, estimate)
-        result = cross_validate(candidate, X, y, folds, scorer, task=task, n_jobs=n_jobs, callback=callback)
-        if result.ok:
-            speed.observe(candidate.estimated_fit_seconds, result.fit_time + result.predict_time)
-            best = max((r for r in results if r.ok), key=lambda r: scorer.sign * r.mean, default=None)
-            if best is None or scorer.sign * result.mean > scorer.sign * best.mean:
-                best_refit = result.fit_time * REFIT_FACTOR
-        results.append(result)
-        callback.on_candidate_end(result)
-    return results
 
 
 def leaderboard_frame(results: Sequence[CVResult], scorer: Scorer) -> pd.DataFrame:
