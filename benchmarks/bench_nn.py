@@ -73,7 +73,6 @@ def main() -> None:
                 result = run(contenders[name], name, data)
                 results[name].append(result)
                 print(f"round {r + 1}: {name:8} {result['seconds']:7.2f}s  train RMSE {result['train_rmse']:.3f}", flush=True)
-    limit = statistics.median(x["seconds"] for x in results["torch"])
     summary = {"date": date.today().isoformat(), "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
                "rows": rows, "epochs": 20, "rounds": ROUNDS, "threads": results["torch"][0]["threads"], "contenders": {}}
     print(f"\n{'contender':10} {'median s':>9} {'samples/s':>10} {'vs limit':>9}   (housing, {rows} rows x 20 epochs, {ROUNDS} rounds; ratio: median of per-round ratios)")

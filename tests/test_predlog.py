@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 
 import numpy as np
@@ -96,7 +95,7 @@ def test_feedback_joins_by_request_id_and_by_key_column(served, tmp_path):
     assert (result["matched"], result["unmatched"]) == (2, 1)
     by_key = project.feedback(pd.DataFrame({"key": [3, 5.0, 999], "y": [7.0, 8.0, 9.0]}))  # 5.0 matches the logged 5
     assert (by_key["matched"], by_key["unmatched"]) == (2, 1)
-    got = dict(((r, i), l) for r, i, l in project.registry.db.query("SELECT request_id, row_index, label FROM labels"))
+    got = dict(((r, i), lab) for r, i, lab in project.registry.db.query("SELECT request_id, row_index, label FROM labels"))
     assert got == {("req-a", 0): "1.5", ("req-a", 2): "2.5", ("req-b", 0): "7.0", ("req-b", 2): "8.0"}
     # a later label for the same prediction replaces the earlier one
     project.feedback(pd.DataFrame({"request_id": ["req-a"], "y": [4.0]}))

@@ -8,7 +8,6 @@ champion intact.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -232,7 +231,7 @@ def test_a_project_made_before_the_database_is_imported(tmp_path):
         model.save(tmp_path / "old" / "models" / str(v) / "model.joblib")
         from mlcraft.registry import file_sha256
 
-        meta = {"version": v, "family": "ridge", "sha256": file_sha256(tmp_path / "old" / "models" / str(v) / "model.joblib"), "created": "2026-01-0%dT00:00:00+00:00" % v}
+        meta = {"version": v, "family": "ridge", "sha256": file_sha256(tmp_path / "old" / "models" / str(v) / "model.joblib"), "created": f"2026-01-0{v}T00:00:00+00:00"}
         (tmp_path / "old" / "models" / str(v) / "meta.json").write_text(json.dumps(meta))
     lines = [{"version": 1, "action": "promote", "by": "a", "reason": "r1", "at": "2026-01-01T00:00:00+00:00"}, {"version": 2, "action": "promote", "by": "a", "reason": "r2", "at": "2026-01-02T00:00:00+00:00"}]
     (tmp_path / "old" / "models" / "history.jsonl").write_text("\n".join(map(json.dumps, lines)) + "\n")

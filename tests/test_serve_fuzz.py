@@ -49,11 +49,11 @@ def test_no_server_error_for_any_generated_request(api_schema):
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        def check(case):
+        def check(case):  # called below, in this iteration: the loop variables are current
             response = case.call()
-            assert response.status_code < 500, f"{operation.label}: {response.status_code} {response.text}"
+            assert response.status_code < 500, f"{operation.label}: {response.status_code} {response.text}"  # noqa: B023
             case.validate_response(response, checks=(not_a_server_error,))
-            seen.setdefault(operation.label, set()).add(response.status_code)
+            seen.setdefault(operation.label, set()).add(response.status_code)  # noqa: B023
 
         check()
     assert 200 in seen["POST /predict"]  # generated records did reach the model

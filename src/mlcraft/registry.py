@@ -56,7 +56,7 @@ def library_versions() -> dict[str, str]:
 
 def timestamp() -> str:
     """Now, UTC, ISO 8601 with milliseconds (sorts as text)."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 def parse_time(value: str | dt.datetime) -> dt.datetime:
@@ -66,7 +66,7 @@ def parse_time(value: str | dt.datetime) -> dt.datetime:
             value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             raise RegistryError(f"{value!r} is not a date; use e.g. 2026-11-20 or 2026-11-20T14:30") from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 class ModelRegistry:

@@ -64,11 +64,11 @@ def parse_since(text: str, now: float) -> float:
         moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise ConfigError(f"--since {text!r}: use a duration (7d, 12h) or a date (2026-11-20)") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).timestamp()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
 
 
 def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
 
 
 def monitor(project: Project, *, since: str = "7d", window: str | None = None, out: str | Path | None = None, now: float | None = None) -> MonitorResult:
@@ -100,7 +100,7 @@ def monitor(project: Project, *, since: str = "7d", window: str | None = None, o
     }
     report["alerts"] = _alerts(report)
     report["ok"] = not report["alerts"]
-    directory = Path(out) if out is not None else project.path / "monitoring" / dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    directory = Path(out) if out is not None else project.path / "monitoring" / dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y%m%d-%H%M%S")
     json_path, html_path = write_report(report, directory)
     return MonitorResult(clean(report), json_path, html_path)
 

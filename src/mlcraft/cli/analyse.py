@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,10 +13,10 @@ from mlcraft.cli.app import app, command, console, fmt
 @command("analyse")
 def analyse(
     project: Path = typer.Option(..., "--project", "-p", help="Project directory."),
-    model: Optional[str] = typer.Option(None, help="Leaderboard model to analyse (default: the champion's)."),
-    version: Optional[int] = typer.Option(None, help="Model version whose run is analysed (default: the champion)."),
-    min_precision: Optional[float] = typer.Option(None, help="Binary: choose the decision threshold giving at least this precision on out-of-fold predictions (saved with the model; predict uses it)."),
-    min_recall: Optional[float] = typer.Option(None, help="Binary: choose the decision threshold giving at least this recall (saved with the model; predict uses it)."),
+    model: str | None = typer.Option(None, help="Leaderboard model to analyse (default: the champion's)."),
+    version: int | None = typer.Option(None, help="Model version whose run is analysed (default: the champion)."),
+    min_precision: float | None = typer.Option(None, help="Binary: choose the decision threshold giving at least this precision on out-of-fold predictions (saved with the model; predict uses it)."),
+    min_recall: float | None = typer.Option(None, help="Binary: choose the decision threshold giving at least this recall (saved with the model; predict uses it)."),
     learning_curve: bool = typer.Option(True, "--learning-curve/--no-learning-curve", help="Compute learning curves (refits on parts of the folds)."),
     importance: bool = typer.Option(True, "--importance/--no-importance", help="Compute permutation feature importance (one refit)."),
 ) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,8 +15,8 @@ from mlcraft.cli.train import RichReport, leaderboard_table
 
 @command("demo")
 def demo(
-    directory: Optional[Path] = typer.Option(None, "--dir", help="Keep the demo projects here (default: a temporary directory, removed afterwards)."),
-    dataset: Optional[list[str]] = typer.Option(None, help=f"Only these datasets: {', '.join(DEMO_DATASETS)}."),
+    directory: Path | None = typer.Option(None, "--dir", help="Keep the demo projects here (default: a temporary directory, removed afterwards)."),
+    dataset: list[str] | None = typer.Option(None, help=f"Only these datasets: {', '.join(DEMO_DATASETS)}."),
     time_limit: float = typer.Option(40.0, help="Seconds of training per dataset."),
 ) -> None:
     """Train, evaluate and predict on breast cancer (binary), wine (multiclass) and diabetes (regression)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,8 +13,8 @@ from mlcraft.cli.app import command, console
 @command("explore")
 def explore(
     project: Path = typer.Option(..., "--project", "-p", help="Project directory."),
-    size_by: Optional[str] = typer.Option(None, help="Numeric column that sizes the points of the map (default: a 'population' column if any)."),
-    plot_sample: Optional[int] = typer.Option(None, help="Rows drawn for scatter plots and the map (default 10,000); statistics always use every row."),
+    size_by: str | None = typer.Option(None, help="Numeric column that sizes the points of the map (default: a 'population' column if any)."),
+    plot_sample: int | None = typer.Option(None, help="Rows drawn for scatter plots and the map (default 10,000); statistics always use every row."),
 ) -> None:
     """Discover and visualise the training rows (never the test rows): roles, missing values, statistics, histograms,
     correlations, scatter matrix, map, and flags (heavy tails, capped values, high cardinality, duplicates, leakage, drift)."""

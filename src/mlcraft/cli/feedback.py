@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,8 +14,8 @@ from mlcraft.cli.app import command, console
 def feedback(
     labels: Path = typer.Argument(..., help="CSV or Parquet: the target column, plus request_id (and row) or a key column."),
     project: Path = typer.Option(..., "--project", "-p", help="Project directory."),
-    key: Optional[str] = typer.Option(None, help="Join on this input column instead of request_id (default: the project's id column)."),
-    db: Optional[str] = typer.Option(None, help="Database of the prediction log (default: MLCRAFT_DB, else DIR/mlcraft.db)."),
+    key: str | None = typer.Option(None, help="Join on this input column instead of request_id (default: the project's id column)."),
+    db: str | None = typer.Option(None, help="Database of the prediction log (default: MLCRAFT_DB, else DIR/mlcraft.db)."),
 ) -> None:
     """Attach labels to logged predictions (by request id, or by a key column); `mlcraft monitor` then scores live quality."""
     result = Project.open(project, db=db).feedback(labels, key=key)

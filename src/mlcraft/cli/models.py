@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -22,9 +21,9 @@ def _score(test) -> str:
 @command("models")
 def models(
     project: Path = typer.Option(..., "--project", "-p", help="Project directory."),
-    at: Optional[str] = typer.Option(None, help="Also say which version was champion at this date-time (e.g. 2026-11-20T14:30, UTC)."),
+    at: str | None = typer.Option(None, help="Also say which version was champion at this date-time (e.g. 2026-11-20T14:30, UTC)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
-    db: Optional[str] = typer.Option(None, help="Database of the registry (default: MLCRAFT_DB, else DIR/mlcraft.db)."),
+    db: str | None = typer.Option(None, help="Database of the registry (default: MLCRAFT_DB, else DIR/mlcraft.db)."),
 ) -> None:
     """List the model versions (metrics, test score, data), mark the champion, and show the history."""
     proj = Project.open(project, db=db)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,9 +14,9 @@ from mlcraft.cli.app import command, console
 def monitor(
     project: Path = typer.Option(..., "--project", "-p", help="Project directory."),
     since: str = typer.Option("7d", help="Look at predictions since: a duration back from now (30m, 12h, 7d, 2w) or a date (2026-11-20)."),
-    window: Optional[str] = typer.Option(None, help="Time window of the live metric (default: [monitor] window in mlcraft.toml, else 1d)."),
-    out: Optional[Path] = typer.Option(None, help="Directory for report.html and report.json (default: DIR/monitoring/<time>/)."),
-    db: Optional[str] = typer.Option(None, help="Database of the prediction log (default: MLCRAFT_DB, else DIR/mlcraft.db)."),
+    window: str | None = typer.Option(None, help="Time window of the live metric (default: [monitor] window in mlcraft.toml, else 1d)."),
+    out: Path | None = typer.Option(None, help="Directory for report.html and report.json (default: DIR/monitoring/<time>/)."),
+    db: str | None = typer.Option(None, help="Database of the prediction log (default: MLCRAFT_DB, else DIR/mlcraft.db)."),
 ) -> None:
     """Compare logged inputs and predictions with the training data (missing rate, mean/std, PSI, KS, chi-squared, new categories), check latency and errors, and score live quality where labels arrived. Thresholds: [monitor] in mlcraft.toml. Exit code 1 when one is crossed (for cron or CI)."""
     result = Project.open(project, db=db).monitor(since=since, window=window, out=out)

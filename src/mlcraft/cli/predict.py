@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -18,8 +17,8 @@ def predict(
     data: Path = typer.Argument(..., help="CSV or Parquet file with the feature columns."),
     project: Path = typer.Option(..., "--project", "-p", help="Project directory."),
     out: Path = typer.Option(..., "--out", "-o", help="Where to write predictions (.csv or .parquet)."),
-    version: Optional[int] = typer.Option(None, help="Model version (default: the champion)."),
-    encoding: Optional[str] = typer.Option(None, help="Text encoding of the CSV (default: detected)."),
+    version: int | None = typer.Option(None, help="Model version (default: the champion)."),
+    encoding: str | None = typer.Option(None, help="Text encoding of the CSV (default: detected)."),
 ) -> None:
     """Predict DATA: one column named like the target, plus proba_<class> columns for classification. Files of any size are read in chunks (constant memory) with a progress bar."""
     with Progress(TextColumn("scoring"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(), console=console, transient=True) as bar:

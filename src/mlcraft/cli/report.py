@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,7 +13,7 @@ from mlcraft.cli.app import command, console
 @command("report")
 def report(
     project: Path = typer.Option(..., "--project", "-p", help="Project directory."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file to write (default: DIR/reports/report.html); the JSON goes beside it."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="HTML file to write (default: DIR/reports/report.html); the JSON goes beside it."),
 ) -> None:
     """Present the solution: framing, data, test split, exploration highlights, leaderboard, chosen model and why,
     test-set result with its 95% CI, key plots, limitations and assumptions. Runs explore and analyse first if needed."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -17,12 +16,12 @@ def retrain(
     project: Path = typer.Option(..., "--project", "-p", help="Project directory."),
     data: Path = typer.Option(..., "--data", help="CSV or Parquet with new labelled rows (the project's columns)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Train and compare, but change nothing: show the decision only."),
-    time_limit: Optional[float] = typer.Option(None, help="Seconds of training (default: the project's setting)."),
-    max_trials: Optional[int] = typer.Option(None, help="Fixed amount of work instead of a time limit (default: the project's setting)."),
-    n_jobs: Optional[int] = typer.Option(None, help="Parallel workers (default: all cores)."),
-    family: Optional[list[str]] = typer.Option(None, help="Only these model families (repeat, or comma-separated)."),
-    exclude: Optional[list[str]] = typer.Option(None, help="Leave these model families out."),
-    db: Optional[str] = typer.Option(None, help="Database of the registry (default: MLCRAFT_DB, else DIR/mlcraft.db)."),
+    time_limit: float | None = typer.Option(None, help="Seconds of training (default: the project's setting)."),
+    max_trials: int | None = typer.Option(None, help="Fixed amount of work instead of a time limit (default: the project's setting)."),
+    n_jobs: int | None = typer.Option(None, help="Parallel workers (default: all cores)."),
+    family: list[str] | None = typer.Option(None, help="Only these model families (repeat, or comma-separated)."),
+    exclude: list[str] | None = typer.Option(None, help="Leave these model families out."),
+    db: str | None = typer.Option(None, help="Database of the registry (default: MLCRAFT_DB, else DIR/mlcraft.db)."),
 ) -> None:
     """Add DATA as a new dataset version, train a challenger the same way, and promote it only if it is not worse than the champion beyond the noise."""
     proj = Project.open(project, db=db)

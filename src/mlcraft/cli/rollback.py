@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,9 +13,9 @@ from mlcraft.cli.app import command, console
 @command("rollback")
 def rollback(
     project: Path = typer.Option(..., "--project", "-p", help="Project directory."),
-    to: Optional[int] = typer.Option(None, "--to", help="The version to make champion (default: the champion before the current one)."),
-    reason: Optional[str] = typer.Option(None, help="Why (recorded in the history)."),
-    db: Optional[str] = typer.Option(None, help="Database of the registry (default: MLCRAFT_DB, else DIR/mlcraft.db)."),
+    to: int | None = typer.Option(None, "--to", help="The version to make champion (default: the champion before the current one)."),
+    reason: str | None = typer.Option(None, help="Why (recorded in the history)."),
+    db: str | None = typer.Option(None, help="Database of the registry (default: MLCRAFT_DB, else DIR/mlcraft.db)."),
 ) -> None:
     """Roll the champion back (recorded in the history); a running server picks it up within seconds."""
     result = Project.open(project, db=db).rollback(to, reason=reason)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -22,8 +21,8 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to bind (127.0.0.1: this machine only)."),
     port: int = typer.Option(8000, help="TCP port."),
     workers: int = typer.Option(1, help="Worker processes (each loads the model once)."),
-    api_key: Optional[str] = typer.Option(None, help="Require this key in the X-API-Key header for /predict, /feedback and /admin/* (or set MLCRAFT_API_KEY)."),
-    db: Optional[str] = typer.Option(None, help="Database of the registry and prediction log (default: MLCRAFT_DB, else DIR/mlcraft.db)."),
+    api_key: str | None = typer.Option(None, help="Require this key in the X-API-Key header for /predict, /feedback and /admin/* (or set MLCRAFT_API_KEY)."),
+    db: str | None = typer.Option(None, help="Database of the registry and prediction log (default: MLCRAFT_DB, else DIR/mlcraft.db)."),
     max_body_mb: float = typer.Option(MAX_BODY_BYTES / 2**20, help="Refuse request bodies larger than this many MiB (413)."),
     log: bool = typer.Option(True, "--log/--no-log", help="Append every request to the prediction log."),
     poll: float = typer.Option(POLL_SECONDS, help="Seconds between checks of the registry for a new champion."),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
@@ -129,28 +128,28 @@ def _open_existing(project_dir: Path, data, target, task, metric, seed) -> Proje
 
 @command("train")
 def train(
-    data: Optional[Path] = typer.Argument(None, help="CSV or Parquet file (omit to re-train an existing project on its stored data)."),
+    data: Path | None = typer.Argument(None, help="CSV or Parquet file (omit to re-train an existing project on its stored data)."),
     project: Path = typer.Option(..., "--project", "-p", help="Project directory (created on first use)."),
-    target: Optional[str] = typer.Option(None, "--target", "-t", help="Column to predict (required for a new project)."),
-    task: Optional[str] = typer.Option(None, help="regression, binary or multiclass (default: inferred from the target)."),
-    metric: Optional[str] = typer.Option(None, help="Metric, e.g. rmse, mae, r2, roc_auc, log_loss, accuracy, f1 (scikit-learn scorer names work)."),
-    positive_class: Optional[str] = typer.Option(None, help="Positive class of a binary target (default: 1/True/yes, else the minority class)."),
+    target: str | None = typer.Option(None, "--target", "-t", help="Column to predict (required for a new project)."),
+    task: str | None = typer.Option(None, help="regression, binary or multiclass (default: inferred from the target)."),
+    metric: str | None = typer.Option(None, help="Metric, e.g. rmse, mae, r2, roc_auc, log_loss, accuracy, f1 (scikit-learn scorer names work)."),
+    positive_class: str | None = typer.Option(None, help="Positive class of a binary target (default: 1/True/yes, else the minority class)."),
     test_size: float = typer.Option(0.2, help="Share of rows set aside as the test set before anything looks at the data (0 for none)."),
-    test_data: Optional[Path] = typer.Option(None, help="A separate test set file, instead of a split."),
-    stratify_on: Optional[str] = typer.Option(None, help="Stratify the split on quantile bins of this column (the book's income_cat)."),
-    id_column: Optional[str] = typer.Option(None, "--id", help="Identifier column: never a feature; makes the test split stable across data refreshes."),
-    categorical: Optional[list[str]] = typer.Option(None, help="Treat column(s) as categorical (repeat, or comma-separated)."),
-    drop: Optional[list[str]] = typer.Option(None, help="Drop column(s) (repeat, or comma-separated)."),
-    seed: Optional[int] = typer.Option(None, help="Random seed (default 42)."),
-    time_limit: Optional[float] = typer.Option(None, help="Seconds for the whole training, final refit and saving included (default 300; not with --max-trials alone)."),
-    max_trials: Optional[int] = typer.Option(None, help="Fixed number of trials instead of a time limit: same data and seed give the same leaderboard, model and predictions."),
-    n_jobs: Optional[int] = typer.Option(None, help="Parallel workers: trials run side by side (default: all cores)."),
-    replay: Optional[str] = typer.Option(None, "--replay", help="Rebuild exactly the final model of this earlier run (its id under DIR/runs/), instead of searching."),
+    test_data: Path | None = typer.Option(None, help="A separate test set file, instead of a split."),
+    stratify_on: str | None = typer.Option(None, help="Stratify the split on quantile bins of this column (the book's income_cat)."),
+    id_column: str | None = typer.Option(None, "--id", help="Identifier column: never a feature; makes the test split stable across data refreshes."),
+    categorical: list[str] | None = typer.Option(None, help="Treat column(s) as categorical (repeat, or comma-separated)."),
+    drop: list[str] | None = typer.Option(None, help="Drop column(s) (repeat, or comma-separated)."),
+    seed: int | None = typer.Option(None, help="Random seed (default 42)."),
+    time_limit: float | None = typer.Option(None, help="Seconds for the whole training, final refit and saving included (default 300; not with --max-trials alone)."),
+    max_trials: int | None = typer.Option(None, help="Fixed number of trials instead of a time limit: same data and seed give the same leaderboard, model and predictions."),
+    n_jobs: int | None = typer.Option(None, help="Parallel workers: trials run side by side (default: all cores)."),
+    replay: str | None = typer.Option(None, "--replay", help="Rebuild exactly the final model of this earlier run (its id under DIR/runs/), instead of searching."),
     prefer_fast: bool = typer.Option(False, "--prefer-fast", help="Save the best single model refitted on all rows that is expected to predict 10,000 rows within 1 s, never an ensemble."),
-    family: Optional[list[str]] = typer.Option(None, help="Only these model families (repeat, or comma-separated)."),
-    exclude: Optional[list[str]] = typer.Option(None, help="Leave these model families out."),
+    family: list[str] | None = typer.Option(None, help="Only these model families (repeat, or comma-separated)."),
+    exclude: list[str] | None = typer.Option(None, help="Leave these model families out."),
     folds: int = typer.Option(5, help="Cross-validation folds."),
-    encoding: Optional[str] = typer.Option(None, help="Text encoding of the CSV (default: detected)."),
+    encoding: str | None = typer.Option(None, help="Text encoding of the CSV (default: detected)."),
 ) -> None:
     """Train on DATA: infer the schema, set the test set aside, shortlist, tune and ensemble model families by cross-validation within the time limit, save the champion."""
     started = time.perf_counter() - process_age()  # the time limit covers the whole command, start-up included

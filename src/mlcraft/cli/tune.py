@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -34,8 +33,8 @@ def tune(
     space: Path = typer.Option(..., "--space", help="TOML file: one table per parameter, with `values = [...]` or `low`/`high` (`log = true`)."),
     strategy: str = typer.Option("bayes", "--strategy", help="grid (every combination, GridSearchCV), random (RandomizedSearchCV) or bayes (Optuna TPE)."),
     trials: int = typer.Option(20, "--trials", "-n", help="Number of configurations to try (a grid stops when exhausted)."),
-    n_jobs: Optional[int] = typer.Option(None, "--n-jobs", help="Parallel workers (default: all cores)."),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Optional seconds for the search."),
+    n_jobs: int | None = typer.Option(None, "--n-jobs", help="Parallel workers (default: all cores)."),
+    time_limit: float | None = typer.Option(None, "--time-limit", help="Optional seconds for the search."),
     save: bool = typer.Option(False, "--save", help="Refit the best on all training rows and save it as a new model version (the champion)."),
 ) -> None:
     """Search one family's hyperparameters on the project's CV folds and print the results, best first."""

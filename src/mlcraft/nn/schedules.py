@@ -5,7 +5,7 @@
 ========== ==================================================== =====================================
 name       rate                                                 book's setting
 ========== ==================================================== =====================================
-constant   ``lr``                                               
+constant   ``lr``
 power      ``lr / (1 + epoch / s) ** c``                        ``s=20`` epochs, ``c=1``
 exponential ``lr * 0.1 ** (epoch / s)``                         ``s=20`` epochs
 piecewise  ``lr * factor`` for each epoch interval              x1, then x0.5 from epoch 5, x0.1 from 15

@@ -225,7 +225,7 @@ def _first_decode_error(path: Path, encoding: str) -> tuple[int, int] | None:
             offset += len(chunk)
         try:
             decoder.decode(b"", final=True)
-        except UnicodeDecodeError as exc:
+        except UnicodeDecodeError:
             return offset, 0
     return None
 

@@ -43,7 +43,7 @@ HIGH_CARDINALITY = 50
 FAST_RECORDS = 64  # JSON requests of up to this many records are checked without building a frame
 
 
-class Role(str, Enum):
+class Role(str, Enum):  # noqa: UP042 (StrEnum changes str(Role.X) to the value: behaviour)
     NUMERIC = "numeric"
     CATEGORICAL = "categorical"
     DATETIME = "datetime"

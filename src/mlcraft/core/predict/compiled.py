@@ -192,7 +192,7 @@ class _Preparation:
             raise NotCompilable(f"a {type(ct).__name__} preparation")
         self.blocks: list[Callable[[Features], np.ndarray]] = []
         self.native_counts: list[int] | None = None  # categories per native column (pandas output)
-        for name, trans, columns in ct.transformers_:
+        for _name, trans, columns in ct.transformers_:
             if trans == "drop" or len(columns) == 0:
                 continue
             names = list(columns)
