@@ -60,3 +60,23 @@ def test_import_mlcraft_is_light():
     code = "import sys, mlcraft; print(sorted(m for m in ('pandas', 'sklearn', 'torch', 'lightgbm') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_cli_version_and_help_are_light():
+    # `mlcraft --version` and `mlcraft --help` answer without loading the facade or any library it needs
+    import subprocess
+    import sys
+
+    heavy = ("pandas", "sklearn", "numpy", "scipy", "torch", "lightgbm", "optuna", "fastapi", "matplotlib")
+    code = (
+        "import sys\n"
+        "from mlcraft.cli import main\n"
+        "sys.argv = ['mlcraft', *sys.argv[1:]]\n"
+        "try:\n    main()\n"
+        f"finally:\n    print(sorted(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)\n"
+    )
+    for args in (["--version"], ["--help"]):
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip(), f"mlcraft {args[0]} printed nothing"
+        assert done.stderr.strip().splitlines()[-1] == "[]", f"mlcraft {args[0]} imported: {done.stderr}"

@@ -184,6 +184,8 @@ def env_api_key() -> str | None:
 
 
 SERVE_SETTINGS_ENV = "MLCRAFT_SERVE_SETTINGS"
+MAX_BODY_BYTES = 10 * 1024 * 1024  # request bodies above this are refused (413)
+POLL_SECONDS = 2.0  # how often a server checks the registry for a new champion
 
 
 def env_serve_settings() -> str | None:

@@ -6,14 +6,16 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from mlcraft.api.project import Project
-from mlcraft.api.train import TrainResult
-from mlcraft.core.fit.events import Callback
 from mlcraft.exceptions import ConfigError
+
+if TYPE_CHECKING:  # loaded by the functions: `mlcraft --help` reads DEMO_DATASETS only
+    import pandas as pd
+
+    from mlcraft.api.project import Project
+    from mlcraft.api.train import TrainResult
+    from mlcraft.core.fit.events import Callback
 
 __all__ = ["DEMO_DATASETS", "DemoResult", "load_demo_dataset", "run_demo"]
 
@@ -55,6 +57,8 @@ def run_demo(
     callbacks: Callable[[Project], Iterable[Callback]] | None = None,
 ) -> Iterator[DemoResult]:
     """Train, evaluate and predict on each dataset, in ``root/<name>``; yields one result per dataset."""
+    from mlcraft.api.project import Project
+
     root = Path(root)
     for name in datasets or DEMO_DATASETS:
         frame = load_demo_dataset(name)

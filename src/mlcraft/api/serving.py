@@ -26,6 +26,7 @@ from mlcraft.core.predict.batching import LoopBatcher, MicroBatcher
 from mlcraft.core.analysis.metrics import decide_labels
 from mlcraft.core.predict.pipeline import FittedModel
 from mlcraft.core.data.schema import FeatureColumns
+from mlcraft.config import MAX_BODY_BYTES, POLL_SECONDS  # the defaults live in config
 from mlcraft.exceptions import DataError
 from mlcraft.monitoring import LogWriter, PredictionLog, RequestRecord, input_flags
 from mlcraft.monitoring.log import LOG_QUEUE_SIZE
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ServeSettings", "ModelService", "LoadedModel", "PredictResult", "Prepared", "parse_json_records", "new_request_id", "record_json_schema", "settle_heap", "MAX_BODY_BYTES", "POLL_SECONDS"]
 
-MAX_BODY_BYTES = 10 * 1024 * 1024  # request bodies above this are refused (413)
-POLL_SECONDS = 2.0  # how often a server checks the registry for a new champion
 NO_PREDICTION = "no_prediction"
 
 

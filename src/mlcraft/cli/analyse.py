@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from mlcraft.api import Project
 from mlcraft.cli.app import app, command, console, fmt
 
 
@@ -23,6 +22,7 @@ def analyse(
     """Analyse the errors on out-of-fold predictions of the training rows (the test set stays unseen): confusion matrix,
     precision/recall/F1, threshold, ROC and calibration curves, or residuals and error breakdowns; learning curves,
     permutation importance and the CV score distribution of every leaderboard model."""
+    from mlcraft.api import Project  # here, not at the top: `mlcraft --help` stays light
     result = Project.open(project).analyse(
         model=model, version=version, min_precision=min_precision, min_recall=min_recall, learning_curve=learning_curve, importance=importance
     )

@@ -12,11 +12,13 @@ from mlcraft.api.demo import DEMO_DATASETS, run_demo
 from mlcraft.cli.app import command, console, fmt, split_names
 from mlcraft.cli.train import RichReport, leaderboard_table
 
+DATASETS_HELP = f"Only these datasets: {', '.join(DEMO_DATASETS)}."
+
 
 @command("demo")
 def demo(
     directory: Path | None = typer.Option(None, "--dir", help="Keep the demo projects here (default: a temporary directory, removed afterwards)."),
-    dataset: list[str] | None = typer.Option(None, help=f"Only these datasets: {', '.join(DEMO_DATASETS)}."),
+    dataset: list[str] | None = typer.Option(None, help=DATASETS_HELP),
     time_limit: float = typer.Option(40.0, help="Seconds of training per dataset."),
 ) -> None:
     """Train, evaluate and predict on breast cancer (binary), wine (multiclass) and diabetes (regression)."""

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from mlcraft.api import Project
 from mlcraft.cli.app import command, console, fmt
 
 
@@ -16,6 +15,7 @@ def evaluate(
     version: int | None = typer.Option(None, help="Model version (default: the champion)."),
 ) -> None:
     """Score the champion on the test set set aside at the start: the metric and its 95% confidence interval."""
+    from mlcraft.api import Project  # here, not at the top: `mlcraft --help` stays light
     result = Project.open(project).evaluate(version=version)
     if result["warning"]:
         console.print(f"[yellow]warning[/]: {result['warning']}")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from mlcraft.api import Project
 from mlcraft.cli.app import command, console
 
 
@@ -18,6 +17,7 @@ def explore(
 ) -> None:
     """Discover and visualise the training rows (never the test rows): roles, missing values, statistics, histograms,
     correlations, scatter matrix, map, and flags (heavy tails, capped values, high cardinality, duplicates, leakage, drift)."""
+    from mlcraft.api import Project  # here, not at the top: `mlcraft --help` stays light
     result = Project.open(project).explore(size_by=size_by, plot_sample=plot_sample)
     doc = result.document
     console.print(f"explored {doc['shape']['rows']:,} training rows x {doc['shape']['columns']} columns (the test rows were not read)")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from mlcraft.api import Project
 from mlcraft.cli.app import command, console
 
 
@@ -18,6 +17,7 @@ def feedback(
     db: str | None = typer.Option(None, help="Database of the prediction log (default: MLCRAFT_DB, else DIR/mlcraft.db)."),
 ) -> None:
     """Attach labels to logged predictions (by request id, or by a key column); `mlcraft monitor` then scores live quality."""
+    from mlcraft.api import Project  # here, not at the top: `mlcraft --help` stays light
     result = Project.open(project, db=db).feedback(labels, key=key)
     for note in result["notes"]:
         console.print(f"[yellow]note[/]: {note}")

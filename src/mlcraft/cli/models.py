@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mlcraft.api import Project
 from mlcraft.cli.app import command, console, fmt
 
 
@@ -26,6 +25,7 @@ def models(
     db: str | None = typer.Option(None, help="Database of the registry (default: MLCRAFT_DB, else DIR/mlcraft.db)."),
 ) -> None:
     """List the model versions (metrics, test score, data), mark the champion, and show the history."""
+    from mlcraft.api import Project  # here, not at the top: `mlcraft --help` stays light
     proj = Project.open(project, db=db)
     listing = proj.models()
     answer = proj.champion_at(at) if at is not None else None

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from mlcraft.api import Project
 from mlcraft.cli.app import command, console
 
 
@@ -19,6 +18,7 @@ def monitor(
     db: str | None = typer.Option(None, help="Database of the prediction log (default: MLCRAFT_DB, else DIR/mlcraft.db)."),
 ) -> None:
     """Compare logged inputs and predictions with the training data (missing rate, mean/std, PSI, KS, chi-squared, new categories), check latency and errors, and score live quality where labels arrived. Thresholds: [monitor] in mlcraft.toml. Exit code 1 when one is crossed (for cron or CI)."""
+    from mlcraft.api import Project  # here, not at the top: `mlcraft --help` stays light
     result = Project.open(project, db=db).monitor(since=since, window=window, out=out)
     report = result.report
     console.print(f"{report['rows']} logged row(s) since {report['since']} (model version {report['model_version']}); {report['service']['requests']} request(s)")

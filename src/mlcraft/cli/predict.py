@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from mlcraft.api import Project
 from rich.progress import BarColumn, TaskProgressColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mlcraft.cli.app import command, console
@@ -21,6 +20,8 @@ def predict(
     encoding: str | None = typer.Option(None, help="Text encoding of the CSV (default: detected)."),
 ) -> None:
     """Predict DATA: one column named like the target, plus proba_<class> columns for classification. Files of any size are read in chunks (constant memory) with a progress bar."""
+    from mlcraft.api import Project  # here, not at the top: `mlcraft --help` stays light
+
     with Progress(TextColumn("scoring"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("scoring", total=None)
 

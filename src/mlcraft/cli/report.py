@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from mlcraft.api import Project
 from mlcraft.cli.app import command, console
 
 
@@ -17,6 +16,7 @@ def report(
 ) -> None:
     """Present the solution: framing, data, test split, exploration highlights, leaderboard, chosen model and why,
     test-set result with its 95% CI, key plots, limitations and assumptions. Runs explore and analyse first if needed."""
+    from mlcraft.api import Project  # here, not at the top: `mlcraft --help` stays light
     result = Project.open(project).report(out=out)
     for note in result.notes:
         console.print(f"[yellow]note[/]: {note}")

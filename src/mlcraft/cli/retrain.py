@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from mlcraft.api import Project
 from mlcraft.cli.app import command, console, split_names
 from mlcraft.cli.train import RichReport
 
@@ -24,6 +23,8 @@ def retrain(
     db: str | None = typer.Option(None, help="Database of the registry (default: MLCRAFT_DB, else DIR/mlcraft.db)."),
 ) -> None:
     """Add DATA as a new dataset version, train a challenger the same way, and promote it only if it is not worse than the champion beyond the noise."""
+    from mlcraft.api import Project  # here, not at the top: `mlcraft --help` stays light
+
     proj = Project.open(project, db=db)
     families = split_names(family) or None
     with RichReport(len(proj.candidate_families(families, split_names(exclude))), proj.config.metric) as report:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from mlcraft.api import Project
 from mlcraft.cli.app import command, console
 
 
@@ -18,5 +17,6 @@ def rollback(
     db: str | None = typer.Option(None, help="Database of the registry (default: MLCRAFT_DB, else DIR/mlcraft.db)."),
 ) -> None:
     """Roll the champion back (recorded in the history); a running server picks it up within seconds."""
+    from mlcraft.api import Project  # here, not at the top: `mlcraft --help` stays light
     result = Project.open(project, db=db).rollback(to, reason=reason)
     console.print(f"champion: model version {result['champion']} (was {result['previous']}); recorded at {result['history']['at']}")

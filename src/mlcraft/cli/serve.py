@@ -6,10 +6,8 @@ from pathlib import Path
 
 import typer
 
-from mlcraft.api import Project
-from mlcraft.api.serving import MAX_BODY_BYTES, POLL_SECONDS, ServeSettings
 from mlcraft.cli.app import command, console
-from mlcraft.config import env_api_key
+from mlcraft.config import MAX_BODY_BYTES, POLL_SECONDS, env_api_key
 from mlcraft.exceptions import ConfigError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -35,6 +33,9 @@ def serve(
     if workers < 1:
         raise ConfigError(f"--workers {workers}: use 1 or more")
     key = api_key or env_api_key()
+    from mlcraft.api import Project  # here, not at the top: `mlcraft --help` stays light
+    from mlcraft.api.serving import ServeSettings
+
     proj = Project.open(project, db=db)
     version = proj.registry.require_champion()
     settings = ServeSettings(str(proj.path), db=db, api_key=key, max_body_bytes=int(max_body_mb * 2**20), log=log, poll_seconds=poll, freeze_heap=True)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mlcraft.api import Callback, Project
+from mlcraft.api import Callback
 from mlcraft.cli.app import command, console, fmt, process_age, split_names
 from mlcraft.exceptions import ConfigError
+
+if TYPE_CHECKING:  # loaded by the commands: `mlcraft --help` stays light
+    from mlcraft.api import Project
 
 
 class RichReport(Callback):
@@ -121,6 +125,8 @@ def leaderboard_table(board, metric: str) -> Table:
 
 
 def _open_existing(project_dir: Path, data, target, task, metric, seed) -> Project:
+    from mlcraft.api import Project
+
     project = Project.open(project_dir)
     project.check_unchanged(data=data, target=target, task=task, metric=metric, seed=seed)
     return project
@@ -152,6 +158,8 @@ def train(
     encoding: str | None = typer.Option(None, help="Text encoding of the CSV (default: detected)."),
 ) -> None:
     """Train on DATA: infer the schema, set the test set aside, shortlist, tune and ensemble model families by cross-validation within the time limit, save the champion."""
+    from mlcraft.api import Project  # here, not at the top: `mlcraft --help` stays light
+
     started = time.perf_counter() - process_age()  # the time limit covers the whole command, start-up included
     if project.exists() and (project / "mlcraft.toml").exists():
         proj = _open_existing(project, data, target, task, metric, seed)

@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mlcraft.api import Project
 from mlcraft.cli.app import command, console, fmt
 
 
@@ -38,6 +37,7 @@ def tune(
     save: bool = typer.Option(False, "--save", help="Refit the best on all training rows and save it as a new model version (the champion)."),
 ) -> None:
     """Search one family's hyperparameters on the project's CV folds and print the results, best first."""
+    from mlcraft.api import Project  # here, not at the top: `mlcraft --help` stays light
     proj = Project.open(project)
     result = proj.tune(family=family, strategy=strategy, space=space, trials=trials, n_jobs=n_jobs, time_limit=time_limit, save=save)
     console.print(results_table(result.table, result.metric))
