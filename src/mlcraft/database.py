@@ -115,6 +115,7 @@ class Database:
     def connect(self, *, synchronous: str = "FULL") -> Any:
         """A new connection (autocommit; use :meth:`transaction` for atomic work)."""
         if self.dialect == "sqlite":
+            assert self.path is not None  # every SQLite URL names a file
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

@@ -168,7 +168,7 @@ class ModelRegistry:
             model.save(tmp / "model.joblib")
             sha = file_sha256(tmp / "model.joblib")
             with self.db.transaction(write=True) as cur:
-                version = int(cur.execute("SELECT COALESCE(MAX(version), 0) FROM model_versions").fetchone()[0]) + 1
+                version = int((cur.execute("SELECT COALESCE(MAX(version), 0) FROM model_versions").fetchone() or (0,))[0]) + 1
                 record = {**meta, "version": version, "sha256": sha}
                 record.setdefault("created", timestamp())
                 atomic.write_json(tmp / "meta.json", record)
@@ -254,7 +254,7 @@ class ModelRegistry:
         if not metas or self.db.query("SELECT COUNT(*) FROM model_versions")[0][0]:
             return
         with self.db.transaction(write=True) as cur:
-            if cur.execute("SELECT COUNT(*) FROM model_versions").fetchone()[0]:
+            if (cur.execute("SELECT COUNT(*) FROM model_versions").fetchone() or (0,))[0]:
                 return
             for path in metas:
                 record = atomic.read_json(path)

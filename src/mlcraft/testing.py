@@ -76,7 +76,7 @@ def check_family(family: Family, tasks: tuple[str, ...] | None = None) -> None:
             assert pred.shape == (len(frame),), f"{family.name}: regression output shape {pred.shape}"
             assert np.all(np.isfinite(pred)), f"{family.name}: non-finite predictions"
         else:
-            assert pred.shape == (len(frame), len(classes)), f"{family.name}: proba shape {pred.shape}"
+            assert pred.shape == (len(frame), len(classes or ())), f"{family.name}: proba shape {pred.shape}"
             assert np.allclose(pred.sum(axis=1), 1.0, atol=1e-6), f"{family.name}: probabilities do not sum to 1"
             assert np.all((pred >= 0) & (pred <= 1)), f"{family.name}: probabilities outside [0, 1]"
         again = pickle.loads(pickle.dumps(first))

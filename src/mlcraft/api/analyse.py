@@ -77,7 +77,7 @@ def _builder(project: Project, subject: _Subject, data: TrainingData, notes: lis
 
     cfg = project.config
     run, model = subject.run, subject.name
-    row = next((r for r in run.board_rows() if str(r.get("model")) == model), {})
+    row: dict[str, Any] = next((r for r in run.board_rows() if str(r.get("model")) == model), {})
     chosen = run.chosen()
     if (row.get("family") or (chosen.get("family") if chosen.get("model") == model else None)) == "ensemble":
         return _ensemble_builder(project, subject, notes)
@@ -87,7 +87,7 @@ def _builder(project: Project, subject: _Subject, data: TrainingData, notes: lis
         notes.append(f"{model} is not a model family mlcraft knows: learning curves and permutation importance are left out")
         return None
     n_fit = len(data.y) - len(data.y) // len(data.folds)
-    params = row.get("params") if isinstance(row.get("params"), dict) else chosen["params"] if chosen.get("model") == model else family.default_params(cfg.task, n_fit)
+    params = row["params"] if isinstance(row.get("params"), dict) else chosen["params"] if chosen.get("model") == model else family.default_params(cfg.task, n_fit)
     context = BuildContext(task=cfg.task, n_rows=n_fit, n_features=data.X.shape[1], seed=cfg.seed, n_jobs=1)
     return lambda: make_pipeline(family, project.schema, params, context)
 
@@ -141,7 +141,7 @@ def _diagnose(project: Project, y: np.ndarray, pred: np.ndarray, classes: list[s
         return diagnostics.regression_diagnostics(y, pred, categories)
     if cfg.task in ("binary", "multiclass"):
         positive = str(cfg.positive_class) if cfg.task == "binary" else None
-        return diagnostics.classification_diagnostics(y, pred, classes, positive, threshold)
+        return diagnostics.classification_diagnostics(y, pred, classes or [], positive, threshold)
     raise ConfigError(f"task {cfg.task!r}: no error analysis for it yet")
 
 
@@ -219,7 +219,7 @@ def _subject(project: Project, model: str | None, version: int | None, wants_thr
 def _document(project: Project, subject: _Subject, rows: int, folds: int, parts: dict[str, Any]) -> dict[str, Any]:
     cfg = project.config
     choice, new_version, refits, cv = parts["choice"], parts["new_version"], parts["refits"], parts["cv"]
-    row = next((r for r in parts["board"] if str(r.get("model")) == subject.name), {})
+    row: dict[str, Any] = next((r for r in parts["board"] if str(r.get("model")) == subject.name), {})
     return {
         "kind": "analysis",
         "mlcraft": __version__,
@@ -292,7 +292,7 @@ def run_analysis(
     notes: list[str] = []
     data, y, pred, classes, keep = _out_of_fold(project, subject, notes)
     threshold = (subject.fitted().threshold if subject.own else 0.5) if cfg.task == "binary" else None
-    choice = _choose(project, y, pred, classes, threshold, min_precision, min_recall) if wants_threshold else None
+    choice = _choose(project, y, pred, classes, threshold, min_precision, min_recall) if wants_threshold and threshold is not None else None  # binary
     diag = _diagnose(project, y, pred, classes, threshold if choice is None else choice.threshold, data.X[keep].reset_index(drop=True))
     build = _builder(project, subject, data, notes)
     refits = _refits(project, build, data, curve=learning_curve, importance=importance, n_jobs=resolve_n_jobs(None), notes=notes)

@@ -153,7 +153,7 @@ def _drift(frame: pd.DataFrame, test: pd.DataFrame | None, numeric: list[str], c
 
 def _roles(project: Project) -> list[dict[str, Any]]:
     cfg, schema = project.config, project.schema
-    rows = [{"column": cfg.target, "role": "target", "dtype": schema.target_dtype, "n_unique": None, "n_missing": None, "note": f"{cfg.task}, metric {cfg.metric}"}]
+    rows: list[dict[str, Any]] = [{"column": cfg.target, "role": "target", "dtype": schema.target_dtype, "n_unique": None, "n_missing": None, "note": f"{cfg.task}, metric {cfg.metric}"}]
     rows += [{"column": c.name, "role": c.role.value, "dtype": c.dtype, "n_unique": c.n_unique, "n_missing": c.n_missing, "note": c.note or ""} for c in schema.columns]
     return rows
 
@@ -169,8 +169,8 @@ def _plots(frame: pd.DataFrame, project: Project, stats: dict[str, Any], size_by
     for p in (fig.missing_values(stats["missing"]), fig.target_associations(stats["associations"], cfg.target)):
         if p is not None:
             plots.append(p)
-    if stats["matrix"] is not None:
-        plots.append(fig.correlation_matrix(list(stats["matrix"].columns), stats["matrix"].to_numpy()))
+    if stats["matrix"] is not None and (p := fig.correlation_matrix(list(stats["matrix"].columns), stats["matrix"].to_numpy())) is not None:
+        plots.append(p)
     idx = sample_index(len(frame), sample, cfg.seed)
     rows = frame.iloc[idx]
     colour = stats["y_numbers"][idx] if stats["y_numbers"] is not None else profile.category_codes(rows[cfg.target])[0]

@@ -85,7 +85,8 @@ def monitor(project: Project, *, since: str = "7d", window: str | None = None, o
     ref_features, _ = model.schema.coerce(reference, where="training data")
     notes: list[str] = []
     current = _logged_features(model, rows, notes)
-    features, prediction = [], {"checks": []}
+    features: list[dict[str, Any]] = []
+    prediction: dict[str, Any] = {"checks": []}
     if len(current) < settings.min_rows:
         notes.append(f"only {len(current)} logged row(s) since {_iso(start)} (fewer than min_rows={settings.min_rows}): drift is not judged")
     else:

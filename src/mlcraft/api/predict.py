@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -99,7 +99,7 @@ class _ChunkWriter:
 
     def __init__(self, path: Path, suffix: str):
         self.path, self.csv = path, suffix == ".csv"
-        self._parquet = None
+        self._parquet: Any = None  # a pyarrow ParquetWriter, opened on the first chunk
         self._schema = None
         self._first = True
 

@@ -178,7 +178,7 @@ class Project:
         )
         with atomic.atomic_dir(ws.root) as tmp:
             ws.store_dataset(frame, digest, {"source": str(table.source), "notes": notes}, root=tmp)
-            if test_table is not None:
+            if test_table is not None and config.test_dataset is not None:
                 ws.store_dataset(test_table.frame, config.test_dataset, {"source": str(test_table.source), "role": "test"}, root=tmp)
             ws.write_split(digest, is_test, root=tmp)
             ws.write_schema(schema, root=tmp)

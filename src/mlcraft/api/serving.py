@@ -295,6 +295,7 @@ def _outputs(model: FittedModel, raw: np.ndarray) -> tuple[list[Any], list[dict[
     if model.task == "regression":
         return [v if math.isfinite(v) else None for v in raw.tolist()], None
     raw = np.nan_to_num(raw, nan=0.0, posinf=1.0, neginf=0.0)
+    assert model.classes is not None  # a classifier keeps its classes
     labels = decide_labels(raw, model.classes, model.positive_class, model.threshold)
     names = [str(_scalar(c)) for c in model.classes]
     proba = [dict(zip(names, row)) for row in raw.tolist()]

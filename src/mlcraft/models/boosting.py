@@ -81,11 +81,11 @@ class _Within:
         return self
 
 
-class LGBMRegressor(_Within, lightgbm.LGBMRegressor):
+class LGBMRegressor(_Within, lightgbm.LGBMRegressor):  # type: ignore[misc]  # fit: LightGBM keywords only
     """LightGBM regressor that stops at the fit's deadline."""
 
 
-class LGBMClassifier(_Within, lightgbm.LGBMClassifier):
+class LGBMClassifier(_Within, lightgbm.LGBMClassifier):  # type: ignore[misc]  # fit: LightGBM keywords only
     """LightGBM classifier that stops at the fit's deadline."""
 
 

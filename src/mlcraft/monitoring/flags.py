@@ -45,8 +45,8 @@ def _outside(ranged: list[ColumnInfo], features: pd.DataFrame | FeatureColumns) 
     with np.errstate(invalid="ignore"):
         outside = (numbers < low) | (numbers > high)
     for j in np.flatnonzero(outside.any(axis=1)):  # one comparison for all columns; rows only where needed
-        for i in np.flatnonzero(outside[j]):
-            yield ranged[j], int(i), float(numbers[j, i])
+        for k in np.flatnonzero(outside[j]):
+            yield ranged[j], int(k), float(numbers[j, k])
 
 
 def input_flags(schema: Schema, features: pd.DataFrame | FeatureColumns) -> dict[int, list[dict[str, Any]]]:

@@ -39,7 +39,7 @@ class RequestRecord:
     latency_ms: float
     status: int
     error: str | None = None
-    inputs: Sequence[dict[str, Any]] | None = None
+    inputs: Iterable[dict[str, Any]] | None = None  # iterated once, by the writer
     predictions: Sequence[Any] | None = None
     proba: Sequence[dict[str, float]] | None = None
     flags: dict[int, list[dict[str, Any]]] = field(default_factory=dict)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import warnings
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import torch
@@ -72,6 +72,14 @@ def _threads(n: int | None):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@overload
+def _tensor(array: np.ndarray, device: torch.device, dtype=None) -> torch.Tensor: ...
+
+
+@overload
+def _tensor(array: None, device: torch.device, dtype=None) -> None: ...
 
 
 def _tensor(array: np.ndarray | None, device: torch.device, dtype=None) -> torch.Tensor | None:

@@ -25,6 +25,8 @@ WIDE_AND_DEEP = dict(wide_features=None, deep_features=None, auxiliary_output=Fa
 class _WideAndDeep:
     """The wide & deep network in place of the plain MLP (mixed into the two wide & deep estimators)."""
 
+    n_features_in_: int  # set by fit, in the estimator this is mixed into
+
     def _columns(self, spec, name: str) -> list[int]:
         n = self.n_features_in_
         if spec is None:

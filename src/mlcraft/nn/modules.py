@@ -8,7 +8,7 @@ dropout or alpha dropout (for SELU), and a max-norm constraint applied after eac
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -30,7 +30,7 @@ __all__ = [
 LEAKY_SLOPE = 0.2  # the book's leaky ReLU alpha
 EMBEDDING_MAX_WIDTH = 600
 
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
     "leaky_relu": lambda: nn.LeakyReLU(LEAKY_SLOPE),
     "prelu": nn.PReLU,
@@ -78,9 +78,10 @@ class InputEncoder(nn.Module):
         self.n_numeric = n_numeric
         self.cardinalities = list(cardinalities)
         self.onehot = [j for j, w in enumerate(widths) if w is None]
-        self.embedded = [j for j, w in enumerate(widths) if w is not None]
-        self.embeddings = nn.ModuleList(nn.Embedding(self.cardinalities[j], widths[j]) for j in self.embedded)
-        self.out_features = n_numeric + sum(self.cardinalities[j] for j in self.onehot) + sum(widths[j] for j in self.embedded)
+        embedded = {j: w for j, w in enumerate(widths) if w is not None}
+        self.embedded = list(embedded)
+        self.embeddings = nn.ModuleList(nn.Embedding(self.cardinalities[j], w) for j, w in embedded.items())
+        self.out_features = n_numeric + sum(self.cardinalities[j] for j in self.onehot) + sum(embedded.values())
 
     def forward(self, numeric: torch.Tensor, codes: torch.Tensor | None = None) -> torch.Tensor:
         if codes is None or not self.cardinalities:
@@ -142,6 +143,12 @@ class WideAndDeepNet(nn.Module):
     layer, beside the deep path (embeddings and the hidden stack). An optional auxiliary output on
     the deep path alone regularises it: the loss is ``w_main * main + w_aux * aux``.
     """
+
+    # column indices, registered as buffers in __init__ (so that they follow the module's device)
+    deep_numeric: torch.Tensor
+    deep_codes: torch.Tensor
+    wide_numeric: torch.Tensor
+    wide_codes: torch.Tensor
 
     def __init__(
         self,

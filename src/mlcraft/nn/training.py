@@ -150,7 +150,7 @@ class Trainer:
         self.optimizer.step()
         if self.max_norm is not None:
             apply_max_norm(self.net, self.max_norm)
-        metric = self.metric.batch(_main(out).detach(), y) if self.track_metric else None
+        metric = self.metric.batch(_main(out).detach(), y) if self.track_metric and self.metric is not None else None
         return loss.detach(), metric
 
     # -- epochs -----------------------------------------------------------------------------------
@@ -164,15 +164,15 @@ class Trainer:
             idx = perm[start : start + bs]
             if self.has_batch_norm and idx.numel() == 1:
                 continue  # batch norm cannot normalise a single row
-            loss, metric = self.step(*data.take(idx))
-            losses.append(loss)
+            batch_loss, metric = self.step(*data.take(idx))
+            losses.append(batch_loss)
             rows.append(idx.numel())
             if metric is not None:
                 metrics.append(metric)
             if step_scheduler:
                 scheduler.step()
             for cb in self.batch_callbacks:
-                cb.on_batch_end(batch, {"loss": loss})
+                cb.on_batch_end(batch, {"loss": batch_loss})
         if not losses:
             return math.nan, None
         weights = torch.tensor(rows, dtype=losses[0].dtype, device=losses[0].device)
@@ -189,8 +189,8 @@ class Trainer:
         """Loss (weighted mean) and metric of the network on ``data``, in evaluation mode."""
         self.net.eval()
         loss_sum, metric_sum = 0.0, 0.0
-        weighted = data.weighted and float(data.w.sum()) > 0  # all-zero weights: report the plain mean
-        weight = float(data.w.sum()) if weighted else float(len(data))
+        weighted = data.w is not None and float(data.w.sum()) > 0  # all-zero weights: report the plain mean
+        weight = float(data.w.sum()) if weighted and data.w is not None else float(len(data))
         for start in range(0, len(data), EVAL_BATCH):
             numeric, codes, y, w = data.take(slice(start, start + EVAL_BATCH))
             w = w if weighted else None
@@ -204,12 +204,12 @@ class Trainer:
     def _epoch_logs(self, epoch: int, train: Batches, valid: Batches | None, scheduler, started: float) -> dict[str, Any]:
         loss, metric = self._train_epoch(train, scheduler)
         logs: dict[str, Any] = {"epoch": epoch, "loss": loss}
-        if metric is not None:
+        if metric is not None and self.metric is not None:
             logs[self.metric.name] = metric
         if valid is not None and len(valid):
             val_loss, val_metric = self.evaluate(valid)
             logs["val_loss"] = val_loss
-            if val_metric is not None:
+            if val_metric is not None and self.metric is not None:
                 logs[f"val_{self.metric.name}"] = val_metric
         logs["lr"] = float(self.optimizer.param_groups[0]["lr"])
         logs["time_s"] = time.perf_counter() - started

@@ -142,7 +142,7 @@ def classification_diagnostics(
         "scores": per_class_scores(y, decided, classes),
         "log_loss": float(skm.log_loss(y, np.clip(proba, 1e-15, 1), labels=list(range(len(classes))))),
     }
-    if binary:
+    if pos is not None:  # binary
         is_pos = y == pos
         out["positive_class"] = str(classes[pos])
         out["curves"] = binary_curves(is_pos, proba[:, pos])

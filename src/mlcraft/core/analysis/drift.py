@@ -68,16 +68,16 @@ def side_summary(frame: pd.DataFrame, bins: dict[str, Any]) -> dict[str, dict[st
         counts = values.value_counts(dropna=True)
         counts = counts.groupby(counts.index.astype(str)).sum()  # 1 and "1" are one category
         present = int(counts.sum())
-        shares = [float(counts.get(c, 0)) / max(present, 1) for c in categories]
+        category_shares = [float(counts.get(c, 0)) / max(present, 1) for c in categories]
         out[name] = {
             "rows": n,
             "missing_share": float(values.isna().mean()) if n else 0.0,
-            "shares": shares + [max(0.0, 1.0 - sum(shares))],
+            "shares": category_shares + [max(0.0, 1.0 - sum(category_shares))],
         }
     return out
 
 
-def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
+def psi(expected: Sequence[float] | np.ndarray, actual: Sequence[float] | np.ndarray) -> float:
     """Population stability index between two vectors of shares."""
     p = np.clip(np.asarray(expected, dtype=float), EPS, None)
     q = np.clip(np.asarray(actual, dtype=float), EPS, None)

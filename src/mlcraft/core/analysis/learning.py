@@ -143,7 +143,7 @@ def permutation_importances(
         result = permutation_importance(
             fitted, X_valid, y_valid, scoring=SignedScorer(scorer, task), n_repeats=repeats, random_state=seed, n_jobs=n_jobs
         )
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"feature": str(name), "mean": float(m), "std": float(s), "values": [float(v) for v in vals]}
         for name, m, s, vals in zip(X_valid.columns, result.importances_mean, result.importances_std, result.importances)
     ]

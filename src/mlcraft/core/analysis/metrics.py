@@ -28,7 +28,7 @@ class Metric:
     tasks: frozenset[str]
     greater_is_better: bool
     needs: str  # "value" (regression), "label" or "proba"
-    _func: Callable[..., float]
+    _func: Callable[..., float] | None  # None: computed by Scorer from the name
     description: str
 
     @property
@@ -139,18 +139,24 @@ class Scorer:
         return self.metric.name
 
     @property
+    def _classes(self) -> Sequence[Any]:
+        if self.classes is None:
+            raise ValueError(f"{self.metric.name}: a classification scorer needs the classes")
+        return self.classes
+
+    @property
     def sign(self) -> float:
         return self.metric.sign
 
     def labels(self, proba: np.ndarray) -> np.ndarray:
-        return decide_labels(proba, self.classes, self.positive_class, self.threshold)
+        return decide_labels(proba, self._classes, self.positive_class, self.threshold)
 
     def class_index(self, y_true: np.ndarray) -> np.ndarray:
         """Each label's position in ``classes`` (-1 for a label the model never saw)."""
         import pandas as pd
 
         # vectorised (the ensembles score thousands of candidate blends): same matching as a dict
-        return pd.Categorical(np.asarray(y_true, dtype=object), categories=list(self.classes)).codes.astype(int)
+        return pd.Categorical(np.asarray(y_true, dtype=object), categories=list(self._classes)).codes.astype(int)
 
     def bind(self, y_true: np.ndarray) -> Callable[[np.ndarray], float]:
         """``pred -> self(y_true, pred)`` for many predictions of the same rows (greedy ensemble
@@ -182,8 +188,8 @@ class Scorer:
                 return float(-np.mean(np.log(picked)))
 
             return log_loss
-        if m.name == "roc_auc" and len(self.classes) == 2:
-            pos = list(self.classes).index(self.positive_class)
+        if m.name == "roc_auc" and len(self._classes) == 2:
+            pos = list(self._classes).index(self.positive_class)
             y_pos = codes == pos
             return lambda pred: _binary_auc(y_pos, np.clip(np.asarray(pred, dtype=float)[:, pos], 0.0, 1.0))
         return lambda pred: self(y_true, pred)
@@ -191,13 +197,14 @@ class Scorer:
     def __call__(self, y_true: np.ndarray, pred: np.ndarray) -> float:
         m = self.metric
         if m.needs == "value":
+            assert m._func is not None  # every regression metric has its function
             return float(m._func(y_true, pred))
         # classification is scored on class positions: labels of any type behave the same
         y = self.class_index(y_true)
-        k = len(self.classes)
+        k = len(self._classes)
         proba = np.clip(np.asarray(pred, dtype=float), 0.0, 1.0)
         if m.needs == "label":
-            positive = None if self.positive_class is None else list(self.classes).index(self.positive_class)
+            positive = None if self.positive_class is None else list(self._classes).index(self.positive_class)
             chosen = decide_labels(proba, list(range(k)), positive, self.threshold if positive is not None else None).astype(int)
             if m._func is not None:
                 return float(m._func(y, chosen))
@@ -208,7 +215,7 @@ class Scorer:
         if m.name == "log_loss":
             return float(skm.log_loss(y, proba, labels=list(range(k))))
         if k == 2:
-            pos = list(self.classes).index(self.positive_class)
+            pos = list(self._classes).index(self.positive_class)
             y_pos = y == pos
             if m.name == "roc_auc":
                 return _binary_auc(y_pos, proba[:, pos])

@@ -205,13 +205,13 @@ def associations(
         x = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         if y_numbers is not None:
             rows.append({"feature": name, "kind": "numeric", "measure": "pearson", "value": pearson(x, y_numbers)})
-        else:
+        elif class_codes is not None:
             rows.append({"feature": name, "kind": "numeric", "measure": "eta", "value": correlation_ratio(class_codes, x)})
     for name in categorical:
         pooled = pool_rare(codes[name] if name in codes else category_codes(frame[name])[0], MIN_FREQUENCY)
         if y_numbers is not None:
             rows.append({"feature": name, "kind": "categorical", "measure": "eta", "value": correlation_ratio(pooled, y_numbers)})
-        else:
+        elif class_codes is not None:
             rows.append({"feature": name, "kind": "categorical", "measure": "cramers_v", "value": cramers_v(pooled, class_codes)})
     return sorted(rows, key=lambda r: (-abs(r["value"]) if np.isfinite(r["value"]) else 1.0, r["feature"]))
 

@@ -95,6 +95,7 @@ def choose_threshold(
         key = np.lexsort((thresholds, precision, recall))  # best recall, then precision, then threshold
         reached, best_value = "precision", float(precision.max())
     else:
+        assert min_recall is not None  # exactly one of the two is given (checked above)
         rule, target, ok = "min_recall", min_recall, recall >= min_recall
         key = np.lexsort((thresholds, recall, precision))
         reached, best_value = "recall", float(recall.max())

@@ -334,7 +334,7 @@ def _category_strings_elementwise(values: pd.Series) -> np.ndarray:
             out[i] = np.nan
         elif isinstance(v, (bool, np.bool_)):
             out[i] = "True" if v else "False"
-        elif isinstance(v, (float, np.floating)) and float(v).is_integer() and abs(v) < 2.0**53:
+        elif isinstance(v, (float, np.floating)) and float(v).is_integer() and abs(float(v)) < 2.0**53:
             out[i] = str(int(v))
         else:
             out[i] = str(v)
@@ -490,6 +490,7 @@ def infer_schema(
         if name == target:
             continue
         values = frame[name]
+        note: str | None
         if name in drop:
             role, note = Role.DROPPED, "dropped by the user"
         elif name == id_column:

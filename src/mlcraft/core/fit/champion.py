@@ -49,6 +49,13 @@ class Champion:
         return self.blend is not None
 
 
+def _oof(result: CVResult) -> np.ndarray:
+    """A ranked result's out-of-fold predictions (a failed trial has none and is never ranked)."""
+    if result.oof is None:
+        raise ValueError(f"{result.name}: no out-of-fold predictions to blend")
+    return result.oof
+
+
 def _rank(results: Sequence[CVResult], scorer: Scorer) -> list[CVResult]:
     ok = [r for r in results if r.ok and r.oof is not None]
     return sorted(ok, key=lambda r: (-scorer.sign * r.mean, r.name))
@@ -78,7 +85,7 @@ def likely_members(results: Sequence[CVResult], y: np.ndarray, scorer: Scorer, t
     pool = _greedy_pool(ranked)
     picked = []
     if len(pool) >= 2:
-        weights = fit_blend("caruana", [m.oof for m in pool], y, scorer, task).weights
+        weights = fit_blend("caruana", [_oof(m) for m in pool], y, scorer, task).weights
         picked = [m for m, w in zip(pool, weights) if w > 0]
     out: list[CVResult] = []
     for r in [*ranked[:top], *picked, *_family_best(ranked)]:
@@ -98,7 +105,7 @@ def build_ensembles(results: Sequence[CVResult], y: np.ndarray, folds, scorer: S
     for method, members in plans:
         if len(members) < 2:
             continue
-        scores, oof, blend = cross_validated_blend(method, [m.oof for m in members], y, folds, scorer, task)
+        scores, oof, blend = cross_validated_blend(method, [_oof(m) for m in members], y, folds, scorer, task)
         if method == "caruana":  # keep the members that were picked
             keep = np.flatnonzero(blend.weights > 0)
             members, blend = [members[i] for i in keep], Blend(method, blend.weights[keep])
@@ -106,7 +113,7 @@ def build_ensembles(results: Sequence[CVResult], y: np.ndarray, folds, scorer: S
             members = [m for m, w in zip(members, blend.weights) if w >= MIN_WEIGHT]  # (nearly) unused: blend again without them
             if len(members) < 2:
                 continue
-            scores, oof, blend = cross_validated_blend(method, [m.oof for m in members], y, folds, scorer, task)
+            scores, oof, blend = cross_validated_blend(method, [_oof(m) for m in members], y, folds, scorer, task)
         weights = {m.name: round(float(w), 6) for m, w in zip(members, blend.weights)}
         result = CVResult(
             f"ensemble:{method}", "ensemble", {"method": method, "members": weights}, scores=list(scores),
@@ -193,7 +200,8 @@ def _fast_enough(
     """``--prefer-fast``: the best single model that predicts 10,000 rows within the target: timed
     on its first fold model (at most :data:`TIMED_CANDIDATES` of them), else estimated from its CV
     predict time. If none is, the fastest alone."""
-    notes, seen = [], {}
+    notes: list[str] = []
+    seen: dict[int, float] = {}  # id(option) -> seconds
     for rank, option in enumerate(options):
         measured = timer(option.result) if timer is not None and rank < TIMED_CANDIDATES else None
         seconds = measured if measured is not None else expected_batch_seconds(option.result, n_rows, n_folds, n_jobs)
@@ -222,7 +230,7 @@ def choose(
     """
     ranked = _rank(results, scorer)
     options = [Champion(r, [r]) for r in ranked]
-    notes = []
+    notes: list[str] = []
     if prefer_fast:
         start = time.perf_counter()
         options, notes = _fast_enough(options, n_rows, n_folds, n_jobs, timer)
@@ -255,10 +263,11 @@ def refit(champion: Champion, pool: FoldPool, builds: Sequence[Any], *, deadline
     in order) or bagged from their fold models; returns (estimator, truncations, seconds)."""
     start = time.perf_counter()
     fitted = iter(pool.fit_full(builds, deadline=deadline)) if builds else iter(())
-    estimators, truncations = [], []
+    estimators: list[Any] = []
+    truncations: list[dict[str, Any]] = []
     for member, form in zip(champion.members, champion.forms):
         if form == "bag":
-            estimators.append(BaggedModel(members=member.models, task=task, classes=classes, names=[f"{member.name}/fold{i}" for i in range(len(member.models))]))
+            estimators.append(BaggedModel(members=member.models, task=task, classes=classes, names=[f"{member.name}/fold{i}" for i in range(len(member.models or []))]))
             truncations.append({})
         else:
             pipeline, _, truncated = next(fitted)

@@ -92,6 +92,7 @@ def _oof_frame(data, keep: Sequence[CVResult], target: str) -> pd.DataFrame:
         fold_of[va] = i
     oof: dict[str, Any] = {"row": data.rows, "fold": fold_of, target: data.y.to_numpy()}
     for r in keep:
+        assert r.oof is not None  # the kept results are the scored ones
         if r.oof.ndim == 1:
             oof[r.name] = r.oof
         else:

@@ -302,7 +302,7 @@ class FoldPool:
     def _finish(self, state: _Running) -> None:
         result = state.result
         n = len(self.y_values)
-        oof = np.zeros(n) if self.task == "regression" else np.zeros((n, len(self.scorer.classes)))
+        oof = np.zeros(n) if self.task == "regression" else np.zeros((n, len(self.scorer.classes or ())))
         for f, (_, val_idx) in enumerate(self.folds):
             oof[val_idx] = state.preds[f]
         result.oof = oof

@@ -148,7 +148,7 @@ def cross_validate(
         result.traceback = traceback.format_exc()
         return result
     n = len(y)
-    oof = np.zeros(n) if task == "regression" else np.zeros((n, len(classes)))
+    oof = np.zeros(n) if task == "regression" else np.zeros((n, len(classes or ())))
     y_values = y.to_numpy()
     fit_times, predict_times = [], []
     for i, ((_, va), (pred, fit_t, pred_t)) in enumerate(zip(folds, outputs)):

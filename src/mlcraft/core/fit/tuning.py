@@ -259,7 +259,7 @@ class Search:
             deadline = self._deadline()
             if deadline is not None and deadline - time.time() < self._min_trial_seconds():
                 break
-            batch = self._propose(min(self.batch_size, self._trials_left()))
+            batch = self._propose(int(min(self.batch_size, self._trials_left())))
             if not batch or not self._run_batch(batch):
                 break
         return self.results
@@ -270,7 +270,7 @@ class Search:
         limit = self.budget.time_limit
         cheap = (lambda s: s.estimated_fit_seconds * len(self.pool.folds) < CHEAP_SHARE * limit) if limit else (lambda s: False)
         specs = sorted(self.specs, key=lambda s: (not cheap(s), -s.priority, s.estimated_fit_seconds))
-        batch = []
+        batch: list[tuple[FamilyStudy, Any, dict]] = []
         for spec in specs:
             if len(batch) >= self._trials_left():
                 self._skip(spec, "trial limit reached")
@@ -323,8 +323,8 @@ class Search:
         """The families that share the next trials: the best by CV score, those still improving
         before those that stalled (so the budget moves on to the next families by promise)."""
         sign = self.pool.scorer.sign
-        alive = [s for s in self.studies.values() if not s.exhausted and s.best() is not None]
-        return sorted(alive, key=lambda s: (s.stalled(), -sign * s.best().mean, s.spec.name))[:CONTENDERS]
+        alive = [(s, best) for s in self.studies.values() if not s.exhausted and (best := s.best()) is not None]
+        return [s for s, _ in sorted(alive, key=lambda p: (p[0].stalled(), -sign * p[1].mean, p[0].spec.name))[:CONTENDERS]]
 
     def _propose(self, size: int) -> list[tuple[FamilyStudy, Any, dict]]:
         batch: list[tuple[FamilyStudy, Any, dict]] = []
@@ -345,7 +345,7 @@ class Search:
         """Run a batch; False when none of its trials could even start (out of time)."""
         if not batch:
             return False
-        trials = []
+        trials: list[Trial] = []
         for study, otrial, params in batch:
             candidate = study.spec.make(study.next_name(), params)
             trials.append(Trial(len(self.results) + len(trials), candidate, study.pruner(otrial) if self.prune else None))

@@ -22,7 +22,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,7 @@ from mlcraft.core.data.schema import FeatureColumns, Role, Schema, column_values
 
 __all__ = ["NotCompilable", "compile_predictor", "verified_predictor", "probe_frame"]
 
-Features = pd.DataFrame | FeatureColumns  # checked features (Schema.coerce or coerce_records)
+Features: TypeAlias = pd.DataFrame | FeatureColumns  # checked features (Schema.coerce or coerce_records)
 Predictor = Callable[[Features], np.ndarray]
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 RTOL, ATOL = 1e-9, 1e-12  # agreement asked of a compiled predictor on the probe rows
@@ -227,6 +227,7 @@ class _Preparation:
     def as_frame(self, X: np.ndarray) -> pd.DataFrame:
         """The pandas output scikit-learn's path gives (native categories first), from ``X``."""
         counts = self.native_counts or []
+        assert self.names_out is not None  # set wherever the output is pandas (the only caller)
         data: dict[str, Any] = {}
         for j, name in enumerate(self.names_out):
             if j < len(counts):
@@ -261,7 +262,7 @@ def _estimator(est: Any, prep: _Preparation, task: str, classes: Sequence[Any] |
                 out = np.column_stack([1.0 - out, out])
             return align_proba(out, est.classes_, classes)
 
-        lightgbm_output.single_threaded = True  # threads set by its own argument: no pool limit needed
+        vars(lightgbm_output)["single_threaded"] = True  # threads set by its own argument: no pool limit needed
         return lightgbm_output
     inputs = prep.as_frame if prep.pandas else (lambda X: X)
 
@@ -286,12 +287,12 @@ def _estimator(est: Any, prep: _Preparation, task: str, classes: Sequence[Any] |
     def tree_proba(X):
         return align_proba(trees(X), est.classes_, classes)
 
-    tree_proba.single_threaded = True  # (as ``trees``: it sets its own threads)
+    vars(tree_proba)["single_threaded"] = True  # (as ``trees``: it sets its own threads)
     return tree_proba
 
 
 def _pipeline_parts(pipeline: Any, task: str, classes) -> tuple[_Preparation, ArrayFn]:
-    steps = getattr(pipeline, "steps", None)
+    steps = pipeline.steps if type(pipeline) is Pipeline else []
     if type(pipeline) is not Pipeline or len(steps) != 2 or steps[0][0] != "prepare":
         raise NotCompilable(f"a {type(pipeline).__name__} that is not preparation + estimator")
     prep = _Preparation(steps[0][1])
@@ -310,7 +311,7 @@ def compile_predictor(pipeline: Any, task: str, classes: Sequence[Any] | None) -
     def pipeline_output(features):
         return estimator(prep(features))
 
-    pipeline_output.single_threaded = getattr(estimator, "single_threaded", False)
+    vars(pipeline_output)["single_threaded"] = getattr(estimator, "single_threaded", False)
     return pipeline_output
 
 
@@ -345,7 +346,7 @@ def _compile_ensemble(ensemble: Any, task: str, classes) -> Predictor:
             return np.asarray(ensemble.predict_from(outputs), dtype=float).ravel()
         return align_proba(ensemble.proba_from(outputs), ensemble.classes_, classes)
 
-    ensemble_output.single_threaded = all(getattr(e, "single_threaded", False) for _, _, e in members)
+    vars(ensemble_output)["single_threaded"] = all(getattr(e, "single_threaded", False) for _, _, e in members)
     return ensemble_output
 
 
@@ -367,8 +368,8 @@ def probe_frame(schema: Schema, seed: int = 0) -> pd.DataFrame:
             data[col.name] = np.roll(values, k)
         elif col.role is Role.CATEGORICAL:
             known = list(col.categories or ["a", "b"])
-            values = (known + ["never seen in training", None] + known * rows)[:rows]
-            data[col.name] = pd.Series(np.roll(np.asarray(values, dtype=object), k), dtype=object)
+            labels = (known + ["never seen in training", None] + known * rows)[:rows]
+            data[col.name] = pd.Series(np.roll(np.asarray(labels, dtype=object), k), dtype=object)
         else:
             stamps = pd.date_range("2000-01-01", periods=rows - 1, freq="37h").astype(str).tolist() + [None]
             data[col.name] = np.roll(np.asarray(stamps, dtype=object), k)

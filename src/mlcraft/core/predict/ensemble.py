@@ -216,8 +216,8 @@ class BaggedModel(EnsembleModel):
         super().__init__(members=members, blend=None, task=task, classes=classes, names=names)
 
     def predict_from(self, outputs: list[np.ndarray]) -> np.ndarray:
-        combined = sum(outputs) / len(outputs)
+        combined = sum(outputs, np.zeros_like(outputs[0])) / len(outputs)
         return combined if self.task == "regression" else self.classes_[np.argmax(combined, axis=1)]
 
     def proba_from(self, outputs: list[np.ndarray]) -> np.ndarray:
-        return sum(outputs) / len(outputs)
+        return sum(outputs, np.zeros_like(outputs[0])) / len(outputs)

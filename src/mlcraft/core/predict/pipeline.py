@@ -53,7 +53,7 @@ def predict_array(pipeline: Any, X: pd.DataFrame, task: str, classes: Sequence[A
     if task == "regression":
         return np.asarray(pipeline.predict(X), dtype=float).ravel()
     proba = np.asarray(pipeline.predict_proba(X), dtype=float)
-    return align_proba(proba, pipeline.classes_, classes)
+    return align_proba(proba, pipeline.classes_, pipeline.classes_ if classes is None else classes)
 
 
 _CONTROLLER: Any = None
@@ -153,6 +153,7 @@ class FittedModel:
         if self.task == "regression":
             frame = pd.DataFrame({self.target: raw}, index=data.index)
         else:
+            assert self.classes is not None  # a classifier keeps its classes
             labels = decide_labels(raw, self.classes, self.positive_class, self.threshold)
             frame = pd.DataFrame({self.target: labels}, index=data.index)
             for j, cls in enumerate(self.classes):

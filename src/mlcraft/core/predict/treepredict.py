@@ -71,13 +71,13 @@ def forest_output(est: Any, regression: bool) -> Callable[[np.ndarray], np.ndarr
         if cores > 1:
             shares = [trees[i::cores] for i in range(cores)]
             with ThreadPoolExecutor(cores) as pool:
-                total = sum(pool.map(lambda share: _tree_sum(share, X32, width), shares))
+                total = sum(pool.map(lambda share: _tree_sum(share, X32, width), shares), np.zeros((len(X32), width)))
         else:
             total = _tree_sum(trees, X32, width)
         total /= len(trees)
         return total[:, 0] if regression else total
 
-    output.single_threaded = True  # no BLAS or OpenMP inside: no thread-pool limit needed
+    vars(output)["single_threaded"] = True  # no BLAS or OpenMP inside: no thread-pool limit needed
     return output
 
 
@@ -161,7 +161,7 @@ def _recoder(est: Any, native_counts: list[int] | None, as_frame: Callable[[np.n
         return lambda X: X
     k = len(native_counts or [])
     masks = [np.asarray(cols) for _, trans, cols in pre.transformers_ if not (isinstance(trans, str) and trans == "drop")]
-    if not k or as_frame is None or len(masks) != 2 or masks[0].dtype != bool:
+    if not native_counts or as_frame is None or len(masks) != 2 or masks[0].dtype != bool:
         raise Unsupported("categorical features from the input's dtypes that are not mlcraft's native categories")
     expected = np.arange(len(masks[0])) < k
     if not (np.array_equal(masks[0], expected) and np.array_equal(masks[1], ~expected)):
@@ -207,5 +207,5 @@ def hgb_output(
             return np.asarray(est._loss.link.inverse(raw.ravel()), dtype=float)
         return np.asarray(est._loss.predict_proba(raw), dtype=float)
 
-    output.single_threaded = True  # threads chosen above: no thread-pool limit needed around it
+    vars(output)["single_threaded"] = True  # threads chosen above: no thread-pool limit needed around it
     return output
