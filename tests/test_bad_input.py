@@ -8,6 +8,8 @@ import pytest
 
 from conftest import run_cli
 
+pytestmark = pytest.mark.slow  # end-to-end: the real `mlcraft` command in a subprocess, each run; `make test-fast` leaves it out
+
 
 def assert_refused(result, *fragments):
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)

@@ -64,6 +64,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
+@pytest.mark.slow  # end-to-end: scores files of 20,000 and 200,000+ rows in subprocesses
 def test_memory_does_not_grow_with_the_file(project, tmp_path):
     proj, X = project
     small, large = tmp_path / "small.csv", tmp_path / "large.csv"

@@ -65,9 +65,10 @@ def unseen_rows(X: pd.DataFrame) -> pd.DataFrame:
 
 
 CASES = [(name, task) for name, family in REGISTRY.items() for task in ("regression", "binary", "multiclass") if task in family.tasks]
+SLOW = pytest.mark.slow  # hist_gradient_boosting's fits take most of this file's time: `make test` runs them
 
 
-@pytest.mark.parametrize(("family_name", "task"), CASES)
+@pytest.mark.parametrize(("family_name", "task"), [pytest.param(*c, marks=SLOW) if c[0] == "hist_gradient_boosting" else c for c in CASES])
 def test_every_family_compiles_and_matches_scikit_learn(family_name, task):
     frame = awkward_frame(task)
     pipeline, schema, classes, X = fitted(family_name, task, frame)
@@ -236,6 +237,7 @@ def test_histogram_boosting_walks_all_trees_at_once_with_categorical_splits(task
         assert np.allclose(predictor(batch), want, rtol=1e-9, atol=1e-12)
 
 
+@SLOW
 def test_histogram_boosting_keeps_scikit_learn_for_large_batches(monkeypatch):
     frame = awkward_frame("regression")
     pipeline, schema, classes, X = fitted("hist_gradient_boosting", "regression", frame)
@@ -266,7 +268,7 @@ def test_forests_call_their_trees_directly(family_name, task, monkeypatch):
         assert np.allclose(predictor(batch), want, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("family_name", ["random_forest", "hist_gradient_boosting"])
+@pytest.mark.parametrize("family_name", ["random_forest", pytest.param("hist_gradient_boosting", marks=SLOW)])
 def test_tree_ensembles_share_large_batches_among_cores(family_name, monkeypatch):
     frame = awkward_frame("multiclass", n=600)
     pipeline, schema, classes, X = fitted(family_name, "multiclass", frame)

@@ -19,7 +19,7 @@ def test_registry_has_the_book_families():
     assert BOOK_FAMILIES <= set(REGISTRY)
 
 
-@pytest.mark.parametrize("name", sorted(REGISTRY))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "hist_gradient_boosting" else n for n in sorted(REGISTRY)])  # its fits: the most time
 def test_family_conformance(name):
     check_family(REGISTRY[name])
 

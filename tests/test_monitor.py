@@ -89,6 +89,7 @@ def log_requests(project, frame: pd.DataFrame, *, labels=None, errors: int = 0, 
         log.add_labels([(r.request_id, i, float(labels[k * 100 + i])) for k, r in enumerate(records) if r.status == 200 for i in range(len(r.inputs))])
 
 
+@pytest.mark.slow  # end-to-end: serves, logs, labels and monitors a trained project
 def test_monitor_flags_drift_live_quality_and_errors_then_honours_thresholds(housing, tmp_path):
     project, fresh = housing
     drifted = fresh.copy()

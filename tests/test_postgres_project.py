@@ -11,6 +11,8 @@ import pytest
 import mlcraft
 from conftest import run_cli
 
+pytestmark = pytest.mark.slow  # end-to-end: a whole project on a PostgreSQL server; `make test-fast` leaves it out
+
 
 def test_project_registry_and_prediction_log_in_postgresql(pg_url, tmp_path, housing_csv, monkeypatch):
     pytest.importorskip("fastapi")

@@ -16,6 +16,8 @@ from mlcraft.core.data.split import hash_fraction
 from mlcraft.exceptions import MlcraftError
 from test_bad_input import assert_refused
 
+pytestmark = pytest.mark.slow  # end-to-end: trains projects, runs explore/analyse/report; `make test-fast` leaves it out
+
 
 def reports_of(project):
     root = project / "reports"

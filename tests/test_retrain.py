@@ -17,6 +17,8 @@ import mlcraft
 from conftest import run_cli
 from mlcraft.core.data.split import hash_fraction, row_fraction
 
+pytestmark = pytest.mark.slow  # end-to-end: trains, retrains and rolls back projects; `make test-fast` leaves it out
+
 
 @pytest.fixture(scope="module")
 def housing(housing_csv):

@@ -15,6 +15,8 @@ import mlcraft  # noqa: E402
 from mlcraft.api.serving import ServeSettings  # noqa: E402
 from mlcraft.serve.app import served_app  # noqa: E402
 
+pytestmark = pytest.mark.slow  # end-to-end: generated requests against a served model; `make test-fast` leaves it out
+
 
 @schemathesis.serializer("text/csv")
 def _csv(ctx, value):

@@ -21,6 +21,8 @@ pytest.importorskip("uvicorn")
 
 import mlcraft  # noqa: E402
 
+pytestmark = pytest.mark.slow  # end-to-end: real server processes over TCP; `make test-fast` leaves it out
+
 
 def free_port() -> int:
     with socket.socket() as s:
