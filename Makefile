@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mlcraft-installed
 TORCH  := torch==2.13.0
 
-.PHONY: setup browser demo test bench bench-explore bench-nn bench-nn-quality bench-compare bench-inference bench-serve postgres clean
+.PHONY: setup browser demo lint test test-fast bench bench-explore bench-nn bench-nn-quality bench-compare bench-inference bench-serve postgres clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,8 +43,18 @@ postgres:
 	      || echo "note: could not install PostgreSQL; its tests will be skipped"; \
 	  else echo "note: PostgreSQL is not installed and this is not root; its tests will be skipped"; fi; }
 
+# ruff (lint and format check) over the code and its tests; mypy over the package (pyproject.toml)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+
 test: setup postgres
 	$(PY) -m pytest -q
+
+# the suite without the tests marked `slow` (end-to-end runs, the heaviest unit cases); aim: under 3 min on 2 cores
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
 
 bench: setup
 	$(PY) benchmarks/bench_housing.py

@@ -36,7 +36,12 @@ DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench-compare:begin -->", "<!-- bench-compare:end -->"
 SYSTEMS = ("mlcraft", "flaml", "ag_medium", "ag_best")
 DATASETS = ("housing", "titanic", "breast_cancer", "wine", "diabetes")
-NAMES = {"mlcraft": "mlcraft", "flaml": "FLAML", "ag_medium": "AutoGluon medium", "ag_best": "AutoGluon best"}
+NAMES = {
+    "mlcraft": "mlcraft",
+    "flaml": "FLAML",
+    "ag_medium": "AutoGluon medium",
+    "ag_best": "AutoGluon best",
+}
 PYTHON = {"mlcraft": ROOT / ".venv" / "bin" / "python"}
 ANCHOR_PYTHON = ROOT / ".bench-venv" / "bin" / "python"
 LOCK = "/tmp/mlcraft-bench.lock"
@@ -44,7 +49,9 @@ LOCK = "/tmp/mlcraft-bench.lock"
 
 def src_version() -> str:
     """The commit that last changed src/ (what an mlcraft cell runs)."""
-    return subprocess.run(["git", "log", "-1", "--format=%h", "--", "src"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "log", "-1", "--format=%h", "--", "src"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def src_snapshot(version: str) -> Path:
@@ -54,7 +61,9 @@ def src_snapshot(version: str) -> Path:
         tmp = OUT / f".tmp-src-{version}"
         subprocess.run(["rm", "-rf", str(tmp)], check=True)
         tmp.mkdir(parents=True)
-        archive = subprocess.run(["git", "archive", version, "src"], cwd=ROOT, capture_output=True, check=True).stdout
+        archive = subprocess.run(
+            ["git", "archive", version, "src"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
         tmp.rename(where)
     return where / "src"
@@ -92,15 +101,30 @@ def _run_cell(system: str, dataset: str, budget: float, version: str) -> dict:
     start = time.perf_counter()
     try:
         proc = subprocess.run(
-            [str(python), str(ROOT / "benchmarks" / "compare_cell.py"), system, dataset, str(budget), str(workdir)],
-            capture_output=True, text=True, timeout=budget * 4 + 300, env=env,
+            [
+                str(python),
+                str(ROOT / "benchmarks" / "compare_cell.py"),
+                system,
+                dataset,
+                str(budget),
+                str(workdir),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=budget * 4 + 300,
+            env=env,
         )
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
         if line is None:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-            record = {"system": system, "dataset": dataset, "budget_s": budget, "error": " | ".join(tail)[-400:]}
+            record = {
+                "system": system,
+                "dataset": dataset,
+                "budget_s": budget,
+                "error": " | ".join(tail)[-400:],
+            }
         else:
-            record = json.loads(line[len("RESULT "):])
+            record = json.loads(line[len("RESULT ") :])
     except subprocess.TimeoutExpired:
         record = {"system": system, "dataset": dataset, "budget_s": budget, "error": "timed out"}
     record["process_wall_s"] = round(time.perf_counter() - start, 1)
@@ -136,7 +160,13 @@ def fmt(r: dict | None) -> str:
     if "error" in r:
         return f"failed ({r['error'][:60]})"
     value = r["test"]
-    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}" if abs(value) < 1 else f"{value:.2f}"
+    text = (
+        f"{value:,.0f}"
+        if abs(value) >= 1000
+        else f"{value:.4f}"
+        if abs(value) < 1
+        else f"{value:.2f}"
+    )
     return f"{text} ({r['fit_wall_s']:.0f} s)"
 
 
@@ -159,20 +189,37 @@ def report() -> str:
             if not any(cells):
                 continue
             metric = next((c["metric"] for c in cells if c and "metric" in c), "")
-            lines.append(f"| {budget:.0f} s | {dataset} | {metric} | " + " | ".join(fmt(c) for c in cells) + " |")
+            lines.append(
+                f"| {budget:.0f} s | {dataset} | {metric} | "
+                + " | ".join(fmt(c) for c in cells)
+                + " |"
+            )
     versions = sorted({r.get("version", "") for r in best.values() if r.get("version")})
     runs: dict[tuple, dict] = {}  # (date, machine) -> system -> budget -> datasets measured then
     for (system, dataset, budget), r in best.items():
-        where = r.get("cpu") or "machine not recorded" + (f" ({r['source']})" if "source" in r else "")
-        runs.setdefault((r.get("date", ""), where), {}).setdefault(system, {}).setdefault(budget, []).append(dataset)
+        where = r.get("cpu") or "machine not recorded" + (
+            f" ({r['source']})" if "source" in r else ""
+        )
+        runs.setdefault((r.get("date", ""), where), {}).setdefault(system, {}).setdefault(
+            budget, []
+        ).append(dataset)
 
     def cells(by_budget: dict) -> str:
         return "; ".join(
-            f"{b:.0f} s: " + ("all datasets" if set(ds) == set(DATASETS) else ", ".join(d for d in DATASETS if d in ds))
+            f"{b:.0f} s: "
+            + (
+                "all datasets"
+                if set(ds) == set(DATASETS)
+                else ", ".join(d for d in DATASETS if d in ds)
+            )
             for b, ds in sorted(by_budget.items())
         )
 
-    lines += ["", f"Python {platform.python_version()}, mlcraft at commit(s) {', '.join(versions) or '-'}. Where and when each cell was measured:", ""]
+    lines += [
+        "",
+        f"Python {platform.python_version()}, mlcraft at commit(s) {', '.join(versions) or '-'}. Where and when each cell was measured:",
+        "",
+    ]
     for (date, where), systems in sorted(runs.items()):
         parts = [f"{NAMES[s]} ({cells(systems[s])})" for s in SYSTEMS if s in systems]
         lines.append(f"- {date}, {where}: {'; '.join(parts)}")
@@ -192,11 +239,15 @@ def write_report() -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--budgets", default="60,300")
-    parser.add_argument("--report", action="store_true", help="only rewrite the table in docs/benchmarks.md")
+    parser.add_argument(
+        "--report", action="store_true", help="only rewrite the table in docs/benchmarks.md"
+    )
     args = parser.parse_args()
     if not args.report:
         OUT.mkdir(parents=True, exist_ok=True)
@@ -207,7 +258,10 @@ def main() -> int:
                     version = src_version()  # what the cell will run: the working tree now
                     if done(load_results(), system, dataset, budget, version):
                         continue
-                    print(f"[{dt.datetime.now():%H:%M:%S}] {system} {dataset} {budget:.0f}s ...", flush=True)
+                    print(
+                        f"[{dt.datetime.now():%H:%M:%S}] {system} {dataset} {budget:.0f}s ...",
+                        flush=True,
+                    )
                     record = run_cell(system, dataset, budget, version)
                     with open(RESULTS, "a") as fh:
                         fh.write(json.dumps(record) + "\n")

@@ -37,11 +37,15 @@ def generate(rows: int, seed: int = 0) -> pd.DataFrame:
     data: dict[str, np.ndarray] = {
         "longitude": rng.uniform(-124.3, -114.3, rows).round(2),
         "latitude": rng.uniform(32.5, 42.0, rows).round(2),
-        "income": np.minimum(rng.lognormal(1.2, 0.5, rows), 15.0001),  # capped at 15.0001, like housing
+        "income": np.minimum(
+            rng.lognormal(1.2, 0.5, rows), 15.0001
+        ),  # capped at 15.0001, like housing
         "age": np.minimum(rng.integers(1, 70, rows), 52).astype(float),  # capped at 52
     }
     for j in range(N_NUMERIC - len(data)):
-        data[f"num_{j:02d}"] = rng.lognormal(0, 1.0, rows) if j % 3 == 0 else rng.normal(j, 1 + j, rows)
+        data[f"num_{j:02d}"] = (
+            rng.lognormal(0, 1.0, rows) if j % 3 == 0 else rng.normal(j, 1 + j, rows)
+        )
     for j, k in enumerate(CARDINALITIES):
         labels = np.asarray([f"c{j}_{i}" for i in range(k)], dtype=object)
         data[f"cat_{j}"] = labels[rng.zipf(1.5, rows) % k]
@@ -50,7 +54,9 @@ def generate(rows: int, seed: int = 0) -> pd.DataFrame:
         if j % 3 == 1:
             frame.loc[rng.random(rows) < 0.05, name] = np.nan
     noise = rng.normal(0, 1, rows)
-    frame["target"] = 3 * np.log1p(frame["income"].fillna(3)) + 0.02 * frame["age"].fillna(30) + noise
+    frame["target"] = (
+        3 * np.log1p(frame["income"].fillna(3)) + 0.02 * frame["age"].fillna(30) + noise
+    )
     return frame
 
 
@@ -69,11 +75,17 @@ def main() -> int:
     assert frame.shape == (args.rows, 30), frame.shape
     del frame
     start = time.perf_counter()
-    mlcraft.Project.create(args.out / "project", data=data, target="target", max_trials=1, time_limit=None)
+    mlcraft.Project.create(
+        args.out / "project", data=data, target="target", max_trials=1, time_limit=None
+    )
     create_s = time.perf_counter() - start
     exe = Path(sys.executable).with_name("mlcraft")
     start = time.perf_counter()
-    run = subprocess.run([str(exe), "explore", "--project", str(args.out / "project")], capture_output=True, text=True)
+    run = subprocess.run(
+        [str(exe), "explore", "--project", str(args.out / "project")],
+        capture_output=True,
+        text=True,
+    )
     explore_s = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # kB on Linux
     if run.returncode != 0:

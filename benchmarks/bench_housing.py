@@ -27,7 +27,9 @@ def main() -> int:
 
     shutil.rmtree(args.out, ignore_errors=True)
     start = time.perf_counter()
-    project = mlcraft.Project.create(args.out, data=HOUSING, target="median_house_value", time_limit=args.time_limit)
+    project = mlcraft.Project.create(
+        args.out, data=HOUSING, target="median_house_value", time_limit=args.time_limit
+    )
     result = project.train()
     train_wall = time.perf_counter() - start
     evaluation = project.evaluate()
@@ -46,7 +48,11 @@ def main() -> int:
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "python": platform.python_version(),
     }
-    print(result.leaderboard[["rank", "model", "rmse_mean", "rmse_std", "fit_time_s", "status", "note"]].to_string(index=False))
+    print(
+        result.leaderboard[
+            ["rank", "model", "rmse_mean", "rmse_std", "fit_time_s", "status", "note"]
+        ].to_string(index=False)
+    )
     print(json.dumps(summary, indent=2))
     return 0
 

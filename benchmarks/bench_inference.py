@@ -41,13 +41,21 @@ def timings(model, frame) -> dict:
         model.predict(batch)
         batches.append(time.perf_counter() - start)
     ones.sort()
-    return {"one_row_ms": round(ones[len(ones) // 2] * 1000, 2), "rows_10k_s": round(min(batches), 3)}
+    return {
+        "one_row_ms": round(ones[len(ones) // 2] * 1000, 2),
+        "rows_10k_s": round(min(batches), 3),
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "inference")
-    parser.add_argument("--housing-time-limit", type=float, default=60.0, help="training budget of the housing runs (seconds)")
+    parser.add_argument(
+        "--housing-time-limit",
+        type=float,
+        default=60.0,
+        help="training budget of the housing runs (seconds)",
+    )
     parser.add_argument("--dataset", choices=[name for name, *_ in CASES], help="only this dataset")
     parser.add_argument("--champion-only", action="store_true", help="skip the --prefer-fast runs")
     args = parser.parse_args()
@@ -67,9 +75,18 @@ def main() -> int:
             where = args.out / f"{name}-{'fast' if prefer_fast else 'default'}"
             shutil.rmtree(where, ignore_errors=True)
             project = mlcraft.Project.create(where, data=frame, target=target, **budget)
-            result = project.train(prefer_fast=prefer_fast, **{k: v for k, v in budget.items() if v is not None})
+            result = project.train(
+                prefer_fast=prefer_fast, **{k: v for k, v in budget.items() if v is not None}
+            )
             model = project.load_model()
-            row = {"dataset": name, "time_limit": budget.get("time_limit"), "prefer_fast": prefer_fast, "champion": result.best, "ensemble": result.ensemble, **timings(model, features)}
+            row = {
+                "dataset": name,
+                "time_limit": budget.get("time_limit"),
+                "prefer_fast": prefer_fast,
+                "champion": result.best,
+                "ensemble": result.ensemble,
+                **timings(model, features),
+            }
             row["meets_targets"] = row["one_row_ms"] < 20 and row["rows_10k_s"] < 1.0
             rows.append(row)
             print(json.dumps(row), flush=True)

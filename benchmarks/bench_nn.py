@@ -44,13 +44,27 @@ def prepare(directory: Path) -> int:
 def has(python: Path, module: str) -> bool:
     if not python.exists():
         return False
-    env = {**os.environ, "KERAS_BACKEND": "torch"}  # Keras 3 imports TensorFlow unless told otherwise
-    return subprocess.run([str(python), "-c", f"import {module}"], capture_output=True, env=env).returncode == 0
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": "torch",
+    }  # Keras 3 imports TensorFlow unless told otherwise
+    return (
+        subprocess.run(
+            [str(python), "-c", f"import {module}"], capture_output=True, env=env
+        ).returncode
+        == 0
+    )
 
 
 def run(python: Path, which: str, data: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    out = subprocess.run([str(python), str(ROOT / "benchmarks" / "nn_contenders.py"), which, str(data)], capture_output=True, text=True, env=env, timeout=1800)
+    out = subprocess.run(
+        [str(python), str(ROOT / "benchmarks" / "nn_contenders.py"), which, str(data)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"{which} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -69,20 +83,38 @@ def main() -> None:
         rows = prepare(data)
         names = list(contenders)
         for r in range(ROUNDS):
-            for name in names[r % len(names):] + names[: r % len(names)]:
+            for name in names[r % len(names) :] + names[: r % len(names)]:
                 result = run(contenders[name], name, data)
                 results[name].append(result)
-                print(f"round {r + 1}: {name:8} {result['seconds']:7.2f}s  train RMSE {result['train_rmse']:.3f}", flush=True)
-    limit = statistics.median(x["seconds"] for x in results["torch"])
-    summary = {"date": date.today().isoformat(), "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
-               "rows": rows, "epochs": 20, "rounds": ROUNDS, "threads": results["torch"][0]["threads"], "contenders": {}}
-    print(f"\n{'contender':10} {'median s':>9} {'samples/s':>10} {'vs limit':>9}   (housing, {rows} rows x 20 epochs, {ROUNDS} rounds; ratio: median of per-round ratios)")
+                print(
+                    f"round {r + 1}: {name:8} {result['seconds']:7.2f}s  train RMSE {result['train_rmse']:.3f}",
+                    flush=True,
+                )
+    summary = {
+        "date": date.today().isoformat(),
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
+        "rows": rows,
+        "epochs": 20,
+        "rounds": ROUNDS,
+        "threads": results["torch"][0]["threads"],
+        "contenders": {},
+    }
+    print(
+        f"\n{'contender':10} {'median s':>9} {'samples/s':>10} {'vs limit':>9}   (housing, {rows} rows x 20 epochs, {ROUNDS} rounds; ratio: median of per-round ratios)"
+    )
     for name, runs in results.items():
         seconds = statistics.median(x["seconds"] for x in runs)
         rate = rows * 20 / seconds
-        ratio = statistics.median(t["seconds"] / x["seconds"] for t, x in zip(results["torch"], runs))
-        summary["contenders"][name] = {"median_seconds": seconds, "samples_per_second": rate, "ratio_to_limit": ratio,
-                                       "all_seconds": [x["seconds"] for x in runs], "train_rmse": [x["train_rmse"] for x in runs]}
+        ratio = statistics.median(
+            t["seconds"] / x["seconds"] for t, x in zip(results["torch"], runs)
+        )
+        summary["contenders"][name] = {
+            "median_seconds": seconds,
+            "samples_per_second": rate,
+            "ratio_to_limit": ratio,
+            "all_seconds": [x["seconds"] for x in runs],
+            "train_rmse": [x["train_rmse"] for x in runs],
+        }
         print(f"{name:10} {seconds:9.2f} {rate:10,.0f} {ratio:8.2f}x")
     out = ROOT / "bench-out" / "bench_nn.json"
     out.parent.mkdir(exist_ok=True)

@@ -22,7 +22,9 @@ HOUSING = ROOT.parent / "shared" / "data" / "housing.csv"
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        project = mlcraft.Project.create(Path(tmp) / "housing", data=HOUSING, target="median_house_value", time_limit=None)
+        project = mlcraft.Project.create(
+            Path(tmp) / "housing", data=HOUSING, target="median_house_value", time_limit=None
+        )
         start = time.perf_counter()
         result = project.train(time_limit=None, max_trials=None, families=["mlp"])
         wall = time.perf_counter() - start
@@ -30,10 +32,16 @@ def main() -> None:
         run = Path(tmp) / "housing" / "runs" / result.run_id
         curves = pd.read_csv(run / "learning_curves.csv")
         network = json.loads((run / "network.json").read_text())
-    print(f"mlp at its defaults: CV RMSE {result.cv_mean:,.0f} ± {result.cv_std:,.0f}; train wall {wall:.1f}s")
-    print(f"test RMSE {evaluation['value']:,.0f} (95% CI {evaluation['ci_low']:,.0f} to {evaluation['ci_high']:,.0f})")
-    print(f"refit: {network['epochs']} epochs, best {network['best_epoch']}, {network['stop_reason']}; "
-          f"final train/val RMSE {curves['rmse'].iloc[-1]:,.0f} / {curves['val_rmse'].iloc[-1]:,.0f}")
+    print(
+        f"mlp at its defaults: CV RMSE {result.cv_mean:,.0f} ± {result.cv_std:,.0f}; train wall {wall:.1f}s"
+    )
+    print(
+        f"test RMSE {evaluation['value']:,.0f} (95% CI {evaluation['ci_low']:,.0f} to {evaluation['ci_high']:,.0f})"
+    )
+    print(
+        f"refit: {network['epochs']} epochs, best {network['best_epoch']}, {network['stop_reason']}; "
+        f"final train/val RMSE {curves['rmse'].iloc[-1]:,.0f} / {curves['val_rmse'].iloc[-1]:,.0f}"
+    )
 
 
 if __name__ == "__main__":

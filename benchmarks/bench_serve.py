@@ -41,7 +41,9 @@ async def _client(host, port, body, deadline, budget, latencies, errors):
             start = time.perf_counter()
             writer.write(head + body)
             await writer.drain()
-            head_block = await reader.readuntil(b"\r\n\r\n")  # one await for the status line and headers
+            head_block = await reader.readuntil(
+                b"\r\n\r\n"
+            )  # one await for the status line and headers
             status = int(head_block[9:12])
             at = head_block.lower().find(b"content-length:")
             length = int(head_block[at + 15 : head_block.find(b"\r\n", at)]) if at >= 0 else 0
@@ -56,11 +58,22 @@ async def _client(host, port, body, deadline, budget, latencies, errors):
 async def load(host, port, body, clients, seconds, max_requests):
     latencies, errors, budget = [], [0], [max_requests]
     start = time.perf_counter()
-    await asyncio.gather(*[_client(host, port, body, start + seconds, budget, latencies, errors) for _ in range(clients)])
+    await asyncio.gather(
+        *[
+            _client(host, port, body, start + seconds, budget, latencies, errors)
+            for _ in range(clients)
+        ]
+    )
     wall = time.perf_counter() - start
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
-    return {"requests": len(latencies), "rps": len(latencies) / wall, "p50_ms": pick(0.50), "p99_ms": pick(0.99), "errors": errors[0]}
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / wall,
+        "p50_ms": pick(0.50),
+        "p99_ms": pick(0.99),
+        "errors": errors[0],
+    }
 
 
 def cpu_ticks() -> list[int] | None:
@@ -92,7 +105,11 @@ def lean_ms(model, records, repeats=200):
 
     def run():
         checked = model.schema.coerce_records(records)
-        features = checked[0] if checked is not None else model.schema.coerce(pd.DataFrame.from_records(records))[0]
+        features = (
+            checked[0]
+            if checked is not None
+            else model.schema.coerce(pd.DataFrame.from_records(records))[0]
+        )
         model.predict_raw(features)
 
     return _median_ms(run, repeats)
@@ -121,14 +138,22 @@ def submit_latency(tmp: Path, n: int = 20000) -> dict:
     writer = LogWriter(PredictionLog(db), max_queue=1000).start()
     times = []
     for i in range(n):
-        rec = RequestRecord(f"r{i}", time.time(), "/predict", 1, 1.0, 200, inputs=[{"x": 1.0}], predictions=[1.0])
+        rec = RequestRecord(
+            f"r{i}", time.time(), "/predict", 1, 1.0, 200, inputs=[{"x": 1.0}], predictions=[1.0]
+        )
         start = time.perf_counter()
         writer.submit(rec)
         times.append(time.perf_counter() - start)
     blocker.execute("ROLLBACK")
     writer.close()
     times.sort()
-    return {"n": n, "p50_us": times[n // 2] * 1e6, "p99_us": times[int(n * 0.99)] * 1e6, "max_us": times[-1] * 1e6, "dropped": writer.dropped}
+    return {
+        "n": n,
+        "p50_us": times[n // 2] * 1e6,
+        "p99_us": times[int(n * 0.99)] * 1e6,
+        "max_us": times[-1] * 1e6,
+        "dropped": writer.dropped,
+    }
 
 
 def main() -> int:
@@ -150,19 +175,46 @@ def main() -> int:
 
     shutil.rmtree(args.out, ignore_errors=True)
     frame = pd.read_csv(HOUSING)
-    project = mlcraft.Project.create(args.out / "housing", data=frame, target="median_house_value", max_trials=1, time_limit=None)
+    project = mlcraft.Project.create(
+        args.out / "housing", data=frame, target="median_house_value", max_trials=1, time_limit=None
+    )
     project.train(families=["lightgbm"], n_jobs=1)
     X = frame.drop(columns="median_house_value")
     model = project.load_model()
     one, thousand = X.head(1), X.head(1000)
-    bodies = {"1 row": json.dumps(json.loads(one.to_json(orient="records"))).encode(), "1000 rows": json.dumps(json.loads(thousand.to_json(orient="records"))).encode()}
-    direct = {"1 row": [direct_ms(model, one) for _ in range(args.repeats)], "1000 rows": [direct_ms(model, thousand, 50) for _ in range(args.repeats)]}
-    lean = {name: [lean_ms(model, json.loads(body), 200 if name == "1 row" else 50) for _ in range(args.repeats)] for name, body in bodies.items()}
+    bodies = {
+        "1 row": json.dumps(json.loads(one.to_json(orient="records"))).encode(),
+        "1000 rows": json.dumps(json.loads(thousand.to_json(orient="records"))).encode(),
+    }
+    direct = {
+        "1 row": [direct_ms(model, one) for _ in range(args.repeats)],
+        "1000 rows": [direct_ms(model, thousand, 50) for _ in range(args.repeats)],
+    }
+    lean = {
+        name: [
+            lean_ms(model, json.loads(body), 200 if name == "1 row" else 50)
+            for _ in range(args.repeats)
+        ]
+        for name, body in bodies.items()
+    }
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     exe = Path(sys.executable).with_name("mlcraft")
-    server = subprocess.Popen([str(exe), "serve", "--project", str(args.out / "housing"), "--port", str(port), "--workers", str(args.workers)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            str(exe),
+            "serve",
+            "--project",
+            str(args.out / "housing"),
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(120):
             try:
@@ -177,25 +229,50 @@ def main() -> int:
             for clients in (1, 16, 64):
                 asyncio.run(load("127.0.0.1", port, body, clients, 1.0, 200))  # warm-up
                 before = cpu_ticks()
-                runs = [asyncio.run(load("127.0.0.1", port, body, clients, args.seconds, args.max_requests)) for _ in range(args.repeats)]
+                runs = [
+                    asyncio.run(
+                        load("127.0.0.1", port, body, clients, args.seconds, args.max_requests)
+                    )
+                    for _ in range(args.repeats)
+                ]
                 steal = steal_share(before, cpu_ticks())
-                row = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms")}
-                row.update(payload=name, clients=clients, requests=sum(r["requests"] for r in runs), errors=sum(r["errors"] for r in runs), direct_ms=statistics.median(direct[name]), lean_ms=statistics.median(lean[name]), steal=steal)
+                row = {
+                    k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms")
+                }
+                row.update(
+                    payload=name,
+                    clients=clients,
+                    requests=sum(r["requests"] for r in runs),
+                    errors=sum(r["errors"] for r in runs),
+                    direct_ms=statistics.median(direct[name]),
+                    lean_ms=statistics.median(lean[name]),
+                    steal=steal,
+                )
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-        health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5).read())
+        health = json.loads(
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5).read()
+        )
     finally:
         server.terminate()
         server.wait(timeout=60)
     print("log submit with the database locked:", json.dumps(submit_latency(args.out)))
-    print(f"\nmachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; server workers: {args.workers}; log: {health['log']}")
-    print("CPU steal: the share of busy CPU time the hypervisor gave to other guests during the cell (a shared virtual machine's noise; n/a off Linux)")
-    print("| payload | clients | req/s | p50 ms | p99 ms | direct predict ms | lean in-process ms | p50 overhead ms (over the quicker) | errors | CPU steal |")
+    print(
+        f"\nmachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; server workers: {args.workers}; log: {health['log']}"
+    )
+    print(
+        "CPU steal: the share of busy CPU time the hypervisor gave to other guests during the cell (a shared virtual machine's noise; n/a off Linux)"
+    )
+    print(
+        "| payload | clients | req/s | p50 ms | p99 ms | direct predict ms | lean in-process ms | p50 overhead ms (over the quicker) | errors | CPU steal |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         quicker = min(r["direct_ms"], r["lean_ms"])
         steal = "n/a" if r["steal"] is None else f"{r['steal']:.0%}"
-        print(f"| {r['payload']} | {r['clients']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['direct_ms']:.2f} | {r['lean_ms']:.2f} | {r['p50_ms'] - quicker:.2f} | {r['errors']} | {steal} |")
+        print(
+            f"| {r['payload']} | {r['clients']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['direct_ms']:.2f} | {r['lean_ms']:.2f} | {r['p50_ms'] - quicker:.2f} | {r['errors']} | {steal} |"
+        )
     return 0
 
 

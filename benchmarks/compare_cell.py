@@ -40,7 +40,11 @@ def load(name: str) -> tuple[pd.DataFrame, str]:
         return pd.read_csv(SHARED / "titanic.csv").drop(columns=["PassengerId"]), "Survived"
     from sklearn import datasets
 
-    bunch = {"breast_cancer": datasets.load_breast_cancer, "wine": datasets.load_wine, "diabetes": datasets.load_diabetes}[name](as_frame=True)
+    bunch = {
+        "breast_cancer": datasets.load_breast_cancer,
+        "wine": datasets.load_wine,
+        "diabetes": datasets.load_diabetes,
+    }[name](as_frame=True)
     return bunch.frame.copy(), "target"
 
 
@@ -71,7 +75,9 @@ def score(name: str, y_true, pred) -> float:
 def run_mlcraft(train, test, target, budget, workdir):
     import mlcraft
 
-    project = mlcraft.Project.create(Path(workdir) / "project", data=train, target=target, test_size=0.0, time_limit=budget)
+    project = mlcraft.Project.create(
+        Path(workdir) / "project", data=train, target=target, test_size=0.0, time_limit=budget
+    )
     start = time.perf_counter()
     result = project.train()
     fit_s = time.perf_counter() - start
@@ -81,7 +87,7 @@ def run_mlcraft(train, test, target, budget, workdir):
     proba = [c for c in out.columns if c.startswith("proba_")]
     pred = out[proba].to_numpy() if proba else out[target].to_numpy()
     if proba:  # mlcraft's columns follow its sorted classes, as the scorer expects
-        order = np.argsort([c[len("proba_"):] for c in proba])
+        order = np.argsort([c[len("proba_") :] for c in proba])
         pred = pred[:, order]
     return pred, fit_s, predict_s, {"champion": result.best}
 
@@ -93,9 +99,14 @@ def run_flaml(train, test, target, budget, workdir, task):
     metric = {"regression": "rmse", "binary": "roc_auc", "multiclass": "log_loss"}[task]
     start = time.perf_counter()
     automl.fit(
-        X_train=train.drop(columns=[target]), y_train=train[target],
+        X_train=train.drop(columns=[target]),
+        y_train=train[target],
         task="regression" if task == "regression" else "classification",
-        time_budget=budget, metric=metric, seed=42, verbose=0, log_file_name=str(Path(workdir) / "flaml.log"),
+        time_budget=budget,
+        metric=metric,
+        seed=42,
+        verbose=0,
+        log_file_name=str(Path(workdir) / "flaml.log"),
     )
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
@@ -110,8 +121,14 @@ def run_flaml(train, test, target, budget, workdir, task):
 def run_autogluon(train, test, target, budget, workdir, task, presets):
     from autogluon.tabular import TabularPredictor
 
-    metric = {"regression": "root_mean_squared_error", "binary": "roc_auc", "multiclass": "log_loss"}[task]
-    predictor = TabularPredictor(label=target, eval_metric=metric, path=str(Path(workdir) / "ag"), verbosity=0)
+    metric = {
+        "regression": "root_mean_squared_error",
+        "binary": "roc_auc",
+        "multiclass": "log_loss",
+    }[task]
+    predictor = TabularPredictor(
+        label=target, eval_metric=metric, path=str(Path(workdir) / "ag"), verbosity=0
+    )
     start = time.perf_counter()
     predictor.fit(train, time_limit=budget, presets=presets)
     fit_s = time.perf_counter() - start
@@ -137,13 +154,22 @@ def main() -> int:
         pred, fit_s, predict_s, extra = run_flaml(train, test, target, budget, workdir, task)
     elif system in ("ag_medium", "ag_best"):
         presets = "medium_quality" if system == "ag_medium" else "best_quality"
-        pred, fit_s, predict_s, extra = run_autogluon(train, test, target, budget, workdir, task, presets)
+        pred, fit_s, predict_s, extra = run_autogluon(
+            train, test, target, budget, workdir, task, presets
+        )
     else:
         raise SystemExit(f"unknown system {system!r}")
     record = {
-        "system": system, "dataset": name, "budget_s": budget, "metric": metric,
-        "test": score(name, test[target], pred), "fit_wall_s": round(fit_s, 1), "predict_wall_s": round(predict_s, 2),
-        "train_rows": len(train), "test_rows": len(test), **extra,
+        "system": system,
+        "dataset": name,
+        "budget_s": budget,
+        "metric": metric,
+        "test": score(name, test[target], pred),
+        "fit_wall_s": round(fit_s, 1),
+        "predict_wall_s": round(predict_s, 2),
+        "train_rows": len(train),
+        "test_rows": len(test),
+        **extra,
     }
     print("RESULT " + json.dumps(record))
     return 0

@@ -32,7 +32,13 @@ def run_torch(X, y):
     torch.manual_seed(0)
     start = time.perf_counter()
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y).reshape(-1, 1)
-    net = nn.Sequential(nn.Linear(X.shape[1], WIDTH), nn.ReLU(), nn.Linear(WIDTH, WIDTH), nn.ReLU(), nn.Linear(WIDTH, 1))
+    net = nn.Sequential(
+        nn.Linear(X.shape[1], WIDTH),
+        nn.ReLU(),
+        nn.Linear(WIDTH, WIDTH),
+        nn.ReLU(),
+        nn.Linear(WIDTH, 1),
+    )
     opt = torch.optim.Adam(net.parameters(), lr=LR)
     for _ in range(EPOCHS):
         perm = torch.randperm(len(Xt))
@@ -54,9 +60,19 @@ def run_mlcraft(X, y):
     from mlcraft.nn import MLPRegressor
 
     model = MLPRegressor(
-        hidden_layer_sizes=(WIDTH, WIDTH), activation="relu", initializer="glorot_uniform", optimizer="adam", learning_rate=LR, schedule=None,
-        batch_size=BATCH, max_epochs=EPOCHS, early_stopping=False, scale_inputs=False, scale_target=False,
-        num_threads=_threads(), random_state=0,
+        hidden_layer_sizes=(WIDTH, WIDTH),
+        activation="relu",
+        initializer="glorot_uniform",
+        optimizer="adam",
+        learning_rate=LR,
+        schedule=None,
+        batch_size=BATCH,
+        max_epochs=EPOCHS,
+        early_stopping=False,
+        scale_inputs=False,
+        scale_target=False,
+        num_threads=_threads(),
+        random_state=0,
     )
     torch.set_num_threads(_threads())
     start = time.perf_counter()
@@ -72,10 +88,22 @@ def run_skorch(X, y):
 
     torch.set_num_threads(_threads())
     torch.manual_seed(0)
-    module = nn.Sequential(nn.Linear(X.shape[1], WIDTH), nn.ReLU(), nn.Linear(WIDTH, WIDTH), nn.ReLU(), nn.Linear(WIDTH, 1))
+    module = nn.Sequential(
+        nn.Linear(X.shape[1], WIDTH),
+        nn.ReLU(),
+        nn.Linear(WIDTH, WIDTH),
+        nn.ReLU(),
+        nn.Linear(WIDTH, 1),
+    )
     net = NeuralNetRegressor(
-        module, max_epochs=EPOCHS, lr=LR, optimizer=torch.optim.Adam, batch_size=BATCH, train_split=None,
-        iterator_train__shuffle=True, verbose=0,
+        module,
+        max_epochs=EPOCHS,
+        lr=LR,
+        optimizer=torch.optim.Adam,
+        batch_size=BATCH,
+        train_split=None,
+        iterator_train__shuffle=True,
+        verbose=0,
     )
     start = time.perf_counter()
     net.fit(X, y.reshape(-1, 1))
@@ -90,7 +118,14 @@ def run_keras(X, y):
 
     torch.set_num_threads(_threads())
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((X.shape[1],)), keras.layers.Dense(WIDTH, "relu"), keras.layers.Dense(WIDTH, "relu"), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [
+            keras.Input((X.shape[1],)),
+            keras.layers.Dense(WIDTH, "relu"),
+            keras.layers.Dense(WIDTH, "relu"),
+            keras.layers.Dense(1),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.Adam(LR), loss="mse")
     start = time.perf_counter()
     model.fit(X, y, batch_size=BATCH, epochs=EPOCHS, shuffle=True, verbose=0)
@@ -102,8 +137,24 @@ def main() -> None:
     which, data = sys.argv[1], sys.argv[2]
     X = np.load(os.path.join(data, "X.npy"))
     y = np.load(os.path.join(data, "y.npy"))
-    seconds, rmse = {"torch": run_torch, "mlcraft": run_mlcraft, "skorch": run_skorch, "keras": run_keras}[which](X, y)
-    print(json.dumps({"contender": which, "seconds": seconds, "rows": len(X), "epochs": EPOCHS, "train_rmse": rmse, "threads": _threads()}))
+    seconds, rmse = {
+        "torch": run_torch,
+        "mlcraft": run_mlcraft,
+        "skorch": run_skorch,
+        "keras": run_keras,
+    }[which](X, y)
+    print(
+        json.dumps(
+            {
+                "contender": which,
+                "seconds": seconds,
+                "rows": len(X),
+                "epochs": EPOCHS,
+                "train_rmse": rmse,
+                "threads": _threads(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

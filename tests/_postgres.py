@@ -48,16 +48,22 @@ def pg_server():
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        pytest.skip("PostgreSQL tests skipped: the psycopg driver is not installed (pip install 'mlcraft[postgres]')")
+        pytest.skip(
+            "PostgreSQL tests skipped: the psycopg driver is not installed (pip install 'mlcraft[postgres]')"
+        )
     bindir = _bindir()
     if bindir is None:
-        pytest.skip("PostgreSQL tests skipped: initdb not found (Debian's postgresql package could not be installed: `make postgres` needs root and apt)")
+        pytest.skip(
+            "PostgreSQL tests skipped: initdb not found (Debian's postgresql package could not be installed: `make postgres` needs root and apt)"
+        )
     user = None
     if os.geteuid() == 0:
         try:
             pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("PostgreSQL tests skipped: running as root and there is no 'postgres' user to own the cluster")
+            pytest.skip(
+                "PostgreSQL tests skipped: running as root and there is no 'postgres' user to own the cluster"
+            )
         user = "postgres"
     root = Path(tempfile.mkdtemp(prefix="mlcraft-pg-"))
     data = root / "data"
@@ -65,16 +71,49 @@ def pg_server():
         entry = pwd.getpwnam(user)
         os.chown(root, entry.pw_uid, entry.pw_gid)
     port = _free_port()
-    init = _run_as(user, [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"])
+    init = _run_as(
+        user,
+        [
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
+    )
     if init.returncode != 0:
         shutil.rmtree(root, ignore_errors=True)
         pytest.skip(f"PostgreSQL tests skipped: initdb failed: {init.stderr.strip()[-300:]}")
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100"
-    start = _run_as(user, [str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log.txt"), "-w", "-t", "60", "start"])
+    options = (
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100"
+    )
+    start = _run_as(
+        user,
+        [
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(root / "log.txt"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+    )
     if start.returncode != 0:
         log = (root / "log.txt").read_text() if (root / "log.txt").exists() else ""
         shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"PostgreSQL tests skipped: the server did not start: {start.stderr.strip()[-200:]} {log[-300:]}")
+        pytest.skip(
+            f"PostgreSQL tests skipped: the server did not start: {start.stderr.strip()[-200:]} {log[-300:]}"
+        )
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}"
     finally:

@@ -17,7 +17,9 @@ os.environ.setdefault("MLCRAFT_N_JOBS", "2")  # CI machines have 2 cores; keep t
 def shared_file(name: str) -> Path:
     path = SHARED / name
     if not path.exists():
-        pytest.fail(f"{path} is missing: the tests expect ../shared/data beside the repository (as on CI)")
+        pytest.fail(
+            f"{path} is missing: the tests expect ../shared/data beside the repository (as on CI)"
+        )
     return path
 
 
@@ -31,7 +33,11 @@ def titanic_csv() -> Path:
     return shared_file("titanic.csv")
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run the real `mlcraft` command in a subprocess (exit code and stderr as a user sees them)."""
     exe = Path(sys.executable).with_name("mlcraft")
-    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [str(exe), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout
+    )

@@ -22,10 +22,19 @@ def classification(n: int = 300, d: int = 5, classes: int = 3, seed: int = 0):
     return X, np.array(list("abcdefgh"))[score.argmax(axis=1)]
 
 
-def with_category(n: int = 300, n_categories: int = 30, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+def with_category(
+    n: int = 300, n_categories: int = 30, seed: int = 0
+) -> tuple[pd.DataFrame, np.ndarray]:
     rng = np.random.default_rng(seed)
     codes = rng.integers(0, n_categories, size=n)
     effect = rng.normal(size=n_categories)
     x = rng.normal(size=n)
-    frame = pd.DataFrame({"city": pd.Categorical.from_codes(codes, categories=[f"c{i}" for i in range(n_categories)]), "x": x})
+    frame = pd.DataFrame(
+        {
+            "city": pd.Categorical.from_codes(
+                codes, categories=[f"c{i}" for i in range(n_categories)]
+            ),
+            "x": x,
+        }
+    )
     return frame, 2 * effect[codes] + x

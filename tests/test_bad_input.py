@@ -8,6 +8,8 @@ import pytest
 
 from conftest import run_cli
 
+pytestmark = pytest.mark.slow  # end-to-end: the real `mlcraft` command in a subprocess, each run; `make test-fast` leaves it out
+
 
 def assert_refused(result, *fragments):
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
@@ -21,13 +23,17 @@ def assert_refused(result, *fragments):
 
 def train(path, tmp_path, *extra):
     project = tmp_path / "proj"
-    result = run_cli("train", path, "--target", "y", "--project", project, "--max-trials", "1", *extra)
+    result = run_cli(
+        "train", path, "--target", "y", "--project", project, "--max-trials", "1", *extra
+    )
     return result, project
 
 
 def good_frame(n=40):
     rng = np.random.default_rng(0)
-    return pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(["a", "b"], n), "y": rng.normal(size=n)})
+    return pd.DataFrame(
+        {"x": rng.normal(size=n), "c": rng.choice(["a", "b"], n), "y": rng.normal(size=n)}
+    )
 
 
 CASES = {
@@ -37,9 +43,15 @@ CASES = {
     "target all missing": (b"x,y\n1,\n2,\n3,\n", ["entirely missing"]),
     "single class": (b"x,y\n1,a\n2,a\n3,a\n", ["single value", "at least two classes"]),
     "infinite values": (b"x,y\n1,1\ninf,2\n3,3\n", ["column 'x'", "infinite", "line 3"]),
-    "number too large to compute with": (b"x,y\n1,1\n1e200,2\n3,3\n", ["column 'x'", "too large", "line 3"]),
+    "number too large to compute with": (
+        b"x,y\n1,1\n1e200,2\n3,3\n",
+        ["column 'x'", "too large", "line 3"],
+    ),
     "duplicate columns": (b"x,x,y\n1,2,3\n", ["'x' appears more than once", "rename"]),
-    "non-UTF-8 bytes": (b"x,y\n1,2\n\x81\x00\x9d,\x01\n", ["not UTF-8", "re-save the file as UTF-8"]),
+    "non-UTF-8 bytes": (
+        b"x,y\n1,2\n\x81\x00\x9d,\x01\n",
+        ["not UTF-8", "re-save the file as UTF-8"],
+    ),
     "ragged csv": (b"x,y\n1,2\n3\n4,5\n", ["line 3 has 1 fields", "header has 2"]),
 }
 
@@ -72,7 +84,9 @@ def test_column_of_all_nan_is_dropped_with_a_note(tmp_path):
 
 
 def test_only_all_nan_features_is_refused(tmp_path):
-    pd.DataFrame({"blank": [np.nan] * 10, "y": np.arange(10.0)}).to_csv(tmp_path / "d.csv", index=False)
+    pd.DataFrame({"blank": [np.nan] * 10, "y": np.arange(10.0)}).to_csv(
+        tmp_path / "d.csv", index=False
+    )
     result, project = train(tmp_path / "d.csv", tmp_path)
     assert_refused(result, "no usable feature columns")
     assert not project.exists()
@@ -80,9 +94,16 @@ def test_only_all_nan_features_is_refused(tmp_path):
 
 def test_bad_options_are_refused(tmp_path):
     good_frame().to_csv(tmp_path / "d.csv", index=False)
-    assert_refused(train(tmp_path / "d.csv", tmp_path, "--metric", "bogus")[0], "unknown metric 'bogus'")
-    assert_refused(train(tmp_path / "d.csv", tmp_path, "--metric", "roc_auc")[0], "does not apply to a regression task")
-    assert_refused(train(tmp_path / "d.csv", tmp_path, "--task", "nonsense")[0], "--task 'nonsense'")
+    assert_refused(
+        train(tmp_path / "d.csv", tmp_path, "--metric", "bogus")[0], "unknown metric 'bogus'"
+    )
+    assert_refused(
+        train(tmp_path / "d.csv", tmp_path, "--metric", "roc_auc")[0],
+        "does not apply to a regression task",
+    )
+    assert_refused(
+        train(tmp_path / "d.csv", tmp_path, "--task", "nonsense")[0], "--task 'nonsense'"
+    )
     assert_refused(train(tmp_path / "d.csv", tmp_path, "--test-size", "1.5")[0], "test size 1.5")
     assert_refused(run_cli("evaluate", "--project", tmp_path / "none"), "no such project")
     assert not (tmp_path / "proj").exists()
@@ -91,7 +112,9 @@ def test_bad_options_are_refused(tmp_path):
 def test_project_in_a_folder_that_refuses_writes_is_refused(tmp_path):
     good_frame().to_csv(tmp_path / "d.csv", index=False)
     for where in ("/proc/mlcraft-x", "/proc/mlcraft-x/deeper"):
-        result = run_cli("train", tmp_path / "d.csv", "--target", "y", "--project", where, "--max-trials", "1")
+        result = run_cli(
+            "train", tmp_path / "d.csv", "--target", "y", "--project", where, "--max-trials", "1"
+        )
         assert_refused(result, f"cannot write {where}", "/proc", "choose a folder you can write to")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
 
@@ -101,9 +124,16 @@ def test_predictions_to_a_folder_that_refuses_writes_are_refused(tmp_path):
     result, project = train(tmp_path / "d.csv", tmp_path)
     assert result.returncode == 0, result.stderr
     result = run_cli("predict", tmp_path / "d.csv", "--project", project, "--out", "/proc/o.csv")
-    assert_refused(result, "cannot write /proc/o.csv", "the folder /proc does not accept new files", "choose a folder")
+    assert_refused(
+        result,
+        "cannot write /proc/o.csv",
+        "the folder /proc does not accept new files",
+        "choose a folder",
+    )
     (tmp_path / "out.csv").mkdir()
-    result = run_cli("predict", tmp_path / "d.csv", "--project", project, "--out", tmp_path / "out.csv")
+    result = run_cli(
+        "predict", tmp_path / "d.csv", "--project", project, "--out", tmp_path / "out.csv"
+    )
     assert_refused(result, "out.csv: it is a directory", "give a file name")
     assert list((tmp_path / "out.csv").iterdir()) == []
 
@@ -112,7 +142,9 @@ def test_predictions_to_a_folder_that_refuses_writes_are_refused(tmp_path):
 def test_test_size_outside_its_range_names_the_range(tmp_path, size):
     good_frame().to_csv(tmp_path / "d.csv", index=False)
     result, project = train(tmp_path / "d.csv", tmp_path, "--test-size", size)
-    assert_refused(result, f"test size {float(size)} (--test-size)", "0 <= test size < 1", "0 for no test set")
+    assert_refused(
+        result, f"test size {float(size)} (--test-size)", "0 <= test size < 1", "0 for no test set"
+    )
     assert "use more data" not in result.stderr
     assert not project.exists()
 
@@ -120,7 +152,12 @@ def test_test_size_outside_its_range_names_the_range(tmp_path, size):
 def test_test_size_too_small_for_the_rows_says_what_it_leaves(tmp_path):
     good_frame().to_csv(tmp_path / "d.csv", index=False)
     result, project = train(tmp_path / "d.csv", tmp_path, "--test-size", "0.99")
-    assert_refused(result, "40 rows cannot be split with test size 0.99", "leaves 40 test and 0 training rows", "another --test-size")
+    assert_refused(
+        result,
+        "40 rows cannot be split with test size 0.99",
+        "leaves 40 test and 0 training rows",
+        "another --test-size",
+    )
     assert not project.exists()
 
 
@@ -130,7 +167,15 @@ def test_a_small_time_limit_on_a_small_table_trains_something(tmp_path):
     and until a model exists the time kept for saving is at most a quarter of it."""
     frame = good_frame(60)
     frame.to_csv(tmp_path / "d.csv", index=False)
-    result = run_cli("train", tmp_path / "d.csv", "--target", "y", "--project", tmp_path / "p", "--time-limit", "5")
+    result = run_cli(
+        "train",
+        tmp_path / "d.csv",
+        "--target",
+        "y",
+        "--project",
+        tmp_path / "p",
+        "--time-limit",
+        "5",
+    )
     assert result.returncode == 0, result.stderr
     assert "champion: model version 1" in result.stdout
-

@@ -18,7 +18,16 @@ pytestmark = pytest.mark.slow
 def housing_project(tmp_path_factory, housing_csv):
     root = tmp_path_factory.mktemp("housing")
     project = root / "runs" / "housing"
-    result = run_cli("train", housing_csv, "--target", "median_house_value", "--project", project, "--time-limit", "60")
+    result = run_cli(
+        "train",
+        housing_csv,
+        "--target",
+        "median_house_value",
+        "--project",
+        project,
+        "--time-limit",
+        "60",
+    )
     assert result.returncode == 0, result.stderr
     return project, result
 
@@ -30,7 +39,15 @@ def test_housing_train_prints_schema_then_leaderboard_and_saves_everything(housi
     assert "ocean_proximity" in out and "categorical" in out
     assert "champion: model version 1" in out
     run = next((project / "runs").iterdir())
-    for name in ("leaderboard.csv", "leaderboard.json", "cv_scores.csv", "oof.parquet", "chosen.json", "pipeline.txt", "log.txt"):
+    for name in (
+        "leaderboard.csv",
+        "leaderboard.json",
+        "cv_scores.csv",
+        "oof.parquet",
+        "chosen.json",
+        "pipeline.txt",
+        "log.txt",
+    ):
         assert (run / name).is_file(), name
     board = pd.read_csv(run / "leaderboard.csv")
     assert {"rmse_mean", "rmse_std", "fit_time_s", "predict_time_s"} <= set(board.columns)
@@ -43,7 +60,9 @@ def test_housing_train_prints_schema_then_leaderboard_and_saves_everything(housi
     assert mlcraft.Project.open(project).registry.champion() == 1
 
 
-def test_housing_predict_writes_target_column_and_warns_about_extra_columns(housing_project, housing_csv, tmp_path):
+def test_housing_predict_writes_target_column_and_warns_about_extra_columns(
+    housing_project, housing_csv, tmp_path
+):
     project, _ = housing_project
     new = pd.read_csv(housing_csv).drop(columns=["median_house_value"]).head(100).assign(note="x")
     new.to_csv(tmp_path / "new_districts.csv", index=False)
@@ -84,19 +103,28 @@ def test_predict_bad_input_names_column_and_value(housing_project, housing_csv, 
     assert "Traceback" not in result.stderr and not out.exists()
     new.drop(columns=["median_income"]).to_csv(tmp_path / "missing.csv", index=False)
     result = run_cli("predict", tmp_path / "missing.csv", "--project", project, "--out", out)
-    assert result.returncode == 2 and "missing column(s) 'median_income'" in result.stderr and not out.exists()
+    assert (
+        result.returncode == 2
+        and "missing column(s) 'median_income'" in result.stderr
+        and not out.exists()
+    )
 
 
 def test_titanic_is_reproducible_and_predicts_probabilities(titanic_csv, tmp_path):
     outputs = []
     for name in ("a", "b"):
         project = tmp_path / name
-        result = run_cli("train", titanic_csv, "--target", "Survived", "--project", project, "--max-trials", "6")
+        result = run_cli(
+            "train", titanic_csv, "--target", "Survived", "--project", project, "--max-trials", "6"
+        )
         assert result.returncode == 0, result.stderr
         run = next((project / "runs").iterdir())
         board = pd.read_csv(run / "leaderboard.csv")
         pred_path = tmp_path / f"pred_{name}.csv"
-        assert run_cli("predict", titanic_csv, "--project", project, "--out", pred_path).returncode == 0
+        assert (
+            run_cli("predict", titanic_csv, "--project", project, "--out", pred_path).returncode
+            == 0
+        )
         outputs.append((board, pd.read_csv(pred_path), (project / "mlcraft.toml").read_text()))
     (board_a, pred_a, toml_a), (board_b, pred_b, _) = outputs
     cols = ["model", "roc_auc_mean", "roc_auc_std", "status"]
@@ -110,9 +138,17 @@ def test_titanic_is_reproducible_and_predicts_probabilities(titanic_csv, tmp_pat
 
 def test_existing_project_refuses_other_data_or_framing(titanic_csv, housing_csv, tmp_path):
     project = tmp_path / "t"
-    assert run_cli("train", titanic_csv, "--target", "Survived", "--project", project, "--max-trials", "1").returncode == 0
+    assert (
+        run_cli(
+            "train", titanic_csv, "--target", "Survived", "--project", project, "--max-trials", "1"
+        ).returncode
+        == 0
+    )
     other = run_cli("train", housing_csv, "--project", project)
-    assert other.returncode == 2 and "differs from the data this project was created with" in other.stderr
+    assert (
+        other.returncode == 2
+        and "differs from the data this project was created with" in other.stderr
+    )
     framing = run_cli("train", "--project", project, "--target", "Pclass")
     assert framing.returncode == 2 and "framing of a project cannot change" in framing.stderr
 

@@ -17,7 +17,12 @@ def write(path, data: bytes):
 
 @pytest.mark.parametrize("delim", [",", ";", "\t", "|"])
 def test_delimiter_is_detected(tmp_path, delim):
-    text = delim.join(["a", "b", "c"]) + "\n" + "\n".join(delim.join([str(i), f"x{i}", "1.5"]) for i in range(20)) + "\n"
+    text = (
+        delim.join(["a", "b", "c"])
+        + "\n"
+        + "\n".join(delim.join([str(i), f"x{i}", "1.5"]) for i in range(20))
+        + "\n"
+    )
     table = load_table(write(tmp_path / "d.csv", text.encode()))
     assert list(table.frame.columns) == ["a", "b", "c"]
     assert table.frame.shape == (20, 3)
@@ -102,8 +107,12 @@ def test_infinite_values_are_named_with_their_line(tmp_path):
 
 
 def test_missing_column_suggests_close_names():
-    with pytest.raises(DataError, match=r"'median_house_valu' not found; did you mean 'median_house_value'"):
-        require_columns(pd.DataFrame({"median_house_value": [1]}), ["median_house_valu"], "data.csv")
+    with pytest.raises(
+        DataError, match=r"'median_house_valu' not found; did you mean 'median_house_value'"
+    ):
+        require_columns(
+            pd.DataFrame({"median_house_value": [1]}), ["median_house_valu"], "data.csv"
+        )
 
 
 def test_frame_hash_depends_on_content_only():

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import pytest
 
+from mlcraft.exceptions import ConfigError
 from mlcraft.models import REGISTRY, families_for, get_family
 from mlcraft.testing import check_family
-from mlcraft.exceptions import ConfigError
 
 BOOK_FAMILIES = {
-    "linear_regression", "ridge", "lasso", "elastic_net", "logistic_regression", "sgd", "linear_svm",
-    "kernel_svm", "knn", "decision_tree", "random_forest", "extra_trees", "adaboost",
-    "hist_gradient_boosting", "lightgbm",
+    "linear_regression",
+    "ridge",
+    "lasso",
+    "elastic_net",
+    "logistic_regression",
+    "sgd",
+    "linear_svm",
+    "kernel_svm",
+    "knn",
+    "decision_tree",
+    "random_forest",
+    "extra_trees",
+    "adaboost",
+    "hist_gradient_boosting",
+    "lightgbm",
 }
 
 
@@ -19,7 +31,13 @@ def test_registry_has_the_book_families():
     assert BOOK_FAMILIES <= set(REGISTRY)
 
 
-@pytest.mark.parametrize("name", sorted(REGISTRY))
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.slow) if n == "hist_gradient_boosting" else n
+        for n in sorted(REGISTRY)
+    ],
+)  # its fits: the most time
 def test_family_conformance(name):
     check_family(REGISTRY[name])
 
@@ -37,7 +55,9 @@ def test_kernel_svm_subsamples_large_data():
     from mlcraft.core.fit.family import BuildContext
 
     family = get_family("kernel_svm")
-    est = family.make(family.default_params("regression", 100), BuildContext("regression", 100, 2, 0))
+    est = family.make(
+        family.default_params("regression", 100), BuildContext("regression", 100, 2, 0)
+    )
     est.max_rows = 50
     X = np.random.default_rng(0).normal(size=(120, 2))
     est.fit(X, X[:, 0])

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from mlcraft.core.data.framing import check_target
-from mlcraft.tasks import get_kind, infer_kind
 from mlcraft.core.analysis.metrics import Scorer, default_metric, get_metric
+from mlcraft.core.data.framing import check_target
 from mlcraft.exceptions import ConfigError, DataError
+from mlcraft.tasks import get_kind, infer_kind
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,10 @@ def test_bad_targets():
 def test_positive_class():
     assert get_kind("binary").positive_class(pd.Series([0, 1, 0, 0])) == 1
     assert get_kind("binary").positive_class(pd.Series(["no", "yes", "no"])) == "yes"
-    assert get_kind("binary").positive_class(pd.Series(["benign", "malignant", "benign"])) == "malignant"
+    assert (
+        get_kind("binary").positive_class(pd.Series(["benign", "malignant", "benign"]))
+        == "malignant"
+    )
     assert get_kind("binary").positive_class(pd.Series(["a", "b", "b"]), "b") == "b"
     with pytest.raises(ConfigError, match="not a class"):
         get_kind("binary").positive_class(pd.Series(["a", "b"]), "c")
@@ -50,7 +53,11 @@ def test_positive_class():
 def test_metric_names_and_defaults():
     assert get_metric("neg_root_mean_squared_error").name == "rmse"
     assert get_metric("AUC").name == "roc_auc"
-    assert [default_metric(t) for t in ("regression", "binary", "multiclass")] == ["rmse", "roc_auc", "log_loss"]
+    assert [default_metric(t) for t in ("regression", "binary", "multiclass")] == [
+        "rmse",
+        "roc_auc",
+        "log_loss",
+    ]
     with pytest.raises(ConfigError, match="unknown metric"):
         get_metric("bogus")
     with pytest.raises(ConfigError, match="does not apply"):
@@ -83,10 +90,24 @@ def test_fast_binary_auc_equals_scikit_learn_with_ties():
     y = rng.choice(["no", "yes"], size=500)
     p = np.round(rng.uniform(size=500), 1)  # many ties
     scorer = Scorer(get_metric("roc_auc"), classes=["no", "yes"], positive_class="yes")
-    assert scorer(y, np.column_stack([1 - p, p])) == pytest.approx(roc_auc_score(y == "yes", p), abs=1e-12)
+    assert scorer(y, np.column_stack([1 - p, p])) == pytest.approx(
+        roc_auc_score(y == "yes", p), abs=1e-12
+    )
 
 
-@pytest.mark.parametrize("name,task,k", [("rmse", "regression", 0), ("mse", "regression", 0), ("mae", "regression", 0), ("log_loss", "multiclass", 3), ("log_loss", "binary", 2), ("roc_auc", "binary", 2), ("roc_auc", "multiclass", 3), ("accuracy", "multiclass", 3)])
+@pytest.mark.parametrize(
+    "name,task,k",
+    [
+        ("rmse", "regression", 0),
+        ("mse", "regression", 0),
+        ("mae", "regression", 0),
+        ("log_loss", "multiclass", 3),
+        ("log_loss", "binary", 2),
+        ("roc_auc", "binary", 2),
+        ("roc_auc", "multiclass", 3),
+        ("accuracy", "multiclass", 3),
+    ],
+)
 def test_a_scorer_bound_to_its_targets_gives_the_checked_scores(name, task, k):
     """Greedy ensemble selection calls ``scorer.bind(y)`` thousands of times: its NumPy paths must
     give scikit-learn's values, including probabilities of exactly 0 and 1 and string labels."""
@@ -97,7 +118,9 @@ def test_a_scorer_bound_to_its_targets_gives_the_checked_scores(name, task, k):
         preds = [y + rng.normal(0, s, size=n) for s in (0.0, 1.0, 30.0)]
     else:
         classes = ["low", "mid", "high"][:k]
-        scorer = Scorer(get_metric(name), classes=classes, positive_class=classes[-1] if k == 2 else None)
+        scorer = Scorer(
+            get_metric(name), classes=classes, positive_class=classes[-1] if k == 2 else None
+        )
         y = np.asarray(classes, dtype=object)[rng.integers(0, k, size=n)]
         sharp = np.eye(k)[rng.integers(0, k, size=n)]  # probabilities of exactly 0 and 1
         preds = [rng.dirichlet(np.ones(k), size=n), sharp, 0.5 * sharp + 0.5 / k]
@@ -118,7 +141,11 @@ class _Fixed:
             return self.pred
         from mlcraft.core.analysis.metrics import decide_labels
 
-        return np.array(decide_labels(self.pred, self.classes_, self.positive, 0.5 if self.positive is not None else None).tolist())
+        return np.array(
+            decide_labels(
+                self.pred, self.classes_, self.positive, 0.5 if self.positive is not None else None
+            ).tolist()
+        )
 
     def predict_proba(self, X):
         return self.pred

@@ -10,7 +10,14 @@ torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
 from mlcraft.exceptions import BudgetError, DataError  # noqa: E402
-from mlcraft.nn import Callback, DivergenceWarning, InvalidInputError, MLPClassifier, MLPRegressor, NetworkMemoryError  # noqa: E402
+from mlcraft.nn import (  # noqa: E402
+    Callback,
+    DivergenceWarning,
+    InvalidInputError,
+    MLPClassifier,
+    MLPRegressor,
+    NetworkMemoryError,
+)
 from mlcraft.nn.callbacks import state_copy  # noqa: E402
 from nn_data import FAST, regression  # noqa: E402
 
@@ -18,7 +25,9 @@ from nn_data import FAST, regression  # noqa: E402
 def test_text_reaching_the_network_says_what_to_do():
     X, y = regression(n=50)
     frame = pd.DataFrame(X, columns=list("abcde")).assign(town=["Paris", "Lyon"] * 25)
-    with pytest.raises(InvalidInputError, match="could not convert string to float: 'Paris'") as err:
+    with pytest.raises(
+        InvalidInputError, match="could not convert string to float: 'Paris'"
+    ) as err:
         MLPRegressor(**FAST).fit(frame, y)
     assert "encode text and categorical columns first" in str(err.value)
     assert isinstance(err.value, DataError) and isinstance(err.value, ValueError)
@@ -42,14 +51,26 @@ def test_nan_and_infinity_are_refused_in_fit_and_predict(value, word):
 
 def test_a_target_with_one_class_is_refused():
     X, _ = regression(n=50)
-    with pytest.raises(InvalidInputError, match="needs at least 2 classes in y, but it holds only one class \\('yes'"):
+    with pytest.raises(
+        InvalidInputError,
+        match="needs at least 2 classes in y, but it holds only one class \\('yes'",
+    ):
         MLPClassifier(**FAST).fit(X, ["yes"] * 50)
 
 
 def test_a_diverging_learning_rate_stops_restores_and_says_so():
     X, y = regression(n=200)
-    with pytest.warns(DivergenceWarning, match="diverged at epoch .*restored the weights of epoch .*lower the learning rate"):
-        model = MLPRegressor(**{**FAST, "max_epochs": 50}, optimizer="sgd", learning_rate=5.0, schedule=None, momentum=0.99).fit(X, y)
+    with pytest.warns(
+        DivergenceWarning,
+        match="diverged at epoch .*restored the weights of epoch .*lower the learning rate",
+    ):
+        model = MLPRegressor(
+            **{**FAST, "max_epochs": 50},
+            optimizer="sgd",
+            learning_rate=5.0,
+            schedule=None,
+            momentum=0.99,
+        ).fit(X, y)
     assert "diverged" in model.stop_reason_ and model.n_iter_ < 50
     assert model.best_epoch_ == model.n_iter_ - 1  # the weights kept are those of the epoch before
     assert all(torch.isfinite(p).all() for p in model.module_.parameters())
@@ -69,6 +90,7 @@ class RunOutOfMemory(Callback):
 
     def on_epoch_begin(self, epoch, logs):
         if epoch == self.at:
+
             def forward(*args, **kwargs):
                 raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
@@ -79,10 +101,20 @@ def test_out_of_memory_keeps_the_last_epoch_and_the_checkpoint(tmp_path):
     X, y = regression(n=100)
     spy = RunOutOfMemory(at=3)
     path = tmp_path / "best.pt"
-    model = MLPRegressor(**{**FAST, "max_epochs": 10}, early_stopping=False, checkpoint_path=str(path), callbacks=[spy])
-    with pytest.raises(NetworkMemoryError, match="out of memory training on batches of 32 rows: lower batch_size .* epoch \\(2\\) were kept") as err:
+    model = MLPRegressor(
+        **{**FAST, "max_epochs": 10},
+        early_stopping=False,
+        checkpoint_path=str(path),
+        callbacks=[spy],
+    )
+    with pytest.raises(
+        NetworkMemoryError,
+        match="out of memory training on batches of 32 rows: lower batch_size .* epoch \\(2\\) were kept",
+    ) as err:
         model.fit(X, y)
-    assert isinstance(err.value, BudgetError)  # an MlcraftError: one line and exit code 2 in the CLI
+    assert isinstance(
+        err.value, BudgetError
+    )  # an MlcraftError: one line and exit code 2 in the CLI
     assert all(torch.equal(v, spy.last[k]) for k, v in model.module_.state_dict().items())
     assert torch.load(path)["epoch"] == 2
     assert [p.name for p in tmp_path.iterdir()] == ["best.pt"]

@@ -34,8 +34,13 @@ def stopped(tmp_path_factory):
     X, y = regression(n=200)
     snaps = Snapshots()
     model = MLPRegressor(
-        **{**FAST, "max_epochs": 200}, learning_rate=0.05, schedule=None, patience=3, callbacks=[snaps],
-        checkpoint_path=str(root / "best.pt"), tensorboard_dir=str(root / "tb"),
+        **{**FAST, "max_epochs": 200},
+        learning_rate=0.05,
+        schedule=None,
+        patience=3,
+        callbacks=[snaps],
+        checkpoint_path=str(root / "best.pt"),
+        tensorboard_dir=str(root / "tb"),
     ).fit(X, y)
     return model, snaps, root
 
@@ -82,7 +87,13 @@ def test_tensorboard_event_logs_parse(stopped):
     events = EventAccumulator(str(root / "tb"))
     events.Reload()
     tags = set(events.Tags()["scalars"])
-    assert {"loss/train", "loss/validation", "rmse/train", "rmse/validation", "learning_rate"} <= tags
+    assert {
+        "loss/train",
+        "loss/validation",
+        "rmse/train",
+        "rmse/validation",
+        "learning_rate",
+    } <= tags
     losses = events.Scalars("loss/validation")
     assert [e.step for e in losses] == list(range(1, model.n_iter_ + 1))
     assert np.allclose([e.value for e in losses], model.history_["val_loss"], rtol=1e-5)
@@ -123,5 +134,18 @@ def test_user_callbacks_get_every_hook_in_order():
             calls.append("train_end")
 
     X, y = regression(n=64)
-    MLPRegressor(**{**FAST, "max_epochs": 2}, early_stopping=False, callbacks=[Recorder()]).fit(X, y)
-    assert calls == ["train_begin", "epoch_begin 1", "batch", "batch", "epoch_end 1", "epoch_begin 2", "batch", "batch", "epoch_end 2", "train_end"]
+    MLPRegressor(**{**FAST, "max_epochs": 2}, early_stopping=False, callbacks=[Recorder()]).fit(
+        X, y
+    )
+    assert calls == [
+        "train_begin",
+        "epoch_begin 1",
+        "batch",
+        "batch",
+        "epoch_end 1",
+        "epoch_begin 2",
+        "batch",
+        "batch",
+        "epoch_end 2",
+        "train_end",
+    ]

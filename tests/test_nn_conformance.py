@@ -11,7 +11,14 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from mlcraft.nn import MLPClassifier, MLPRegressor, WideAndDeepClassifier, WideAndDeepRegressor  # noqa: E402
 
-SMALL = dict(hidden_layer_sizes=(32,), max_epochs=40, batch_size=16, learning_rate=1e-2, random_state=0, num_threads=1)
+SMALL = dict(
+    hidden_layer_sizes=(32,),
+    max_epochs=40,
+    batch_size=16,
+    learning_rate=1e-2,
+    random_state=0,
+    num_threads=1,
+)
 
 # Checks that cannot pass for any mini-batch stochastic gradient learner, each with its reason.
 STOCHASTIC = {

@@ -41,7 +41,10 @@ def test_multioutput_regression_and_multiclass_binary_multilabel_classification(
     assert binary.module_.output.out_features == 1 and binary.predict_proba(X).shape == (300, 2)
     labels = np.column_stack([y == "a", y == "b", X[:, 0] > 0]).astype(int)
     multilabel = MLPClassifier(**TRAINED).fit(X, labels)
-    assert multilabel.predict(X).shape == (300, 3) and set(np.unique(multilabel.predict(X))) <= {0, 1}
+    assert multilabel.predict(X).shape == (300, 3) and set(np.unique(multilabel.predict(X))) <= {
+        0,
+        1,
+    }
     assert multilabel.predict_proba(X).shape == (300, 3)
     assert (multilabel.predict(X) == labels).mean() > 0.8
 
@@ -51,7 +54,9 @@ def test_sample_weight_zero_rows_are_ignored_and_class_weight_balances():
     flipped = np.concatenate([y, -y])
     weights = np.concatenate([np.ones_like(y), np.zeros_like(y)])
     model = MLPRegressor(**TRAINED).fit(np.vstack([X, X]), flipped, sample_weight=weights)
-    assert np.corrcoef(model.predict(X), y)[0, 1] > 0.9  # the zero-weight copies (with -y) had no say
+    assert (
+        np.corrcoef(model.predict(X), y)[0, 1] > 0.9
+    )  # the zero-weight copies (with -y) had no say
     rng = np.random.default_rng(0)
     Xi = rng.normal(size=(600, 4))
     yi = (Xi[:, 0] + 0.8 * rng.normal(size=600) > 1.6).astype(int)  # about 7% positives
@@ -90,15 +95,24 @@ def test_clone_get_set_params_and_pickle_round_trip():
     model.fit(X, y)
     again = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
-    np.testing.assert_array_equal(again.predict_proba(X, mc_samples=5), model.predict_proba(X, mc_samples=5))
+    np.testing.assert_array_equal(
+        again.predict_proba(X, mc_samples=5), model.predict_proba(X, mc_samples=5)
+    )
     again.partial_fit(X, y)  # the optimiser is rebuilt after unpickling
     assert again.n_iter_ == model.n_iter_ + 1
 
 
 def test_seeded_runs_give_identical_weights_on_cpu():
     X, y = regression()
-    fits = [MLPRegressor(**{**FAST, "random_state": seed}, dropout=0.1).fit(X, y) for seed in (7, 7, 8)]
-    same = [torch.equal(a, b) for a, b in zip(fits[0].module_.state_dict().values(), fits[1].module_.state_dict().values())]
+    fits = [
+        MLPRegressor(**{**FAST, "random_state": seed}, dropout=0.1).fit(X, y) for seed in (7, 7, 8)
+    ]
+    same = [
+        torch.equal(a, b)
+        for a, b in zip(
+            fits[0].module_.state_dict().values(), fits[1].module_.state_dict().values()
+        )
+    ]
     assert all(same)
     assert not torch.equal(fits[0].module_.output.weight, fits[2].module_.output.weight)
     assert torch.get_rng_state().numel() > 0  # the global generator is restored, not consumed
@@ -119,11 +133,20 @@ def test_categories_get_embeddings_by_the_rule_of_thumb_and_few_get_one_hot():
     frame, y = with_category(n_categories=30)
     model = MLPRegressor(**TRAINED).fit(frame, y)
     (record,) = model.config_["categorical"]
-    assert record == {"column": "city", "categories": 30, "encoding": "embedding", "width": round(1.6 * 31**0.56)}
-    assert model.module_.encoder.embeddings[0].num_embeddings == 31  # + the slot for missing/unknown
+    assert record == {
+        "column": "city",
+        "categories": 30,
+        "encoding": "embedding",
+        "width": round(1.6 * 31**0.56),
+    }
+    assert (
+        model.module_.encoder.embeddings[0].num_embeddings == 31
+    )  # + the slot for missing/unknown
     assert model.score(frame, y) > 0.8
     small, y_small = with_category(n_categories=4)
-    assert MLPRegressor(**FAST).fit(small, y_small).config_["categorical"][0]["encoding"] == "one-hot"
+    assert (
+        MLPRegressor(**FAST).fit(small, y_small).config_["categorical"][0]["encoding"] == "one-hot"
+    )
     unseen = frame.head(3).copy()
     unseen["city"] = pd.Categorical(["nowhere", None, "c1"])
     assert np.isfinite(model.predict(unseen)).all()
@@ -134,17 +157,33 @@ def test_categories_get_embeddings_by_the_rule_of_thumb_and_few_get_one_hot():
 
 def test_wide_and_deep_has_a_wide_path_and_an_auxiliary_output_with_loss_weights():
     X, y = regression()
-    model = WideAndDeepRegressor(**{**TRAINED, "optimizer": "adam"}, wide_features=[0, 1], deep_features=[1, 2, 3, 4], auxiliary_output=True).fit(X, y)
+    model = WideAndDeepRegressor(
+        **{**TRAINED, "optimizer": "adam"},
+        wide_features=[0, 1],
+        deep_features=[1, 2, 3, 4],
+        auxiliary_output=True,
+    ).fit(X, y)
     net = model.module_
     assert net.output.in_features == 2 + 16  # wide inputs beside the last hidden layer
     assert net.deep_encoder.n_numeric == 4
     assert model.score(X, y) > 0.8
     assert np.corrcoef(model.predict_auxiliary(X), y)[0, 1] > 0.7  # the auxiliary head was trained
-    frozen = WideAndDeepRegressor(**{**TRAINED, "optimizer": "adam", "max_epochs": 2}, auxiliary_output=True, loss_weights=(1.0, 0.0))
+    frozen = WideAndDeepRegressor(
+        **{**TRAINED, "optimizer": "adam", "max_epochs": 2},
+        auxiliary_output=True,
+        loss_weights=(1.0, 0.0),
+    )
     frozen.fit(X, y)
-    initial = WideAndDeepRegressor(**{**TRAINED, "optimizer": "adam", "max_epochs": 2, "learning_rate": 0.0}, auxiliary_output=True).fit(X, y)
-    assert torch.equal(frozen.module_.aux_output.weight, initial.module_.aux_output.weight)  # weight 0: no gradient
-    by_name = WideAndDeepRegressor(**FAST, wide_features=["a"]).fit(pd.DataFrame(X, columns=list("abcde")), y)
+    initial = WideAndDeepRegressor(
+        **{**TRAINED, "optimizer": "adam", "max_epochs": 2, "learning_rate": 0.0},
+        auxiliary_output=True,
+    ).fit(X, y)
+    assert torch.equal(
+        frozen.module_.aux_output.weight, initial.module_.aux_output.weight
+    )  # weight 0: no gradient
+    by_name = WideAndDeepRegressor(**FAST, wide_features=["a"]).fit(
+        pd.DataFrame(X, columns=list("abcde")), y
+    )
     assert by_name.config_["wide_features"] == [0]
 
 
@@ -155,10 +194,18 @@ def test_mc_dropout_gives_spread_and_intervals_cover_held_out_rows():
     assert std.shape == mean.shape and np.all(std > 0)
     assert np.corrcoef(mean, model.predict(X[600:]))[0, 1] > 0.99
     interval = model.predict_interval(X[600:], coverage=0.95)
-    assert interval.shape == (200, 2) and np.all(interval[:, 0] < mean) and np.all(mean < interval[:, 1])
+    assert (
+        interval.shape == (200, 2)
+        and np.all(interval[:, 0] < mean)
+        and np.all(mean < interval[:, 1])
+    )
     coverage = np.mean((interval[:, 0] <= y[600:]) & (y[600:] <= interval[:, 1]))
     assert 0.85 <= coverage <= 1.0
-    proba, spread = MLPClassifier(**TRAINED, dropout=0.3).fit(*classification()).predict_proba(X[:10, :5], mc_samples=20, return_std=True)
+    proba, spread = (
+        MLPClassifier(**TRAINED, dropout=0.3)
+        .fit(*classification())
+        .predict_proba(X[:10, :5], mc_samples=20, return_std=True)
+    )
     assert np.allclose(proba.sum(axis=1), 1) and np.all(spread.max(axis=1) > 0)
     with pytest.warns(UserWarning, match="without dropout"):
         MLPRegressor(**FAST).fit(X, y).predict(X, mc_samples=3)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 
 import numpy as np
@@ -16,7 +15,16 @@ from mlcraft.monitoring import LogWriter, PredictionLog, RequestRecord
 
 
 def record(i: int, n: int = 2) -> RequestRecord:
-    return RequestRecord(f"r{i}", time.time(), "/predict", 1, 1.5, 200, inputs=[{"id": i * 10 + j, "x": float(j)} for j in range(n)], predictions=[float(j) for j in range(n)])
+    return RequestRecord(
+        f"r{i}",
+        time.time(),
+        "/predict",
+        1,
+        1.5,
+        200,
+        inputs=[{"id": i * 10 + j, "x": float(j)} for j in range(n)],
+        predictions=[float(j) for j in range(n)],
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -39,8 +47,23 @@ def test_writer_batches_everything_and_flushes_on_close(db):
 def test_logged_values_are_json_with_numpy_scalars_as_numbers_and_non_finite_as_null(tmp_path):
     db = Database(tmp_path / "mlcraft.db")
     plain = {"a": 1, "b": "x", "c": None, "d": 1.5, "e": True}
-    odd = {"a": np.float64(2.5), "b": np.int64(3), "c": float("nan"), "d": [1, 2], "e": np.float32(float("inf"))}
-    rec = RequestRecord("r", time.time(), "/predict", 1, 1.0, 200, inputs=[plain, odd, {"x": float("-inf")}], predictions=[np.float64(1.25), float("nan"), 7])
+    odd = {
+        "a": np.float64(2.5),
+        "b": np.int64(3),
+        "c": float("nan"),
+        "d": [1, 2],
+        "e": np.float32(float("inf")),
+    }
+    rec = RequestRecord(
+        "r",
+        time.time(),
+        "/predict",
+        1,
+        1.0,
+        200,
+        inputs=[plain, odd, {"x": float("-inf")}],
+        predictions=[np.float64(1.25), float("nan"), 7],
+    )
     PredictionLog(db).write([rec])
     rows = db.query("SELECT inputs, prediction FROM predictions ORDER BY row_index")
     assert rows == [
@@ -77,9 +100,18 @@ def test_submit_never_waits_for_a_locked_database_and_a_full_queue_drops_and_cou
 def served(tmp_path_factory):
     rng = np.random.default_rng(0)
     n = 300
-    frame = pd.DataFrame({"key": np.arange(n), "x": rng.normal(size=n), "c": rng.choice(["a", "b"], n)})
+    frame = pd.DataFrame(
+        {"key": np.arange(n), "x": rng.normal(size=n), "c": rng.choice(["a", "b"], n)}
+    )
     frame["y"] = 2 * frame["x"] + rng.normal(scale=0.1, size=n)
-    project = mlcraft.Project.create(tmp_path_factory.mktemp("fb") / "p", data=frame, target="y", id_column="key", max_trials=1, time_limit=None)
+    project = mlcraft.Project.create(
+        tmp_path_factory.mktemp("fb") / "p",
+        data=frame,
+        target="y",
+        id_column="key",
+        max_trials=1,
+        time_limit=None,
+    )
     project.train(families=["ridge"], n_jobs=1)
     return project, frame
 
@@ -88,19 +120,60 @@ def test_feedback_joins_by_request_id_and_by_key_column(served, tmp_path):
     project, frame = served
     log = PredictionLog(project.registry.db)
     inputs = frame.drop(columns="y").head(6).to_dict(orient="records")
-    log.write([RequestRecord("req-a", time.time(), "/predict", 1, 2.0, 200, inputs=inputs[:3], predictions=[0.0] * 3),
-               RequestRecord("req-b", time.time(), "/predict", 1, 2.0, 200, inputs=inputs[3:], predictions=[0.0] * 3)])
-    labels = pd.DataFrame({"request_id": ["req-a", "req-a", "nope"], "row": [0, 2, 0], "y": [1.5, 2.5, 3.0]})
+    log.write(
+        [
+            RequestRecord(
+                "req-a",
+                time.time(),
+                "/predict",
+                1,
+                2.0,
+                200,
+                inputs=inputs[:3],
+                predictions=[0.0] * 3,
+            ),
+            RequestRecord(
+                "req-b",
+                time.time(),
+                "/predict",
+                1,
+                2.0,
+                200,
+                inputs=inputs[3:],
+                predictions=[0.0] * 3,
+            ),
+        ]
+    )
+    labels = pd.DataFrame(
+        {"request_id": ["req-a", "req-a", "nope"], "row": [0, 2, 0], "y": [1.5, 2.5, 3.0]}
+    )
     labels.to_csv(tmp_path / "labels.csv", index=False)
     result = project.feedback(tmp_path / "labels.csv")
     assert (result["matched"], result["unmatched"]) == (2, 1)
-    by_key = project.feedback(pd.DataFrame({"key": [3, 5.0, 999], "y": [7.0, 8.0, 9.0]}))  # 5.0 matches the logged 5
+    by_key = project.feedback(
+        pd.DataFrame({"key": [3, 5.0, 999], "y": [7.0, 8.0, 9.0]})
+    )  # 5.0 matches the logged 5
     assert (by_key["matched"], by_key["unmatched"]) == (2, 1)
-    got = dict(((r, i), l) for r, i, l in project.registry.db.query("SELECT request_id, row_index, label FROM labels"))
-    assert got == {("req-a", 0): "1.5", ("req-a", 2): "2.5", ("req-b", 0): "7.0", ("req-b", 2): "8.0"}
+    got = dict(
+        ((r, i), lab)
+        for r, i, lab in project.registry.db.query(
+            "SELECT request_id, row_index, label FROM labels"
+        )
+    )
+    assert got == {
+        ("req-a", 0): "1.5",
+        ("req-a", 2): "2.5",
+        ("req-b", 0): "7.0",
+        ("req-b", 2): "8.0",
+    }
     # a later label for the same prediction replaces the earlier one
     project.feedback(pd.DataFrame({"request_id": ["req-a"], "y": [4.0]}))
-    assert project.registry.db.query("SELECT label FROM labels WHERE request_id = 'req-a' AND row_index = 0")[0][0] == "4.0"
+    assert (
+        project.registry.db.query(
+            "SELECT label FROM labels WHERE request_id = 'req-a' AND row_index = 0"
+        )[0][0]
+        == "4.0"
+    )
 
 
 def test_feedback_bad_input_is_one_clear_error(served, tmp_path):
@@ -109,7 +182,11 @@ def test_feedback_bad_input_is_one_clear_error(served, tmp_path):
     project, _ = served
     pd.DataFrame({"request_id": ["x"], "label": [1]}).to_csv(tmp_path / "l.csv", index=False)
     result = run_cli("feedback", tmp_path / "l.csv", "--project", project.path)
-    assert result.returncode == 2 and "no 'y' column" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        result.returncode == 2
+        and "no 'y' column" in result.stderr
+        and "Traceback" not in result.stderr
+    )
     pd.DataFrame({"request_id": ["x"], "y": ["tall"]}).to_csv(tmp_path / "l.csv", index=False)
     result = run_cli("feedback", tmp_path / "l.csv", "--project", project.path)
     assert result.returncode == 2 and "label 'tall' at line 2 is not a number" in result.stderr

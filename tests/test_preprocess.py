@@ -29,7 +29,12 @@ def test_statistics_come_from_the_rows_it_is_fitted_on():
     prep = build_preprocessor(schema, scale=True).fit(X)
     num = prep.named_transformers_["num"]
     assert num.named_steps["impute"].statistics_[0] == np.nanmedian(train["x"])
-    assert np.allclose(num.named_steps["scale"].mean_[:2], np.nanmean(np.column_stack([train["x"].fillna(np.nanmedian(train["x"])), train["skewed"]]), axis=0))
+    assert np.allclose(
+        num.named_steps["scale"].mean_[:2],
+        np.nanmean(
+            np.column_stack([train["x"].fillna(np.nanmedian(train["x"])), train["skewed"]]), axis=0
+        ),
+    )
     # transforming other rows does not change what was learned
     before = num.named_steps["impute"].statistics_.copy()
     prep.transform(schema.coerce(other)[0])
@@ -51,12 +56,16 @@ def test_rare_categories_are_grouped_and_unknown_ones_tolerated():
 def test_native_mode_gives_category_dtype_first():
     train = frame()
     schema = infer_schema(train, "y")
-    out = build_preprocessor(schema, categorical="native", impute=False).fit_transform(schema.coerce(train)[0])
+    out = build_preprocessor(schema, categorical="native", impute=False).fit_transform(
+        schema.coerce(train)[0]
+    )
     assert isinstance(out, pd.DataFrame)
     assert isinstance(out.dtypes.iloc[0], pd.CategoricalDtype)
     new = train.head(3).copy()
     new["cat"] = ["a", "unseen", None]
-    prep = build_preprocessor(schema, categorical="native", impute=False).fit(schema.coerce(train)[0])
+    prep = build_preprocessor(schema, categorical="native", impute=False).fit(
+        schema.coerce(train)[0]
+    )
     codes = prep.transform(schema.coerce(new)[0]).iloc[:, 0]
     assert codes.notna().iloc[0] and codes.isna().iloc[1] and codes.isna().iloc[2]
 

@@ -29,15 +29,21 @@ def task_comparisons(source: str) -> list[int]:
     """Lines where a kind's name is compared (==, !=, in, not in, a match case) in Python source."""
     lines = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Compare) and any(_names_in(n) for n in [node.left, *node.comparators]):
+        if isinstance(node, ast.Compare) and any(
+            _names_in(n) for n in [node.left, *node.comparators]
+        ):
             lines.append(node.lineno)
-        elif isinstance(node, ast.match_case) and any(_names_in(p.value) for p in ast.walk(node.pattern) if isinstance(p, ast.MatchValue)):
+        elif isinstance(node, ast.match_case) and any(
+            _names_in(p.value) for p in ast.walk(node.pattern) if isinstance(p, ast.MatchValue)
+        ):
             lines.append(node.pattern.lineno)
     return lines
 
 
 def test_the_walker_finds_comparisons():
-    found = task_comparisons('if task == "regression": pass\nok = cfg.task != "binary"\nx = t in ("binary", "multiclass")\ny = kind.classification\n')
+    found = task_comparisons(
+        'if task == "regression": pass\nok = cfg.task != "binary"\nx = t in ("binary", "multiclass")\ny = kind.classification\n'
+    )
     assert found == [1, 2, 3]
 
 
@@ -62,7 +68,11 @@ def test_the_tabular_kinds():
     assert not reg.classification and binary.classification and multi.classification
     assert binary.has_positive_class and not multi.has_positive_class and not reg.has_positive_class
     assert (reg.estimator_type, binary.estimator_type) == ("regressor", "classifier")
-    assert (reg.default_metric, binary.default_metric, multi.default_metric) == ("rmse", "roc_auc", "log_loss")
+    assert (reg.default_metric, binary.default_metric, multi.default_metric) == (
+        "rmse",
+        "roc_auc",
+        "log_loss",
+    )
     assert get_kind(binary) is binary
     with pytest.raises(ConfigError, match="choose regression, binary or multiclass"):
         get_kind("ranking")

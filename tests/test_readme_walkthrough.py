@@ -27,10 +27,25 @@ def test_readme_walkthrough_serve_predict_monitor_retrain_rollback(tmp_path, hou
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    script = walkthrough().replace("8000", str(port)).replace("../shared/data/housing.csv", str(housing_csv))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "MLCRAFT_N_JOBS": "1"}
+    script = (
+        walkthrough()
+        .replace("8000", str(port))
+        .replace("../shared/data/housing.csv", str(housing_csv))
+    )
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "MLCRAFT_N_JOBS": "1",
+    }
     env.pop("MLCRAFT_DB", None)
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     out = result.stdout
     assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
     assert '"model_version":1' in out and '"predictions":[' in out  # the curl answer

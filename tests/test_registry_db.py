@@ -8,7 +8,6 @@ champion intact.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,9 +22,9 @@ import pytest
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline
 
-from mlcraft.core.predict.pipeline import FittedModel
 from mlcraft.core.data.preprocess import build_preprocessor
 from mlcraft.core.data.schema import infer_schema
+from mlcraft.core.predict.pipeline import FittedModel
 from mlcraft.database import Database
 from mlcraft.exceptions import NotFittedError, RegistryError
 from mlcraft.registry import ModelRegistry
@@ -33,12 +32,26 @@ from mlcraft.registry import ModelRegistry
 
 def tiny_model(alpha: float = 1.0) -> FittedModel:
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"x": rng.normal(size=60), "c": rng.choice(["a", "b"], 60), "y": rng.normal(size=60)})
+    frame = pd.DataFrame(
+        {"x": rng.normal(size=60), "c": rng.choice(["a", "b"], 60), "y": rng.normal(size=60)}
+    )
     schema = infer_schema(frame, "y")
     X, _ = schema.coerce(frame)
-    pipe = Pipeline([("prepare", build_preprocessor(schema, scale=True, categorical="onehot", log_heavy_tails=False, impute=True)), ("model", Ridge(alpha=alpha))])
+    pipe = Pipeline(
+        [
+            (
+                "prepare",
+                build_preprocessor(
+                    schema, scale=True, categorical="onehot", log_heavy_tails=False, impute=True
+                ),
+            ),
+            ("model", Ridge(alpha=alpha)),
+        ]
+    )
     pipe.fit(X, frame["y"])
-    return FittedModel(pipeline=pipe, schema=schema, task="regression", family="ridge", params={"alpha": alpha})
+    return FittedModel(
+        pipeline=pipe, schema=schema, task="regression", family="ridge", params={"alpha": alpha}
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -53,15 +66,22 @@ def test_versions_promotions_and_the_append_only_history(registry):
     assert registry.versions() == [] and registry.champion() is None
     with pytest.raises(NotFittedError):
         registry.require_champion()
-    v1 = registry.register(tiny_model(1.0), {"family": "ridge", "metric": "rmse", "cv_mean": 1.5, "dataset": "d1"})
-    v2 = registry.register(tiny_model(2.0), {"family": "ridge", "metric": "rmse", "cv_mean": 1.4, "dataset": "d1"})
+    v1 = registry.register(
+        tiny_model(1.0), {"family": "ridge", "metric": "rmse", "cv_mean": 1.5, "dataset": "d1"}
+    )
+    v2 = registry.register(
+        tiny_model(2.0), {"family": "ridge", "metric": "rmse", "cv_mean": 1.4, "dataset": "d1"}
+    )
     assert (v1, v2) == (1, 2) and registry.versions() == [1, 2]
     assert registry.champion() is None  # registering does not promote
     registry.promote(1, by="ann", reason="first")
     registry.promote(2, by="bob", reason="better")
     assert registry.champion() == 2
     history = registry.history()
-    assert [(e["action"], e["version"], e["previous"], e["by"]) for e in history] == [("promote", 1, None, "ann"), ("promote", 2, 1, "bob")]
+    assert [(e["action"], e["version"], e["previous"], e["by"]) for e in history] == [
+        ("promote", 1, None, "ann"),
+        ("promote", 2, 1, "bob"),
+    ]
     meta = registry.meta(2)
     assert meta["version"] == 2 and meta["cv_mean"] == 1.4 and len(meta["sha256"]) == 64
     assert json.loads((registry.root / "2" / "meta.json").read_text())["sha256"] == meta["sha256"]
@@ -105,8 +125,12 @@ def test_rollback_walks_back_and_answers_which_model_served_when(registry):
 def test_test_scores_are_kept_per_version_and_dataset(registry):
     v = registry.register(tiny_model(), {"family": "ridge", "dataset": "d1"})
     assert registry.test_score(v) is None
-    registry.record_test_score(v, metric="rmse", value=2.0, ci_low=1.5, ci_high=2.5, n=100, dataset="d1")
-    registry.record_test_score(v, metric="rmse", value=2.2, ci_low=1.7, ci_high=2.7, n=120, dataset="d2")
+    registry.record_test_score(
+        v, metric="rmse", value=2.0, ci_low=1.5, ci_high=2.5, n=100, dataset="d1"
+    )
+    registry.record_test_score(
+        v, metric="rmse", value=2.2, ci_low=1.7, ci_high=2.7, n=120, dataset="d2"
+    )
     assert registry.test_score(v)["value"] == 2.2
     assert registry.test_score(v, "d1")["n"] == 100
     assert registry.records()[0]["test"]["dataset"] == "d1"
@@ -172,12 +196,21 @@ KILLER = textwrap.dedent(
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_killing_a_writer_mid_write_leaves_a_loadable_champion(tmp_path, request, backend):
-    db = request.getfixturevalue("pg_url") if backend == "postgresql" else str(tmp_path / "mlcraft.db")
+    db = (
+        request.getfixturevalue("pg_url")
+        if backend == "postgresql"
+        else str(tmp_path / "mlcraft.db")
+    )
     models = tmp_path / "models"
     script = KILLER.format(tests=str(Path(__file__).parent), models=str(models), db=db)
     rng = np.random.default_rng(0)
     for delay in rng.uniform(0.05, 0.6, size=2):
-        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
@@ -187,7 +220,9 @@ def test_killing_a_writer_mid_write_leaves_a_loadable_champion(tmp_path, request
         assert champion is not None
         registry.load()  # the file is whole and matches its record
         for v in registry.versions():
-            assert registry.meta(v)["sha256"] == __import__("mlcraft.registry", fromlist=["x"]).file_sha256(models / str(v) / "model.joblib")
+            assert registry.meta(v)["sha256"] == __import__(
+                "mlcraft.registry", fromlist=["x"]
+            ).file_sha256(models / str(v) / "model.joblib")
         history = registry.history()
         assert all(b["previous"] == a["version"] for a, b in zip(history, history[1:]))
     # orphans (a directory renamed but never committed) are not versions, and are replaced next time
@@ -211,7 +246,11 @@ def _hammer(args):
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_concurrent_promotions_and_rollbacks_are_serialised(tmp_path, request, backend):
-    db = request.getfixturevalue("pg_url") if backend == "postgresql" else str(tmp_path / "mlcraft.db")
+    db = (
+        request.getfixturevalue("pg_url")
+        if backend == "postgresql"
+        else str(tmp_path / "mlcraft.db")
+    )
     registry = ModelRegistry(tmp_path / "models", db=db)
     for alpha in (1.0, 2.0, 3.0):
         registry.promote(registry.register(tiny_model(alpha), {}), by="setup", reason="setup")
@@ -232,10 +271,32 @@ def test_a_project_made_before_the_database_is_imported(tmp_path):
         model.save(tmp_path / "old" / "models" / str(v) / "model.joblib")
         from mlcraft.registry import file_sha256
 
-        meta = {"version": v, "family": "ridge", "sha256": file_sha256(tmp_path / "old" / "models" / str(v) / "model.joblib"), "created": "2026-01-0%dT00:00:00+00:00" % v}
+        meta = {
+            "version": v,
+            "family": "ridge",
+            "sha256": file_sha256(tmp_path / "old" / "models" / str(v) / "model.joblib"),
+            "created": f"2026-01-0{v}T00:00:00+00:00",
+        }
         (tmp_path / "old" / "models" / str(v) / "meta.json").write_text(json.dumps(meta))
-    lines = [{"version": 1, "action": "promote", "by": "a", "reason": "r1", "at": "2026-01-01T00:00:00+00:00"}, {"version": 2, "action": "promote", "by": "a", "reason": "r2", "at": "2026-01-02T00:00:00+00:00"}]
-    (tmp_path / "old" / "models" / "history.jsonl").write_text("\n".join(map(json.dumps, lines)) + "\n")
+    lines = [
+        {
+            "version": 1,
+            "action": "promote",
+            "by": "a",
+            "reason": "r1",
+            "at": "2026-01-01T00:00:00+00:00",
+        },
+        {
+            "version": 2,
+            "action": "promote",
+            "by": "a",
+            "reason": "r2",
+            "at": "2026-01-02T00:00:00+00:00",
+        },
+    ]
+    (tmp_path / "old" / "models" / "history.jsonl").write_text(
+        "\n".join(map(json.dumps, lines)) + "\n"
+    )
     assert registry.versions() == [1, 2] and registry.champion() == 2
     assert registry.champion_at("2026-01-01T12:00") == 1
     registry.load()
@@ -255,5 +316,7 @@ def test_database_url_forms(tmp_path):
 def test_unreachable_postgresql_is_one_clear_error(tmp_path):
     pytest.importorskip("psycopg")
     registry = ModelRegistry(tmp_path / "models", db="postgresql://nobody@127.0.0.1:1/none")
-    with pytest.raises(RegistryError, match="cannot connect to postgresql://nobody@127.0.0.1:1/none"):
+    with pytest.raises(
+        RegistryError, match="cannot connect to postgresql://nobody@127.0.0.1:1/none"
+    ):
         registry.champion()

@@ -7,7 +7,6 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from sklearn import metrics as skm
@@ -23,7 +22,18 @@ FIVE_MB = 5_000_000
 
 def trained(root: Path, data: Path, target: str, families: str) -> Path:
     project = root / "project"
-    result = run_cli("train", data, "--target", target, "--project", project, "--max-trials", "2", "--family", families)
+    result = run_cli(
+        "train",
+        data,
+        "--target",
+        target,
+        "--project",
+        project,
+        "--max-trials",
+        "2",
+        "--family",
+        families,
+    )
     assert result.returncode == 0, result.stderr
     evaluated = run_cli("evaluate", "--project", project)
     assert evaluated.returncode == 0, evaluated.stderr
@@ -32,12 +42,19 @@ def trained(root: Path, data: Path, target: str, families: str) -> Path:
 
 @pytest.fixture(scope="module")
 def housing(tmp_path_factory, housing_csv) -> Path:
-    return trained(tmp_path_factory.mktemp("housing"), housing_csv, "median_house_value", "ridge,decision_tree")
+    return trained(
+        tmp_path_factory.mktemp("housing"), housing_csv, "median_house_value", "ridge,decision_tree"
+    )
 
 
 @pytest.fixture(scope="module")
 def titanic(tmp_path_factory, titanic_csv) -> Path:
-    return trained(tmp_path_factory.mktemp("titanic"), titanic_csv, "Survived", "logistic_regression,decision_tree")
+    return trained(
+        tmp_path_factory.mktemp("titanic"),
+        titanic_csv,
+        "Survived",
+        "logistic_regression,decision_tree",
+    )
 
 
 def ok(*args: object):
@@ -70,16 +87,38 @@ def test_explore_housing_shows_the_map_and_flags_the_capped_target(housing):
     directory = housing / "reports" / "explore"
     doc = load(directory / "explore.json")
     assert doc["shape"]["rows"] == 16512 and "test rows were not read" in doc["scope"]
-    assert doc["map"] == {"longitude": "longitude", "latitude": "latitude", "colour": "median_house_value", "size_by": "population"}
+    assert doc["map"] == {
+        "longitude": "longitude",
+        "latitude": "latitude",
+        "colour": "median_house_value",
+        "size_by": "population",
+    }
     assert (directory / "map.png").is_file() and "map.png" in [p["file"] for p in doc["plots"]]
-    capped = [f for f in doc["flags"] if f["kind"] == "capped" and f["column"] == "median_house_value"]
-    assert len(capped) == 1 and capped[0]["detail"]["value"] == 500001.0 and capped[0]["detail"]["side"] == "maximum"
+    capped = [
+        f for f in doc["flags"] if f["kind"] == "capped" and f["column"] == "median_house_value"
+    ]
+    assert (
+        len(capped) == 1
+        and capped[0]["detail"]["value"] == 500001.0
+        and capped[0]["detail"]["side"] == "maximum"
+    )
     heavy = {f["column"] for f in doc["flags"] if f["kind"] == "heavy_tail"}
     assert {"population", "total_rooms", "households"} <= heavy
-    assert doc["associations"][0]["feature"] == "median_income" and doc["associations"][0]["value"] > 0.6
+    assert (
+        doc["associations"][0]["feature"] == "median_income"
+        and doc["associations"][0]["value"] > 0.6
+    )
     assert doc["plot_sample"] == {"rows": 5000, "of": 16512}
-    assert doc["drift"]["test_rows"] == 4128 and all(r["level"] == "stable" for r in doc["drift"]["features"])
-    assert {"histograms.png", "correlation_matrix.png", "scatter_matrix.png", "value_counts.png", "target_associations.png"} <= {p["file"] for p in doc["plots"]}
+    assert doc["drift"]["test_rows"] == 4128 and all(
+        r["level"] == "stable" for r in doc["drift"]["features"]
+    )
+    assert {
+        "histograms.png",
+        "correlation_matrix.png",
+        "scatter_matrix.png",
+        "value_counts.png",
+        "target_associations.png",
+    } <= {p["file"] for p in doc["plots"]}
     assert len(doc["scatter_columns"]) == 4 and doc["describe"][0]["count"] == 16512
     assert_plots_saved(directory, doc)
 
@@ -104,32 +143,79 @@ def test_analyse_housing_champion_and_another_leaderboard_model(housing):
     assert "out-of-fold RMSE" in out and "learning curves:" in out and "leans most on" in out
     board = pd.read_csv(next((housing / "runs").iterdir()) / "leaderboard.csv")
     champion = load(next((housing / "runs").iterdir()) / "chosen.json")["model"]
-    other = board.loc[board["family"] != "ensemble", "model"].iloc[0]  # a single model of the leaderboard
+    other = board.loc[board["family"] != "ensemble", "model"].iloc[
+        0
+    ]  # a single model of the leaderboard
     directory = housing / "reports" / "analysis" / safe(champion)
     doc = load(directory / "analysis.json")
     d = doc["diagnostics"]
     assert doc["is_champion"] and doc["version"] == 1 and "test set was not used" in doc["scope"]
     assert len(d["by_decile"]) == 10 and sum(g["count"] for g in d["by_decile"]) == 16512
-    assert {g["group"] for g in d["by_category"]["ocean_proximity"]} >= {"INLAND", "NEAR BAY", "<1H OCEAN"}
+    assert {g["group"] for g in d["by_category"]["ocean_proximity"]} >= {
+        "INLAND",
+        "NEAR BAY",
+        "<1H OCEAN",
+    }
     assert d["rmse"] == pytest.approx(doc["cv"]["mean"], rel=0.05)
-    assert len(doc["learning_curve"]["sizes"]) == 5 and doc["learning_curve_reading"]["verdict"] in ("overfitting", "converged or underfitting", "more data helps")
-    assert {f["feature"] for f in doc["importance"]["features"]} == {"longitude", "latitude", "housing_median_age", "total_rooms", "total_bedrooms", "population", "households", "median_income", "ocean_proximity"}
-    assert set(doc["cv_scores"]["models"]) == set(board.loc[board["status"] == "ok", "model"]) and all(len(s) == 5 for s in doc["cv_scores"]["models"].values())
-    assert {"predicted_vs_actual.png", "residuals.png", "error_by_decile.png", "error_by_ocean_proximity.png", "learning_curve.png", "permutation_importance.png", "cv_scores.png"} == {p["file"] for p in doc["plots"]}
+    assert len(doc["learning_curve"]["sizes"]) == 5 and doc["learning_curve_reading"][
+        "verdict"
+    ] in ("overfitting", "converged or underfitting", "more data helps")
+    assert {f["feature"] for f in doc["importance"]["features"]} == {
+        "longitude",
+        "latitude",
+        "housing_median_age",
+        "total_rooms",
+        "total_bedrooms",
+        "population",
+        "households",
+        "median_income",
+        "ocean_proximity",
+    }
+    assert set(doc["cv_scores"]["models"]) == set(
+        board.loc[board["status"] == "ok", "model"]
+    ) and all(len(s) == 5 for s in doc["cv_scores"]["models"].values())
+    assert {
+        "predicted_vs_actual.png",
+        "residuals.png",
+        "error_by_decile.png",
+        "error_by_ocean_proximity.png",
+        "learning_curve.png",
+        "permutation_importance.png",
+        "cv_scores.png",
+    } == {p["file"] for p in doc["plots"]}
     assert_plots_saved(directory, doc)
     ok("analyse", "--project", housing, "--model", other, "--no-learning-curve")
     doc = load(housing / "reports" / "analysis" / safe(other) / "analysis.json")
-    assert doc["model"] == other and not doc["is_champion"] and doc["learning_curve"] is None and doc["importance"]
+    assert (
+        doc["model"] == other
+        and not doc["is_champion"]
+        and doc["learning_curve"] is None
+        and doc["importance"]
+    )
 
 
-def test_analyse_titanic_threshold_for_precision_90_is_saved_and_used_by_predict(titanic, titanic_csv, tmp_path):
+def test_analyse_titanic_threshold_for_precision_90_is_saved_and_used_by_predict(
+    titanic, titanic_csv, tmp_path
+):
     registry = mlcraft.Project.open(titanic).registry
     first = registry.meta(1)
-    out = ok("analyse", "--project", titanic, "--min-precision", "0.9", "--no-learning-curve", "--no-importance").stdout
+    out = ok(
+        "analyse",
+        "--project",
+        titanic,
+        "--min-precision",
+        "0.9",
+        "--no-learning-curve",
+        "--no-importance",
+    ).stdout
     assert "saved as model version 2" in out
     assert registry.champion() == 2
     promotion = registry.history()[-1]
-    assert promotion["version"] == 2 and "precision" in promotion["reason"] and "threshold" in promotion["reason"]
+    assert (
+        promotion["version"] == 2
+        and "precision" in promotion["reason"]
+        and "threshold" in promotion["reason"]
+    )
     meta = registry.meta(2)
     threshold = meta["threshold"]["threshold"]
     assert meta["derived_from"] == 1 and meta["run_id"] == first["run_id"] and 0.5 < threshold < 1
@@ -139,7 +225,9 @@ def test_analyse_titanic_threshold_for_precision_90_is_saved_and_used_by_predict
     decided = oof[f"{model}:proba_1"] >= threshold
     precision = skm.precision_score(oof["Survived"] == 1, decided)
     assert precision >= 0.9 and precision == pytest.approx(meta["threshold"]["precision"])
-    assert skm.recall_score(oof["Survived"] == 1, decided) == pytest.approx(meta["threshold"]["recall"])
+    assert skm.recall_score(oof["Survived"] == 1, decided) == pytest.approx(
+        meta["threshold"]["recall"]
+    )
     # predict decides with it: probabilities between 0.5 and the threshold become 0
     rows = pd.read_csv(titanic_csv).drop(columns="Survived")
     rows.to_csv(tmp_path / "people.csv", index=False)
@@ -149,7 +237,9 @@ def test_analyse_titanic_threshold_for_precision_90_is_saved_and_used_by_predict
     assert ((pred["proba_1"] >= 0.5) & (pred["proba_1"] < threshold)).any()
     doc = load(titanic / "reports" / "analysis" / safe(model) / "analysis.json")
     assert doc["version"] == 2 and doc["diagnostics"]["threshold"] == threshold
-    assert doc["threshold_choice"]["precision"] >= 0.9 and doc["threshold_choice"]["new_version"] == 2
+    assert (
+        doc["threshold_choice"]["precision"] >= 0.9 and doc["threshold_choice"]["new_version"] == 2
+    )
 
 
 # -- report -----------------------------------------------------------------------------------------
@@ -159,21 +249,54 @@ def test_report_housing_is_complete_small_and_matches_the_evaluation(housing):
     assert html_path.stat().st_size < FIVE_MB and "MB" in out
     doc = load(housing / "reports" / "report.json")
     evaluation = load(next((housing / "evaluations").glob("*-v1.json")))
-    assert doc["headline"]["test_value"] == evaluation["value"] and doc["test"]["ci_low"] == evaluation["ci_low"]
-    assert doc["framing"]["metric"] == "rmse" and doc["data"]["rows"] == 20640 and doc["split"]["test_rows"] == 4128
+    assert (
+        doc["headline"]["test_value"] == evaluation["value"]
+        and doc["test"]["ci_low"] == evaluation["ci_low"]
+    )
+    assert (
+        doc["framing"]["metric"] == "rmse"
+        and doc["data"]["rows"] == 20640
+        and doc["split"]["test_rows"] == 4128
+    )
     assert doc["model"]["version"] == 1 and doc["leaderboard"]["rows"][0]["rank"] == 1
     kinds = {item["kind"] for item in doc["limitations"]}
     assert {"capped target", "features leaned on", "assumption"} <= kinds
-    assert {Path(p["file"]).name for p in doc["plots"]} >= {"map.png", "predicted_vs_actual.png", "learning_curve.png", "permutation_importance.png", "cv_scores.png"}
-    assert all((html_path.parent / p["file"]).is_file() for p in doc["plots"])  # the figures' PNGs, beside the pages they came from
+    assert {Path(p["file"]).name for p in doc["plots"]} >= {
+        "map.png",
+        "predicted_vs_actual.png",
+        "learning_curve.png",
+        "permutation_importance.png",
+        "cv_scores.png",
+    }
+    assert all(
+        (html_path.parent / p["file"]).is_file() for p in doc["plots"]
+    )  # the figures' PNGs, beside the pages they came from
     html = html_path.read_text()
-    for section in ("framing", "data", "exploration", "leaderboard", "model", "errors", "limitations"):
+    for section in (
+        "framing",
+        "data",
+        "exploration",
+        "leaderboard",
+        "model",
+        "errors",
+        "limitations",
+    ):
         assert f'id="{section}"' in html
 
 
 def test_report_titanic_after_the_threshold_asks_for_an_evaluation_then_shows_it(titanic):
-    if mlcraft.Project.open(titanic).registry.champion() == 1:  # run alone: make the threshold version first
-        ok("analyse", "--project", titanic, "--min-precision", "0.9", "--no-learning-curve", "--no-importance")
+    if (
+        mlcraft.Project.open(titanic).registry.champion() == 1
+    ):  # run alone: make the threshold version first
+        ok(
+            "analyse",
+            "--project",
+            titanic,
+            "--min-precision",
+            "0.9",
+            "--no-learning-curve",
+            "--no-importance",
+        )
     out = ok("report", "--project", titanic).stdout
     assert "has not been evaluated on the test set" in out
     doc = load(titanic / "reports" / "report.json")
@@ -191,25 +314,42 @@ def test_pages_render_in_headless_chromium(name, request):
     and the report's headline numbers are the JSON's."""
     executable = chromium_path()
     if executable is None:
-        pytest.skip("chromium is not installed (make setup installs Debian's chromium where it runs as root with apt-get)")
+        pytest.skip(
+            "chromium is not installed (make setup installs Debian's chromium where it runs as root with apt-get)"
+        )
     project = request.getfixturevalue(name)
     html = project / "reports" / "report.html"
     if not html.exists():
         ok("report", "--project", project)
     doc = load(project / "reports" / "report.json")
-    pages = [html, project / "reports" / "explore" / "explore.html", Path(doc["sources"]["analysis"]) / "analysis.html"]
+    pages = [
+        html,
+        project / "reports" / "explore" / "explore.html",
+        Path(doc["sources"]["analysis"]) / "analysis.html",
+    ]
     with Browser(executable) as browser:
         for page in pages:
             browser.load(page.resolve().as_uri())
             facts = browser.evaluate(PAGE_FACTS)
             assert browser.console_errors() == [], page
-            assert len(facts["images"]) == page.read_text().count("data:image/png;base64,") >= 5, page
-            assert all(img["complete"] and img["width"] > 0 and img["height"] > 0 for img in facts["images"]), (page, facts["images"])
+            assert len(facts["images"]) == page.read_text().count("data:image/png;base64,") >= 5, (
+                page
+            )
+            assert all(
+                img["complete"] and img["width"] > 0 and img["height"] > 0
+                for img in facts["images"]
+            ), (page, facts["images"])
             if page == html:
                 shown = facts["headline"]
     expected = {k: v for k, v in doc["headline"].items() if k in shown}
-    assert {"cv_mean", "train_rows"} <= set(expected) and ("test_value" in shown) == (doc["test"] is not None)
+    assert {"cv_mean", "train_rows"} <= set(expected) and ("test_value" in shown) == (
+        doc["test"] is not None
+    )
     for key, value in expected.items():
         text = shown[key].replace(",", "")
         decimals = len(text.split(".")[1]) if "." in text else 0
-        assert float(text) == pytest.approx(value, abs=0.5 * 10**-decimals), (key, shown[key], value)
+        assert float(text) == pytest.approx(value, abs=0.5 * 10**-decimals), (
+            key,
+            shown[key],
+            value,
+        )

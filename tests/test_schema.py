@@ -157,7 +157,14 @@ def test_schema_round_trips_through_json(mixed):
 @pytest.fixture
 def plain_schema():
     rng = np.random.default_rng(3)
-    frame = pd.DataFrame({"price": rng.normal(10, 2, 80), "rooms": rng.normal(3, 1, 80), "city": rng.choice(["paris", "lyon", "nice"], 80), "y": rng.normal(size=80)})
+    frame = pd.DataFrame(
+        {
+            "price": rng.normal(10, 2, 80),
+            "rooms": rng.normal(3, 1, 80),
+            "city": rng.choice(["paris", "lyon", "nice"], 80),
+            "y": rng.normal(size=80),
+        }
+    )
     frame.loc[::9, "city"] = None
     return infer_schema(frame, "y")
 
@@ -175,7 +182,11 @@ def test_records_checked_without_a_frame_match_the_frame_path(plain_schema):
     assert fast is not None
     features, notes = fast
     expected, expected_notes = plain_schema.coerce(pd.DataFrame.from_records(records))
-    assert notes == expected_notes and any("atlantis" in n for n in notes) and any("extra, more" in n for n in notes)
+    assert (
+        notes == expected_notes
+        and any("atlantis" in n for n in notes)
+        and any("extra, more" in n for n in notes)
+    )
     assert len(features) == 4 and features.columns == list(expected.columns)
     for name in expected.columns:
         got, want = column_values(features, name), expected[name].to_numpy()
@@ -209,27 +220,42 @@ def test_a_datetime_schema_takes_the_frame_path(mixed):
 def test_flags_are_the_same_for_records_checked_with_or_without_a_frame(plain_schema):
     from mlcraft.monitoring import input_flags
 
-    records = [{"price": 1e9, "rooms": 3, "city": "atlantis"}, {"price": 10.0, "rooms": 3, "city": "paris"}, {"price": None, "rooms": -50, "city": "x"}]
+    records = [
+        {"price": 1e9, "rooms": 3, "city": "atlantis"},
+        {"price": 10.0, "rooms": 3, "city": "paris"},
+        {"price": None, "rooms": -50, "city": "x"},
+    ]
     fast, _ = plain_schema.coerce_records(records)
     frame, _ = plain_schema.coerce(pd.DataFrame.from_records(records))
     flags = input_flags(plain_schema, fast)
     assert flags == input_flags(plain_schema, frame)
     assert sorted(flags) == [0, 2]
-    assert [f["column"] for f in flags[0]] == [c.name for c in plain_schema.columns if c.name in ("price", "city")]  # schema order
+    assert [f["column"] for f in flags[0]] == [
+        c.name for c in plain_schema.columns if c.name in ("price", "city")
+    ]  # schema order
     assert {f["issue"] for f in flags[2]} == {"out_of_range", "unseen_category"}
 
 
 def test_flags_of_a_few_rows_match_the_same_rows_in_a_large_batch(plain_schema):
     from mlcraft.monitoring import flags as flagging
 
-    records = [{"price": 1e9, "rooms": 3, "city": "atlantis"}, {"price": 10.0, "rooms": 3, "city": "paris"}, {"price": None, "rooms": -50, "city": "x"}]
+    records = [
+        {"price": 1e9, "rooms": 3, "city": "atlantis"},
+        {"price": 10.0, "rooms": 3, "city": "paris"},
+        {"price": None, "rooms": -50, "city": "x"},
+    ]
     few, _ = plain_schema.coerce_records(records)  # checked value by value
     many, _ = plain_schema.coerce_records(records * 10)  # 30 rows: checked with NumPy
     assert len(few) <= flagging.PLAIN_ROWS < len(many)
     small, large = flagging.input_flags(plain_schema, few), flagging.input_flags(plain_schema, many)
     assert sorted(large) == [i for i in range(30) if i % 3 != 1]
     assert all(large[i] == small[i % 3] for i in large)
-    assert small[0][0] == {"column": "price", "value": 1e9, "issue": "out_of_range", "message": small[0][0]["message"]}
+    assert small[0][0] == {
+        "column": "price",
+        "value": 1e9,
+        "issue": "out_of_range",
+        "message": small[0][0]["message"],
+    }
 
 
 def test_a_schema_pickles_the_same_after_checking_records(plain_schema):

@@ -25,7 +25,9 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "openapi_housing.json"
 def housing(tmp_path_factory, housing_csv):
     frame = pd.read_csv(housing_csv).head(3000)
     root = tmp_path_factory.mktemp("serve") / "housing"
-    project = mlcraft.Project.create(root, data=frame, target="median_house_value", max_trials=1, time_limit=None)
+    project = mlcraft.Project.create(
+        root, data=frame, target="median_house_value", max_trials=1, time_limit=None
+    )
     project.train(families=["ridge"], n_jobs=1)
     project.train(families=["lasso"], n_jobs=1)
     project.evaluate()
@@ -35,7 +37,9 @@ def housing(tmp_path_factory, housing_csv):
 @pytest.fixture(scope="module")
 def titanic(tmp_path_factory, titanic_csv):
     root = tmp_path_factory.mktemp("serve") / "titanic"
-    project = mlcraft.Project.create(root, data=titanic_csv, target="Survived", max_trials=1, time_limit=None)
+    project = mlcraft.Project.create(
+        root, data=titanic_csv, target="Survived", max_trials=1, time_limit=None
+    )
     project.train(families=["logistic_regression"], n_jobs=1)
     return project, pd.read_csv(titanic_csv).drop(columns="Survived")
 
@@ -65,7 +69,11 @@ def test_predict_one_record_many_records_and_csv(client, housing):
     assert many["predictions"] == pytest.approx(expected)
     wrapped = client.post("/predict", json={"records": records(X, 3)}).json()
     assert wrapped["predictions"] == pytest.approx(expected[:3])
-    csv = client.post("/predict", content=X.head(20).to_csv(index=False).encode(), headers={"Content-Type": "text/csv"})
+    csv = client.post(
+        "/predict",
+        content=X.head(20).to_csv(index=False).encode(),
+        headers={"Content-Type": "text/csv"},
+    )
     assert csv.status_code == 200 and csv.json()["predictions"] == pytest.approx(expected)
     assert many["request_id"] != csv.json()["request_id"]
 
@@ -82,17 +90,41 @@ def test_classification_returns_labels_and_probabilities(titanic):
 
 
 BAD_INPUTS = {
-    "wrong type": (lambda r: [{**r, "total_rooms": "lots"}], "application/json", ["column 'total_rooms' expects numbers", "record 0 holds 'lots'"]),
-    "missing column": (lambda r: [{k: v for k, v in r.items() if k != "median_income"}], "application/json", ["missing column(s) 'median_income'"]),
-    "nested value": (lambda r: [{**r, "population": [1, 2]}], "application/json", ["record 0, column 'population'", "not a single value"]),
-    "infinite": (lambda r: json.dumps([{**r, "longitude": "INF"}]).replace('"INF"', "Infinity").encode(), "application/json", ["column 'longitude' has an infinite value at record 0"]),
+    "wrong type": (
+        lambda r: [{**r, "total_rooms": "lots"}],
+        "application/json",
+        ["column 'total_rooms' expects numbers", "record 0 holds 'lots'"],
+    ),
+    "missing column": (
+        lambda r: [{k: v for k, v in r.items() if k != "median_income"}],
+        "application/json",
+        ["missing column(s) 'median_income'"],
+    ),
+    "nested value": (
+        lambda r: [{**r, "population": [1, 2]}],
+        "application/json",
+        ["record 0, column 'population'", "not a single value"],
+    ),
+    "infinite": (
+        lambda r: json.dumps([{**r, "longitude": "INF"}]).replace('"INF"', "Infinity").encode(),
+        "application/json",
+        ["column 'longitude' has an infinite value at record 0"],
+    ),
     "not json": (lambda r: b"{nope", "application/json", ["not valid JSON"]),
     "json scalar": (lambda r: b"42", "application/json", ["JSON int"]),
     "array of scalars": (lambda r: b"[1, 2]", "application/json", ["record 0 is a JSON int"]),
     "empty array": (lambda r: b"[]", "application/json", ["no records"]),
-    "ragged csv": (lambda r: b"longitude,latitude\n1,2\n3\n4,5,6\n", "text/csv", ["CSV body cannot be parsed"]),
+    "ragged csv": (
+        lambda r: b"longitude,latitude\n1,2\n3\n4,5,6\n",
+        "text/csv",
+        ["CSV body cannot be parsed"],
+    ),
     "csv not utf-8": (lambda r: b"longitude\n\xff\xfe\n", "text/csv", ["not UTF-8"]),
-    "csv wrong type": (lambda r: pd.DataFrame([{**r, "households": "many"}]).to_csv(index=False).encode(), "text/csv", ["column 'households' expects numbers, but line 2 holds 'many'"]),
+    "csv wrong type": (
+        lambda r: pd.DataFrame([{**r, "households": "many"}]).to_csv(index=False).encode(),
+        "text/csv",
+        ["column 'households' expects numbers, but line 2 holds 'many'"],
+    ),
 }
 
 
@@ -118,7 +150,10 @@ def test_unseen_categories_and_out_of_range_values_are_served_but_flagged(client
     body = client.post("/predict", json=rows).json()
     assert len(body["predictions"]) == 3 and all(isinstance(v, float) for v in body["predictions"])
     flags = {(f["row"], f["column"], f["issue"]) for f in body["flags"]}
-    assert flags == {(1, "ocean_proximity", "unseen_category"), (2, "median_income", "out_of_range")}
+    assert flags == {
+        (1, "ocean_proximity", "unseen_category"),
+        (2, "median_income", "out_of_range"),
+    }
     assert any("not seen in training" in n for n in body["notes"])
 
 
@@ -129,8 +164,13 @@ def test_api_key_protects_predict_and_admin_but_not_health(housing):
         assert c.get("/health").status_code == 200 and c.get("/model").status_code == 200
         for path in ("/predict", "/admin/reload", "/feedback"):
             assert c.post(path, json=records(X, 1)).status_code == 401
-            assert c.post(path, json=records(X, 1), headers={"X-API-Key": "wrong"}).status_code == 401
-        assert c.post("/predict", json=records(X, 1), headers={"X-API-Key": "s3cret"}).status_code == 200
+            assert (
+                c.post(path, json=records(X, 1), headers={"X-API-Key": "wrong"}).status_code == 401
+            )
+        assert (
+            c.post("/predict", json=records(X, 1), headers={"X-API-Key": "s3cret"}).status_code
+            == 200
+        )
         assert c.post("/admin/reload", headers={"X-API-Key": "s3cret"}).status_code == 200
 
 
@@ -153,12 +193,16 @@ def test_bodies_over_the_limit_are_refused_with_413(housing):
 def test_health_model_and_docs(client, housing):
     project, _ = housing
     health = client.get("/health").json()
-    assert health["status"] == "ok" and health["model_version"] == 2 and health["log"]["dropped"] == 0
+    assert (
+        health["status"] == "ok" and health["model_version"] == 2 and health["log"]["dropped"] == 0
+    )
     info = client.get("/model").json()
     assert info["version"] == 2 and info["family"] == "lasso" and info["metric"] == "rmse"
     assert info["test"]["ci_low"] < info["test"]["value"] < info["test"]["ci_high"]
     assert {c["name"] for c in info["schema"]} >= {"median_income", "ocean_proximity"}
-    assert "INLAND" in next(c for c in info["schema"] if c["name"] == "ocean_proximity")["categories"]
+    assert (
+        "INLAND" in next(c for c in info["schema"] if c["name"] == "ocean_proximity")["categories"]
+    )
     assert client.get("/docs").status_code == 200 and "swagger" in client.get("/docs").text.lower()
 
 
@@ -171,7 +215,9 @@ def test_openapi_schema_matches_the_snapshot(client):
     if os.environ.get("MLCRAFT_UPDATE_SNAPSHOT"):
         SNAPSHOT.parent.mkdir(exist_ok=True)
         SNAPSHOT.write_text(text)
-    assert text == SNAPSHOT.read_text(), "the OpenAPI schema changed; if intended, rerun with MLCRAFT_UPDATE_SNAPSHOT=1"
+    assert text == SNAPSHOT.read_text(), (
+        "the OpenAPI schema changed; if intended, rerun with MLCRAFT_UPDATE_SNAPSHOT=1"
+    )
 
 
 def test_reload_and_rollback_swap_models_without_dropping_requests(client, housing):
@@ -192,7 +238,10 @@ def test_reload_and_rollback_swap_models_without_dropping_requests(client, housi
         t.start()
     try:
         for target in (1, 2, 1):
-            assert client.post("/admin/reload", params={"version": target}).json()["model_version"] == target
+            assert (
+                client.post("/admin/reload", params={"version": target}).json()["model_version"]
+                == target
+            )
             time.sleep(0.2)
         assert client.post("/admin/reload", params={"version": 99}).status_code == 409
         assert client.post("/admin/reload", params={"version": 2**63}).status_code == 422
@@ -244,11 +293,15 @@ def test_every_request_is_logged_with_its_id_latency_and_version(client, housing
     deadline = time.time() + 5
     while client.get("/health").json()["log"]["written"] < 6 and time.time() < deadline:
         time.sleep(0.05)
-    rows = project.registry.db.query("SELECT request_id, model_version, n_rows, latency_ms, status FROM requests")
+    rows = project.registry.db.query(
+        "SELECT request_id, model_version, n_rows, latency_ms, status FROM requests"
+    )
     by_id = {r[0]: r for r in rows}
     assert all(by_id[i][2] == 3 and by_id[i][3] > 0 and by_id[i][4] == 200 for i in ids)
     assert by_id[bad][4] == 422
-    logged = project.registry.db.query("SELECT COUNT(*) FROM predictions WHERE request_id = ?", (ids[0],))
+    logged = project.registry.db.query(
+        "SELECT COUNT(*) FROM predictions WHERE request_id = ?", (ids[0],)
+    )
     assert logged[0][0] == 3
 
 
@@ -265,7 +318,10 @@ def test_micro_batched_answers_match_each_request(client, housing):
         else:
             results[(start, n)] = r.json()["predictions"]
 
-    threads = [threading.Thread(target=send, args=(s, n)) for s, n in [(0, 1), (1, 7), (8, 2), (10, 30), (3, 1), (5, 5)] * 4]
+    threads = [
+        threading.Thread(target=send, args=(s, n))
+        for s, n in [(0, 1), (1, 7), (8, 2), (10, 30), (3, 1), (5, 5)] * 4
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -289,21 +345,29 @@ class Scaled:
         self.calls += 1
         if self.k is None:
             raise ValueError("this model is broken")
-        return np.asarray(features["x"] if isinstance(features, pd.DataFrame) else features.data["x"], dtype=float) * self.k
+        return (
+            np.asarray(
+                features["x"] if isinstance(features, pd.DataFrame) else features.data["x"],
+                dtype=float,
+            )
+            * self.k
+        )
 
 
 def test_loop_batcher_predicts_a_turns_requests_in_one_call_per_model():
     import asyncio
 
-    from mlcraft.core.predict.batching import LoopBatcher
     from mlcraft.core.data.schema import FeatureColumns
+    from mlcraft.core.predict.batching import LoopBatcher
 
     a, b, broken = Scaled(1.0), Scaled(10.0), Scaled(None)
 
     async def main():
         batcher = LoopBatcher()
         cols = lambda *xs: FeatureColumns({"x": np.asarray(xs, dtype=float)}, len(xs))  # noqa: E731
-        futures = [(m, i, batcher.submit(m, cols(i, i + 1))) for i, m in enumerate([a, b, a, a, b, broken])]
+        futures = [
+            (m, i, batcher.submit(m, cols(i, i + 1))) for i, m in enumerate([a, b, a, a, b, broken])
+        ]
         gone = batcher.submit(a, cols(99.0))
         gone.cancel()  # a client that went away: skipped, not an error
         done = await asyncio.gather(*(f for _, _, f in futures), return_exceptions=True)
@@ -329,7 +393,10 @@ def test_batcher_keeps_model_versions_apart():
 
     a, b = Model(1.0), Model(10.0)
     batcher = MicroBatcher()
-    futures = [(m, batcher.submit(m, pd.DataFrame({"x": [float(i), float(i + 1)]}))) for i, m in enumerate([a, b, a, a, b] * 10)]
+    futures = [
+        (m, batcher.submit(m, pd.DataFrame({"x": [float(i), float(i + 1)]})))
+        for i, m in enumerate([a, b, a, a, b] * 10)
+    ]
     for i, (m, f) in enumerate(futures):
         assert f.result(timeout=10).tolist() == [i * m.k, (i + 1) * m.k]
     batcher.close()
@@ -363,7 +430,13 @@ def test_the_fast_path_gives_the_endpoints_answers(housing):
         ({"json": missing}, False),
         ({"content": b"{not json"}, False),
         ({"content": b"[]"}, False),
-        ({"content": X.head(5).to_csv(index=False).encode(), "headers": {"Content-Type": "text/csv"}}, False),
+        (
+            {
+                "content": X.head(5).to_csv(index=False).encode(),
+                "headers": {"Content-Type": "text/csv"},
+            },
+            False,
+        ),
         ({"json": records(X, 1), "headers": {"X-API-Key": "wrong"}}, False),  # 401
         ({"json": records(X, 1), "headers": {"X-API-Key": ""}}, False),
         ({"json": records(X, 150)}, False),  # 413: over the 20,000-byte limit
@@ -380,4 +453,7 @@ def test_the_fast_path_gives_the_endpoints_answers(housing):
             if got.status_code == 200:
                 assert got.headers["x-request-id"] == got.json()["request_id"]
         health = wrapped.get("/health")  # other paths: the app's
-        assert health.status_code == 200 and health.json()["model_version"] == plain.get("/health").json()["model_version"]
+        assert (
+            health.status_code == 200
+            and health.json()["model_version"] == plain.get("/health").json()["model_version"]
+        )

@@ -21,6 +21,10 @@ pytest.importorskip("uvicorn")
 
 import mlcraft  # noqa: E402
 
+pytestmark = (
+    pytest.mark.slow
+)  # end-to-end: real server processes over TCP; `make test-fast` leaves it out
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -41,7 +45,12 @@ def call(url: str, payload=None, timeout: float = 10.0) -> tuple[int, dict]:
 def start_server(project: Path, *args: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     exe = Path(sys.executable).with_name("mlcraft")
-    proc = subprocess.Popen([str(exe), "serve", "--project", str(project), "--port", str(port), "--poll", "0.2", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--project", str(project), "--port", str(port), "--poll", "0.2", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -59,9 +68,17 @@ def start_server(project: Path, *args: str) -> tuple[subprocess.Popen, str]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, housing_csv):
     frame = pd.read_csv(housing_csv).head(3000)
-    proj = mlcraft.Project.create(tmp_path_factory.mktemp("proc") / "housing", data=frame, target="median_house_value", max_trials=1, time_limit=None)
+    proj = mlcraft.Project.create(
+        tmp_path_factory.mktemp("proc") / "housing",
+        data=frame,
+        target="median_house_value",
+        max_trials=1,
+        time_limit=None,
+    )
     proj.train(families=["ridge"], n_jobs=1)
-    return proj, json.loads(frame.drop(columns="median_house_value").head(10).to_json(orient="records"))
+    return proj, json.loads(
+        frame.drop(columns="median_house_value").head(10).to_json(orient="records")
+    )
 
 
 def test_real_server_with_two_workers_and_an_api_key(project):
@@ -71,15 +88,25 @@ def test_real_server_with_two_workers_and_an_api_key(project):
         status, body = call(base + "/health")
         assert status == 200 and body["model_version"] == 1
         assert call(base + "/predict", rows)[0] == 401
-        request = urllib.request.Request(base + "/predict", data=json.dumps(rows).encode(), headers={"Content-Type": "application/json", "X-API-Key": "k"})
+        request = urllib.request.Request(
+            base + "/predict",
+            data=json.dumps(rows).encode(),
+            headers={"Content-Type": "application/json", "X-API-Key": "k"},
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             body = json.loads(response.read())
             assert response.headers["X-Request-ID"] == body["request_id"]
         assert len(body["predictions"]) == 10 and body["model_version"] == 1
-        request = urllib.request.Request(base + "/predict", data=b'[{"longitude": "west"}]', headers={"Content-Type": "application/json", "X-API-Key": "k"})
+        request = urllib.request.Request(
+            base + "/predict",
+            data=b'[{"longitude": "west"}]',
+            headers={"Content-Type": "application/json", "X-API-Key": "k"},
+        )
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(request, timeout=10)
-        assert err.value.code == 422 and "missing column(s)" in json.loads(err.value.read())["detail"]
+        assert (
+            err.value.code == 422 and "missing column(s)" in json.loads(err.value.read())["detail"]
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
@@ -131,5 +158,7 @@ def test_sigkill_leaves_the_log_database_consistent(project):
     proc.wait()
     assert proj.registry.db.query("PRAGMA integrity_check")[0][0] == "ok"
     # every request that reached the database did so whole: its rows came with it
-    counts = proj.registry.db.query("SELECT r.request_id, r.n_rows, COUNT(p.row_index) FROM requests r LEFT JOIN predictions p ON p.request_id = r.request_id WHERE r.status = 200 GROUP BY r.request_id, r.n_rows")
+    counts = proj.registry.db.query(
+        "SELECT r.request_id, r.n_rows, COUNT(p.row_index) FROM requests r LEFT JOIN predictions p ON p.request_id = r.request_id WHERE r.status = 200 GROUP BY r.request_id, r.n_rows"
+    )
     assert all(n == c for _, n, c in counts)

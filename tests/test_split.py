@@ -12,9 +12,13 @@ from mlcraft.exceptions import DataError
 
 def test_hash_split_is_stable_when_rows_are_added():
     old = pd.DataFrame({"id": np.arange(2000), "y": np.arange(2000) % 2})
-    new = pd.concat([old, pd.DataFrame({"id": np.arange(2000, 2500), "y": 1})], ignore_index=True).sample(frac=1, random_state=3)
+    new = pd.concat(
+        [old, pd.DataFrame({"id": np.arange(2000, 2500), "y": 1})], ignore_index=True
+    ).sample(frac=1, random_state=3)
     a = split_test(old, "y", classification=True, test_size=0.2, seed=0, id_column="id")
-    b = split_test(new.reset_index(drop=True), "y", classification=True, test_size=0.2, seed=99, id_column="id")
+    b = split_test(
+        new.reset_index(drop=True), "y", classification=True, test_size=0.2, seed=99, id_column="id"
+    )
     assert a.method == b.method == "hash"
     side_old = dict(zip(old["id"], a.is_test))
     side_new = dict(zip(new["id"], b.is_test))
@@ -23,7 +27,9 @@ def test_hash_split_is_stable_when_rows_are_added():
 
 
 def test_hash_treats_integral_floats_like_ints():
-    assert np.array_equal(hash_fraction(pd.Series([1, 2, 3])), hash_fraction(pd.Series([1.0, 2.0, 3.0])))
+    assert np.array_equal(
+        hash_fraction(pd.Series([1, 2, 3])), hash_fraction(pd.Series([1.0, 2.0, 3.0]))
+    )
 
 
 def test_stratified_split_keeps_class_proportions():
@@ -39,7 +45,9 @@ def test_regression_is_stratified_on_target_quantiles_and_stratify_on():
     s = split_test(frame, "y", classification=False, test_size=0.2, seed=0, stratify_on="income")
     assert s.method == "stratified"
     bins = pd.qcut(frame["income"], 5, labels=False)
-    assert np.allclose(pd.Series(bins[s.is_test]).value_counts(normalize=True).sort_index(), 0.2, atol=0.01)
+    assert np.allclose(
+        pd.Series(bins[s.is_test]).value_counts(normalize=True).sort_index(), 0.2, atol=0.01
+    )
     with pytest.raises(DataError, match="no such column"):
         split_test(frame, "y", classification=False, test_size=0.2, seed=0, stratify_on="nope")
 

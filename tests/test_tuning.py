@@ -8,11 +8,11 @@ import pytest
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import Ridge
 
-from mlcraft.core.fit.family import Choice, Float, Int
 from mlcraft.core.analysis.metrics import Scorer, get_metric
+from mlcraft.core.data.split import cv_folds
+from mlcraft.core.fit.family import Choice, Float, Int
 from mlcraft.core.fit.scheduler import FoldPool
 from mlcraft.core.fit.search import Budget, Candidate
-from mlcraft.core.data.split import cv_folds
 from mlcraft.core.fit.tuning import FamilySpec, Search, distribution
 
 
@@ -44,8 +44,17 @@ def offset_spec(space):
 
 def run_search(space, strategy, trials, prune=False, n_jobs=1):
     X, y, folds = problem()
-    with FoldPool(X, y, folds, Scorer(get_metric("rmse")), task="regression", n_jobs=n_jobs) as pool:
-        search = Search([offset_spec(space)], pool, Budget(max_trials=trials), seed=0, strategy=strategy, prune=prune)
+    with FoldPool(
+        X, y, folds, Scorer(get_metric("rmse")), task="regression", n_jobs=n_jobs
+    ) as pool:
+        search = Search(
+            [offset_spec(space)],
+            pool,
+            Budget(max_trials=trials),
+            seed=0,
+            strategy=strategy,
+            prune=prune,
+        )
         return search.run()
 
 
@@ -96,7 +105,10 @@ def test_bayes_is_optunas_tpe_and_beats_random_sampling_for_the_same_trials():
     assert isinstance(make_sampler("random", 0), RandomSampler)
     # TPE samples where earlier trials scored well: its later trials score far better than random ones
     space = {"a": Int(0, 6, 0), "b": Float(0.0, 1.4, 0.0)}
-    later = {strategy: np.median([r.mean for r in run_search(space, strategy, trials=40)[20:]]) for strategy in ("bayes", "random")}
+    later = {
+        strategy: np.median([r.mean for r in run_search(space, strategy, trials=40)[20:]])
+        for strategy in ("bayes", "random")
+    }
     assert later["bayes"] < later["random"] / 2
 
 
@@ -104,7 +116,9 @@ def flat_spec(name, rmse_offset):
     """A family whose score does not depend on its parameter: tuning it can never gain."""
 
     def make(trial_name, params):
-        return Candidate(trial_name, name, dict(params), lambda: Offset(a=3, b=0.7 + rmse_offset), 0.001)
+        return Candidate(
+            trial_name, name, dict(params), lambda: Offset(a=3, b=0.7 + rmse_offset), 0.001
+        )
 
     return FamilySpec(name, {"noise": Float(0.0, 1.0, 0.5)}, [], make)
 
@@ -135,7 +149,9 @@ def test_a_family_that_stops_improving_gives_its_tuning_turns_to_the_next_family
     from mlcraft.core.fit.tuning import CONTENDERS, FAMILY_PATIENCE, TRIAL_BATCH
 
     X, y, folds = problem()
-    specs = [flat_spec(f"f{i}", 0.1 * (i + 1)) for i in range(CONTENDERS + 1)]  # f0 best ... f3 worst
+    specs = [
+        flat_spec(f"f{i}", 0.1 * (i + 1)) for i in range(CONTENDERS + 1)
+    ]  # f0 best ... f3 worst
     trials = len(specs) + CONTENDERS * (FAMILY_PATIENCE + 5)
     with FoldPool(X, y, folds, Scorer(get_metric("rmse")), task="regression", n_jobs=1) as pool:
         results = Search(specs, pool, Budget(max_trials=trials), seed=0, prune=False).run()
@@ -157,13 +173,19 @@ def ridge_spec():
 def test_same_trials_scores_and_order_for_any_number_of_workers(n_jobs):
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(size=(200, 5)), columns=list("abcde"))
-    y = pd.Series(X.to_numpy() @ np.array([1.0, -2.0, 0.5, 0.0, 3.0]) + rng.normal(scale=2.0, size=200))
+    y = pd.Series(
+        X.to_numpy() @ np.array([1.0, -2.0, 0.5, 0.0, 3.0]) + rng.normal(scale=2.0, size=200)
+    )
     folds = cv_folds(y, classification=False, n_folds=5, seed=1)
     runs = []
     for jobs in (1, n_jobs):
-        with FoldPool(X, y, folds, Scorer(get_metric("rmse")), task="regression", n_jobs=jobs) as pool:
+        with FoldPool(
+            X, y, folds, Scorer(get_metric("rmse")), task="regression", n_jobs=jobs
+        ) as pool:
             results = Search([ridge_spec()], pool, Budget(max_trials=14), seed=3).run()
-        runs.append([(r.name, r.status, tuple(sorted(r.params.items())), tuple(r.scores)) for r in results])
+        runs.append(
+            [(r.name, r.status, tuple(sorted(r.params.items())), tuple(r.scores)) for r in results]
+        )
     assert runs[0] == runs[1]
     assert len(runs[0]) == 14
 
@@ -177,14 +199,18 @@ def test_a_configuration_too_big_for_memory_is_subsampled_or_skipped_with_a_note
     forest = get_family("random_forest")
     params = forest.default_params("regression", 1_000_000)
     need = forest.memory_bytes(1_000_000, 3, params)
-    monkeypatch.setattr(candidates, "available_memory", lambda: need / candidates.MEMORY_SHARE / 4)  # a quarter fits
+    monkeypatch.setattr(
+        candidates, "available_memory", lambda: need / candidates.MEMORY_SHARE / 4
+    )  # a quarter fits
     rows, note, skip = candidates.memory_plan(forest, 1_000_000, 3, params, n_jobs=1)
     assert skip is None and 200_000 < rows < 300_000 and "subsampled" in note
     schema = infer_schema(toy_frame("regression"), "y")
     cand = candidates.make_candidate(forest, schema, "regression", 0, 1_000_000, "rf", params)
     assert cand.note and cand.skip_reason is None
     assert type(cand.build().steps[-1][1]).__name__ == "Subsampled"
-    monkeypatch.setattr(candidates, "available_memory", lambda: 1e6)  # almost nothing: refused, not crashed
+    monkeypatch.setattr(
+        candidates, "available_memory", lambda: 1e6
+    )  # almost nothing: refused, not crashed
     _, _, skip = candidates.memory_plan(forest, 1_000_000, 3, params, n_jobs=1)
     assert skip and "would need" in skip
 
@@ -193,10 +219,21 @@ def test_choices_optuna_cannot_store_are_searched_by_position():
     space = {"a": Choice(((1, 2), (3,), (4, 5, 6)), (1, 2)), "b": Choice((0.7,), 0.7)}
 
     def make(name, params):
-        return Candidate(name, "offset", dict(params), lambda: Offset(a=sum(params["a"]) - 0, b=params["b"]), 0.001)
+        return Candidate(
+            name,
+            "offset",
+            dict(params),
+            lambda: Offset(a=sum(params["a"]) - 0, b=params["b"]),
+            0.001,
+        )
 
     X, y, folds = problem()
     with FoldPool(X, y, folds, Scorer(get_metric("rmse")), task="regression", n_jobs=1) as pool:
-        results = Search([FamilySpec("offset", space, [{"a": (1, 2), "b": 0.7}], make)], pool, Budget(max_trials=3), seed=0).run()
+        results = Search(
+            [FamilySpec("offset", space, [{"a": (1, 2), "b": 0.7}], make)],
+            pool,
+            Budget(max_trials=3),
+            seed=0,
+        ).run()
     assert {r.params["a"] for r in results} == {(1, 2), (3,), (4, 5, 6)}
     assert min(results, key=lambda r: r.mean).params["a"] in ((1, 2), (3,))  # sum 3: the best

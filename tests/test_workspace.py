@@ -49,7 +49,9 @@ def test_atomic_dir_appears_whole_or_not_at_all(tmp_path):
 
 def small(n=80, seed=0):
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(["u", "v"], n), "y": rng.normal(size=n)})
+    return pd.DataFrame(
+        {"x": rng.normal(size=n), "c": rng.choice(["u", "v"], n), "y": rng.normal(size=n)}
+    )
 
 
 def test_create_writes_the_layout(tmp_path):
@@ -98,7 +100,9 @@ def test_a_refused_or_full_write_is_one_clear_error_and_leaves_nothing(tmp_path)
 
     from mlcraft.exceptions import WriteError
 
-    with pytest.raises(WriteError, match=r"cannot write /proc/x\.txt: the folder /proc does not accept new files"):
+    with pytest.raises(
+        WriteError, match=r"cannot write /proc/x\.txt: the folder /proc does not accept new files"
+    ):
         atomic.write_text("/proc/x.txt", "x")
     with pytest.raises(WriteError, match=r"the folder /proc/nope cannot be created"):
         with atomic.atomic_dir("/proc/nope/d"):
@@ -106,7 +110,9 @@ def test_a_refused_or_full_write_is_one_clear_error_and_leaves_nothing(tmp_path)
     with pytest.raises(WriteError, match="free some space"):
         with atomic.atomic_path(tmp_path / "f.txt"):
             raise OSError(errno.ENOSPC, "No space left on device")
-    with pytest.raises(FileNotFoundError):  # the body's own errors (reading an input, say) pass unchanged
+    with pytest.raises(
+        FileNotFoundError
+    ):  # the body's own errors (reading an input, say) pass unchanged
         with atomic.atomic_dir(tmp_path / "d"):
             open(tmp_path / "missing")
     assert list(tmp_path.iterdir()) == []

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mlcraft.exceptions import WriteError
 from mlcraft import jsonsafe
+from mlcraft.exceptions import WriteError
 
 __all__ = [
     "TMP_PREFIX",
@@ -51,12 +51,18 @@ def _cannot_write(target: Path, exc: OSError) -> WriteError:
     reason = exc.strerror or type(exc).__name__
     failed = Path(exc.filename) if exc.filename is not None else None
     if exc.errno in _NO_SPACE:
-        return WriteError(f"cannot write {target}: {reason}; free some space or choose another folder")
+        return WriteError(
+            f"cannot write {target}: {reason}; free some space or choose another folder"
+        )
     if isinstance(exc, IsADirectoryError):
         return WriteError(f"cannot write {target}: it is a directory; give a file name")
     if failed is not None and failed != target and failed in target.parents:
         why = f"the folder {failed} cannot be created ({reason})"
-    elif target.parent.is_dir() and (failed is None or failed.parent == target.parent) and failed != target:
+    elif (
+        target.parent.is_dir()
+        and (failed is None or failed.parent == target.parent)
+        and failed != target
+    ):
         why = f"the folder {target.parent} does not accept new files ({reason})"
     else:
         why = reason
@@ -96,7 +102,9 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
 
     def make(folder: Path) -> str:
         fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + target.name + ".", dir=folder)
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a saved file gets the usual permissions
+        os.fchmod(
+            fd, 0o666 & ~_umask()
+        )  # mkstemp makes 0600; a saved file gets the usual permissions
         os.close(fd)
         return tmp
 
@@ -105,7 +113,9 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         try:
             yield tmp_path
         except OSError as exc:
-            if exc.errno in _NO_SPACE:  # the body's own errors (a bad input file, say) pass unchanged
+            if (
+                exc.errno in _NO_SPACE
+            ):  # the body's own errors (a bad input file, say) pass unchanged
                 raise _cannot_write(target, exc) from None
             raise
         try:
@@ -132,7 +142,9 @@ def atomic_dir(target: str | os.PathLike[str], *, replace: bool = False) -> Iter
         Swap an existing ``target`` for the new directory (the old one is removed after the swap).
     """
     target = Path(target)
-    tmp = _prepare(target, lambda folder: tempfile.mkdtemp(prefix=TMP_PREFIX + target.name + ".", dir=folder))
+    tmp = _prepare(
+        target, lambda folder: tempfile.mkdtemp(prefix=TMP_PREFIX + target.name + ".", dir=folder)
+    )
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
     try:
         try:

@@ -15,7 +15,28 @@ from typing import Any
 
 from mlcraft.exceptions import ConfigError, ProjectError
 
-__all__ = ["ProjectConfig", "check_test_size", "SEED", "TIME_LIMIT_S", "TEST_SIZE", "N_FOLDS", "resolve_budget", "load_config", "dump_config", "env_n_jobs", "env_db", "env_api_key", "env_serve_settings", "SERVE_SETTINGS_ENV"]
+__all__ = [
+    "ProjectConfig",
+    "check_test_size",
+    "SEED",
+    "TIME_LIMIT_S",
+    "TEST_SIZE",
+    "N_FOLDS",
+    "MONITOR_SINCE",
+    "TUNE_STRATEGY",
+    "TUNE_TRIALS",
+    "DEMO_TIME_LIMIT_S",
+    "MAX_BODY_BYTES",
+    "POLL_SECONDS",
+    "resolve_budget",
+    "load_config",
+    "dump_config",
+    "env_n_jobs",
+    "env_db",
+    "env_api_key",
+    "env_serve_settings",
+    "SERVE_SETTINGS_ENV",
+]
 
 
 def check_test_size(value: float, where: str = "--test-size") -> float:
@@ -30,11 +51,16 @@ def check_test_size(value: float, where: str = "--test-size") -> float:
         )
     return value
 
+
 # the defaults of a new project (ProjectConfig's fields, Project.create's signature and the CLI's help use these)
 SEED = 42
 TIME_LIMIT_S = 300.0  # seconds for `train`, start-up, final refit and saving included
 TEST_SIZE = 0.2
 N_FOLDS = 5
+MONITOR_SINCE = "7d"  # how far back `monitor` looks by default
+TUNE_STRATEGY = "bayes"  # `mlcraft tune`'s default search strategy
+TUNE_TRIALS = 20  # and number of configurations tried
+DEMO_TIME_LIMIT_S = 40.0  # seconds of training per demo dataset
 
 # section name -> fields stored in it (the file stays readable; the dataclass stays flat)
 _SECTIONS: dict[str, tuple[str, ...]] = {
@@ -116,8 +142,12 @@ class ProjectConfig:
             raise ConfigError(f"time limit {self.time_limit} must be positive (seconds)")
         if self.max_trials is not None and self.max_trials < 1:
             raise ConfigError(f"max trials {self.max_trials} must be at least 1")
-        if self.objective is not None and (not isinstance(self.objective, str) or not self.objective.strip()):
-            raise ConfigError(f"objective {self.objective!r} is empty or not text: describe the goal in a few words, e.g. --objective \"price districts for investment\", or leave it out")
+        if self.objective is not None and (
+            not isinstance(self.objective, str) or not self.objective.strip()
+        ):
+            raise ConfigError(
+                f'objective {self.objective!r} is empty or not text: describe the goal in a few words, e.g. --objective "price districts for investment", or leave it out'
+            )
 
     def replace(self, **changes: Any) -> ProjectConfig:
         return dataclasses.replace(self, **changes)
@@ -161,7 +191,9 @@ class ProjectConfig:
             raise ConfigError(f"mlcraft.toml is incomplete: {exc}") from None
 
 
-def resolve_budget(time_limit: float | None, max_trials: int | None, stored: ProjectConfig | None = None) -> tuple[float | None, int | None]:
+def resolve_budget(
+    time_limit: float | None, max_trials: int | None, stored: ProjectConfig | None = None
+) -> tuple[float | None, int | None]:
     """The budget of a run, ``(time_limit, max_trials)``, from what the user gave (None: not given).
 
     The one place this is decided (``train``, ``retrain``, the facade and the CLI call it):
@@ -192,7 +224,9 @@ def load_config(path: str | os.PathLike[str]) -> ProjectConfig:
         with open(path, "rb") as fh:
             doc = tomllib.load(fh)
     except FileNotFoundError:
-        raise ProjectError(f"{path.parent} is not an mlcraft project (no mlcraft.toml): run `mlcraft train DATA --target COL --project {path.parent}` first") from None
+        raise ProjectError(
+            f"{path.parent} is not an mlcraft project (no mlcraft.toml): run `mlcraft train DATA --target COL --project {path.parent}` first"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix or restore the file") from None
     return ProjectConfig.from_toml_dict(doc)
@@ -223,6 +257,8 @@ def env_api_key() -> str | None:
 
 
 SERVE_SETTINGS_ENV = "MLCRAFT_SERVE_SETTINGS"
+MAX_BODY_BYTES = 10 * 1024 * 1024  # request bodies above this are refused (413)
+POLL_SECONDS = 2.0  # how often a server checks the registry for a new champion
 
 
 def env_serve_settings() -> str | None:

@@ -56,7 +56,7 @@ def library_versions() -> dict[str, str]:
 
 def timestamp() -> str:
     """Now, UTC, ISO 8601 with milliseconds (sorts as text)."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 def parse_time(value: str | dt.datetime) -> dt.datetime:
@@ -65,8 +65,10 @@ def parse_time(value: str | dt.datetime) -> dt.datetime:
         try:
             value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise RegistryError(f"{value!r} is not a date; use e.g. 2026-11-20 or 2026-11-20T14:30") from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+            raise RegistryError(
+                f"{value!r} is not a date; use e.g. 2026-11-20 or 2026-11-20T14:30"
+            ) from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 class ModelRegistry:
@@ -99,10 +101,16 @@ class ModelRegistry:
         return self.db.query(sql, params)
 
     def versions(self) -> list[int]:
-        return [int(r[0]) for r in self._rows("SELECT version FROM model_versions ORDER BY version")]
+        return [
+            int(r[0]) for r in self._rows("SELECT version FROM model_versions ORDER BY version")
+        ]
 
     def meta(self, version: int) -> dict[str, Any]:
-        rows = self._rows("SELECT meta FROM model_versions WHERE version = ?", (int(version),)) if 0 < int(version) < 2**31 else []
+        rows = (
+            self._rows("SELECT meta FROM model_versions WHERE version = ?", (int(version),))
+            if 0 < int(version) < 2**31
+            else []
+        )
         if not rows:
             known = ", ".join(map(str, self.versions())) or "none"
             raise RegistryError(f"model version {version} does not exist (versions: {known})")
@@ -119,12 +127,16 @@ class ModelRegistry:
     def require_champion(self) -> int:
         version = self.champion()
         if version is None:
-            raise NotFittedError(f"{self.root.parent}: no trained model yet; run `mlcraft train --project {self.root.parent}` first")
+            raise NotFittedError(
+                f"{self.root.parent}: no trained model yet; run `mlcraft train --project {self.root.parent}` first"
+            )
         return version
 
     def history(self) -> list[dict[str, Any]]:
         """Every promotion and rollback, oldest first (append-only)."""
-        rows = self._rows("SELECT id, at, action, version, previous, by_user, reason FROM registry_events ORDER BY id")
+        rows = self._rows(
+            "SELECT id, at, action, version, previous, by_user, reason FROM registry_events ORDER BY id"
+        )
         keys = ("id", "at", "action", "version", "previous", "by", "reason")
         return [dict(zip(keys, row)) for row in rows]
 
@@ -152,9 +164,13 @@ class ModelRegistry:
         meta = self.meta(version)
         path = self.root / str(version) / "model.joblib"
         if not path.is_file():
-            raise RegistryError(f"model version {version}: {path} is missing; the project is damaged (roll back with `mlcraft rollback --to N`)")
+            raise RegistryError(
+                f"model version {version}: {path} is missing; the project is damaged (roll back with `mlcraft rollback --to N`)"
+            )
         if file_sha256(path) != meta.get("sha256"):
-            raise RegistryError(f"model version {version}: model.joblib does not match its recorded SHA-256; refusing to load it")
+            raise RegistryError(
+                f"model version {version}: model.joblib does not match its recorded SHA-256; refusing to load it"
+            )
         return FittedModel.load(path)
 
     # -- writing ---------------------------------------------------------------------------------
@@ -168,7 +184,17 @@ class ModelRegistry:
             model.save(tmp / "model.joblib")
             sha = file_sha256(tmp / "model.joblib")
             with self.db.transaction(write=True) as cur:
-                version = int(cur.execute("SELECT COALESCE(MAX(version), 0) FROM model_versions").fetchone()[0]) + 1
+                version = (
+                    int(
+                        (
+                            cur.execute(
+                                "SELECT COALESCE(MAX(version), 0) FROM model_versions"
+                            ).fetchone()
+                            or (0,)
+                        )[0]
+                    )
+                    + 1
+                )
                 record = {**meta, "version": version, "sha256": sha}
                 record.setdefault("created", timestamp())
                 atomic.write_json(tmp / "meta.json", record)
@@ -179,7 +205,16 @@ class ModelRegistry:
                 placed = target
                 cur.execute(
                     "INSERT INTO model_versions (version, created, sha256, family, metric, cv_mean, dataset, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (version, record["created"], sha, record.get("family"), record.get("metric"), _float(record.get("cv_mean")), record.get("dataset"), _dumps(record)),
+                    (
+                        version,
+                        record["created"],
+                        sha,
+                        record.get("family"),
+                        record.get("metric"),
+                        _float(record.get("cv_mean")),
+                        record.get("dataset"),
+                        _dumps(record),
+                    ),
                 )
             return version
         except BaseException:
@@ -199,25 +234,51 @@ class ModelRegistry:
         Successive rollbacks walk back through the promotions (v3 -> v2 -> v1), like an undo stack.
         """
         with self.db.transaction(write=True) as cur:
-            events = cur.execute("SELECT action, version FROM registry_events ORDER BY id").fetchall()
+            events = cur.execute(
+                "SELECT action, version FROM registry_events ORDER BY id"
+            ).fetchall()
             stack = _champion_stack(events)
             if not stack:
                 raise NotFittedError(f"{self.root.parent}: no champion yet, nothing to roll back")
             current = stack[-1]
             if to is None:
                 if len(stack) < 2:
-                    raise RegistryError(f"model version {current} is the first champion; there is no earlier one to roll back to (use --to VERSION)")
+                    raise RegistryError(
+                        f"model version {current} is the first champion; there is no earlier one to roll back to (use --to VERSION)"
+                    )
                 to = stack[-2]
             if int(to) == current:
                 raise RegistryError(f"model version {to} is already the champion")
-            self._append_event(cur, int(to), action="rollback", by=by, reason=reason or f"rollback from version {current}")
+            self._append_event(
+                cur,
+                int(to),
+                action="rollback",
+                by=by,
+                reason=reason or f"rollback from version {current}",
+            )
         return int(to)
 
     def _append_event(self, cur, version: int, *, action: str, by: str, reason: str) -> None:
         if action not in CHAMPION_ACTIONS:
-            raise RegistryError(f"unknown registry action {action!r}; use one of {', '.join(CHAMPION_ACTIONS)}")
-        if not 0 < int(version) < 2**31 or cur.execute("SELECT 1 FROM model_versions WHERE version = ?", (int(version),)).fetchone() is None:
-            known = ", ".join(str(r[0]) for r in cur.execute("SELECT version FROM model_versions ORDER BY version").fetchall()) or "none"
+            raise RegistryError(
+                f"unknown registry action {action!r}; use one of {', '.join(CHAMPION_ACTIONS)}"
+            )
+        if (
+            not 0 < int(version) < 2**31
+            or cur.execute(
+                "SELECT 1 FROM model_versions WHERE version = ?", (int(version),)
+            ).fetchone()
+            is None
+        ):
+            known = (
+                ", ".join(
+                    str(r[0])
+                    for r in cur.execute(
+                        "SELECT version FROM model_versions ORDER BY version"
+                    ).fetchall()
+                )
+                or "none"
+            )
             raise RegistryError(f"model version {version} does not exist (versions: {known})")
         row = cur.execute("SELECT version FROM registry_events ORDER BY id DESC LIMIT 1").fetchone()
         cur.execute(
@@ -225,12 +286,31 @@ class ModelRegistry:
             (timestamp(), action, int(version), None if row is None else int(row[0]), by, reason),
         )
 
-    def record_test_score(self, version: int, *, metric: str, value: float, ci_low: float | None, ci_high: float | None, n: int, dataset: str | None) -> None:
+    def record_test_score(
+        self,
+        version: int,
+        *,
+        metric: str,
+        value: float,
+        ci_low: float | None,
+        ci_high: float | None,
+        n: int,
+        dataset: str | None,
+    ) -> None:
         """Remember a test-set score of ``version`` on dataset version ``dataset``."""
         with self.db.transaction(write=True) as cur:
             cur.execute(
                 "INSERT INTO test_scores (version, dataset, metric, value, ci_low, ci_high, n, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (int(version), dataset, metric, float(value), _float(ci_low), _float(ci_high), int(n), timestamp()),
+                (
+                    int(version),
+                    dataset,
+                    metric,
+                    float(value),
+                    _float(ci_low),
+                    _float(ci_high),
+                    int(n),
+                    timestamp(),
+                ),
             )
 
     def test_score(self, version: int, dataset: str | None = None) -> dict[str, Any] | None:
@@ -250,24 +330,44 @@ class ModelRegistry:
         if self._imported:
             return
         self._imported = True
-        metas = sorted(self.root.glob("[0-9]*/meta.json"), key=lambda p: int(p.parent.name)) if self.root.is_dir() else []
+        metas = (
+            sorted(self.root.glob("[0-9]*/meta.json"), key=lambda p: int(p.parent.name))
+            if self.root.is_dir()
+            else []
+        )
         if not metas or self.db.query("SELECT COUNT(*) FROM model_versions")[0][0]:
             return
         with self.db.transaction(write=True) as cur:
-            if cur.execute("SELECT COUNT(*) FROM model_versions").fetchone()[0]:
+            if (cur.execute("SELECT COUNT(*) FROM model_versions").fetchone() or (0,))[0]:
                 return
             for path in metas:
                 record = atomic.read_json(path)
                 record.setdefault("created", timestamp())
                 cur.execute(
                     "INSERT INTO model_versions (version, created, sha256, family, metric, cv_mean, dataset, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (int(path.parent.name), record["created"], record.get("sha256", ""), record.get("family"), record.get("metric"), _float(record.get("cv_mean")), record.get("dataset"), _dumps(record)),
+                    (
+                        int(path.parent.name),
+                        record["created"],
+                        record.get("sha256", ""),
+                        record.get("family"),
+                        record.get("metric"),
+                        _float(record.get("cv_mean")),
+                        record.get("dataset"),
+                        _dumps(record),
+                    ),
                 )
             previous = None
             for event in _legacy_history(self.root):
                 cur.execute(
                     "INSERT INTO registry_events (at, action, version, previous, by_user, reason) VALUES (?, ?, ?, ?, ?, ?)",
-                    (event.get("at") or timestamp(), event.get("action", "promote"), int(event["version"]), previous, event.get("by", "unknown"), event.get("reason", "imported")),
+                    (
+                        event.get("at") or timestamp(),
+                        event.get("action", "promote"),
+                        int(event["version"]),
+                        previous,
+                        event.get("by", "unknown"),
+                        event.get("reason", "imported"),
+                    ),
                 )
                 previous = int(event["version"])
 

@@ -12,9 +12,9 @@ import pickle
 import numpy as np
 import pandas as pd
 
+from mlcraft.core.data.schema import infer_schema
 from mlcraft.core.fit.family import BuildContext, Choice, Family, Float, Int
 from mlcraft.core.predict.pipeline import make_pipeline, predict_array
-from mlcraft.core.data.schema import infer_schema
 from mlcraft.tasks import get_kind
 
 __all__ = ["check_family", "toy_frame"]
@@ -43,12 +43,18 @@ def _check_space(family: Family, task: str) -> None:
     defaults = family.default_params(task, 1000)
     for name, dim in space.items():
         if isinstance(dim, (Int, Float)):
-            assert dim.low <= dim.default <= dim.high, f"{family.name}.{name}: default outside [low, high]"
+            assert dim.low <= dim.default <= dim.high, (
+                f"{family.name}.{name}: default outside [low, high]"
+            )
             assert dim.low < dim.high, f"{family.name}.{name}: empty range"
         elif isinstance(dim, Choice):
-            assert dim.default in dim.choices, f"{family.name}.{name}: default not among the choices"
+            assert dim.default in dim.choices, (
+                f"{family.name}.{name}: default not among the choices"
+            )
         else:
-            raise AssertionError(f"{family.name}.{name}: unknown dimension type {type(dim).__name__}")
+            raise AssertionError(
+                f"{family.name}.{name}: unknown dimension type {type(dim).__name__}"
+            )
         assert defaults[name] == dim.default
 
 
@@ -74,13 +80,23 @@ def check_family(family: Family, tasks: tuple[str, ...] | None = None) -> None:
         first = make_pipeline(family, schema, params, context).fit(X, y)
         pred = predict_array(first, X, task, classes)
         if not get_kind(task).classification:
-            assert pred.shape == (len(frame),), f"{family.name}: regression output shape {pred.shape}"
+            assert pred.shape == (len(frame),), (
+                f"{family.name}: regression output shape {pred.shape}"
+            )
             assert np.all(np.isfinite(pred)), f"{family.name}: non-finite predictions"
         else:
-            assert pred.shape == (len(frame), len(classes)), f"{family.name}: proba shape {pred.shape}"
-            assert np.allclose(pred.sum(axis=1), 1.0, atol=1e-6), f"{family.name}: probabilities do not sum to 1"
+            assert pred.shape == (len(frame), len(classes or ())), (
+                f"{family.name}: proba shape {pred.shape}"
+            )
+            assert np.allclose(pred.sum(axis=1), 1.0, atol=1e-6), (
+                f"{family.name}: probabilities do not sum to 1"
+            )
             assert np.all((pred >= 0) & (pred <= 1)), f"{family.name}: probabilities outside [0, 1]"
         again = pickle.loads(pickle.dumps(first))
-        assert np.array_equal(predict_array(again, X, task, classes), pred), f"{family.name}: unpickled model predicts differently"
+        assert np.array_equal(predict_array(again, X, task, classes), pred), (
+            f"{family.name}: unpickled model predicts differently"
+        )
         second = make_pipeline(family, schema, params, context).fit(X, y)
-        assert np.array_equal(predict_array(second, X, task, classes), pred), f"{family.name}: same seed, different predictions"
+        assert np.array_equal(predict_array(second, X, task, classes), pred), (
+            f"{family.name}: same seed, different predictions"
+        )

@@ -46,7 +46,7 @@ def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 class Workspace:
@@ -89,9 +89,13 @@ class Workspace:
 
     def check(self) -> None:
         if not self.root.exists():
-            raise ProjectError(f"{self.root}: no such project; create it with `mlcraft train DATA --target COL --project {self.root}`")
+            raise ProjectError(
+                f"{self.root}: no such project; create it with `mlcraft train DATA --target COL --project {self.root}`"
+            )
         if not self.exists():
-            raise ProjectError(f"{self.root}: not an mlcraft project (no {CONFIG_NAME}); create it with `mlcraft train DATA --target COL --project {self.root}`")
+            raise ProjectError(
+                f"{self.root}: not an mlcraft project (no {CONFIG_NAME}); create it with `mlcraft train DATA --target COL --project {self.root}`"
+            )
 
     # -- settings and schema -----------------------------------------------------------------------
     def read_config(self) -> ProjectConfig:
@@ -107,7 +111,9 @@ class Workspace:
         atomic.write_json((root or self.root) / "schema.json", schema.to_dict())
 
     # -- datasets --------------------------------------------------------------------------------
-    def store_dataset(self, frame: pd.DataFrame, digest: str, info: dict, root: Path | None = None) -> None:
+    def store_dataset(
+        self, frame: pd.DataFrame, digest: str, info: dict, root: Path | None = None
+    ) -> None:
         """Store a dataset version once (an existing version is never overwritten)."""
         base = (root or self.root) / "data"
         path = base / f"{digest}.parquet"
@@ -117,13 +123,26 @@ class Workspace:
             with atomic.atomic_path(path) as tmp:
                 frame.to_parquet(tmp, index=False)
         except (ValueError, TypeError, ImportError) as exc:
-            raise DataError(f"cannot store the data as Parquet ({exc}); check for columns of mixed types") from None
-        atomic.write_json(base / f"{digest}.json", {**info, "hash": digest, "rows": len(frame), "columns": list(map(str, frame.columns)), "stored": now_iso()})
+            raise DataError(
+                f"cannot store the data as Parquet ({exc}); check for columns of mixed types"
+            ) from None
+        atomic.write_json(
+            base / f"{digest}.json",
+            {
+                **info,
+                "hash": digest,
+                "rows": len(frame),
+                "columns": list(map(str, frame.columns)),
+                "stored": now_iso(),
+            },
+        )
 
     def load_dataset(self, digest: str) -> pd.DataFrame:
         path = self.data_dir / f"{digest}.parquet"
         if not path.exists():
-            raise ProjectError(f"{self.root}: dataset version {digest} is missing from data/; the project is damaged")
+            raise ProjectError(
+                f"{self.root}: dataset version {digest} is missing from data/; the project is damaged"
+            )
         return read_parquet(path)
 
     def write_split(self, digest: str, is_test: np.ndarray, root: Path | None = None) -> None:
@@ -134,12 +153,14 @@ class Workspace:
     def read_split(self, digest: str) -> np.ndarray:
         path = self.split_dir / f"{digest}.parquet"
         if not path.exists():
-            raise ProjectError(f"{self.root}: the test-split assignment for dataset {digest} is missing; the project is damaged")
+            raise ProjectError(
+                f"{self.root}: the test-split assignment for dataset {digest} is missing; the project is damaged"
+            )
         return read_parquet(path)["is_test"].to_numpy(dtype=bool)
 
     # -- runs and locking ------------------------------------------------------------------------
     def new_run_id(self) -> str:
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
         return f"{stamp}-{secrets.token_hex(2)}"
 
     def run_dir(self, run_id: str) -> Path:
@@ -148,7 +169,9 @@ class Workspace:
     def run_ids(self) -> list[str]:
         if not self.runs_dir.is_dir():
             return []
-        return sorted(p.name for p in self.runs_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+        return sorted(
+            p.name for p in self.runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -167,5 +190,12 @@ class Workspace:
         Only those untouched for ``STALE_AFTER_S``: a fresh one may be the work of a command running
         now in another process (a server starting while a retrain writes its model, say).
         """
-        for directory in (self.root, self.data_dir, self.split_dir, self.runs_dir, self.models_dir, self.evaluations_dir):
+        for directory in (
+            self.root,
+            self.data_dir,
+            self.split_dir,
+            self.runs_dir,
+            self.models_dir,
+            self.evaluations_dir,
+        ):
             atomic.remove_stale_temporaries(directory, older_than=STALE_AFTER_S)

@@ -13,9 +13,9 @@ import dataclasses
 import functools
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,22 +24,27 @@ import pandas as pd
 from mlcraft import __version__
 from mlcraft.api.runs import RunFiles, champion_run
 from mlcraft.api.train import TrainingData, _user, resolve_n_jobs, training_data
-from mlcraft.core.analysis import diagnostics
-from mlcraft.core.analysis import learning
+from mlcraft.core.analysis import diagnostics, learning
+from mlcraft.core.analysis.threshold import ThresholdChoice, choose_threshold
 from mlcraft.core.fit.family import BuildContext
 from mlcraft.core.fit.status import TrialStatus
 from mlcraft.core.predict.pipeline import FittedModel, make_pipeline
-from mlcraft.core.analysis.threshold import ThresholdChoice, choose_threshold
 from mlcraft.exceptions import ConfigError, ProjectError
 from mlcraft.plots.base import PLOT_SAMPLE
-from mlcraft.workspace import now_iso
 from mlcraft.tasks import get_kind
+from mlcraft.workspace import now_iso
 
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
     from mlcraft.plots import Plot
 
-__all__ = ["AnalysisResult", "run_analysis", "analysis_dir", "multilabel_analysis", "MAX_CATEGORY_PLOTS"]
+__all__ = [
+    "AnalysisResult",
+    "run_analysis",
+    "analysis_dir",
+    "multilabel_analysis",
+    "MAX_CATEGORY_PLOTS",
+]
 
 MAX_CATEGORY_PLOTS = 6  # categorical features given an error-breakdown figure
 
@@ -62,13 +67,21 @@ def analysis_dir(project: Project, model: str) -> Path:
     return project.path / "reports" / "analysis" / re.sub(r"[^A-Za-z0-9_.-]", "_", model)
 
 
-def _aligned(run: RunFiles, data: TrainingData, model: str) -> tuple[pd.DataFrame, np.ndarray, list[str] | None]:
+def _aligned(
+    run: RunFiles, data: TrainingData, model: str
+) -> tuple[pd.DataFrame, np.ndarray, list[str] | None]:
     """The run's out-of-fold predictions in the order of the training rows."""
     oof = run.oof()
     pred, classes = run.predictions(oof, model)
     order = pd.Series(np.arange(len(oof)), index=oof["row"].to_numpy())
-    if len(oof) != len(data.rows) or not order.index.is_unique or not np.isin(data.rows, order.index).all():
-        raise ProjectError(f"run {run.run_id}: its out-of-fold predictions do not match the stored training rows; re-train the project")
+    if (
+        len(oof) != len(data.rows)
+        or not order.index.is_unique
+        or not np.isin(data.rows, order.index).all()
+    ):
+        raise ProjectError(
+            f"run {run.run_id}: its out-of-fold predictions do not match the stored training rows; re-train the project"
+        )
     positions = order.loc[data.rows].to_numpy()
     return oof.iloc[positions].reset_index(drop=True), pred[positions], classes
 
@@ -79,18 +92,30 @@ def _builder(project: Project, subject: _Subject, data: TrainingData, notes: lis
 
     cfg = project.config
     run, model = subject.run, subject.name
-    row = next((r for r in run.board_rows() if str(r.get("model")) == model), {})
+    row: dict[str, Any] = next((r for r in run.board_rows() if str(r.get("model")) == model), {})
     chosen = run.chosen()
-    if (row.get("family") or (chosen.get("family") if chosen.get("model") == model else None)) == "ensemble":
+    if (
+        row.get("family") or (chosen.get("family") if chosen.get("model") == model else None)
+    ) == "ensemble":
         return _ensemble_builder(project, subject, notes)
     try:
         family = get_family(str(row.get("family") or model))
     except ConfigError:
-        notes.append(f"{model} is not a model family mlcraft knows: learning curves and permutation importance are left out")
+        notes.append(
+            f"{model} is not a model family mlcraft knows: learning curves and permutation importance are left out"
+        )
         return None
     n_fit = len(data.y) - len(data.y) // len(data.folds)
-    params = row.get("params") if isinstance(row.get("params"), dict) else chosen["params"] if chosen.get("model") == model else family.default_params(cfg.task, n_fit)
-    context = BuildContext(task=cfg.task, n_rows=n_fit, n_features=data.X.shape[1], seed=cfg.seed, n_jobs=1)
+    params = (
+        row["params"]
+        if isinstance(row.get("params"), dict)
+        else chosen["params"]
+        if chosen.get("model") == model
+        else family.default_params(cfg.task, n_fit)
+    )
+    context = BuildContext(
+        task=cfg.task, n_rows=n_fit, n_features=data.X.shape[1], seed=cfg.seed, n_jobs=1
+    )
     return lambda: make_pipeline(family, project.schema, params, context)
 
 
@@ -103,25 +128,57 @@ def _ensemble_builder(project: Project, subject: _Subject, notes: list[str]):
     from mlcraft.core.predict.ensemble import BaggedModel, EnsembleModel
 
     if not subject.own:
-        notes.append(f"{subject.name} is an ensemble that was not chosen (its blend was not kept): learning curves and permutation importance are left out")
+        notes.append(
+            f"{subject.name} is an ensemble that was not chosen (its blend was not kept): learning curves and permutation importance are left out"
+        )
         return None
     saved = subject.fitted().pipeline
     if not isinstance(saved, EnsembleModel) or isinstance(saved, BaggedModel):
-        notes.append(f"{subject.name}: its saved model is not an ensemble of refittable members: learning curves and permutation importance are left out")
+        notes.append(
+            f"{subject.name}: its saved model is not an ensemble of refittable members: learning curves and permutation importance are left out"
+        )
         return None
-    members = [m.members[0] if isinstance(m, BaggedModel) else m for m in saved.members]  # a bagged member: one of its fold models' settings
-    notes.append(f"{subject.name}: for the learning curves and importance each member is refitted and the blend (learnt on out-of-fold predictions of all training rows) is kept fixed")
-    template = EnsembleModel(members=members, blend=saved.blend, task=saved.task, classes=saved.classes, names=saved.names)
+    members = [
+        m.members[0] if isinstance(m, BaggedModel) else m for m in saved.members
+    ]  # a bagged member: one of its fold models' settings
+    notes.append(
+        f"{subject.name}: for the learning curves and importance each member is refitted and the blend (learnt on out-of-fold predictions of all training rows) is kept fixed"
+    )
+    template = EnsembleModel(
+        members=members,
+        blend=saved.blend,
+        task=saved.task,
+        classes=saved.classes,
+        names=saved.names,
+    )
     return lambda: clone(template)
 
 
-def _refits(project: Project, build, data: TrainingData, *, curve: bool, importance: bool, n_jobs: int, notes: list[str]) -> dict[str, Any]:
+def _refits(
+    project: Project,
+    build,
+    data: TrainingData,
+    *,
+    curve: bool,
+    importance: bool,
+    n_jobs: int,
+    notes: list[str],
+) -> dict[str, Any]:
     cfg = project.config
     out: dict[str, Any] = {"learning_curve": None, "reading": None, "importance": None}
     if build is None:
         return out
     if curve:
-        out["learning_curve"] = learning.learning_curve(build, data.X, data.y, data.folds, data.scorer, task=cfg.task, seed=cfg.seed, n_jobs=n_jobs)
+        out["learning_curve"] = learning.learning_curve(
+            build,
+            data.X,
+            data.y,
+            data.folds,
+            data.scorer,
+            task=cfg.task,
+            seed=cfg.seed,
+            n_jobs=n_jobs,
+        )
         notes.extend(out["learning_curve"]["notes"])
         out["reading"] = learning.read_learning_curve(out["learning_curve"])
     if importance:
@@ -131,32 +188,63 @@ def _refits(project: Project, build, data: TrainingData, *, curve: bool, importa
             warnings.simplefilter("ignore")
             pipeline.fit(data.X.iloc[train_idx], data.y.iloc[train_idx])
         out["importance"] = learning.permutation_importances(
-            pipeline, data.X.iloc[valid_idx], data.y.iloc[valid_idx], data.scorer, task=cfg.task, seed=cfg.seed, n_jobs=n_jobs
+            pipeline,
+            data.X.iloc[valid_idx],
+            data.y.iloc[valid_idx],
+            data.scorer,
+            task=cfg.task,
+            seed=cfg.seed,
+            n_jobs=n_jobs,
         )
     return out
 
 
-def _diagnose(project: Project, y: np.ndarray, pred: np.ndarray, classes: list[str] | None, threshold: float | None, features: pd.DataFrame) -> dict[str, Any]:
+def _diagnose(
+    project: Project,
+    y: np.ndarray,
+    pred: np.ndarray,
+    classes: list[str] | None,
+    threshold: float | None,
+    features: pd.DataFrame,
+) -> dict[str, Any]:
     cfg = project.config
     if not get_kind(cfg.task).classification:
         categories = {c: features[c] for c in project.schema.categorical}
         return diagnostics.regression_diagnostics(y, pred, categories)
     if get_kind(cfg.task).classification:
         positive = str(cfg.positive_class) if get_kind(cfg.task).has_positive_class else None
-        return diagnostics.classification_diagnostics(y, pred, classes, positive, threshold)
+        return diagnostics.classification_diagnostics(y, pred, classes or [], positive, threshold)
     raise ConfigError(f"task {cfg.task!r}: no error analysis for it yet")
 
 
-def _choose(project: Project, y: np.ndarray, pred: np.ndarray, classes: list[str], threshold: float, min_precision, min_recall) -> ThresholdChoice:
+def _choose(
+    project: Project,
+    y: np.ndarray,
+    pred: np.ndarray,
+    classes: list[str],
+    threshold: float,
+    min_precision,
+    min_recall,
+) -> ThresholdChoice:
     positive = classes.index(str(project.config.positive_class))
     is_pos = diagnostics.class_positions(y, classes) == positive
-    return choose_threshold(is_pos, pred[:, positive], min_precision=min_precision, min_recall=min_recall, current=threshold)
+    return choose_threshold(
+        is_pos,
+        pred[:, positive],
+        min_precision=min_precision,
+        min_recall=min_recall,
+        current=threshold,
+    )
 
 
 def _save_threshold(project: Project, subject: _Subject, choice: ThresholdChoice) -> int:
     registry, version = project.registry, subject.version
     fitted = subject.fitted()
-    model = dataclasses.replace(fitted, threshold=choice.threshold, metadata={**fitted.metadata, "threshold": choice.to_dict()})
+    model = dataclasses.replace(
+        fitted,
+        threshold=choice.threshold,
+        metadata={**fitted.metadata, "threshold": choice.to_dict()},
+    )
     record = {k: v for k, v in subject.meta.items() if k not in ("version", "sha256")}
     record.update(created=now_iso(), derived_from=version, threshold=choice.to_dict())
     reason = f"decision threshold chosen on out-of-fold predictions of version {version}: {choice.summary}"
@@ -166,15 +254,35 @@ def _save_threshold(project: Project, subject: _Subject, choice: ThresholdChoice
     return new
 
 
-def _figures(task: str, target: str, diag: dict[str, Any], refits: dict[str, Any], y: np.ndarray, pred: np.ndarray, cv: tuple[str, dict], marks: tuple[float | None, float | None], seed: int) -> list[Plot]:
+def _figures(
+    task: str,
+    target: str,
+    diag: dict[str, Any],
+    refits: dict[str, Any],
+    y: np.ndarray,
+    pred: np.ndarray,
+    cv: tuple[str, dict],
+    marks: tuple[float | None, float | None],
+    seed: int,
+) -> list[Plot]:
     from mlcraft.plots import analysis as fig
     from mlcraft.plots.base import sample_index, slug
 
     plots: list[Plot] = []
     if not get_kind(task).classification:
         idx = sample_index(len(y), PLOT_SAMPLE, seed)
-        plots += [fig.predicted_vs_actual(y[idx], pred[idx], target, len(idx)), fig.residuals(pred[idx], pred[idx] - y[idx], len(idx))]
-        plots.append(fig.error_breakdown(diag["by_decile"], "error_by_decile", f"Error by decile of {target}", "RMSE and mean error (bias) per tenth of the rows, ordered by the actual value"))
+        plots += [
+            fig.predicted_vs_actual(y[idx], pred[idx], target, len(idx)),
+            fig.residuals(pred[idx], pred[idx] - y[idx], len(idx)),
+        ]
+        plots.append(
+            fig.error_breakdown(
+                diag["by_decile"],
+                "error_by_decile",
+                f"Error by decile of {target}",
+                "RMSE and mean error (bias) per tenth of the rows, ordered by the actual value",
+            )
+        )
         for name, groups in list(diag["by_category"].items())[:MAX_CATEGORY_PLOTS]:
             plots.append(fig.error_breakdown(groups, f"error_by_{slug(name)}", f"Error by {name}"))
     else:
@@ -182,7 +290,9 @@ def _figures(task: str, target: str, diag: dict[str, Any], refits: dict[str, Any
         if "curves" in diag:
             plots.append(fig.precision_recall_threshold(diag["curves"], *marks))
             plots.append(fig.precision_recall_curve(diag["curves"]))
-            plots.append(fig.roc_curves([{"name": diag["positive_class"], **diag["curves"]["roc"]}]))
+            plots.append(
+                fig.roc_curves([{"name": diag["positive_class"], **diag["curves"]["roc"]}])
+            )
         else:
             plots.append(fig.roc_curves([{"name": r["class"], **r} for r in diag["one_vs_rest"]]))
         plots.append(fig.calibration_curve(diag["calibration"]))
@@ -203,25 +313,49 @@ class _Subject:
     version: int
     meta: dict[str, Any]
     own: bool  # the version's own model (else another leaderboard model of its run)
-    fitted: Callable[[], FittedModel]  # the version's saved model, loaded (and its hash checked) once
+    fitted: Callable[
+        [], FittedModel
+    ]  # the version's saved model, loaded (and its hash checked) once
 
 
-def _subject(project: Project, model: str | None, version: int | None, wants_threshold: bool) -> _Subject:
+def _subject(
+    project: Project, model: str | None, version: int | None, wants_threshold: bool
+) -> _Subject:
     cfg = project.config
     version, meta, run = champion_run(project, version)
     chosen = run.chosen()["model"]
     name = chosen if model is None else model
     if wants_threshold and not get_kind(cfg.task).has_positive_class:
-        raise ConfigError(f"--min-precision/--min-recall choose a decision threshold for a binary task; this task is {cfg.task}")
+        raise ConfigError(
+            f"--min-precision/--min-recall choose a decision threshold for a binary task; this task is {cfg.task}"
+        )
     if wants_threshold and name != chosen:
-        raise ConfigError(f"the threshold is saved with a model version: analyse {chosen!r} (model version {version}), not {name!r}")
-    return _Subject(name, run, version, meta, name == chosen, functools.cache(lambda: project.registry.load(version)))
+        raise ConfigError(
+            f"the threshold is saved with a model version: analyse {chosen!r} (model version {version}), not {name!r}"
+        )
+    return _Subject(
+        name,
+        run,
+        version,
+        meta,
+        name == chosen,
+        functools.cache(lambda: project.registry.load(version)),
+    )
 
 
-def _document(project: Project, subject: _Subject, rows: int, folds: int, parts: dict[str, Any]) -> dict[str, Any]:
+def _document(
+    project: Project, subject: _Subject, rows: int, folds: int, parts: dict[str, Any]
+) -> dict[str, Any]:
     cfg = project.config
-    choice, new_version, refits, cv = parts["choice"], parts["new_version"], parts["refits"], parts["cv"]
-    row = next((r for r in parts["board"] if str(r.get("model")) == subject.name), {})
+    choice, new_version, refits, cv = (
+        parts["choice"],
+        parts["new_version"],
+        parts["refits"],
+        parts["cv"],
+    )
+    row: dict[str, Any] = next(
+        (r for r in parts["board"] if str(r.get("model")) == subject.name), {}
+    )
     return {
         "kind": "analysis",
         "mlcraft": __version__,
@@ -237,9 +371,15 @@ def _document(project: Project, subject: _Subject, rows: int, folds: int, parts:
         "target": cfg.target,
         "metric": cfg.metric,
         "scope": f"out-of-fold predictions of the {rows:,} training rows ({folds} folds): every prediction comes from a model that did not see its row; the test set was not used",
-        "cv": {"mean": row.get(f"{cfg.metric}_mean"), "std": row.get(f"{cfg.metric}_std"), "scores": cv[1].get(subject.name, [])},
+        "cv": {
+            "mean": row.get(f"{cfg.metric}_mean"),
+            "std": row.get(f"{cfg.metric}_std"),
+            "scores": cv[1].get(subject.name, []),
+        },
         "diagnostics": parts["diagnostics"],
-        "threshold_choice": None if choice is None else {**choice.to_dict(), "new_version": new_version},
+        "threshold_choice": None
+        if choice is None
+        else {**choice.to_dict(), "new_version": new_version},
         "learning_curve": refits["learning_curve"],
         "learning_curve_reading": refits["reading"],
         "importance": refits["importance"],
@@ -254,7 +394,9 @@ def _out_of_fold(project: Project, subject: _Subject, notes: list[str]):
     oof, pred, classes = _aligned(subject.run, data, subject.name)
     keep = np.isfinite(pred).reshape(len(pred), -1).all(axis=1)
     if not keep.all():  # a later run may leave some rows without a prediction for some models
-        notes.append(f"{int((~keep).sum()):,} row(s) have no out-of-fold prediction from {subject.name}; the other {int(keep.sum()):,} are analysed")
+        notes.append(
+            f"{int((~keep).sum()):,} row(s) have no out-of-fold prediction from {subject.name}; the other {int(keep.sum()):,} are analysed"
+        )
     return data, oof[project.config.target].to_numpy()[keep], pred[keep], classes, keep
 
 
@@ -263,12 +405,21 @@ def rechoose_threshold(project: Project, rule: dict[str, Any]) -> tuple[int, Thr
     ``target``, e.g. precision at least 0.9), on the champion's own out-of-fold predictions; register
     it as a new version, promoted to champion. Used by ``retrain``: a threshold belongs to one model."""
     if rule.get("rule") not in ("min_precision", "min_recall"):
-        raise ConfigError(f"unknown threshold rule {rule.get('rule')!r}: expected min_precision or min_recall")
+        raise ConfigError(
+            f"unknown threshold rule {rule.get('rule')!r}: expected min_precision or min_recall"
+        )
     subject = _subject(project, None, None, True)
     _, y, pred, classes, _ = _out_of_fold(project, subject, [])
     current = subject.fitted().threshold or 0.5
-    choice = _choose(project, y, pred, classes, current, rule["target"] if rule["rule"] == "min_precision" else None,
-                     rule["target"] if rule["rule"] == "min_recall" else None)
+    choice = _choose(
+        project,
+        y,
+        pred,
+        classes,
+        current,
+        rule["target"] if rule["rule"] == "min_precision" else None,
+        rule["target"] if rule["rule"] == "min_recall" else None,
+    )
     return _save_threshold(project, subject, choice), choice
 
 
@@ -294,25 +445,74 @@ def run_analysis(
     subject = _subject(project, model, version, wants_threshold)
     notes: list[str] = []
     data, y, pred, classes, keep = _out_of_fold(project, subject, notes)
-    threshold = (subject.fitted().threshold if subject.own else 0.5) if get_kind(cfg.task).has_positive_class else None
-    choice = _choose(project, y, pred, classes, threshold, min_precision, min_recall) if wants_threshold else None
-    diag = _diagnose(project, y, pred, classes, threshold if choice is None else choice.threshold, data.X[keep].reset_index(drop=True))
+    threshold = (
+        (subject.fitted().threshold if subject.own else 0.5)
+        if get_kind(cfg.task).has_positive_class
+        else None
+    )
+    choice = (
+        _choose(project, y, pred, classes, threshold, min_precision, min_recall)
+        if wants_threshold and threshold is not None
+        else None
+    )  # binary
+    diag = _diagnose(
+        project,
+        y,
+        pred,
+        classes,
+        threshold if choice is None else choice.threshold,
+        data.X[keep].reset_index(drop=True),
+    )
     build = _builder(project, subject, data, notes)
-    refits = _refits(project, build, data, curve=learning_curve, importance=importance, n_jobs=resolve_n_jobs(None), notes=notes)
+    refits = _refits(
+        project,
+        build,
+        data,
+        curve=learning_curve,
+        importance=importance,
+        n_jobs=resolve_n_jobs(None),
+        notes=notes,
+    )
     board = subject.run.board_rows()
-    cv = subject.run.cv_scores([str(r["model"]) for r in board if r.get("status", TrialStatus.OK) == TrialStatus.OK])
+    cv = subject.run.cv_scores(
+        [str(r["model"]) for r in board if r.get("status", TrialStatus.OK) == TrialStatus.OK]
+    )
     marks = (threshold, None if choice is None else choice.threshold)
-    plots = _figures(cfg.task, cfg.target, diag, refits, y.astype(float) if not get_kind(cfg.task).classification else y, pred, cv, marks, cfg.seed)
+    plots = _figures(
+        cfg.task,
+        cfg.target,
+        diag,
+        refits,
+        y.astype(float) if not get_kind(cfg.task).classification else y,
+        pred,
+        cv,
+        marks,
+        cfg.seed,
+    )
     new_version = _save_threshold(project, subject, choice) if choice is not None else None
     if choice is not None:
-        notes.append(f"saved as model version {new_version} (now the champion, used by predict): {choice.summary}")
-    parts = {"choice": choice, "new_version": new_version, "refits": refits, "cv": cv, "board": board, "diagnostics": diag, "notes": notes}
+        notes.append(
+            f"saved as model version {new_version} (now the champion, used by predict): {choice.summary}"
+        )
+    parts = {
+        "choice": choice,
+        "new_version": new_version,
+        "refits": refits,
+        "cv": cv,
+        "board": board,
+        "diagnostics": diag,
+        "notes": notes,
+    }
     doc = _document(project, subject, len(y), len(data.folds), parts)
-    html, written = write_bundle(analysis_dir(project, subject.name), "analysis", "analysis.html.j2", doc, plots)
+    html, written = write_bundle(
+        analysis_dir(project, subject.name), "analysis", "analysis.html.j2", doc, plots
+    )
     return AnalysisResult(html, written, [p.file for p in plots], new_version)
 
 
-def multilabel_analysis(y_true: np.ndarray, scores: np.ndarray, labels: list[str], threshold: float = 0.5) -> tuple[dict[str, Any], list[Plot]]:
+def multilabel_analysis(
+    y_true: np.ndarray, scores: np.ndarray, labels: list[str], threshold: float = 0.5
+) -> tuple[dict[str, Any], list[Plot]]:
     """The multilabel section of an analysis (F1 per label and averaged) and its figure.
 
     The spine has no multilabel task yet (a project has one target column), so no command reaches
@@ -322,4 +522,3 @@ def multilabel_analysis(y_true: np.ndarray, scores: np.ndarray, labels: list[str
 
     section = diagnostics.multilabel_diagnostics(y_true, scores, labels, threshold)
     return section, [fig.multilabel_f1(section["per_label"], section["averages"])]
-

@@ -6,18 +6,19 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from mlcraft.api.project import Project
-from mlcraft.api.train import TrainResult
-from mlcraft.core.fit.events import Callback
+from mlcraft.config import DEMO_TIME_LIMIT_S
 from mlcraft.exceptions import ConfigError
 
-__all__ = ["DEMO_DATASETS", "DEMO_TIME_LIMIT_S", "DemoResult", "load_demo_dataset", "run_demo"]
+if TYPE_CHECKING:  # loaded by the functions: `mlcraft --help` reads DEMO_DATASETS only
+    import pandas as pd
 
-DEMO_TIME_LIMIT_S = 40.0  # seconds of training per demo dataset
+    from mlcraft.api.project import Project
+    from mlcraft.api.train import TrainResult
+    from mlcraft.core.fit.events import Callback
+
+__all__ = ["DEMO_DATASETS", "DEMO_TIME_LIMIT_S", "DemoResult", "load_demo_dataset", "run_demo"]
 
 DEMO_DATASETS = {
     "breast_cancer": "binary: malignant or benign tumour from 30 cell measurements (569 rows)",
@@ -30,7 +31,11 @@ def load_demo_dataset(name: str) -> pd.DataFrame:
     """A dataset bundled with scikit-learn as a DataFrame with a ``target`` column (class names as labels)."""
     from sklearn import datasets
 
-    loaders = {"breast_cancer": datasets.load_breast_cancer, "wine": datasets.load_wine, "diabetes": datasets.load_diabetes}
+    loaders = {
+        "breast_cancer": datasets.load_breast_cancer,
+        "wine": datasets.load_wine,
+        "diabetes": datasets.load_diabetes,
+    }
     if name not in loaders:
         raise ConfigError(f"unknown demo dataset {name!r}; choose one of: {', '.join(loaders)}")
     bunch = loaders[name](as_frame=True)
@@ -57,6 +62,8 @@ def run_demo(
     callbacks: Callable[[Project], Iterable[Callback]] | None = None,
 ) -> Iterator[DemoResult]:
     """Train, evaluate and predict on each dataset, in ``root/<name>``; yields one result per dataset."""
+    from mlcraft.api.project import Project
+
     root = Path(root)
     for name in datasets or DEMO_DATASETS:
         frame = load_demo_dataset(name)

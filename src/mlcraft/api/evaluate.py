@@ -28,8 +28,15 @@ def evaluate(project: Project, *, version: int | None = None) -> dict[str, Any]:
     features, _ = model.schema.coerce(test, where="test set")
     y = model.schema.coerce_target(test[cfg.target], model.kind.numeric_target)
     pred = model.predict_raw(features)
-    scorer = Scorer(get_metric(cfg.metric, cfg.task), classes=model.classes, positive_class=model.positive_class, threshold=model.threshold if model.threshold is not None else 0.5)
-    interval = score_with_interval(scorer, y.to_numpy() if hasattr(y, "to_numpy") else y, pred, seed=cfg.seed)
+    scorer = Scorer(
+        get_metric(cfg.metric, cfg.task),
+        classes=model.classes,
+        positive_class=model.positive_class,
+        threshold=model.threshold if model.threshold is not None else 0.5,
+    )
+    interval = score_with_interval(
+        scorer, y.to_numpy() if hasattr(y, "to_numpy") else y, pred, seed=cfg.seed
+    )
     earlier = test_looks(project)
     warning = None
     other = [look for look in earlier if look["version"] != version]
@@ -53,11 +60,19 @@ def evaluate(project: Project, *, version: int | None = None) -> dict[str, Any]:
         "looks_before": len(earlier),
     }
     project.registry.record_test_score(
-        version, metric=interval.metric, value=interval.value, ci_low=interval.low, ci_high=interval.high, n=interval.n,
+        version,
+        metric=interval.metric,
+        value=interval.value,
+        ci_low=interval.low,
+        ci_high=interval.high,
+        n=interval.n,
         dataset=cfg.test_dataset or cfg.dataset,
     )
     evaluations = project.workspace.evaluations_dir
     atomic.write_json(evaluations / f"{record['at'].replace(':', '')}-v{version}.json", record)
     with project.workspace.lock():
-        atomic.append_jsonl(evaluations / "looks.jsonl", {"version": version, "at": record["at"], "metric": cfg.metric, "value": interval.value})
+        atomic.append_jsonl(
+            evaluations / "looks.jsonl",
+            {"version": version, "at": record["at"], "metric": cfg.metric, "value": interval.value},
+        )
     return record

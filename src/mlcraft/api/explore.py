@@ -19,9 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mlcraft import __version__
-from mlcraft.core.analysis import drift
-from mlcraft.core.analysis import flags
-from mlcraft.core.analysis import profile
+from mlcraft.core.analysis import drift, flags, profile
 from mlcraft.core.data.framing import objective
 from mlcraft.exceptions import ConfigError, DataError
 from mlcraft.plots.base import PLOT_SAMPLE
@@ -31,7 +29,14 @@ if TYPE_CHECKING:
     from mlcraft.api.project import Project
     from mlcraft.plots import Plot
 
-__all__ = ["ExploreResult", "run_explore", "split_sides", "explore_dir", "SCATTER_FEATURES", "MATRIX_FEATURES"]
+__all__ = [
+    "ExploreResult",
+    "run_explore",
+    "split_sides",
+    "explore_dir",
+    "SCATTER_FEATURES",
+    "MATRIX_FEATURES",
+]
 
 SCATTER_FEATURES = 4  # the scatter matrix shows the features most associated with the target
 MATRIX_FEATURES = 20  # the correlation matrix shows at most this many numeric columns
@@ -69,7 +74,11 @@ def split_sides(project: Project) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     labelled = full[cfg.target].notna().to_numpy()
     is_test = project.workspace.read_split(cfg.dataset)
     train = full[labelled & ~is_test].reset_index(drop=True)
-    test = full.loc[labelled & is_test, schema.features].reset_index(drop=True) if (labelled & is_test).any() else None
+    test = (
+        full.loc[labelled & is_test, schema.features].reset_index(drop=True)
+        if (labelled & is_test).any()
+        else None
+    )
     return train, test
 
 
@@ -78,7 +87,10 @@ def _location(frame: pd.DataFrame, numeric: list[str]) -> tuple[str, str] | None
     lon = next((c for c in numeric if _LON.match(c)), None)
     if lat is None or lon is None:
         return None
-    la, lo = frame[lat].to_numpy(dtype=float, na_value=np.nan), frame[lon].to_numpy(dtype=float, na_value=np.nan)
+    la, lo = (
+        frame[lat].to_numpy(dtype=float, na_value=np.nan),
+        frame[lon].to_numpy(dtype=float, na_value=np.nan),
+    )
     if np.nanmin(la) < -90 or np.nanmax(la) > 90 or np.nanmin(lo) < -180 or np.nanmax(lo) > 180:
         return None
     return lon, lat
@@ -88,9 +100,13 @@ def _size_column(frame: pd.DataFrame, numeric: list[str], size_by: str | None) -
     if size_by is None:
         return next((c for c in numeric if _SIZE_DEFAULT.match(c)), None)
     if size_by not in frame.columns:
-        raise DataError(f"--size-by {size_by!r}: no such column in the training data; choose one of: {', '.join(numeric[:10])}")
+        raise DataError(
+            f"--size-by {size_by!r}: no such column in the training data; choose one of: {', '.join(numeric[:10])}"
+        )
     if size_by not in numeric:
-        raise DataError(f"--size-by {size_by!r} is not a numeric column; point sizes need numbers (e.g. {numeric[0] if numeric else 'a count'})")
+        raise DataError(
+            f"--size-by {size_by!r} is not a numeric column; point sizes need numbers (e.g. {numeric[0] if numeric else 'a count'})"
+        )
     return size_by
 
 
@@ -103,7 +119,13 @@ def _statistics(frame: pd.DataFrame, project: Project) -> dict[str, Any]:
     assoc = profile.associations(frame, numeric, categorical, y_numbers, y, codes)
     ranked_numeric = [r["feature"] for r in assoc if r["kind"] == "numeric"]
     matrix_cols = ranked_numeric[:MATRIX_FEATURES] + ([cfg.target] if y_numbers is not None else [])
-    matrix = profile.correlation_matrix(frame.assign(**{cfg.target: y_numbers}) if y_numbers is not None else frame, matrix_cols) if len(matrix_cols) > 1 else None
+    matrix = (
+        profile.correlation_matrix(
+            frame.assign(**{cfg.target: y_numbers}) if y_numbers is not None else frame, matrix_cols
+        )
+        if len(matrix_cols) > 1
+        else None
+    )
     hist_cols = ([cfg.target] if not project.kind.classification else []) + ranked_numeric
     return {
         "numeric": numeric,
@@ -111,10 +133,20 @@ def _statistics(frame: pd.DataFrame, project: Project) -> dict[str, Any]:
         "codes": codes,
         "y_numbers": y_numbers,
         "associations": assoc,
-        "describe": profile.describe_numeric(frame, numeric + ([cfg.target] if not project.kind.classification else [])),
+        "describe": profile.describe_numeric(
+            frame, numeric + ([cfg.target] if not project.kind.classification else [])
+        ),
         "missing": profile.missing_table(frame),
-        "value_counts": {c: profile.value_counts(frame[c]) for c in categorical + ([cfg.target] if project.kind.classification else [])},
-        "histograms": {c: profile.histogram(pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)) for c in hist_cols},
+        "value_counts": {
+            c: profile.value_counts(frame[c])
+            for c in categorical + ([cfg.target] if project.kind.classification else [])
+        },
+        "histograms": {
+            c: profile.histogram(
+                pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            )
+            for c in hist_cols
+        },
         "matrix": matrix,
         "scatter": ranked_numeric[:SCATTER_FEATURES],
     }
@@ -124,8 +156,12 @@ def _flags(frame: pd.DataFrame, project: Project, stats: dict[str, Any]) -> list
     cfg, schema = project.config, project.schema
     numeric, categorical = stats["numeric"], stats["categorical"]
     found = flags.unused_columns(schema)
-    found += flags.heavy_tails(frame, numeric + ([cfg.target] if not project.kind.classification else []))
-    found += flags.capped_values(frame, numeric + ([cfg.target] if not project.kind.classification else []))
+    found += flags.heavy_tails(
+        frame, numeric + ([cfg.target] if not project.kind.classification else [])
+    )
+    found += flags.capped_values(
+        frame, numeric + ([cfg.target] if not project.kind.classification else [])
+    )
     found += flags.high_cardinality(frame, categorical)
     found += flags.duplicate_rows(frame, schema.features, cfg.target)
     kinds = {**{c: "numeric" for c in numeric}, **{c: "categorical" for c in categorical}}
@@ -134,11 +170,21 @@ def _flags(frame: pd.DataFrame, project: Project, stats: dict[str, Any]) -> list
         target, classification = stats["y_numbers"], False
     else:
         target, classification = profile.category_codes(frame[cfg.target])[0].astype(float), True
-    found += flags.leakage(frame, kinds, target, classification=classification, correlations=r, seed=cfg.seed, codes=stats["codes"])
+    found += flags.leakage(
+        frame,
+        kinds,
+        target,
+        classification=classification,
+        correlations=r,
+        seed=cfg.seed,
+        codes=stats["codes"],
+    )
     return found
 
 
-def _drift(frame: pd.DataFrame, test: pd.DataFrame | None, numeric: list[str], categorical: list[str]) -> tuple[dict[str, Any], list[flags.Flag]]:
+def _drift(
+    frame: pd.DataFrame, test: pd.DataFrame | None, numeric: list[str], categorical: list[str]
+) -> tuple[dict[str, Any], list[flags.Flag]]:
     method = "population stability index over training deciles / categories, from summary statistics of the test side's features only"
     if test is None:
         return {"method": method, "skipped": "this project has no test set"}, []
@@ -147,19 +193,51 @@ def _drift(frame: pd.DataFrame, test: pd.DataFrame | None, numeric: list[str], c
     found = []
     for row in rows:
         if row["level"] != "stable" or row["missing_shift"]:
-            what = f"PSI {row['psi']:.3f} ({row['level']})" + (", missing share {:.1%} vs {:.1%}".format(row["missing_train"], row["missing_test"]) if row["missing_shift"] else "")
-            found.append(flags.Flag("drift", row["feature"], f"{row['feature']} differs between the training and test sides: {what}", {"psi": row["psi"]}))
+            what = f"PSI {row['psi']:.3f} ({row['level']})" + (
+                ", missing share {:.1%} vs {:.1%}".format(row["missing_train"], row["missing_test"])
+                if row["missing_shift"]
+                else ""
+            )
+            found.append(
+                flags.Flag(
+                    "drift",
+                    row["feature"],
+                    f"{row['feature']} differs between the training and test sides: {what}",
+                    {"psi": row["psi"]},
+                )
+            )
     return {"method": method, "test_rows": len(test), "features": rows}, found
 
 
 def _roles(project: Project) -> list[dict[str, Any]]:
     cfg, schema = project.config, project.schema
-    rows = [{"column": cfg.target, "role": "target", "dtype": schema.target_dtype, "n_unique": None, "n_missing": None, "note": f"{cfg.task}, metric {cfg.metric}"}]
-    rows += [{"column": c.name, "role": c.role.value, "dtype": c.dtype, "n_unique": c.n_unique, "n_missing": c.n_missing, "note": c.note or ""} for c in schema.columns]
+    rows: list[dict[str, Any]] = [
+        {
+            "column": cfg.target,
+            "role": "target",
+            "dtype": schema.target_dtype,
+            "n_unique": None,
+            "n_missing": None,
+            "note": f"{cfg.task}, metric {cfg.metric}",
+        }
+    ]
+    rows += [
+        {
+            "column": c.name,
+            "role": c.role.value,
+            "dtype": c.dtype,
+            "n_unique": c.n_unique,
+            "n_missing": c.n_missing,
+            "note": c.note or "",
+        }
+        for c in schema.columns
+    ]
     return rows
 
 
-def _plots(frame: pd.DataFrame, project: Project, stats: dict[str, Any], size_by: str | None, sample: int) -> tuple[list[Plot], dict[str, Any] | None]:
+def _plots(
+    frame: pd.DataFrame, project: Project, stats: dict[str, Any], size_by: str | None, sample: int
+) -> tuple[list[Plot], dict[str, Any] | None]:
     from mlcraft.plots import explore as fig
     from mlcraft.plots.base import sample_index
 
@@ -167,15 +245,29 @@ def _plots(frame: pd.DataFrame, project: Project, stats: dict[str, Any], size_by
     plots: list[Plot] = list(fig.histograms(stats["histograms"], cfg.target))
     if stats["value_counts"]:
         plots += fig.value_counts(stats["value_counts"])
-    for p in (fig.missing_values(stats["missing"]), fig.target_associations(stats["associations"], cfg.target)):
+    for p in (
+        fig.missing_values(stats["missing"]),
+        fig.target_associations(stats["associations"], cfg.target),
+    ):
         if p is not None:
             plots.append(p)
-    if stats["matrix"] is not None:
-        plots.append(fig.correlation_matrix(list(stats["matrix"].columns), stats["matrix"].to_numpy()))
+    if (
+        stats["matrix"] is not None
+        and (p := fig.correlation_matrix(list(stats["matrix"].columns), stats["matrix"].to_numpy()))
+        is not None
+    ):
+        plots.append(p)
     idx = sample_index(len(frame), sample, cfg.seed)
     rows = frame.iloc[idx]
-    colour = stats["y_numbers"][idx] if stats["y_numbers"] is not None else profile.category_codes(rows[cfg.target])[0]
-    cols = {c: pd.to_numeric(rows[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan) for c in stats["scatter"]}
+    colour = (
+        stats["y_numbers"][idx]
+        if stats["y_numbers"] is not None
+        else profile.category_codes(rows[cfg.target])[0]
+    )
+    cols = {
+        c: pd.to_numeric(rows[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        for c in stats["scatter"]
+    }
     if stats["y_numbers"] is not None and cols:
         cols[cfg.target] = colour
     p = fig.scatter_matrix(cols, len(idx))
@@ -187,14 +279,39 @@ def _plots(frame: pd.DataFrame, project: Project, stats: dict[str, Any], size_by
     if where is not None:
         lon, lat = where
         size = None if size_col is None else rows[size_col].to_numpy(dtype=float, na_value=np.nan)
-        plots.insert(0, fig.geo_map(rows[lon].to_numpy(dtype=float), rows[lat].to_numpy(dtype=float), colour, cfg.target, size, size_col, len(idx)))
+        plots.insert(
+            0,
+            fig.geo_map(
+                rows[lon].to_numpy(dtype=float),
+                rows[lat].to_numpy(dtype=float),
+                colour,
+                cfg.target,
+                size,
+                size_col,
+                len(idx),
+            ),
+        )
         geo = {"longitude": lon, "latitude": lat, "colour": cfg.target, "size_by": size_col}
     return plots, geo
 
 
-def _document(project: Project, frame: pd.DataFrame, stats: dict[str, Any], found: list[flags.Flag], drift_doc: dict[str, Any], geo: dict[str, Any] | None, sample: int) -> dict[str, Any]:
+def _document(
+    project: Project,
+    frame: pd.DataFrame,
+    stats: dict[str, Any],
+    found: list[flags.Flag],
+    drift_doc: dict[str, Any],
+    geo: dict[str, Any] | None,
+    sample: int,
+) -> dict[str, Any]:
     cfg, schema = project.config, project.schema
-    notes = [] if stats["numeric"] else ["no numeric feature: no histogram of features, correlation matrix or scatter matrix (value counts and associations are shown)"]
+    notes = (
+        []
+        if stats["numeric"]
+        else [
+            "no numeric feature: no histogram of features, correlation matrix or scatter matrix (value counts and associations are shown)"
+        ]
+    )
     return {
         "kind": "explore",
         "mlcraft": __version__,
@@ -216,7 +333,12 @@ def _document(project: Project, frame: pd.DataFrame, stats: dict[str, Any], foun
         "describe": stats["describe"],
         "value_counts": stats["value_counts"],
         "associations": stats["associations"],
-        "correlation": None if stats["matrix"] is None else {"columns": list(stats["matrix"].columns), "matrix": stats["matrix"].to_numpy().tolist()},
+        "correlation": None
+        if stats["matrix"] is None
+        else {
+            "columns": list(stats["matrix"].columns),
+            "matrix": stats["matrix"].to_numpy().tolist(),
+        },
         "scatter_columns": stats["scatter"],
         "map": geo,
         "flags": [f.to_dict() for f in found],
@@ -226,7 +348,9 @@ def _document(project: Project, frame: pd.DataFrame, stats: dict[str, Any], foun
     }
 
 
-def run_explore(project: Project, *, size_by: str | None = None, plot_sample: int | None = None) -> ExploreResult:
+def run_explore(
+    project: Project, *, size_by: str | None = None, plot_sample: int | None = None
+) -> ExploreResult:
     """Explore the training rows; write ``reports/explore/`` (HTML, JSON and every figure as PNG).
 
     Everything is computed and drawn before anything is written.

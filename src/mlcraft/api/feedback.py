@@ -26,23 +26,33 @@ if TYPE_CHECKING:
 __all__ = ["add_feedback", "add_feedback_records"]
 
 
-def add_feedback(project: Project, source: str | os.PathLike[str] | pd.DataFrame, *, key: str | None = None) -> dict[str, Any]:
+def add_feedback(
+    project: Project, source: str | os.PathLike[str] | pd.DataFrame, *, key: str | None = None
+) -> dict[str, Any]:
     """Join the labels in ``source`` (CSV, Parquet or DataFrame) to the prediction log."""
     table = load_table(source)
     return _join(project, table.frame, key, table.source, table.line_of)
 
 
-def add_feedback_records(project: Project, records: Sequence[dict[str, Any]], *, key: str | None = None) -> dict[str, Any]:
+def add_feedback_records(
+    project: Project, records: Sequence[dict[str, Any]], *, key: str | None = None
+) -> dict[str, Any]:
     """Like :func:`add_feedback`, for records received as JSON."""
     if not records:
         raise DataError("feedback holds no records; send at least one")
-    return _join(project, pd.DataFrame.from_records(list(records)), key, "feedback", lambda i: f"record {i}")
+    return _join(
+        project, pd.DataFrame.from_records(list(records)), key, "feedback", lambda i: f"record {i}"
+    )
 
 
-def _join(project: Project, frame: pd.DataFrame, key: str | None, where: str, line_of) -> dict[str, Any]:
+def _join(
+    project: Project, frame: pd.DataFrame, key: str | None, where: str, line_of
+) -> dict[str, Any]:
     target = project.config.target
     if target not in frame.columns:
-        raise DataError(f"{where}: no {target!r} column; the labels go in a column named like the target")
+        raise DataError(
+            f"{where}: no {target!r} column; the labels go in a column named like the target"
+        )
     labelled = frame[frame[target].notna()]
     notes = []
     if len(labelled) < len(frame):
@@ -62,14 +72,23 @@ def _join(project: Project, frame: pd.DataFrame, key: str | None, where: str, li
                 "(from the /predict answer) or name a key column of the inputs with --key COLUMN"
             )
         if '"' in key or "\\" in key:
-            raise DataError(f"{where}: key column {key!r} has a quote or backslash in its name; rename it to join on it")
+            raise DataError(
+                f"{where}: key column {key!r} has a quote or backslash in its name; rename it to join on it"
+            )
         matches, matched_inputs = _by_key(log, key, labelled[key], labels)
     if matches:
         log.add_labels(matches)
     unmatched = len(labelled) - matched_inputs
     if unmatched:
-        notes.append(f"{unmatched} label(s) matched no logged prediction (check the request ids or the key values)")
-    return {"received": len(frame), "matched": matched_inputs, "unmatched": unmatched, "notes": notes}
+        notes.append(
+            f"{unmatched} label(s) matched no logged prediction (check the request ids or the key values)"
+        )
+    return {
+        "received": len(frame),
+        "matched": matched_inputs,
+        "unmatched": unmatched,
+        "notes": notes,
+    }
 
 
 def _labels(project: Project, values: pd.Series, where: str, line_of) -> list[Any]:
@@ -78,7 +97,9 @@ def _labels(project: Project, values: pd.Series, where: str, line_of) -> list[An
         bad = numbers.isna().to_numpy()
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{where}: label {values.iloc[first]!r} at {line_of(int(values.index[first]))} is not a number")
+            raise DataError(
+                f"{where}: label {values.iloc[first]!r} at {line_of(int(values.index[first]))} is not a number"
+            )
         return numbers.astype(float).tolist()
     return [native(v) for v in values]
 
@@ -88,11 +109,15 @@ def _by_request_id(frame: pd.DataFrame, where: str, line_of) -> list[tuple[str, 
     out = []
     for pos, (rid, row) in enumerate(zip(frame["request_id"], rows)):
         if not isinstance(rid, str) or not rid:
-            raise DataError(f"{where}: request_id at {line_of(int(frame.index[pos]))} is {rid!r}; quote the request_id a /predict answer returned")
+            raise DataError(
+                f"{where}: request_id at {line_of(int(frame.index[pos]))} is {rid!r}; quote the request_id a /predict answer returned"
+            )
         try:
             out.append((rid, int(row)))
         except (TypeError, ValueError):
-            raise DataError(f"{where}: row at {line_of(int(frame.index[pos]))} is {row!r}, not a record position (0, 1, ...)") from None
+            raise DataError(
+                f"{where}: row at {line_of(int(frame.index[pos]))} is {row!r}, not a record position (0, 1, ...)"
+            ) from None
     return out
 
 
@@ -105,7 +130,9 @@ def _key_texts(value: Any) -> list[str]:
     return [str(value)]
 
 
-def _by_key(log: PredictionLog, key: str, values: pd.Series, labels: list[Any]) -> tuple[list[tuple[str, int, Any]], int]:
+def _by_key(
+    log: PredictionLog, key: str, values: pd.Series, labels: list[Any]
+) -> tuple[list[tuple[str, int, Any]], int]:
     label_of: dict[str, Any] = {}
     for value, label in zip(values, labels):
         for text in _key_texts(value):

@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from mlcraft.config import MONITOR_SINCE
 from mlcraft.core.analysis.evaluate import score_with_interval
 from mlcraft.core.analysis.metrics import Scorer, get_metric
 from mlcraft.core.data.schema import Role, as_category_strings
 from mlcraft.exceptions import ConfigError
+from mlcraft.jsonsafe import clean, native
 from mlcraft.monitoring import PredictionLog
 from mlcraft.monitoring.drift import MonitorSettings, categorical_drift, numeric_drift
-from mlcraft.jsonsafe import clean, native
 from mlcraft.monitoring.report import write_report
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ __all__ = ["monitor", "MonitorResult", "parse_since", "parse_duration", "SINCE"]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 MAX_LOG_ROWS = 500_000  # the most recent logged rows read for drift
-SINCE = "7d"  # how far back `monitor` looks by default
+SINCE = MONITOR_SINCE  # how far back `monitor` looks by default
 
 
 @dataclass
@@ -67,15 +68,24 @@ def parse_since(text: str, now: float) -> float:
     try:
         moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ConfigError(f"--since {text!r}: use a duration (7d, 12h) or a date (2026-11-20)") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).timestamp()
+        raise ConfigError(
+            f"--since {text!r}: use a duration (7d, 12h) or a date (2026-11-20)"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
 
 
 def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
 
 
-def monitor(project: Project, *, since: str = SINCE, window: str | None = None, out: str | Path | None = None, now: float | None = None) -> MonitorResult:
+def monitor(
+    project: Project,
+    *,
+    since: str = SINCE,
+    window: str | None = None,
+    out: str | Path | None = None,
+    now: float | None = None,
+) -> MonitorResult:
     """Drift, service health and live quality over the prediction log since ``since``."""
     settings = MonitorSettings.from_config(project.config.extra.get("monitor"))
     now = time.time() if now is None else now
@@ -89,22 +99,45 @@ def monitor(project: Project, *, since: str = SINCE, window: str | None = None, 
     ref_features, _ = model.schema.coerce(reference, where="training data")
     notes: list[str] = []
     current = _logged_features(model, rows, notes)
-    features, prediction = [], {"checks": []}
+    features: list[dict[str, Any]] = []
+    prediction: dict[str, Any] = {"checks": []}
     if len(current) < settings.min_rows:
-        notes.append(f"only {len(current)} logged row(s) since {_iso(start)} (fewer than min_rows={settings.min_rows}): drift is not judged")
+        notes.append(
+            f"only {len(current)} logged row(s) since {_iso(start)} (fewer than min_rows={settings.min_rows}): drift is not judged"
+        )
     else:
-        features = [_feature(col, ref_features[col.name], current[col.name], settings) for col in model.schema.columns if col.is_feature]
+        features = [
+            _feature(col, ref_features[col.name], current[col.name], settings)
+            for col in model.schema.columns
+            if col.is_feature
+        ]
         prediction = _prediction_drift(model, ref_features, rows, settings)
     service = _service(log, start, now, rows, settings)
     quality = _quality(project, model, version, rows, start, now, step, settings)
     report = {
-        "project": str(project.path), "generated": _iso(now), "since": _iso(start), "until": _iso(now), "model_version": version,
-        "rows": len(current), "reference_rows": len(reference), "settings": asdict(settings),
-        "features": features, "prediction": prediction, "service": service, "quality": quality, "notes": notes,
+        "project": str(project.path),
+        "generated": _iso(now),
+        "since": _iso(start),
+        "until": _iso(now),
+        "model_version": version,
+        "rows": len(current),
+        "reference_rows": len(reference),
+        "settings": asdict(settings),
+        "features": features,
+        "prediction": prediction,
+        "service": service,
+        "quality": quality,
+        "notes": notes,
     }
     report["alerts"] = _alerts(report)
     report["ok"] = not report["alerts"]
-    directory = Path(out) if out is not None else project.path / "monitoring" / dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    directory = (
+        Path(out)
+        if out is not None
+        else project.path
+        / "monitoring"
+        / dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y%m%d-%H%M%S")
+    )
     json_path, html_path = write_report(report, directory)
     return MonitorResult(clean(report), json_path, html_path)
 
@@ -123,10 +156,17 @@ def _logged_features(model, rows: list[tuple], notes: list[str]) -> pd.DataFrame
 def _feature(col, ref: pd.Series, cur: pd.Series, s: MonitorSettings) -> dict[str, Any]:
     if col.role is Role.CATEGORICAL:
         known = set(col.categories) if col.categories is not None else None
-        checks = categorical_drift(as_category_strings(ref), as_category_strings(cur), s, known=known)
+        checks = categorical_drift(
+            as_category_strings(ref), as_category_strings(cur), s, known=known
+        )
     else:
         checks = numeric_drift(_numbers(ref), _numbers(cur), s)
-    return {"name": col.name, "role": col.role.value, "checks": [c.to_dict() for c in checks], "drift": any(c.flagged for c in checks)}
+    return {
+        "name": col.name,
+        "role": col.role.value,
+        "checks": [c.to_dict() for c in checks],
+        "drift": any(c.flagged for c in checks),
+    }
 
 
 def _numbers(values: pd.Series) -> np.ndarray:
@@ -137,12 +177,17 @@ def _numbers(values: pd.Series) -> np.ndarray:
     return values.to_numpy(dtype=float, na_value=np.nan)
 
 
-def _prediction_drift(model, ref_features: pd.DataFrame, rows: list[tuple], s: MonitorSettings) -> dict[str, Any]:
+def _prediction_drift(
+    model, ref_features: pd.DataFrame, rows: list[tuple], s: MonitorSettings
+) -> dict[str, Any]:
     ref = model.predict_raw(ref_features)
     if not model.kind.classification:
         cur = np.array([json.loads(r[3]) for r in rows], dtype=float)
         checks = numeric_drift(ref, cur, s, psi_threshold=s.prediction_psi)
-        return {"kind": "value", "checks": [c.to_dict() for c in checks if c.name in ("psi", "ks", "mean_shift")]}
+        return {
+            "kind": "value",
+            "checks": [c.to_dict() for c in checks if c.name in ("psi", "ks", "mean_shift")],
+        }
 
     ref_labels = as_category_strings(pd.Series(model.labels(ref)))
     cur_labels = as_category_strings(pd.Series([json.loads(r[3]) for r in rows], dtype=object))
@@ -150,7 +195,9 @@ def _prediction_drift(model, ref_features: pd.DataFrame, rows: list[tuple], s: M
     return {"kind": "label", "checks": [c.to_dict() for c in checks if c.name in ("psi", "chi2")]}
 
 
-def _service(log: PredictionLog, start: float, now: float, rows: list[tuple], s: MonitorSettings) -> dict[str, Any]:
+def _service(
+    log: PredictionLog, start: float, now: float, rows: list[tuple], s: MonitorSettings
+) -> dict[str, Any]:
     requests = log.requests(start, now + 1)
     predict = [r for r in requests if r[1] == "/predict"]
     errors = sum(1 for r in predict if int(r[5]) >= 400)
@@ -165,30 +212,71 @@ def _service(log: PredictionLog, start: float, now: float, rows: list[tuple], s:
     if latency and latency["p99"] > s.latency_p99_ms:
         alerts.append(f"latency p99 {latency['p99']:.1f} ms > {s.latency_p99_ms:g} ms")
     if rate is not None and rate > s.error_rate:
-        alerts.append(f"error rate {rate:.1%} > {s.error_rate:.1%} ({errors} of {len(predict)} requests)")
-    return {"requests": len(predict), "errors": errors, "error_rate": rate, "latency_ms": latency, "flagged_rows": flagged_rows, "flagged": bool(alerts), "alerts": alerts}
+        alerts.append(
+            f"error rate {rate:.1%} > {s.error_rate:.1%} ({errors} of {len(predict)} requests)"
+        )
+    return {
+        "requests": len(predict),
+        "errors": errors,
+        "error_rate": rate,
+        "latency_ms": latency,
+        "flagged_rows": flagged_rows,
+        "flagged": bool(alerts),
+        "alerts": alerts,
+    }
 
 
-def _quality(project: Project, model, version: int, rows: list[tuple], start: float, now: float, step: float, s: MonitorSettings) -> dict[str, Any]:
+def _quality(
+    project: Project,
+    model,
+    version: int,
+    rows: list[tuple],
+    start: float,
+    now: float,
+    step: float,
+    s: MonitorSettings,
+) -> dict[str, Any]:
     cfg = project.config
     metric = get_metric(cfg.metric, cfg.task)
     test = project.registry.test_score(version)
     labelled = [r for r in rows if r[6] is not None]
     windows = []
     if labelled:
-        scorer = Scorer(metric, classes=model.classes, positive_class=model.positive_class, threshold=model.threshold if model.threshold is not None else 0.5)
+        scorer = Scorer(
+            metric,
+            classes=model.classes,
+            positive_class=model.positive_class,
+            threshold=model.threshold if model.threshold is not None else 0.5,
+        )
         edges = np.arange(start, now + step, step)
         for lo, hi in zip(edges[:-1], edges[1:]):
             part = [r for r in labelled if lo <= r[0] < hi]
             windows.append(_window(part, lo, scorer, model, test, s))
-    return {"metric": metric.name, "greater_is_better": metric.greater_is_better, "test": test, "labels": len(labelled), "windows": windows}
+    return {
+        "metric": metric.name,
+        "greater_is_better": metric.greater_is_better,
+        "test": test,
+        "labels": len(labelled),
+        "windows": windows,
+    }
 
 
-def _window(part: list[tuple], lo: float, scorer: Scorer, model, test: dict | None, s: MonitorSettings) -> dict[str, Any]:
-    out: dict[str, Any] = {"start": _iso(lo), "n": len(part), "value": None, "ci_low": None, "ci_high": None, "worse": False}
+def _window(
+    part: list[tuple], lo: float, scorer: Scorer, model, test: dict | None, s: MonitorSettings
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "start": _iso(lo),
+        "n": len(part),
+        "value": None,
+        "ci_low": None,
+        "ci_high": None,
+        "worse": False,
+    }
     if len(part) < max(s.min_labels, 2):
         return out
-    y = np.array([json.loads(r[6]) for r in part], dtype=float if not model.kind.classification else object)
+    y = np.array(
+        [json.loads(r[6]) for r in part], dtype=float if not model.kind.classification else object
+    )
     if not model.kind.classification:
         pred = np.array([json.loads(r[3]) for r in part], dtype=float)
     else:
@@ -200,7 +288,11 @@ def _window(part: list[tuple], lo: float, scorer: Scorer, model, test: dict | No
         return out
     out.update(value=iv.value, ci_low=iv.low, ci_high=iv.high)
     if test is not None and test.get("ci_low") is not None:
-        out["worse"] = bool(iv.low > test["ci_high"]) if not scorer.metric.greater_is_better else bool(iv.high < test["ci_low"])
+        out["worse"] = (
+            bool(iv.low > test["ci_high"])
+            if not scorer.metric.greater_is_better
+            else bool(iv.high < test["ci_low"])
+        )
     return out
 
 
@@ -209,13 +301,19 @@ def _alerts(report: dict[str, Any]) -> list[str]:
     for feature in report["features"]:
         for c in feature["checks"]:
             if c["flagged"]:
-                alerts.append(f"feature {feature['name']!r}: {c['name']} {c['value']:.4g} over {c['threshold']:g} ({c['detail']})")
+                alerts.append(
+                    f"feature {feature['name']!r}: {c['name']} {c['value']:.4g} over {c['threshold']:g} ({c['detail']})"
+                )
     for c in report["prediction"]["checks"]:
         if c["flagged"]:
-            alerts.append(f"predictions: {c['name']} {c['value']:.4g} over {c['threshold']:g} ({c['detail']})")
+            alerts.append(
+                f"predictions: {c['name']} {c['value']:.4g} over {c['threshold']:g} ({c['detail']})"
+            )
     alerts += report["service"]["alerts"]
     for w in report["quality"]["windows"]:
         if w["worse"]:
             t = report["quality"]["test"]
-            alerts.append(f"live {report['quality']['metric']} {w['value']:.6g} (95% CI {w['ci_low']:.6g} to {w['ci_high']:.6g}, {w['n']} labels, window from {w['start']}) is worse than the test score {t['value']:.6g} ({t['ci_low']:.6g} to {t['ci_high']:.6g})")
+            alerts.append(
+                f"live {report['quality']['metric']} {w['value']:.6g} (95% CI {w['ci_low']:.6g} to {w['ci_high']:.6g}, {w['n']} labels, window from {w['start']}) is worse than the test score {t['value']:.6g} ({t['ci_low']:.6g} to {t['ci_high']:.6g})"
+            )
     return alerts

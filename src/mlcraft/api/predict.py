@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -29,7 +29,9 @@ class PredictSummary:
     notes: list[str] = field(default_factory=list)
 
 
-def predict_table(project: Project, data, *, version: int | None = None, encoding: str | None = None) -> Prediction:
+def predict_table(
+    project: Project, data, *, version: int | None = None, encoding: str | None = None
+) -> Prediction:
     table = load_table(data, encoding=encoding)
     model = project.load_model(version)
     prediction = model.predict(table.frame, where=table.source, line_of=table.line_of)
@@ -99,13 +101,15 @@ class _ChunkWriter:
 
     def __init__(self, path: Path, suffix: str):
         self.path, self.csv = path, suffix == ".csv"
-        self._parquet = None
+        self._parquet: Any = None  # a pyarrow ParquetWriter, opened on the first chunk
         self._schema = None
         self._first = True
 
     def write(self, frame: pd.DataFrame) -> None:
         if self.csv:
-            frame.to_csv(self.path, mode="w" if self._first else "a", header=self._first, index=False)
+            frame.to_csv(
+                self.path, mode="w" if self._first else "a", header=self._first, index=False
+            )
         else:
             import pyarrow as pa
             import pyarrow.parquet as pq

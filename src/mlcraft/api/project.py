@@ -22,10 +22,10 @@ import pandas as pd
 
 from mlcraft import atomic
 from mlcraft.config import N_FOLDS, SEED, TEST_SIZE, TIME_LIMIT_S, ProjectConfig, resolve_budget
-from mlcraft.core.data import load as data_mod
-from mlcraft.core.fit.events import Callback
 from mlcraft.core.analysis.metrics import Metric, get_metric
+from mlcraft.core.data import load as data_mod
 from mlcraft.core.data.schema import Schema
+from mlcraft.core.fit.events import Callback
 from mlcraft.core.learner import frame_problem
 from mlcraft.exceptions import ConfigError, ProjectError
 from mlcraft.registry import ModelRegistry
@@ -135,19 +135,44 @@ class Project:
         """
         ws = Workspace(path)
         if ws.exists():
-            raise ProjectError(f"{ws.root} is already an mlcraft project; train it again with `mlcraft train --project {ws.root}` or choose a new directory")
+            raise ProjectError(
+                f"{ws.root} is already an mlcraft project; train it again with `mlcraft train --project {ws.root}` or choose a new directory"
+            )
         if ws.root.exists() and (not ws.root.is_dir() or any(ws.root.iterdir())):
-            raise ProjectError(f"{ws.root} exists and is not empty; choose a new directory for the project")
+            raise ProjectError(
+                f"{ws.root} exists and is not empty; choose a new directory for the project"
+            )
         framed = frame_problem(
-            data, target, task=task, metric=metric, positive_class=positive_class, test_size=test_size, test_data=test_data,
-            stratify_on=stratify_on, id_column=id_column, categorical=categorical, drop=drop, seed=seed,
-            time_limit=time_limit, max_trials=max_trials, n_folds=n_folds, encoding=encoding, objective=objective,
+            data,
+            target,
+            task=task,
+            metric=metric,
+            positive_class=positive_class,
+            test_size=test_size,
+            test_data=test_data,
+            stratify_on=stratify_on,
+            id_column=id_column,
+            categorical=categorical,
+            drop=drop,
+            seed=seed,
+            time_limit=time_limit,
+            max_trials=max_trials,
+            n_folds=n_folds,
+            encoding=encoding,
+            objective=objective,
         )
         config, digest = framed.config, framed.config.dataset
         with atomic.atomic_dir(ws.root) as tmp:
-            ws.store_dataset(framed.frame, digest, {"source": framed.source, "notes": framed.notes}, root=tmp)
-            if framed.test_frame is not None:
-                ws.store_dataset(framed.test_frame, config.test_dataset, {"source": config.test_source, "role": "test"}, root=tmp)
+            ws.store_dataset(
+                framed.frame, digest, {"source": framed.source, "notes": framed.notes}, root=tmp
+            )
+            if framed.test_frame is not None and config.test_dataset is not None:
+                ws.store_dataset(
+                    framed.test_frame,
+                    config.test_dataset,
+                    {"source": config.test_source, "role": "test"},
+                    root=tmp,
+                )
             ws.write_split(digest, framed.is_test, root=tmp)
             ws.write_schema(framed.schema, root=tmp)
             ws.write_config(config, root=tmp)
@@ -161,6 +186,7 @@ class Project:
         self.config = self.workspace.read_config()
         self.kind = get_kind(self.config.task)
         self._schema = None
+
     @property
     def path(self) -> Path:
         return self.workspace.root
@@ -214,32 +240,53 @@ class Project:
             frame = frame[self.workspace.read_split(cfg.dataset)]
         frame = frame[frame[cfg.target].notna()].reset_index(drop=True)
         if frame.empty:
-            raise ConfigError(f"{self.path}: this project has no test set (test size 0); create it with --test-size 0.2 or --test-data FILE")
+            raise ConfigError(
+                f"{self.path}: this project has no test set (test size 0); create it with --test-size 0.2 or --test-data FILE"
+            )
         return frame
 
     def leaderboard(self, run_id: str | None = None) -> pd.DataFrame:
         """The leaderboard of a run (the latest by default)."""
         runs = self.workspace.run_ids()
         if not runs:
-            raise ProjectError(f"{self.path}: no training run yet; run `mlcraft train --project {self.path}`")
+            raise ProjectError(
+                f"{self.path}: no training run yet; run `mlcraft train --project {self.path}`"
+            )
         run_id = run_id or runs[-1]
         return pd.read_csv(self.workspace.run_dir(run_id) / "leaderboard.csv")
 
     def check_unchanged(
-        self, *, data=None, target: str | None = None, task: str | None = None, metric: str | None = None, seed: int | None = None, encoding: str | None = None,
+        self,
+        *,
+        data=None,
+        target: str | None = None,
+        task: str | None = None,
+        metric: str | None = None,
+        seed: int | None = None,
+        encoding: str | None = None,
         objective: str | None = None,
     ) -> None:
         """Refuse options that would change this project's framing or data (use a new project instead)."""
         cfg = self.config
         if objective is not None and objective != cfg.objective:
-            stored = f"the objective {cfg.objective!r}" if cfg.objective is not None else "no objective"
-            raise ConfigError(f"{self.path} was created with {stored}; the framing of a project cannot change: reword [framing] objective in {self.path / 'mlcraft.toml'}, or use a new --project directory")
-        given = {"--target": (target, cfg.target), "--task": (task, cfg.task), "--seed": (seed, cfg.seed)}
+            stored = (
+                f"the objective {cfg.objective!r}" if cfg.objective is not None else "no objective"
+            )
+            raise ConfigError(
+                f"{self.path} was created with {stored}; the framing of a project cannot change: reword [framing] objective in {self.path / 'mlcraft.toml'}, or use a new --project directory"
+            )
+        given: dict[str, tuple[Any, Any]] = {
+            "--target": (target, cfg.target),
+            "--task": (task, cfg.task),
+            "--seed": (seed, cfg.seed),
+        }
         if metric is not None:
             given["--metric"] = (get_metric(metric, cfg.task).name, cfg.metric)
         for option, (value, stored) in given.items():
             if value is not None and value != stored:
-                raise ConfigError(f"{self.path} was created with {option} {stored}; the framing of a project cannot change: use a new --project directory")
+                raise ConfigError(
+                    f"{self.path} was created with {option} {stored}; the framing of a project cannot change: use a new --project directory"
+                )
         if data is not None:
             frame = data_mod.load_table(data, encoding=encoding).frame
             if data_mod.frame_hash(frame) != cfg.dataset:
@@ -248,11 +295,20 @@ class Project:
                     "train a new --project directory for it, or omit DATA to re-train on the stored data"
                 )
 
-    def candidate_families(self, families: Iterable[str] | None = None, exclude: Iterable[str] | None = None) -> list[str]:
+    def candidate_families(
+        self, families: Iterable[str] | None = None, exclude: Iterable[str] | None = None
+    ) -> list[str]:
         """Names of the model families a training run would shortlist for this task."""
         from mlcraft.models import families_for
 
-        return [f.name for f in families_for(self.config.task, list(families) if families is not None else None, list(exclude or ()))]
+        return [
+            f.name
+            for f in families_for(
+                self.config.task,
+                list(families) if families is not None else None,
+                list(exclude or ()),
+            )
+        ]
 
     # -- the checklist -----------------------------------------------------------------------------
     def train(
@@ -279,11 +335,29 @@ class Project:
 
         time_limit, max_trials = resolve_budget(time_limit, max_trials, self.config)
         return run_training(
-            self, time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs, families=families, exclude=exclude,
-            callbacks=callbacks, replay=replay, prefer_fast=prefer_fast,
+            self,
+            time_limit=time_limit,
+            max_trials=max_trials,
+            n_jobs=n_jobs,
+            families=families,
+            exclude=exclude,
+            callbacks=callbacks,
+            replay=replay,
+            prefer_fast=prefer_fast,
         )
 
-    def tune(self, *, family: str, strategy: str | None = None, space, trials: int | None = None, n_jobs: int | None = None, time_limit: float | None = None, save: bool = False, callbacks: Iterable[Callback] = ()) -> TuneResult:
+    def tune(
+        self,
+        *,
+        family: str,
+        strategy: str | None = None,
+        space,
+        trials: int | None = None,
+        n_jobs: int | None = None,
+        time_limit: float | None = None,
+        save: bool = False,
+        callbacks: Iterable[Callback] = (),
+    ) -> TuneResult:
         """An explicit search over one family (grid, random or bayes) on the project's CV folds.
 
         ``space`` is a TOML file or a mapping ``{param: {"values": [...]} | {"low": a, "high": b}}``.
@@ -295,13 +369,25 @@ class Project:
 
         strategy = STRATEGY if strategy is None else strategy
         trials = TRIALS if trials is None else trials
-        return run_tune(self, family=family, strategy=strategy, space=space, trials=trials, n_jobs=n_jobs, time_limit=time_limit, save=save, callbacks=callbacks)
+        return run_tune(
+            self,
+            family=family,
+            strategy=strategy,
+            space=space,
+            trials=trials,
+            n_jobs=n_jobs,
+            time_limit=time_limit,
+            save=save,
+            callbacks=callbacks,
+        )
 
     def load_model(self, version: int | None = None):
         """A model version (the champion by default)."""
         return self.registry.load(version)
 
-    def predict(self, data: pd.DataFrame | str | os.PathLike[str], *, version: int | None = None) -> pd.DataFrame:
+    def predict(
+        self, data: pd.DataFrame | str | os.PathLike[str], *, version: int | None = None
+    ) -> pd.DataFrame:
         """Predictions for ``data``: a column named like the target, plus ``proba_<class>`` columns."""
         from mlcraft.api.predict import predict_table
 
@@ -310,11 +396,15 @@ class Project:
             warnings.warn(note, MlcraftWarning, stacklevel=2)
         return result.frame
 
-    def predict_file(self, source, out, *, version: int | None = None, encoding: str | None = None, progress=None) -> PredictSummary:
+    def predict_file(
+        self, source, out, *, version: int | None = None, encoding: str | None = None, progress=None
+    ) -> PredictSummary:
         """Predict a CSV/Parquet file of any size into ``out``, in chunks (written atomically); returns a summary."""
         from mlcraft.api.predict import predict_file
 
-        return predict_file(self, source, out, version=version, encoding=encoding, progress=progress)
+        return predict_file(
+            self, source, out, version=version, encoding=encoding, progress=progress
+        )
 
     def evaluate(self, *, version: int | None = None) -> dict[str, Any]:
         """Score a model (the champion by default) once on the test set, with a 95% interval.
@@ -326,7 +416,9 @@ class Project:
 
         return evaluate(self, version=version)
 
-    def explore(self, *, size_by: str | None = None, plot_sample: int | None = None) -> ExploreResult:
+    def explore(
+        self, *, size_by: str | None = None, plot_sample: int | None = None
+    ) -> ExploreResult:
         """Explore the training rows (never the test rows): statistics, flags, figures, an HTML page.
 
         Writes ``reports/explore/`` (``explore.html``, ``explore.json`` and every figure as PNG).
@@ -353,8 +445,13 @@ class Project:
         from mlcraft.api.analyse import run_analysis
 
         return run_analysis(
-            self, model=model, version=version, min_precision=min_precision, min_recall=min_recall,
-            learning_curve=learning_curve, importance=importance,
+            self,
+            model=model,
+            version=version,
+            min_precision=min_precision,
+            min_recall=min_recall,
+            learning_curve=learning_curve,
+            importance=importance,
         )
 
     def report(self, *, out: str | os.PathLike[str] | None = None) -> ReportResult:
@@ -362,6 +459,7 @@ class Project:
         from mlcraft.api.report import run_report
 
         return run_report(self, out=out)
+
     # -- launch, monitor, maintain -----------------------------------------------------------------
     def models(self) -> dict[str, Any]:
         """Every model version, the champion and the history of promotions and rollbacks:
@@ -395,7 +493,14 @@ class Project:
 
         return add_feedback(self, labels, key=key)
 
-    def monitor(self, *, since: str | None = None, window: str | None = None, out: str | os.PathLike[str] | None = None, now: float | None = None) -> MonitorResult:
+    def monitor(
+        self,
+        *,
+        since: str | None = None,
+        window: str | None = None,
+        out: str | os.PathLike[str] | None = None,
+        now: float | None = None,
+    ) -> MonitorResult:
         """Drift, service health and live quality over the prediction log (``mlcraft monitor``).
 
         Parameters
@@ -415,7 +520,13 @@ class Project:
         """
         from mlcraft.api.monitor import SINCE, monitor
 
-        return monitor(self, since=SINCE if since is None else since, window=window, out=out, now=now)
+        return monitor(
+            self,
+            since=SINCE if since is None else since,
+            window=window,
+            out=None if out is None else Path(out),
+            now=now,
+        )
 
     def retrain(
         self,
@@ -452,7 +563,14 @@ class Project:
         from mlcraft.api.retrain import retrain
 
         return retrain(
-            self, data, dry_run=dry_run, time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs,
-            families=families, exclude=exclude, encoding=encoding, callbacks=callbacks,
+            self,
+            data,
+            dry_run=dry_run,
+            time_limit=time_limit,
+            max_trials=max_trials,
+            n_jobs=n_jobs,
+            families=families,
+            exclude=exclude,
+            encoding=encoding,
+            callbacks=callbacks,
         )
-

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcraft import __version__, atomic
-from mlcraft.tasks import get_kind
 from mlcraft.api.analyse import analysis_dir, run_analysis
 from mlcraft.api.explore import explore_dir, run_explore
 from mlcraft.api.limitations import limitations
@@ -34,9 +33,22 @@ __all__ = ["ReportResult", "run_report", "KEY_PLOTS"]
 
 # figures of the report, most important first (the 5 MB budget drops from the end)
 KEY_PLOTS = (
-    "map", "target_associations", "confusion_matrix", "predicted_vs_actual", "roc_curve", "precision_recall_threshold",
-    "error_by_decile", "learning_curve", "permutation_importance", "cv_scores", "residuals", "calibration_curve",
-    "histograms", "histograms_1", "correlation_matrix", "scatter_matrix",
+    "map",
+    "target_associations",
+    "confusion_matrix",
+    "predicted_vs_actual",
+    "roc_curve",
+    "precision_recall_threshold",
+    "error_by_decile",
+    "learning_curve",
+    "permutation_importance",
+    "cv_scores",
+    "residuals",
+    "calibration_curve",
+    "histograms",
+    "histograms_1",
+    "correlation_matrix",
+    "scatter_matrix",
 )
 
 
@@ -61,11 +73,17 @@ def _fresh_explore(project: Project, notes: list[str]) -> tuple[dict[str, Any], 
     return run_explore(project).document, explore_dir(project)
 
 
-def _fresh_analysis(project: Project, version: int, model: str, run_id: str, notes: list[str]) -> tuple[dict[str, Any], Path]:
+def _fresh_analysis(
+    project: Project, version: int, model: str, run_id: str, notes: list[str]
+) -> tuple[dict[str, Any], Path]:
     path = analysis_dir(project, model) / "analysis.json"
     if path.exists():
         doc = atomic.read_json(path)
-        if doc.get("run_id") == run_id and doc.get("version") == version and doc.get("mlcraft") == __version__:
+        if (
+            doc.get("run_id") == run_id
+            and doc.get("version") == version
+            and doc.get("mlcraft") == __version__
+        ):
             return doc, path.parent
     notes.append("no up-to-date error analysis of the champion: ran `mlcraft analyse` first")
     return run_analysis(project, version=version).document, analysis_dir(project, model)
@@ -73,10 +91,16 @@ def _fresh_analysis(project: Project, version: int, model: str, run_id: str, not
 
 def _evaluation(project: Project, version: int, notes: list[str]) -> dict[str, Any] | None:
     directory = project.workspace.evaluations_dir
-    records = [atomic.read_json(p) for p in sorted(directory.glob("*.json"))] if directory.is_dir() else []
+    records = (
+        [atomic.read_json(p) for p in sorted(directory.glob("*.json"))]
+        if directory.is_dir()
+        else []
+    )
     own = [r for r in records if r.get("version") == version]
     if not own:
-        notes.append(f"the champion (model version {version}) has not been evaluated on the test set: run `mlcraft evaluate --project {project.path}`")
+        notes.append(
+            f"the champion (model version {version}) has not been evaluated on the test set: run `mlcraft evaluate --project {project.path}`"
+        )
         return None
     return max(own, key=lambda r: r.get("at", ""))
 
@@ -88,8 +112,14 @@ def _data(project: Project) -> dict[str, Any]:
     roles: dict[str, list[str]] = {}
     for col in schema.columns:
         roles.setdefault(col.role.value, []).append(col.name)
-    return {"source": cfg.source, "hash": cfg.dataset, "rows": info.get("rows"), "columns": len(info.get("columns", [])) or None,
-            "stored": info.get("stored"), "roles": roles}
+    return {
+        "source": cfg.source,
+        "hash": cfg.dataset,
+        "rows": info.get("rows"),
+        "columns": len(info.get("columns", [])) or None,
+        "stored": info.get("stored"),
+        "roles": roles,
+    }
 
 
 def _split(project: Project, train_rows: int) -> dict[str, Any]:
@@ -102,23 +132,50 @@ def _split(project: Project, train_rows: int) -> dict[str, Any]:
         test_rows = int(project.workspace.read_split(cfg.dataset).sum())
         how = {
             "hash": f"a stable split: a hash of the identifier {cfg.id_column!r} puts each row on its side, so a row keeps its side when the data is refreshed",
-            "stratified": f"a seeded shuffle (seed {cfg.seed}) stratified on " + (f"quantile bins of {cfg.stratify_on!r}" if cfg.stratify_on else "the target"),
+            "stratified": f"a seeded shuffle (seed {cfg.seed}) stratified on "
+            + (f"quantile bins of {cfg.stratify_on!r}" if cfg.stratify_on else "the target"),
             "random": f"a seeded random shuffle (seed {cfg.seed})",
             "none": "no test set (test size 0)",
         }.get(cfg.split_method, cfg.split_method)
-    return {"method": cfg.split_method, "test_size": cfg.test_size, "how": how, "train_rows": train_rows, "test_rows": test_rows,
-            "when": "before anything looked at the data; only `evaluate` reads the test rows"}
+    return {
+        "method": cfg.split_method,
+        "test_size": cfg.test_size,
+        "how": how,
+        "train_rows": train_rows,
+        "test_rows": test_rows,
+        "when": "before anything looked at the data; only `evaluate` reads the test rows",
+    }
 
 
-def _model(project: Project, version: int, meta: dict[str, Any], chosen: dict[str, Any], board: list[dict[str, Any]]) -> dict[str, Any]:
+def _model(
+    project: Project,
+    version: int,
+    meta: dict[str, Any],
+    chosen: dict[str, Any],
+    board: list[dict[str, Any]],
+) -> dict[str, Any]:
     cfg = project.config
-    ok = [r for r in board if r.get("status", TrialStatus.OK) == TrialStatus.OK and r.get("family") != BASELINE]  # the naive reference is not a candidate
+    ok = [
+        r
+        for r in board
+        if r.get("status", TrialStatus.OK) == TrialStatus.OK and r.get("family") != BASELINE
+    ]  # the naive reference is not a candidate
     history = [h for h in project.registry.history() if h.get("version") == version]
-    why = (f"the best mean cross-validated {cfg.metric} of the {len(ok)} model(s) on the leaderboard ({cfg.n_folds}-fold "
-           "cross-validation of the training rows), refitted on all training rows")
-    return {"name": chosen.get("model"), "family": meta.get("family"), "version": version, "params": meta.get("params"),
-            "cv_mean": meta.get("cv_mean"), "cv_std": meta.get("cv_std"), "why": why,
-            "threshold": meta.get("threshold"), "promotion": history[-1].get("reason") if history else None}
+    why = (
+        f"the best mean cross-validated {cfg.metric} of the {len(ok)} model(s) on the leaderboard ({cfg.n_folds}-fold "
+        "cross-validation of the training rows), refitted on all training rows"
+    )
+    return {
+        "name": chosen.get("model"),
+        "family": meta.get("family"),
+        "version": version,
+        "params": meta.get("params"),
+        "cv_mean": meta.get("cv_mean"),
+        "cv_std": meta.get("cv_std"),
+        "why": why,
+        "threshold": meta.get("threshold"),
+        "promotion": history[-1].get("reason") if history else None,
+    }
 
 
 def _plots(explore: tuple[dict, Path], analysis: tuple[dict, Path]) -> list[Plot]:
@@ -130,23 +187,46 @@ def _plots(explore: tuple[dict, Path], analysis: tuple[dict, Path]) -> list[Plot
             name = entry["file"].rsplit(".", 1)[0]
             path = directory / entry["file"]
             if name in KEY_PLOTS and path.exists():
-                found[name] = Plot(name, entry["title"], path.read_bytes(), entry.get("caption", ""), source=str(path))
+                found[name] = Plot(
+                    name,
+                    entry["title"],
+                    path.read_bytes(),
+                    entry.get("caption", ""),
+                    source=str(path),
+                )
     return [found[n] for n in KEY_PLOTS if n in found]
 
 
-def _headline(meta: dict[str, Any], evaluation: dict[str, Any] | None, train_rows: int, version: int) -> dict[str, Any]:
+def _headline(
+    meta: dict[str, Any], evaluation: dict[str, Any] | None, train_rows: int, version: int
+) -> dict[str, Any]:
     test = evaluation or {}
-    return {"test_value": test.get("value"), "test_ci_low": test.get("ci_low"), "test_ci_high": test.get("ci_high"),
-            "cv_mean": meta.get("cv_mean"), "cv_std": meta.get("cv_std"), "train_rows": train_rows, "model_version": version}
+    return {
+        "test_value": test.get("value"),
+        "test_ci_low": test.get("ci_low"),
+        "test_ci_high": test.get("ci_high"),
+        "cv_mean": meta.get("cv_mean"),
+        "cv_std": meta.get("cv_std"),
+        "train_rows": train_rows,
+        "model_version": version,
+    }
 
 
 def _framing(project: Project) -> dict[str, Any]:
     cfg = project.config
     metric = get_metric(cfg.metric, cfg.task)
     goal = objective(cfg.objective, cfg.target, cfg.task, len(project.schema.features))
-    return {"objective": goal["text"], "objective_source": goal["source"], "target": cfg.target, "task": cfg.task,
-            "classification": project.kind.classification, "metric": cfg.metric, "metric_description": metric.description, "greater_is_better": metric.greater_is_better,
-            "positive_class": None if cfg.positive_class is None else str(cfg.positive_class)}
+    return {
+        "objective": goal["text"],
+        "objective_source": goal["source"],
+        "target": cfg.target,
+        "task": cfg.task,
+        "classification": project.kind.classification,
+        "metric": cfg.metric,
+        "metric_description": metric.description,
+        "greater_is_better": metric.greater_is_better,
+        "positive_class": None if cfg.positive_class is None else str(cfg.positive_class),
+    }
 
 
 def _leaderboard(project: Project, run, board: list[dict[str, Any]]) -> dict[str, Any]:
@@ -170,7 +250,17 @@ def run_report(project: Project, *, out: str | os.PathLike[str] | None = None) -
     analysis = _fresh_analysis(project, version, chosen["model"], run.run_id, notes)
     evaluation = _evaluation(project, version, notes)
     train_rows = explore[0]["shape"]["rows"]
-    errors = {k: analysis[0].get(k) for k in ("scope", "diagnostics", "learning_curve", "learning_curve_reading", "importance", "threshold_choice")}
+    errors = {
+        k: analysis[0].get(k)
+        for k in (
+            "scope",
+            "diagnostics",
+            "learning_curve",
+            "learning_curve_reading",
+            "importance",
+            "threshold_choice",
+        )
+    }
     doc = {
         "kind": "report",
         "mlcraft": __version__,
@@ -180,12 +270,18 @@ def run_report(project: Project, *, out: str | os.PathLike[str] | None = None) -
         "framing": _framing(project),
         "data": _data(project),
         "split": _split(project, train_rows),
-        "exploration": {"scope": explore[0]["scope"], "flags": explore[0]["flags"], "associations": explore[0]["associations"][:8]},
+        "exploration": {
+            "scope": explore[0]["scope"],
+            "flags": explore[0]["flags"],
+            "associations": explore[0]["associations"][:8],
+        },
         "leaderboard": _leaderboard(project, run, board),
         "model": _model(project, version, meta, chosen, board),
         "test": evaluation,
         "errors": {**errors, "diagnostics": _trim(errors["diagnostics"])},
-        "limitations": limitations(project, explore[0], analysis[0], evaluation, board, meta.get("cv_mean")),
+        "limitations": limitations(
+            project, explore[0], analysis[0], evaluation, board, meta.get("cv_mean")
+        ),
         "sources": {"explore": str(explore[1]), "analysis": str(analysis[1])},
         "notes": notes,
     }

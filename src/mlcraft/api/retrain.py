@@ -27,14 +27,14 @@ import pandas as pd
 
 from mlcraft import atomic
 from mlcraft.config import resolve_budget
-from mlcraft.core.data import load as data_mod
 from mlcraft.core.analysis.evaluate import paired_difference, score_with_interval
 from mlcraft.core.analysis.metrics import Scorer, get_metric
+from mlcraft.core.data import load as data_mod
 from mlcraft.core.data.schema import refresh_schema
 from mlcraft.core.data.split import hash_fraction, row_fraction
 from mlcraft.exceptions import ConfigError, DataError, ProjectError
-from mlcraft.workspace import STALE_AFTER_S, now_iso
 from mlcraft.tasks import get_kind
+from mlcraft.workspace import STALE_AFTER_S, now_iso
 
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
@@ -119,41 +119,96 @@ def retrain(
     start_dataset = project.config.dataset
     champion_before = project.registry.require_champion()
     new = _combine(project, data, encoding)
-    atomic.remove_stale_temporaries(project.path / STAGING_DIR, older_than=STALE_AFTER_S)  # left by a crash
+    atomic.remove_stale_temporaries(
+        project.path / STAGING_DIR, older_than=STALE_AFTER_S
+    )  # left by a crash
     staging = project.path / STAGING_DIR / (atomic.TMP_PREFIX + secrets.token_hex(4))
     try:
         stage = _stage(project, new, staging)
         time_limit, max_trials = resolve_budget(time_limit, max_trials, project.config)
-        trained = stage.train(time_limit=time_limit, max_trials=max_trials, n_jobs=n_jobs, families=families, exclude=exclude, callbacks=callbacks)
-        challenger_version, threshold_note = _carry_threshold(project, stage, champion_before, trained.version)
+        trained = stage.train(
+            time_limit=time_limit,
+            max_trials=max_trials,
+            n_jobs=n_jobs,
+            families=families,
+            exclude=exclude,
+            callbacks=callbacks,
+        )
+        challenger_version, threshold_note = _carry_threshold(
+            project, stage, champion_before, trained.version
+        )
         challenger = stage.registry.load(challenger_version)
-        meta = {k: v for k, v in stage.registry.meta(challenger_version).items() if k not in ("version", "sha256", "derived_from")}
+        meta = {
+            k: v
+            for k, v in stage.registry.meta(challenger_version).items()
+            if k not in ("version", "sha256", "derived_from")
+        }
         test = _test_rows(project, new)
         decision = _gate(project, champion_before, challenger, test, new.digest)
         if dry_run:
-            return RetrainResult(new.digest, start_dataset, new.added, new.added_test, champion_before, champion_before, None, decision, True, trained.run_id, new.notes + threshold_note)
+            return RetrainResult(
+                new.digest,
+                start_dataset,
+                new.added,
+                new.added_test,
+                champion_before,
+                champion_before,
+                None,
+                decision,
+                True,
+                trained.run_id,
+                new.notes + threshold_note,
+            )
         with project.workspace.lock():
             project.reload()
             if project.config.dataset != start_dataset:
-                raise ProjectError(f"{project.path}: another command changed the dataset while this retrain ran (now {project.config.dataset}); run the retrain again")
+                raise ProjectError(
+                    f"{project.path}: another command changed the dataset while this retrain ran (now {project.config.dataset}); run the retrain again"
+                )
             current = project.registry.require_champion()
             notes = list(new.notes) + threshold_note
             if current != champion_before:
-                notes.append(f"the champion changed while the challenger trained (version {champion_before} -> {current}); the decision was made again against version {current}")
+                notes.append(
+                    f"the champion changed while the challenger trained (version {champion_before} -> {current}); the decision was made again against version {current}"
+                )
                 decision = _gate(project, current, challenger, test, new.digest)
             _adopt_dataset(project, stage, new)
             _copy_run(stage, project, trained.run_id)
-            version = project.registry.register(challenger, {**meta, "dataset": new.digest, "gate": decision.to_dict(), "challenger_of": current})
+            version = project.registry.register(
+                challenger,
+                {
+                    **meta,
+                    "dataset": new.digest,
+                    "gate": decision.to_dict(),
+                    "challenger_of": current,
+                },
+            )
             _record_scores(project, decision, current, version)
             if decision.promote:
-                project.registry.promote(version, by=_user(), reason=f"retrain gate: {decision.reason}")
+                project.registry.promote(
+                    version, by=_user(), reason=f"retrain gate: {decision.reason}"
+                )
             after = project.registry.require_champion()
-        return RetrainResult(new.digest, start_dataset, new.added, new.added_test, current, after, version, decision, False, trained.run_id, notes)
+        return RetrainResult(
+            new.digest,
+            start_dataset,
+            new.added,
+            new.added_test,
+            current,
+            after,
+            version,
+            decision,
+            False,
+            trained.run_id,
+            notes,
+        )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _carry_threshold(project: Project, stage: Project, champion: int, trained: int) -> tuple[int, list[str]]:
+def _carry_threshold(
+    project: Project, stage: Project, champion: int, trained: int
+) -> tuple[int, list[str]]:
     """When the champion decides with a threshold chosen for a precision or recall (``mlcraft analyse
     --min-precision``), choose the challenger's own threshold by the same rule on its out-of-fold
     predictions (a threshold value belongs to one model); returns the challenger's version in the stage."""
@@ -163,7 +218,9 @@ def _carry_threshold(project: Project, stage: Project, champion: int, trained: i
     from mlcraft.api.analyse import rechoose_threshold
 
     version, choice = rechoose_threshold(stage, rule)
-    return version, [f"the challenger's decision threshold was chosen by the champion's rule: {choice.summary}"]
+    return version, [
+        f"the challenger's decision threshold was chosen by the champion's rule: {choice.summary}"
+    ]
 
 
 def _combine(project: Project, data, encoding: str | None) -> _NewData:
@@ -174,23 +231,35 @@ def _combine(project: Project, data, encoding: str | None) -> _NewData:
     data_mod.require_columns(frame, list(old.columns), table.source)
     extra = [c for c in frame.columns if c not in old.columns]
     if extra:
-        notes.append(f"ignored {len(extra)} column(s) the project does not have: {', '.join(extra[:5])}")
+        notes.append(
+            f"ignored {len(extra)} column(s) the project does not have: {', '.join(extra[:5])}"
+        )
     frame = frame[list(old.columns)]
     data_mod.check_finite(frame, table.source, table.line_of)
-    project.schema.coerce(frame, where=table.source, line_of=table.line_of)  # same types as the project's data
-    project.schema.coerce_target(frame[cfg.target], get_kind(cfg.task).numeric_target, where=table.source)
+    project.schema.coerce(
+        frame, where=table.source, line_of=table.line_of
+    )  # same types as the project's data
+    project.schema.coerce_target(
+        frame[cfg.target], get_kind(cfg.task).numeric_target, where=table.source
+    )
     known = set(pd.util.hash_pandas_object(old, index=False).to_numpy())
     hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     fresh = ~pd.Series(hashes).isin(known).to_numpy() & ~pd.Series(hashes).duplicated().to_numpy()
     if (~fresh).any():
-        notes.append(f"{int((~fresh).sum())} row(s) already in the project's data (or repeated) were skipped")
+        notes.append(
+            f"{int((~fresh).sum())} row(s) already in the project's data (or repeated) were skipped"
+        )
     frame = frame[fresh].reset_index(drop=True)
     if frame.empty:
-        raise DataError(f"{table.source}: no new rows (every row is already in the project's data); nothing to retrain on")
+        raise DataError(
+            f"{table.source}: no new rows (every row is already in the project's data); nothing to retrain on"
+        )
     is_test_new = _assign_new_rows(project, frame)
     combined = pd.concat([old, frame], ignore_index=True)
     is_test = np.concatenate([project.workspace.read_split(cfg.dataset), is_test_new])
-    return _NewData(combined, is_test, data_mod.frame_hash(combined), len(frame), int(is_test_new.sum()), notes)
+    return _NewData(
+        combined, is_test, data_mod.frame_hash(combined), len(frame), int(is_test_new.sum()), notes
+    )
 
 
 def _assign_new_rows(project: Project, frame: pd.DataFrame) -> np.ndarray:
@@ -201,7 +270,9 @@ def _assign_new_rows(project: Project, frame: pd.DataFrame) -> np.ndarray:
     if cfg.id_column is not None and cfg.id_column in frame.columns:
         share = hash_fraction(frame[cfg.id_column])
     else:
-        share = row_fraction(frame.drop(columns=[cfg.target]))  # a row's side never depends on its label
+        share = row_fraction(
+            frame.drop(columns=[cfg.target])
+        )  # a row's side never depends on its label
     return (share < cfg.test_size) & frame[cfg.target].notna().to_numpy()
 
 
@@ -213,11 +284,16 @@ def _stage(project: Project, new: _NewData, root: Path) -> Project:
     root.mkdir(parents=True)
     cfg = project.config.replace(dataset=new.digest)
     train_rows = new.frame[~new.is_test & new.frame[cfg.target].notna().to_numpy()]
-    ws.store_dataset(new.frame, new.digest, {"source": "retrain", "parent": project.config.dataset}, root=root)
+    ws.store_dataset(
+        new.frame, new.digest, {"source": "retrain", "parent": project.config.dataset}, root=root
+    )
     ws.write_split(new.digest, new.is_test, root=root)
     ws.write_schema(refresh_schema(project.schema, train_rows), root=root)
     if cfg.test_dataset is not None:
-        shutil.copy2(ws.data_dir / f"{cfg.test_dataset}.parquet", root / "data" / f"{cfg.test_dataset}.parquet")
+        shutil.copy2(
+            ws.data_dir / f"{cfg.test_dataset}.parquet",
+            root / "data" / f"{cfg.test_dataset}.parquet",
+        )
     ws.write_config(cfg, root=root)
     return Project.open(root, db=str(root / "mlcraft.db"))
 
@@ -230,7 +306,9 @@ def _test_rows(project: Project, new: _NewData) -> pd.DataFrame:
         frame = new.frame[new.is_test]
     frame = frame[frame[cfg.target].notna()].reset_index(drop=True)
     if frame.empty:
-        raise ConfigError(f"{project.path}: this project has no test set, so a challenger cannot be compared; create it with --test-size 0.2")
+        raise ConfigError(
+            f"{project.path}: this project has no test set, so a challenger cannot be compared; create it with --test-size 0.2"
+        )
     return frame
 
 
@@ -240,11 +318,18 @@ def _score(project: Project, model, test: pd.DataFrame) -> tuple[Scorer, np.ndar
     y = model.schema.coerce_target(test[cfg.target], model.kind.numeric_target)
     y = y.to_numpy() if hasattr(y, "to_numpy") else np.asarray(y)
     threshold = model.threshold if model.threshold is not None else 0.5
-    scorer = Scorer(get_metric(cfg.metric, cfg.task), classes=model.classes, positive_class=model.positive_class, threshold=threshold)
+    scorer = Scorer(
+        get_metric(cfg.metric, cfg.task),
+        classes=model.classes,
+        positive_class=model.positive_class,
+        threshold=threshold,
+    )
     return scorer, y, model.predict_raw(features)
 
 
-def _gate(project: Project, champion_version: int, challenger, test: pd.DataFrame, dataset: str) -> GateDecision:
+def _gate(
+    project: Project, champion_version: int, challenger, test: pd.DataFrame, dataset: str
+) -> GateDecision:
     seed = project.config.seed
     champion = project.registry.load(champion_version)
     s_a, y, p_a = _score(project, champion, test)
@@ -258,7 +343,11 @@ def _gate(project: Project, champion_version: int, challenger, test: pd.DataFram
         f"{a.value:.6g} ({a.low:.6g} to {a.high:.6g}); improvement {diff.value:+.6g} (95% CI {diff.low:+.6g} to {diff.high:+.6g}, {better} is better) on {len(y)} test rows"
     )
     promote = diff.high >= 0.0
-    reason = ("challenger is not worse beyond the noise: " if promote else "challenger is worse beyond the noise: ") + detail
+    reason = (
+        "challenger is not worse beyond the noise: "
+        if promote
+        else "challenger is worse beyond the noise: "
+    ) + detail
     return GateDecision(
         promote=promote,
         reason=reason,
@@ -274,7 +363,16 @@ def _gate(project: Project, champion_version: int, challenger, test: pd.DataFram
 def _adopt_dataset(project: Project, stage: Project, new: _NewData) -> None:
     """Make the new dataset version the project's (the config is written last: the commit point)."""
     ws = project.workspace
-    ws.store_dataset(new.frame, new.digest, {"source": "retrain", "parent": project.config.dataset, "added_rows": new.added, "at": now_iso()})
+    ws.store_dataset(
+        new.frame,
+        new.digest,
+        {
+            "source": "retrain",
+            "parent": project.config.dataset,
+            "added_rows": new.added,
+            "at": now_iso(),
+        },
+    )
     ws.write_split(new.digest, new.is_test)
     ws.write_schema(stage.schema)
     ws.write_config(project.config.replace(dataset=new.digest))
@@ -287,8 +385,16 @@ def _copy_run(stage: Project, project: Project, run_id: str) -> None:
         shutil.copytree(source, tmp, dirs_exist_ok=True)
 
 
-def _record_scores(project: Project, decision: GateDecision, champion: int, challenger: int) -> None:
+def _record_scores(
+    project: Project, decision: GateDecision, champion: int, challenger: int
+) -> None:
     for version, score in ((champion, decision.champion), (challenger, decision.challenger)):
         project.registry.record_test_score(
-            version, metric=score["metric"], value=score["value"], ci_low=score["ci_low"], ci_high=score["ci_high"], n=score["n"], dataset=decision.dataset
+            version,
+            metric=score["metric"],
+            value=score["value"],
+            ci_low=score["ci_low"],
+            ci_high=score["ci_high"],
+            n=score["n"],
+            dataset=decision.dataset,
         )

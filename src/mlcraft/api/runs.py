@@ -39,7 +39,9 @@ class RunFiles:
     def _read(self, name: str) -> Path:
         path = self.path / name
         if not path.exists():
-            raise ProjectError(f"run {self.run_id}: {name} is missing; re-train with `mlcraft train --project {self.path.parent.parent}`")
+            raise ProjectError(
+                f"run {self.run_id}: {name} is missing; re-train with `mlcraft train --project {self.path.parent.parent}`"
+            )
         return path
 
     def chosen(self) -> dict[str, Any]:
@@ -51,7 +53,11 @@ class RunFiles:
     def board_rows(self) -> list[dict[str, Any]]:
         """Leaderboard rows as dicts (``params`` decoded when a later run stores them)."""
         path = self.path / "leaderboard.json"
-        rows = atomic.read_json(path)["rows"] if path.exists() else self.leaderboard().to_dict(orient="records")
+        rows = (
+            atomic.read_json(path)["rows"]
+            if path.exists()
+            else self.leaderboard().to_dict(orient="records")
+        )
         for row in rows:
             if isinstance(row.get("params"), str):
                 try:
@@ -64,9 +70,14 @@ class RunFiles:
         """The metric's name and each model's per-fold scores (in ``order`` when given)."""
         frame = pd.read_csv(self._read("cv_scores.csv"))
         metric = next(c for c in frame.columns if c not in ("model", "fold"))
-        scores = {str(m): g.sort_values("fold")[metric].astype(float).tolist() for m, g in frame.groupby("model", sort=False)}
+        scores = {
+            str(m): g.sort_values("fold")[metric].astype(float).tolist()
+            for m, g in frame.groupby("model", sort=False)
+        }
         if order:
-            scores = {m: scores[m] for m in order if m in scores} | {m: s for m, s in scores.items() if m not in order}
+            scores = {m: scores[m] for m in order if m in scores} | {
+                m: s for m, s in scores.items() if m not in order
+            }
         return metric, scores
 
     def oof(self) -> pd.DataFrame:
@@ -91,8 +102,10 @@ class RunFiles:
         cols = [c for c in map(str, oof.columns) if c.startswith(prefix)]
         if not cols:
             known = ", ".join(self.models(oof)) or "none"
-            raise ConfigError(f"run {self.run_id} has no out-of-fold predictions for model {model!r}; choose one of: {known}")
-        return oof[cols].to_numpy(dtype=float), [c[len(prefix):] for c in cols]
+            raise ConfigError(
+                f"run {self.run_id} has no out-of-fold predictions for model {model!r}; choose one of: {known}"
+            )
+        return oof[cols].to_numpy(dtype=float), [c[len(prefix) :] for c in cols]
 
 
 def open_run(project: Project, run_id: str) -> RunFiles:
@@ -103,15 +116,21 @@ def open_run(project: Project, run_id: str) -> RunFiles:
     return RunFiles(run_id, path, project.config.target)
 
 
-def champion_run(project: Project, version: int | None = None) -> tuple[int, dict[str, Any], RunFiles]:
+def champion_run(
+    project: Project, version: int | None = None
+) -> tuple[int, dict[str, Any], RunFiles]:
     """The model version (the champion by default), its metadata, and the run that trained it."""
     registry = project.registry
     if version is None:
         version = registry.champion()
         if version is None:
-            raise NotFittedError(f"{project.path}: no trained model yet; run `mlcraft train --project {project.path}` first")
+            raise NotFittedError(
+                f"{project.path}: no trained model yet; run `mlcraft train --project {project.path}` first"
+            )
     meta = registry.meta(version)
     run_id = meta.get("run_id")
     if run_id is None:
-        raise ProjectError(f"model version {version} does not name the run that trained it; re-train with `mlcraft train --project {project.path}`")
+        raise ProjectError(
+            f"model version {version} does not name the run that trained it; re-train with `mlcraft train --project {project.path}`"
+        )
     return version, meta, open_run(project, run_id)

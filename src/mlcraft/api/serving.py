@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from mlcraft.config import MAX_BODY_BYTES, POLL_SECONDS  # the defaults live in config
+from mlcraft.core.data.schema import FeatureColumns
 from mlcraft.core.predict.batching import LoopBatcher, MicroBatcher
 from mlcraft.core.predict.pipeline import FittedModel
-from mlcraft.core.data.schema import FeatureColumns
 from mlcraft.exceptions import DataError
 from mlcraft.monitoring import LogWriter, PredictionLog, RequestRecord, input_flags
 from mlcraft.monitoring.log import LOG_QUEUE_SIZE
@@ -32,10 +33,20 @@ from mlcraft.monitoring.log import LOG_QUEUE_SIZE
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
 
-__all__ = ["ServeSettings", "ModelService", "LoadedModel", "PredictResult", "Prepared", "parse_json_records", "new_request_id", "record_json_schema", "settle_heap", "MAX_BODY_BYTES", "POLL_SECONDS"]
+__all__ = [
+    "ServeSettings",
+    "ModelService",
+    "LoadedModel",
+    "PredictResult",
+    "Prepared",
+    "parse_json_records",
+    "new_request_id",
+    "record_json_schema",
+    "settle_heap",
+    "MAX_BODY_BYTES",
+    "POLL_SECONDS",
+]
 
-MAX_BODY_BYTES = 10 * 1024 * 1024  # request bodies above this are refused (413)
-POLL_SECONDS = 2.0  # how often a server checks the registry for a new champion
 NO_PREDICTION = "no_prediction"
 
 
@@ -112,7 +123,9 @@ class ModelService:
         self.batcher = MicroBatcher()
         self.loop_batcher = LoopBatcher()
         if settings.log:
-            self.writer = LogWriter(PredictionLog(self.registry.db), max_queue=settings.log_queue).start()
+            self.writer = LogWriter(
+                PredictionLog(self.registry.db), max_queue=settings.log_queue
+            ).start()
         if settings.freeze_heap:
             settle_heap()
 
@@ -158,7 +171,9 @@ class ModelService:
             "family": meta.get("family"),
             "task": current.model.task,
             "target": current.model.target,
-            "classes": None if current.model.classes is None else [_scalar(c) for c in current.model.classes],
+            "classes": None
+            if current.model.classes is None
+            else [_scalar(c) for c in current.model.classes],
             "metric": meta.get("metric"),
             "cv": {"mean": meta.get("cv_mean"), "std": meta.get("cv_std")},
             "test": self.registry.test_score(current.version),
@@ -166,8 +181,15 @@ class ModelService:
             "dataset": meta.get("dataset"),
             "loaded_at": current.loaded_at,
             "schema": [
-                {"name": c.name, "role": c.role.value, "categories": None if c.categories is None else list(c.categories), "low": c.low, "high": c.high}
-                for c in schema.columns if c.is_feature
+                {
+                    "name": c.name,
+                    "role": c.role.value,
+                    "categories": None if c.categories is None else list(c.categories),
+                    "low": c.low,
+                    "high": c.high,
+                }
+                for c in schema.columns
+                if c.is_feature
             ],
         }
 
@@ -183,11 +205,15 @@ class ModelService:
     def predict_records(self, records: list[dict[str, Any]], request_id: str) -> PredictResult:
         """Check and predict ``records`` now, on the calling thread."""
         prepared = self.prepare_records(records)
-        return self.finish(prepared, prepared.loaded.model.predict_raw(prepared.features), request_id)
+        return self.finish(
+            prepared, prepared.loaded.model.predict_raw(prepared.features), request_id
+        )
 
     def predict_csv(self, body: bytes, request_id: str) -> PredictResult:
         prepared = self.prepare_csv(body)
-        return self.finish(prepared, prepared.loaded.model.predict_raw(prepared.features), request_id)
+        return self.finish(
+            prepared, prepared.loaded.model.predict_raw(prepared.features), request_id
+        )
 
     def prepare_records(self, records: list[dict[str, Any]]) -> Prepared:
         """Check ``records`` against the served model's schema (DataError names column and value).
@@ -197,13 +223,19 @@ class ModelService:
         fast = loaded.model.schema.coerce_records(records)
         if fast is not None:
             return Prepared(loaded, None, records, *fast)
-        return self._prepare(_records_frame(records), records, "request", lambda i: f"record {i}", loaded)
+        return self._prepare(
+            _records_frame(records), records, "request", lambda i: f"record {i}", loaded
+        )
 
     def prepare_csv(self, body: bytes) -> Prepared:
         return self._prepare(_csv_frame(body), None, "CSV body", lambda i: f"line {i + 2}")
 
-    def _prepare(self, frame: pd.DataFrame, records, where: str, line_of, loaded: LoadedModel | None = None) -> Prepared:
-        loaded = loaded or self.current  # one model for the whole request, even if a reload swaps it meanwhile
+    def _prepare(
+        self, frame: pd.DataFrame, records, where: str, line_of, loaded: LoadedModel | None = None
+    ) -> Prepared:
+        loaded = (
+            loaded or self.current
+        )  # one model for the whole request, even if a reload swaps it meanwhile
         features, notes = loaded.model.schema.coerce(frame, where=where, line_of=line_of)
         return Prepared(loaded, frame, records, features, notes)
 
@@ -226,7 +258,14 @@ class ModelService:
         predictions, proba = _outputs(model, raw)
         flags = input_flags(model.schema, prepared.features)
         for i in (i for i, v in enumerate(predictions) if v is None):
-            flags.setdefault(i, []).append({"column": model.target, "value": None, "issue": NO_PREDICTION, "message": "the model gave no finite value for this record (extreme inputs?)"})
+            flags.setdefault(i, []).append(
+                {
+                    "column": model.target,
+                    "value": None,
+                    "issue": NO_PREDICTION,
+                    "message": "the model gave no finite value for this record (extreme inputs?)",
+                }
+            )
         body = {
             "request_id": request_id,
             "model_version": current.version,
@@ -238,8 +277,16 @@ class ModelService:
         }
         inputs = prepared.records if prepared.records is not None else _LazyRecords(prepared.frame)
         record = RequestRecord(
-            request_id=request_id, ts=time.time(), endpoint="/predict", model_version=current.version, latency_ms=0.0, status=200,
-            inputs=inputs, predictions=predictions, proba=proba, flags=flags,
+            request_id=request_id,
+            ts=time.time(),
+            endpoint="/predict",
+            model_version=current.version,
+            latency_ms=0.0,
+            status=200,
+            inputs=inputs,
+            predictions=predictions,
+            proba=proba,
+            flags=flags,
         )
         return PredictResult(body, record)
 
@@ -248,8 +295,14 @@ class ModelService:
         if self.writer is not None:
             self.writer.submit(record)
 
-    def log_error(self, request_id: str, endpoint: str, status: int, error: str, latency_ms: float) -> None:
-        self.log(RequestRecord(request_id, time.time(), endpoint, self.current.version, latency_ms, status, error))
+    def log_error(
+        self, request_id: str, endpoint: str, status: int, error: str, latency_ms: float
+    ) -> None:
+        self.log(
+            RequestRecord(
+                request_id, time.time(), endpoint, self.current.version, latency_ms, status, error
+            )
+        )
 
     def close(self) -> None:
         self.batcher.close()
@@ -291,12 +344,14 @@ def _scalar(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _outputs(model: FittedModel, raw: np.ndarray) -> tuple[list[Any], list[dict[str, float]] | None]:
+def _outputs(
+    model: FittedModel, raw: np.ndarray
+) -> tuple[list[Any], list[dict[str, float]] | None]:
     if not model.kind.classification:
         return [v if math.isfinite(v) else None for v in raw.tolist()], None
     raw = np.nan_to_num(raw, nan=0.0, posinf=1.0, neginf=0.0)
     labels = model.labels(raw)
-    names = [str(_scalar(c)) for c in model.classes]
+    names = [str(_scalar(c)) for c in model.classes or []]
     proba = [dict(zip(names, row)) for row in raw.tolist()]
     return [_scalar(v) for v in labels], proba
 
@@ -305,7 +360,9 @@ def _records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     for i, record in enumerate(records):
         for name, value in record.items():
             if isinstance(value, (dict, list)):
-                raise DataError(f"request: record {i}, column {name!r}: {json.dumps(value)[:60]} is not a single value; send numbers, strings, booleans or null")
+                raise DataError(
+                    f"request: record {i}, column {name!r}: {json.dumps(value)[:60]} is not a single value; send numbers, strings, booleans or null"
+                )
     return pd.DataFrame.from_records(records)
 
 
@@ -314,18 +371,24 @@ def parse_json_records(body: bytes) -> list[dict[str, Any]]:
     try:
         doc = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"request body is not valid JSON ({exc}); send an object per record, or an array of them") from None
+        raise DataError(
+            f"request body is not valid JSON ({exc}); send an object per record, or an array of them"
+        ) from None
     if isinstance(doc, dict) and isinstance(doc.get("records"), list):
         doc = doc["records"]
     if isinstance(doc, dict):
         doc = [doc]
     if not isinstance(doc, list):
-        raise DataError(f"request body is a JSON {type(doc).__name__}; send an object per record, or an array of them")
+        raise DataError(
+            f"request body is a JSON {type(doc).__name__}; send an object per record, or an array of them"
+        )
     if not doc:
         raise DataError("request body holds no records; send at least one")
     for i, record in enumerate(doc):
         if not isinstance(record, dict):
-            raise DataError(f"request: record {i} is a JSON {type(record).__name__}, not an object of column: value")
+            raise DataError(
+                f"request: record {i} is a JSON {type(record).__name__}, not an object of column: value"
+            )
     return doc
 
 
@@ -333,13 +396,17 @@ def _csv_frame(body: bytes) -> pd.DataFrame:
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataError(f"CSV body: byte 0x{body[exc.start]:02x} at offset {exc.start} is not UTF-8; send UTF-8 text") from None
+        raise DataError(
+            f"CSV body: byte 0x{body[exc.start]:02x} at offset {exc.start} is not UTF-8; send UTF-8 text"
+        ) from None
     if not text.strip():
         raise DataError("CSV body is empty; send a header line and at least one row")
     try:
         frame = pd.read_csv(io.StringIO(text))
     except (pd.errors.ParserError, ValueError) as exc:
-        raise DataError(f"CSV body cannot be parsed ({str(exc).strip()}); check quoting and the number of fields per line") from None
+        raise DataError(
+            f"CSV body cannot be parsed ({str(exc).strip()}); check quoting and the number of fields per line"
+        ) from None
     if frame.empty:
         raise DataError("CSV body has a header but no rows; send at least one row")
     return frame
@@ -362,4 +429,9 @@ def record_json_schema(project: Project) -> dict[str, Any]:
             if col.categories is not None and len(col.categories) <= 20:
                 spec["examples"] = list(col.categories[:5])
         properties[col.name] = spec
-    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": True}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": True,
+    }

@@ -15,10 +15,10 @@ import pandas as pd
 from mlcraft import atomic
 from mlcraft.config import env_n_jobs
 from mlcraft.core.fit.events import Callback
-from mlcraft.core.fit.search import Budget, CVResult
-from mlcraft.core.fit.trainer import TrainingData, Trainer, TrainOutcome, families_by_name
-from mlcraft.core.fit.trainer import training_data as _training_data
 from mlcraft.core.fit.scheduler import peak_memory_mb as peak_memory_mb_now
+from mlcraft.core.fit.search import Budget, CVResult
+from mlcraft.core.fit.trainer import Trainer, TrainingData, TrainOutcome, families_by_name
+from mlcraft.core.fit.trainer import training_data as _training_data
 from mlcraft.core.predict.pipeline import FittedModel
 from mlcraft.exceptions import BudgetError
 from mlcraft.registry import library_versions
@@ -27,7 +27,15 @@ from mlcraft.workspace import now_iso
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
 
-__all__ = ["TrainResult", "run_training", "resolve_n_jobs", "TrainingData", "training_data", "save_single", "trainer_for"]
+__all__ = [
+    "TrainResult",
+    "run_training",
+    "resolve_n_jobs",
+    "TrainingData",
+    "training_data",
+    "save_single",
+    "trainer_for",
+]
 
 
 @dataclass
@@ -60,19 +68,41 @@ def resolve_n_jobs(n_jobs: int | None) -> int:
 def training_data(project: Project) -> TrainingData:
     """The project's training rows, checked and folded (never the test rows)."""
     cfg = project.config
-    return _training_data(cfg, project.schema, project.dataset(), project.workspace.read_split(cfg.dataset))
+    return _training_data(
+        cfg, project.schema, project.dataset(), project.workspace.read_split(cfg.dataset)
+    )
 
 
-def trainer_for(project: Project, data: TrainingData, *, families: Iterable[str] | None = None, exclude: Iterable[str] | None = None,
-                budget: Budget, n_jobs: int, callbacks: Iterable[Callback] = ()) -> Trainer:
+def trainer_for(
+    project: Project,
+    data: TrainingData,
+    *,
+    families: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+    budget: Budget,
+    n_jobs: int,
+    callbacks: Iterable[Callback] = (),
+) -> Trainer:
     """A trainer for the project's data over the chosen families (every family of the task by default)."""
     from mlcraft.models import families_for
 
     cfg = project.config
-    chosen = families_for(cfg.task, list(families) if families is not None else None, list(exclude or ()))
+    chosen = families_for(
+        cfg.task, list(families) if families is not None else None, list(exclude or ())
+    )
     if not chosen:
-        raise BudgetError(f"no model family left to try for a {cfg.task} task; check --family/--exclude")
-    return Trainer(cfg, project.schema, data, families_by_name(chosen), budget=budget, n_jobs=n_jobs, callbacks=callbacks)
+        raise BudgetError(
+            f"no model family left to try for a {cfg.task} task; check --family/--exclude"
+        )
+    return Trainer(
+        cfg,
+        project.schema,
+        data,
+        families_by_name(chosen),
+        budget=budget,
+        n_jobs=n_jobs,
+        callbacks=callbacks,
+    )
 
 
 def run_training(
@@ -95,7 +125,15 @@ def run_training(
     if replay is not None:  # any family of the task may be a member of the replayed model
         trainer = trainer_for(project, data, budget=budget, n_jobs=n_jobs, callbacks=callbacks)
     else:
-        trainer = trainer_for(project, data, families=families, exclude=exclude, budget=budget, n_jobs=n_jobs, callbacks=callbacks)
+        trainer = trainer_for(
+            project,
+            data,
+            families=families,
+            exclude=exclude,
+            budget=budget,
+            n_jobs=n_jobs,
+            callbacks=callbacks,
+        )
     run_id = ws.new_run_id()
     with atomic.atomic_dir(ws.run_dir(run_id)) as run_dir:
         if replay is None:
@@ -107,29 +145,62 @@ def run_training(
     if replay is None:
         reason = f"trained by run {run_id}: best CV {cfg.metric} {best.mean:.6g}"
     else:
-        meta = {**meta, "cv_mean": chosen.cv_mean, "cv_std": chosen.cv_std, "cv_scores": [], "replay_of": replay}
+        meta = {
+            **meta,
+            "cv_mean": chosen.cv_mean,
+            "cv_std": chosen.cv_std,
+            "cv_scores": [],
+            "replay_of": replay,
+        }
         reason = f"replay of run {replay} ({chosen.model})"
     version = _register(project, outcome.model, meta, reason)
     if replay is not None:
-        return TrainResult(run_id=run_id, version=version, best=chosen.model, metric=cfg.metric, cv_mean=chosen.cv_mean, cv_std=chosen.cv_std,
-                           leaderboard=outcome.leaderboard, elapsed=budget.elapsed(), ensemble=outcome.champion.blend is not None)
+        return TrainResult(
+            run_id=run_id,
+            version=version,
+            best=chosen.model,
+            metric=cfg.metric,
+            cv_mean=chosen.cv_mean,
+            cv_std=chosen.cv_std,
+            leaderboard=outcome.leaderboard,
+            elapsed=budget.elapsed(),
+            ensemble=outcome.champion.blend is not None,
+        )
     return TrainResult(
-        run_id=run_id, version=version, best=best.name, metric=cfg.metric, cv_mean=best.mean, cv_std=best.std,
-        leaderboard=outcome.leaderboard, elapsed=budget.elapsed(), notes=data.notes, trials=outcome.trials, ensemble=outcome.champion.is_ensemble,
-        peak_memory_mb=outcome.peak_memory_mb, inference=outcome.inference,
+        run_id=run_id,
+        version=version,
+        best=best.name,
+        metric=cfg.metric,
+        cv_mean=best.mean,
+        cv_std=best.std,
+        leaderboard=outcome.leaderboard,
+        elapsed=budget.elapsed(),
+        notes=data.notes,
+        trials=outcome.trials,
+        ensemble=outcome.champion.is_ensemble,
+        peak_memory_mb=outcome.peak_memory_mb,
+        inference=outcome.inference,
     )
 
 
-def save_single(project: Project, data: TrainingData, result: CVResult, n_jobs: int, run_id: str) -> int:
+def save_single(
+    project: Project, data: TrainingData, result: CVResult, n_jobs: int, run_id: str
+) -> int:
     """Refit one trial on all training rows and register it as the champion (``mlcraft tune --save``)."""
-    trainer = trainer_for(project, data, families=[result.family], budget=Budget(None, None), n_jobs=n_jobs)
+    trainer = trainer_for(
+        project, data, families=[result.family], budget=Budget(None, None), n_jobs=n_jobs
+    )
     model, chosen, champion = trainer.refit_one(result)
     outcome = TrainOutcome(model, chosen, champion, pd.DataFrame(), 0, {}, peak_memory_mb_now())
     meta = _meta(project, data, run_id, outcome)
-    return _register(project, model, meta, f"tuned by run {run_id}: CV {project.config.metric} {result.mean:.6g}")
+    return _register(
+        project, model, meta, f"tuned by run {run_id}: CV {project.config.metric} {result.mean:.6g}"
+    )
 
 
-def _meta(project: Project, data: TrainingData, run_id: str, outcome: TrainOutcome) -> dict[str, Any]:
+def _meta(
+    project: Project, data: TrainingData, run_id: str, outcome: TrainOutcome
+) -> dict[str, Any]:
     cfg, best, chosen = project.config, outcome.champion.result, outcome.chosen
     return {
         "run_id": run_id,
@@ -166,4 +237,3 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:  # no login name in some containers
         return "unknown"
-

@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from mlcraft import atomic
+from mlcraft.config import TUNE_STRATEGY, TUNE_TRIALS
 from mlcraft.core.fit.baseline import BASELINE, naive_baseline
 from mlcraft.core.fit.candidates import family_spec, make_candidate
-from mlcraft.core.fit.runrecord import RunLog
-from mlcraft.core.fit.family import Choice, Dimension, Float, Int
 from mlcraft.core.fit.events import Callback, CallbackList, TuneEnd, TuneStart
+from mlcraft.core.fit.family import Choice, Dimension, Float, Int
+from mlcraft.core.fit.runrecord import RunLog
 from mlcraft.core.fit.scheduler import FoldPool
 from mlcraft.core.fit.search import Budget, CVResult
 from mlcraft.core.fit.status import TrialStatus
@@ -38,8 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TuneResult", "load_space", "parse_space", "run_tune", "STRATEGY", "TRIALS"]
 
-STRATEGY = "bayes"  # `mlcraft tune`'s default search strategy
-TRIALS = 20  # and number of configurations tried
+STRATEGY, TRIALS = TUNE_STRATEGY, TUNE_TRIALS  # `mlcraft tune`'s defaults (config.py)
 
 
 @dataclass
@@ -59,14 +59,20 @@ class TuneResult:
     version: int | None = None
 
 
-def parse_space(doc: Mapping[str, Any], known: Mapping[str, Dimension], where: str = "space") -> dict[str, Dimension]:
+def parse_space(
+    doc: Mapping[str, Any], known: Mapping[str, Dimension], where: str = "space"
+) -> dict[str, Dimension]:
     """Dimensions from a parsed space file, checked against the family's parameters."""
     space: dict[str, Dimension] = {}
     for name, spec in doc.items():
         if name not in known:
-            raise ConfigError(f"{where}: unknown parameter {name!r}; this family's parameters are: {', '.join(known) or 'none'}")
+            raise ConfigError(
+                f"{where}: unknown parameter {name!r}; this family's parameters are: {', '.join(known) or 'none'}"
+            )
         if not isinstance(spec, Mapping):
-            raise ConfigError(f"{where}: [{name}] must be a table with `values = [...]` or `low`/`high`")
+            raise ConfigError(
+                f"{where}: [{name}] must be a table with `values = [...]` or `low`/`high`"
+            )
         if "values" in spec:
             values = tuple(spec["values"])
             if not values:
@@ -79,15 +85,23 @@ def parse_space(doc: Mapping[str, Any], known: Mapping[str, Dimension], where: s
             if log and low <= 0:
                 raise ConfigError(f"{where}: [{name}] a log range needs low > 0")
             both_int = isinstance(low, int) and isinstance(high, int)
-            space[name] = Int(low, high, low, log) if both_int else Float(float(low), float(high), float(low), log)
+            space[name] = (
+                Int(low, high, low, log)
+                if both_int
+                else Float(float(low), float(high), float(low), log)
+            )
         else:
             raise ConfigError(f"{where}: [{name}] needs `values = [...]` or `low` and `high`")
     if not space:
-        raise ConfigError(f"{where}: no parameter to search; declare at least one table such as [n_estimators]")
+        raise ConfigError(
+            f"{where}: no parameter to search; declare at least one table such as [n_estimators]"
+        )
     return space
 
 
-def load_space(path: str | os.PathLike[str], known: Mapping[str, Dimension]) -> dict[str, Dimension]:
+def load_space(
+    path: str | os.PathLike[str], known: Mapping[str, Dimension]
+) -> dict[str, Dimension]:
     """Read a TOML space file (see the module docstring)."""
     try:
         with open(path, "rb") as fh:
@@ -102,11 +116,27 @@ def load_space(path: str | os.PathLike[str], known: Mapping[str, Dimension]) -> 
 def _table(results: list[CVResult], names: list[str], metric: str, sign: float) -> pd.DataFrame:
     rows = []
     for r in results:
-        params = {} if r.family == BASELINE else r.params  # the baseline has none of the family's parameters
-        rows.append({**{n: params.get(n) for n in names}, f"{metric}_mean": r.mean, f"{metric}_std": r.std, "fit_time_s": r.fit_time, "status": str(r.status), "trial": r.name})
+        params = (
+            {} if r.family == BASELINE else r.params
+        )  # the baseline has none of the family's parameters
+        rows.append(
+            {
+                **{n: params.get(n) for n in names},
+                f"{metric}_mean": r.mean,
+                f"{metric}_std": r.std,
+                "fit_time_s": r.fit_time,
+                "status": str(r.status),
+                "trial": r.name,
+            }
+        )
     frame = pd.DataFrame(rows)
     key = frame[f"{metric}_mean"].where(frame["status"] == TrialStatus.OK) * -sign
-    frame = frame.assign(_key=key.fillna(float("inf"))).sort_values(["_key", "trial"], kind="stable").drop(columns="_key").reset_index(drop=True)
+    frame = (
+        frame.assign(_key=key.fillna(float("inf")))
+        .sort_values(["_key", "trial"], kind="stable")
+        .drop(columns="_key")
+        .reset_index(drop=True)
+    )
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame
 
@@ -151,26 +181,57 @@ def run_tune(
     defaults = fam.default_params(cfg.task, n_fit)
     spec = family_spec(fam, project.schema, cfg.task, cfg.seed, n_fit, n_jobs, portfolio=False)
     spec.space, spec.first = dims, []
-    spec.make = lambda name, params: make_candidate(fam, project.schema, cfg.task, cfg.seed, n_fit, name, {**defaults, **params}, n_jobs)
+    spec.make = lambda name, params: make_candidate(
+        fam, project.schema, cfg.task, cfg.seed, n_fit, name, {**defaults, **params}, n_jobs
+    )
     run_id = ws.new_run_id()
-    with atomic.atomic_dir(ws.run_dir(run_id)) as run_dir, FoldPool(data.X, data.y, data.folds, data.scorer, task=cfg.task, n_jobs=n_jobs) as pool:
+    with (
+        atomic.atomic_dir(ws.run_dir(run_id)) as run_dir,
+        FoldPool(data.X, data.y, data.folds, data.scorer, task=cfg.task, n_jobs=n_jobs) as pool,
+    ):
         log = RunLog(run_dir / "log.txt")
         events = CallbackList([log, *callbacks])
         try:
-            events.on_train_start(TuneStart(run=run_id, tune=family, strategy=strategy, trials=trials, n_jobs=n_jobs))
-            search = Search([spec], pool, Budget(time_limit=time_limit, max_trials=trials), seed=cfg.seed, strategy=strategy, prune=False, callback=events)
+            events.on_train_start(
+                TuneStart(run=run_id, tune=family, strategy=strategy, trials=trials, n_jobs=n_jobs)
+            )
+            search = Search(
+                [spec],
+                pool,
+                Budget(time_limit=time_limit, max_trials=trials),
+                seed=cfg.seed,
+                strategy=strategy,
+                prune=False,
+                callback=events,
+            )
             results = search.run()
-            baseline = naive_baseline(data.X, data.y, data.folds, data.scorer, cfg.task)  # the reference row: never a trial
+            baseline = naive_baseline(
+                data.X, data.y, data.folds, data.scorer, cfg.task
+            )  # the reference row: never a trial
             table = _table([*results, baseline], list(dims), cfg.metric, data.scorer.sign)
             table.to_csv(run_dir / "tune.csv", index=False)
             ok = [r for r in results if r.ok]
             if not ok:
-                raise ConfigError(f"no trial of {family} succeeded; see {ws.run_dir(run_id) / 'log.txt'}")
+                raise ConfigError(
+                    f"no trial of {family} succeeded; see {ws.run_dir(run_id) / 'log.txt'}"
+                )
             best = max(ok, key=lambda r: data.scorer.sign * r.mean)
-            atomic.write_json(run_dir / "tune.json", {"family": family, "strategy": strategy, "space": {k: repr(v) for k, v in dims.items()}, "best": best.name, "params": best.params, "cv_mean": best.mean,
-                                                  "baseline_cv_mean": baseline.mean if baseline.ok else None})
+            atomic.write_json(
+                run_dir / "tune.json",
+                {
+                    "family": family,
+                    "strategy": strategy,
+                    "space": {k: repr(v) for k, v in dims.items()},
+                    "best": best.name,
+                    "params": best.params,
+                    "cv_mean": best.mean,
+                    "baseline_cv_mean": baseline.mean if baseline.ok else None,
+                },
+            )
             events.on_train_end(TuneEnd(best=best.name, cv=best.mean))
         finally:
             log.close()
     version = save_single(project, data, best, n_jobs, run_id) if save else None
-    return TuneResult(run_id, family, strategy, cfg.metric, table, dict(best.params), best.mean, version)
+    return TuneResult(
+        run_id, family, strategy, cfg.metric, table, dict(best.params), best.mean, version
+    )

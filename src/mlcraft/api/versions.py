@@ -16,10 +16,16 @@ __all__ = ["list_models", "rollback", "champion_at"]
 def list_models(project: Project) -> dict[str, Any]:
     """Every version (metadata, CV and latest test score), the champion and the history."""
     registry = project.registry
-    return {"champion": registry.champion(), "versions": registry.records(), "history": registry.history()}
+    return {
+        "champion": registry.champion(),
+        "versions": registry.records(),
+        "history": registry.history(),
+    }
 
 
-def rollback(project: Project, to: int | None = None, *, reason: str | None = None) -> dict[str, Any]:
+def rollback(
+    project: Project, to: int | None = None, *, reason: str | None = None
+) -> dict[str, Any]:
     """Make an earlier version champion again (default: the previous champion); recorded in the history.
 
     Serialised with training, retraining and other rollbacks by the project lock and the database.

@@ -47,7 +47,10 @@ def command(name: str | None = None, **kwargs: Any) -> Callable:
             except MlcraftError as exc:
                 raise fail(str(exc), exc.exit_code) from None
             except KeyboardInterrupt:
-                raise fail("interrupted; nothing was half-written (the project is as it was before this command)", 130) from None
+                raise fail(
+                    "interrupted; nothing was half-written (the project is as it was before this command)",
+                    130,
+                ) from None
 
         return app.command(name, **kwargs)(wrapper)
 

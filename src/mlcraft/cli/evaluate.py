@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from mlcraft.api import Project
 from mlcraft.cli.app import command, console, fmt
 
 
 @command("evaluate")
 def evaluate(
     project: Path = typer.Option(..., "--project", "-p", help="Project directory."),
-    version: Optional[int] = typer.Option(None, help="Model version (default: the champion)."),
+    version: int | None = typer.Option(None, help="Model version (default: the champion)."),
 ) -> None:
     """Score the champion on the test set set aside at the start: the metric and its 95% confidence interval."""
+    from mlcraft.api import Project  # here, not at the top: `mlcraft --help` stays light
+
     result = Project.open(project).evaluate(version=version)
     if result["warning"]:
         console.print(f"[yellow]warning[/]: {result['warning']}")

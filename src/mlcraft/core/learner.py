@@ -89,9 +89,17 @@ def frame_problem(
     ident = detect_identifier(frame, target, id_column)
     labelled = frame[target].notna().to_numpy()
     if not labelled.all():
-        notes.append(f"{int((~labelled).sum())} row(s) with a missing target are not used for training or testing")
-    split = kind.split_test(frame[labelled].reset_index(drop=True), target, test_size=test_size, seed=seed,
-                            id_column=ident, stratify_on=stratify_on)
+        notes.append(
+            f"{int((~labelled).sum())} row(s) with a missing target are not used for training or testing"
+        )
+    split = kind.split_test(
+        frame[labelled].reset_index(drop=True),
+        target,
+        test_size=test_size,
+        seed=seed,
+        id_column=ident,
+        stratify_on=stratify_on,
+    )
     is_test = np.zeros(len(frame), dtype=bool)
     is_test[np.flatnonzero(labelled)] = split.is_test
     train_rows = frame[labelled & ~is_test]
@@ -119,4 +127,12 @@ def frame_problem(
         n_folds=n_folds,
         **settings,
     )
-    return Framing(config, frame, is_test, schema, str(table.source), None if test_table is None else test_table.frame, notes)
+    return Framing(
+        config,
+        frame,
+        is_test,
+        schema,
+        str(table.source),
+        None if test_table is None else test_table.frame,
+        notes,
+    )

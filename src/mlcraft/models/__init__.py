@@ -25,10 +25,14 @@ def get_family(name: str) -> Family:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise ConfigError(f"unknown model family {name!r}; choose one of: {', '.join(REGISTRY)}") from None
+        raise ConfigError(
+            f"unknown model family {name!r}; choose one of: {', '.join(REGISTRY)}"
+        ) from None
 
 
-def families_for(task: str, include: list[str] | None = None, exclude: list[str] | None = None) -> list[Family]:
+def families_for(
+    task: str, include: list[str] | None = None, exclude: list[str] | None = None
+) -> list[Family]:
     """Families that support ``task`` and whose optional dependency is installed."""
     names = include if include is not None else list(REGISTRY)
     chosen = [get_family(n) for n in names]

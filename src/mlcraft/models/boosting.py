@@ -23,7 +23,11 @@ ES_MIN_ROWS = 500  # below this, no inner split: all rows train
 
 
 def _hgb(p, ctx):
-    cls = HistGradientBoostingRegressor if not ctx.kind.classification else HistGradientBoostingClassifier
+    cls = (
+        HistGradientBoostingRegressor
+        if not ctx.kind.classification
+        else HistGradientBoostingClassifier
+    )
     model = cls(
         learning_rate=p["learning_rate"],
         max_iter=p["max_iter"],
@@ -53,7 +57,9 @@ class _StopAtDeadline:
         self.last = now
         if env.iteration >= 10 and time_left() < 3 * step + 0.05:
             self.fired = True
-            raise lightgbm.callback.EarlyStopException(env.iteration, env.evaluation_result_list or [])
+            raise lightgbm.callback.EarlyStopException(
+                env.iteration, env.evaluation_result_list or []
+            )
 
 
 class _Within:
@@ -68,24 +74,37 @@ class _Within:
         if self.inner_early_stopping and n >= ES_MIN_ROWS and self.n_estimators > ES_ROUNDS:
             stratify = np.asarray(y) if isinstance(self, lightgbm.LGBMClassifier) else None
             try:
-                tr, va = train_test_split(np.arange(n), test_size=ES_FRACTION, random_state=self.random_state, stratify=stratify)
+                tr, va = train_test_split(
+                    np.arange(n),
+                    test_size=ES_FRACTION,
+                    random_state=self.random_state,
+                    stratify=stratify,
+                )
             except ValueError:
-                tr, va = train_test_split(np.arange(n), test_size=ES_FRACTION, random_state=self.random_state)
-            rows = (lambda a, i: a.iloc[i]) if hasattr(X, "iloc") else (lambda a, i: np.asarray(a)[i])
+                tr, va = train_test_split(
+                    np.arange(n), test_size=ES_FRACTION, random_state=self.random_state
+                )
+            rows = (
+                (lambda a, i: a.iloc[i]) if hasattr(X, "iloc") else (lambda a, i: np.asarray(a)[i])
+            )
             y_arr = np.asarray(y)
             kwargs["eval_set"] = [(rows(X, va), y_arr[va])]
-            callbacks.append(lightgbm.early_stopping(ES_ROUNDS, first_metric_only=True, verbose=False))
+            callbacks.append(
+                lightgbm.early_stopping(ES_ROUNDS, first_metric_only=True, verbose=False)
+            )
             X, y = rows(X, tr), y_arr[tr]
         super().fit(X, y, callbacks=callbacks, **kwargs)
-        self.truncated_params_ = {"n_estimators": self.booster_.current_iteration()} if deadline.fired else {}
+        self.truncated_params_ = (
+            {"n_estimators": self.booster_.current_iteration()} if deadline.fired else {}
+        )
         return self
 
 
-class LGBMRegressor(_Within, lightgbm.LGBMRegressor):
+class LGBMRegressor(_Within, lightgbm.LGBMRegressor):  # type: ignore[misc]  # fit: LightGBM keywords only
     """LightGBM regressor that stops at the fit's deadline."""
 
 
-class LGBMClassifier(_Within, lightgbm.LGBMClassifier):
+class LGBMClassifier(_Within, lightgbm.LGBMClassifier):  # type: ignore[misc]  # fit: LightGBM keywords only
     """LightGBM classifier that stops at the fit's deadline."""
 
 
@@ -124,7 +143,13 @@ def _lightgbm(p, ctx):
 
 
 def _booster_memory(n, d, p):
-    return 60e6 + 8.0 * n * d * 4 + 2e3 * p.get("n_estimators", p.get("max_iter", 100)) * p.get("num_leaves", p.get("max_leaf_nodes", 31))
+    return (
+        60e6
+        + 8.0 * n * d * 4
+        + 2e3
+        * p.get("n_estimators", p.get("max_iter", 100))
+        * p.get("num_leaves", p.get("max_leaf_nodes", 31))
+    )
 
 
 FAMILIES = [
@@ -147,7 +172,14 @@ FAMILIES = [
         description="scikit-learn's histogram gradient boosting",
         portfolio=lambda task, n: [
             {"learning_rate": 0.05, "max_iter": 600, "max_leaf_nodes": 63, "min_samples_leaf": 10},
-            {"learning_rate": 0.03, "max_iter": 1000, "max_leaf_nodes": 15, "min_samples_leaf": 20, "l2_regularization": 1.0, "early_stopping": True},
+            {
+                "learning_rate": 0.03,
+                "max_iter": 1000,
+                "max_leaf_nodes": 15,
+                "min_samples_leaf": 20,
+                "l2_regularization": 1.0,
+                "early_stopping": True,
+            },
         ],
         memory=_booster_memory,
     ),
@@ -172,10 +204,38 @@ FAMILIES = [
         description="LightGBM gradient-boosted trees (early stopping on an inner split)",
         # known-good settings (AutoGluon's and FLAML's zero-shot starting points, adapted)
         portfolio=lambda task, n: [
-            {"n_estimators": 2000, "learning_rate": 0.02, "num_leaves": 63, "min_child_samples": 10, "colsample_bytree": 0.6},
-            {"n_estimators": 3000, "learning_rate": 0.05, "num_leaves": 128, "min_child_samples": 3, "colsample_bytree": 0.9, "subsample": 0.9, "early_stopping": True},
-            {"n_estimators": 3000, "learning_rate": 0.01, "num_leaves": 15, "min_child_samples": 20, "colsample_bytree": 0.5, "reg_lambda": 1.0},
-            {"n_estimators": 1000, "learning_rate": 0.03, "num_leaves": 255, "min_child_samples": 30, "subsample": 0.7, "colsample_bytree": 0.7},
+            {
+                "n_estimators": 2000,
+                "learning_rate": 0.02,
+                "num_leaves": 63,
+                "min_child_samples": 10,
+                "colsample_bytree": 0.6,
+            },
+            {
+                "n_estimators": 3000,
+                "learning_rate": 0.05,
+                "num_leaves": 128,
+                "min_child_samples": 3,
+                "colsample_bytree": 0.9,
+                "subsample": 0.9,
+                "early_stopping": True,
+            },
+            {
+                "n_estimators": 3000,
+                "learning_rate": 0.01,
+                "num_leaves": 15,
+                "min_child_samples": 20,
+                "colsample_bytree": 0.5,
+                "reg_lambda": 1.0,
+            },
+            {
+                "n_estimators": 1000,
+                "learning_rate": 0.03,
+                "num_leaves": 255,
+                "min_child_samples": 30,
+                "subsample": 0.7,
+                "colsample_bytree": 0.7,
+            },
         ],
         memory=_booster_memory,
     ),

@@ -53,8 +53,13 @@ FAMILIES = [
     Family(
         name="elastic_net",
         tasks=REGRESSION,
-        build=lambda p, ctx: ElasticNet(alpha=p["alpha"], l1_ratio=p["l1_ratio"], max_iter=5000, random_state=ctx.seed),
-        space=lambda task, n: {"alpha": Float(1e-4, 10.0, 0.01, log=True), "l1_ratio": Float(0.05, 0.95, 0.5)},
+        build=lambda p, ctx: ElasticNet(
+            alpha=p["alpha"], l1_ratio=p["l1_ratio"], max_iter=5000, random_state=ctx.seed
+        ),
+        space=lambda task, n: {
+            "alpha": Float(1e-4, 10.0, 0.01, log=True),
+            "l1_ratio": Float(0.05, 0.95, 0.5),
+        },
         cost=_linear_cost(1e-8),
         needs_scaling=True,
         description="least squares with L1 and L2 penalties",
@@ -74,9 +79,13 @@ FAMILIES = [
         name="sgd",
         tasks=ALL_TASKS,
         build=lambda p, ctx: (
-            scaled_target(SGDRegressor(alpha=p["alpha"], penalty=p["penalty"], random_state=ctx.seed))
+            scaled_target(
+                SGDRegressor(alpha=p["alpha"], penalty=p["penalty"], random_state=ctx.seed)
+            )
             if not ctx.kind.classification
-            else SGDClassifier(loss="log_loss", alpha=p["alpha"], penalty=p["penalty"], random_state=ctx.seed)
+            else SGDClassifier(
+                loss="log_loss", alpha=p["alpha"], penalty=p["penalty"], random_state=ctx.seed
+            )
         ),
         space=lambda task, n: {
             "alpha": Float(1e-6, 1e-1, 1e-4, log=True),

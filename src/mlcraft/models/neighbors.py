@@ -27,7 +27,10 @@ FAMILIES = [
         cost=lambda n, d: 0.05 + 1.2e-6 * n * d,
         needs_scaling=True,
         description="k-nearest neighbours",
-        portfolio=lambda task, n: [{"n_neighbors": 5, "weights": "uniform"}, {"n_neighbors": 25, "weights": "distance"}],
+        portfolio=lambda task, n: [
+            {"n_neighbors": 5, "weights": "uniform"},
+            {"n_neighbors": 25, "weights": "distance"},
+        ],
         memory=lambda n, d, p: 50e6 + 8.0 * n * d * 3,
     ),
 ]

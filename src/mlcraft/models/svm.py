@@ -13,9 +13,20 @@ KERNEL_MAX_ROWS = 20_000
 
 def _linear_svm(p, ctx):
     if not ctx.kind.classification:
-        return scaled_target(LinearSVR(C=p["C"], epsilon=0.0, loss="squared_epsilon_insensitive", dual="auto", max_iter=5000, random_state=ctx.seed))
+        return scaled_target(
+            LinearSVR(
+                C=p["C"],
+                epsilon=0.0,
+                loss="squared_epsilon_insensitive",
+                dual="auto",
+                max_iter=5000,
+                random_state=ctx.seed,
+            )
+        )
     # LinearSVC has no probabilities: Platt scaling on 3 internal folds gives them
-    return CalibratedClassifierCV(LinearSVC(C=p["C"], dual="auto", max_iter=5000, random_state=ctx.seed), cv=3)
+    return CalibratedClassifierCV(
+        LinearSVC(C=p["C"], dual="auto", max_iter=5000, random_state=ctx.seed), cv=3
+    )
 
 
 def _kernel_svm(p, ctx):
@@ -23,7 +34,9 @@ def _kernel_svm(p, ctx):
         inner = scaled_target(SVR(C=p["C"], gamma=p["gamma"], epsilon=0.1))
     else:
         # Platt scaling on internal folds (scikit-learn's replacement for SVC(probability=True))
-        inner = CalibratedClassifierCV(SVC(C=p["C"], gamma=p["gamma"], random_state=ctx.seed), cv=3, ensemble=False)
+        inner = CalibratedClassifierCV(
+            SVC(C=p["C"], gamma=p["gamma"], random_state=ctx.seed), cv=3, ensemble=False
+        )
     return Subsampled(inner, max_rows=KERNEL_MAX_ROWS, random_state=ctx.seed)
 
 

@@ -19,14 +19,18 @@ from mlcraft.tasks import get_kind
 
 def _decision_tree(p, ctx):
     cls = DecisionTreeRegressor if not ctx.kind.classification else DecisionTreeClassifier
-    return cls(max_depth=p["max_depth"], min_samples_leaf=p["min_samples_leaf"], random_state=ctx.seed)
+    return cls(
+        max_depth=p["max_depth"], min_samples_leaf=p["min_samples_leaf"], random_state=ctx.seed
+    )
 
 
 def _forest(regressor, classifier):
     def build(p, ctx):
         cls = regressor if not ctx.kind.classification else classifier
         max_features = p["max_features"]
-        if max_features == "auto":  # the usual defaults: a share of the features for regression, sqrt for classification
+        if (
+            max_features == "auto"
+        ):  # the usual defaults: a share of the features for regression, sqrt for classification
             max_features = 0.5 if not ctx.kind.classification else "sqrt"
         forest = cls(
             n_estimators=p["n_estimators"],
@@ -41,14 +45,22 @@ def _forest(regressor, classifier):
 
 
 def _forest_memory(n, d, p):
-    nodes = 2.0 * n / max(p.get("min_samples_leaf", 1), 1)  # a fully grown tree has about 2n/leaf nodes
+    nodes = (
+        2.0 * n / max(p.get("min_samples_leaf", 1), 1)
+    )  # a fully grown tree has about 2n/leaf nodes
     return 50e6 + 8.0 * n * d * 3 + p.get("n_estimators", 100) * nodes * 120
 
 
 def _forest_portfolio(task, n):
     if not get_kind(task).classification:
-        return [{"n_estimators": 300, "max_features": 0.5, "min_samples_leaf": 1}, {"n_estimators": 300, "max_features": 1.0, "min_samples_leaf": 2}]
-    return [{"n_estimators": 300, "max_features": "sqrt", "min_samples_leaf": 1}, {"n_estimators": 300, "max_features": 0.5, "min_samples_leaf": 3}]
+        return [
+            {"n_estimators": 300, "max_features": 0.5, "min_samples_leaf": 1},
+            {"n_estimators": 300, "max_features": 1.0, "min_samples_leaf": 2},
+        ]
+    return [
+        {"n_estimators": 300, "max_features": "sqrt", "min_samples_leaf": 1},
+        {"n_estimators": 300, "max_features": 0.5, "min_samples_leaf": 3},
+    ]
 
 
 def _forest_space(task, n):
@@ -63,7 +75,12 @@ def _adaboost(p, ctx):
     regression = not ctx.kind.classification
     booster = AdaBoostRegressor if regression else AdaBoostClassifier
     tree = DecisionTreeRegressor if regression else DecisionTreeClassifier
-    return booster(tree(max_depth=p["max_depth"]), n_estimators=p["n_estimators"], learning_rate=p["learning_rate"], random_state=ctx.seed)
+    return booster(
+        tree(max_depth=p["max_depth"]),
+        n_estimators=p["n_estimators"],
+        learning_rate=p["learning_rate"],
+        random_state=ctx.seed,
+    )
 
 
 FAMILIES = [
@@ -71,7 +88,10 @@ FAMILIES = [
         name="decision_tree",
         tasks=ALL_TASKS,
         build=_decision_tree,
-        space=lambda task, n: {"max_depth": Choice((None, 4, 8, 12, 16, 24), None), "min_samples_leaf": Int(1, 50, 5, log=True)},
+        space=lambda task, n: {
+            "max_depth": Choice((None, 4, 8, 12, 16, 24), None),
+            "min_samples_leaf": Int(1, 50, 5, log=True),
+        },
         cost=lambda n, d: 0.05 + 6e-8 * nlogn(n) * d,
         categorical="ordinal",
         description="a single decision tree (CART)",
@@ -106,7 +126,9 @@ FAMILIES = [
         build=_adaboost,
         space=lambda task, n: {
             "n_estimators": Int(25, 400, 50, log=True),
-            "learning_rate": Float(0.01, 2.0, 1.0 if get_kind(task).classification else 0.5, log=True),
+            "learning_rate": Float(
+                0.01, 2.0, 1.0 if get_kind(task).classification else 0.5, log=True
+            ),
             "max_depth": Int(1, 6, 3),
         },
         cost=lambda n, d: 0.05 + 50 * 1.2e-8 * nlogn(n) * d,

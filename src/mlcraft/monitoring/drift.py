@@ -22,6 +22,7 @@ from mlcraft.exceptions import ConfigError
 
 __all__ = ["MonitorSettings", "numeric_drift", "categorical_drift", "psi", "Check"]
 
+
 @dataclass(frozen=True)
 class MonitorSettings:
     """Alert thresholds of ``mlcraft monitor`` (every default lives here).
@@ -56,10 +57,16 @@ class MonitorSettings:
         names = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(section) - set(names))
         if unknown:
-            raise ConfigError(f"mlcraft.toml [monitor]: unknown setting(s) {', '.join(unknown)}; known: {', '.join(names)}")
+            raise ConfigError(
+                f"mlcraft.toml [monitor]: unknown setting(s) {', '.join(unknown)}; known: {', '.join(names)}"
+            )
         for key, value in section.items():
-            wanted = str if names[key].type == "str" else (int if names[key].type == "int" else float)
-            if wanted is not str and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            wanted = (
+                str if names[key].type == "str" else (int if names[key].type == "int" else float)
+            )
+            if wanted is not str and (
+                isinstance(value, bool) or not isinstance(value, (int, float))
+            ):
                 raise ConfigError(f"mlcraft.toml [monitor]: {key} = {value!r} must be a number")
             section[key] = wanted(value)
         return cls(**section)
@@ -81,36 +88,101 @@ class Check:
 
 def _missing(ref_missing: float, cur_missing: float, s: MonitorSettings) -> Check:
     increase = cur_missing - ref_missing
-    return Check("missing_rate", cur_missing, s.missing_increase, increase > s.missing_increase, f"{ref_missing:.1%} in training, {cur_missing:.1%} now")
+    return Check(
+        "missing_rate",
+        cur_missing,
+        s.missing_increase,
+        increase > s.missing_increase,
+        f"{ref_missing:.1%} in training, {cur_missing:.1%} now",
+    )
 
 
-def numeric_drift(ref: np.ndarray, cur: np.ndarray, s: MonitorSettings, *, psi_threshold: float | None = None) -> list[Check]:
+def numeric_drift(
+    ref: np.ndarray, cur: np.ndarray, s: MonitorSettings, *, psi_threshold: float | None = None
+) -> list[Check]:
     """Checks for one numeric column (NaN is missing)."""
     ref, cur = np.asarray(ref, dtype=float), np.asarray(cur, dtype=float)
     ref_ok, cur_ok = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
-    checks = [_missing(float(np.isnan(ref).mean()) if ref.size else 0.0, float(np.isnan(cur).mean()) if cur.size else 0.0, s)]
+    checks = [
+        _missing(
+            float(np.isnan(ref).mean()) if ref.size else 0.0,
+            float(np.isnan(cur).mean()) if cur.size else 0.0,
+            s,
+        )
+    ]
     if ref_ok.size < 2 or cur_ok.size < 2:
         return checks
     r_mean, r_std, c_mean, c_std = ref_ok.mean(), ref_ok.std(), cur_ok.mean(), cur_ok.std()
-    shift = abs(c_mean - r_mean) / r_std if r_std > 0 else (0.0 if c_mean == r_mean else float("inf"))
-    checks.append(Check("mean_shift", float(shift), s.mean_shift, shift > s.mean_shift, f"mean {r_mean:.6g} in training, {c_mean:.6g} now (in training standard deviations)"))
-    ratio = max(c_std, r_std) / min(c_std, r_std) if min(c_std, r_std) > 0 else (1.0 if c_std == r_std else float("inf"))
-    checks.append(Check("std_ratio", float(ratio), s.std_ratio, ratio > s.std_ratio, f"std {r_std:.6g} in training, {c_std:.6g} now"))
+    shift = (
+        abs(c_mean - r_mean) / r_std if r_std > 0 else (0.0 if c_mean == r_mean else float("inf"))
+    )
+    checks.append(
+        Check(
+            "mean_shift",
+            float(shift),
+            s.mean_shift,
+            shift > s.mean_shift,
+            f"mean {r_mean:.6g} in training, {c_mean:.6g} now (in training standard deviations)",
+        )
+    )
+    ratio = (
+        max(c_std, r_std) / min(c_std, r_std)
+        if min(c_std, r_std) > 0
+        else (1.0 if c_std == r_std else float("inf"))
+    )
+    checks.append(
+        Check(
+            "std_ratio",
+            float(ratio),
+            s.std_ratio,
+            ratio > s.std_ratio,
+            f"std {r_std:.6g} in training, {c_std:.6g} now",
+        )
+    )
     edges = quantile_edges(ref_ok, s.bins)
     value = psi(bin_shares(ref_ok, edges), bin_shares(cur_ok, edges))
     limit = s.psi if psi_threshold is None else psi_threshold
-    checks.append(Check("psi", value, limit, value > limit, f"{edges.size + 1} quantile bins of the training data"))
+    checks.append(
+        Check(
+            "psi",
+            value,
+            limit,
+            value > limit,
+            f"{edges.size + 1} quantile bins of the training data",
+        )
+    )
     ks = stats.ks_2samp(ref_ok, cur_ok)
     flagged = bool(ks.pvalue < s.ks_alpha and ks.statistic >= s.ks_statistic)
-    checks.append(Check("ks", float(ks.statistic), s.ks_statistic, flagged, f"Kolmogorov-Smirnov D={ks.statistic:.3f}, p={ks.pvalue:.2g} (flag: p<{s.ks_alpha} and D>={s.ks_statistic})"))
+    checks.append(
+        Check(
+            "ks",
+            float(ks.statistic),
+            s.ks_statistic,
+            flagged,
+            f"Kolmogorov-Smirnov D={ks.statistic:.3f}, p={ks.pvalue:.2g} (flag: p<{s.ks_alpha} and D>={s.ks_statistic})",
+        )
+    )
     return checks
 
 
-def categorical_drift(ref: np.ndarray, cur: np.ndarray, s: MonitorSettings, *, known: set[str] | None = None, psi_threshold: float | None = None) -> list[Check]:
+def categorical_drift(
+    ref: np.ndarray,
+    cur: np.ndarray,
+    s: MonitorSettings,
+    *,
+    known: set[str] | None = None,
+    psi_threshold: float | None = None,
+) -> list[Check]:
     """Checks for one categorical column (values as strings; None/NaN is missing)."""
     ref_missing = np.array([not isinstance(v, str) for v in ref], dtype=bool)
     cur_missing = np.array([not isinstance(v, str) for v in cur], dtype=bool)
-    checks = [_missing(float(ref_missing.mean()) if len(ref) else 0.0, float(cur_missing.mean()) if len(cur) else 0.0, s)]
+    checks = [
+        _missing(
+            float(ref_missing.mean()) if len(ref) else 0.0,
+            float(cur_missing.mean()) if len(cur) else 0.0,
+            s,
+        )
+    ]
     r, c = np.asarray(ref, dtype=object)[~ref_missing], np.asarray(cur, dtype=object)[~cur_missing]
     if r.size == 0 or c.size == 0:
         return checks
@@ -118,7 +190,16 @@ def categorical_drift(ref: np.ndarray, cur: np.ndarray, s: MonitorSettings, *, k
     new = [v for v in c.tolist() if v not in seen]
     share = len(new) / c.size
     examples = ", ".join(repr(v) for v in sorted(set(new))[:3])
-    checks.append(Check("new_categories", share, s.new_category_share, share > s.new_category_share, f"{len(set(new))} unseen categor{'y' if len(set(new)) == 1 else 'ies'}" + (f" ({examples})" if new else "")))
+    checks.append(
+        Check(
+            "new_categories",
+            share,
+            s.new_category_share,
+            share > s.new_category_share,
+            f"{len(set(new))} unseen categor{'y' if len(set(new)) == 1 else 'ies'}"
+            + (f" ({examples})" if new else ""),
+        )
+    )
     cats = sorted(set(r.tolist()) | set(c.tolist()))
     index = {v: i for i, v in enumerate(cats)}
     ref_counts = np.bincount([index[v] for v in r], minlength=len(cats))
@@ -130,5 +211,13 @@ def categorical_drift(ref: np.ndarray, cur: np.ndarray, s: MonitorSettings, *, k
         chi2, p, _, _ = stats.chi2_contingency(np.vstack([ref_counts, cur_counts]))
         v = float(np.sqrt(chi2 / (r.size + c.size)))
         flagged = bool(p < s.chi2_alpha and v >= s.cramers_v)
-        checks.append(Check("chi2", v, s.cramers_v, flagged, f"chi-squared={chi2:.3g}, p={p:.2g}, Cramér's V={v:.3f} (flag: p<{s.chi2_alpha} and V>={s.cramers_v})"))
+        checks.append(
+            Check(
+                "chi2",
+                v,
+                s.cramers_v,
+                flagged,
+                f"chi-squared={chi2:.3g}, p={p:.2g}, Cramér's V={v:.3f} (flag: p<{s.chi2_alpha} and V>={s.cramers_v})",
+            )
+        )
     return checks

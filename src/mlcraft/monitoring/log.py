@@ -20,7 +20,14 @@ from typing import Any
 from mlcraft import jsonsafe
 from mlcraft.database import Database
 
-__all__ = ["RequestRecord", "PredictionLog", "LogWriter", "LOG_QUEUE_SIZE", "LOG_BATCH_SIZE", "LOG_FLUSH_SECONDS"]
+__all__ = [
+    "RequestRecord",
+    "PredictionLog",
+    "LogWriter",
+    "LOG_QUEUE_SIZE",
+    "LOG_BATCH_SIZE",
+    "LOG_FLUSH_SECONDS",
+]
 
 LOG_QUEUE_SIZE = 10_000  # requests waiting to be written
 LOG_BATCH_SIZE = 256  # requests per transaction
@@ -39,7 +46,7 @@ class RequestRecord:
     latency_ms: float
     status: int
     error: str | None = None
-    inputs: Sequence[dict[str, Any]] | None = None
+    inputs: Iterable[dict[str, Any]] | None = None  # iterated once, by the writer
     predictions: Sequence[Any] | None = None
     proba: Sequence[dict[str, float]] | None = None
     flags: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
@@ -57,7 +64,9 @@ def _dumps(value: Any) -> str:
     (:func:`mlcraft.jsonsafe.scalar`: NumPy scalars as numbers, NaN and infinities as null, anything
     else that is not a plain JSON scalar as its string)."""
     if isinstance(value, dict):
-        if all(type(k) is str and type(v) in _PLAIN for k, v in value.items()):  # a JSON body's record: as it is
+        if all(
+            type(k) is str and type(v) in _PLAIN for k, v in value.items()
+        ):  # a JSON body's record: as it is
             try:
                 return json.dumps(value, allow_nan=False)
             except ValueError:  # NaN or an infinity: null, below
@@ -77,13 +86,35 @@ class PredictionLog:
         """Write ``records`` in one transaction; returns the number of requests written."""
         requests, rows = [], []
         for rec in records:
-            requests.append((rec.request_id, rec.ts, rec.endpoint, rec.model_version, rec.n_rows, rec.latency_ms, rec.status, rec.error))
+            requests.append(
+                (
+                    rec.request_id,
+                    rec.ts,
+                    rec.endpoint,
+                    rec.model_version,
+                    rec.n_rows,
+                    rec.latency_ms,
+                    rec.status,
+                    rec.error,
+                )
+            )
             if rec.predictions is None or rec.inputs is None:
                 continue
             for i, (inputs, pred) in enumerate(zip(rec.inputs, rec.predictions)):
                 proba = None if rec.proba is None else _dumps(rec.proba[i])
                 flags = jsonsafe.dumps(rec.flags[i]) if i in rec.flags else None
-                rows.append((rec.request_id, i, rec.ts, rec.model_version, _dumps(inputs), _dumps(pred), proba, flags))
+                rows.append(
+                    (
+                        rec.request_id,
+                        i,
+                        rec.ts,
+                        rec.model_version,
+                        _dumps(inputs),
+                        _dumps(pred),
+                        proba,
+                        flags,
+                    )
+                )
         with self.db.transaction(write=True, conn=conn) as cur:
             cur.executemany(
                 "INSERT INTO requests (request_id, ts, endpoint, model_version, n_rows, latency_ms, status, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -113,7 +144,10 @@ class PredictionLog:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ", ".join("?" * len(chunk))
-            for rid, i in self.db.query(f"SELECT request_id, row_index FROM predictions WHERE request_id IN ({marks})", chunk):
+            for rid, i in self.db.query(
+                f"SELECT request_id, row_index FROM predictions WHERE request_id IN ({marks})",
+                chunk,
+            ):
                 found.add((rid, int(i)))
         return found
 
@@ -128,7 +162,9 @@ class PredictionLog:
             out += [(r, int(i), v) for r, i, v in self.db.query(sql, [column, column, *chunk])]
         return out
 
-    def predictions(self, since: float, until: float | None = None, limit: int | None = None) -> list[tuple]:
+    def predictions(
+        self, since: float, until: float | None = None, limit: int | None = None
+    ) -> list[tuple]:
         """``(ts, model_version, inputs, prediction, proba, flags, label)`` rows, newest last."""
         sql = (
             "SELECT p.ts, p.model_version, p.inputs, p.prediction, p.proba, p.flags, l.label FROM predictions p "
@@ -170,7 +206,14 @@ class LogWriter:
         The longest a record waits for a batch to fill.
     """
 
-    def __init__(self, log: PredictionLog, *, max_queue: int = LOG_QUEUE_SIZE, batch_size: int = LOG_BATCH_SIZE, flush_seconds: float = LOG_FLUSH_SECONDS):
+    def __init__(
+        self,
+        log: PredictionLog,
+        *,
+        max_queue: int = LOG_QUEUE_SIZE,
+        batch_size: int = LOG_BATCH_SIZE,
+        flush_seconds: float = LOG_FLUSH_SECONDS,
+    ):
         self.log = log
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds

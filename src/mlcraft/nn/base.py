@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import warnings
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import torch
@@ -37,7 +37,9 @@ class DivergenceWarning(ConvergenceWarning):
 
 
 def _sgd(params, est, nesterov=False, momentum=True):
-    return torch.optim.SGD(params, lr=est.learning_rate, momentum=est.momentum if momentum else 0.0, nesterov=nesterov)
+    return torch.optim.SGD(
+        params, lr=est.learning_rate, momentum=est.momentum if momentum else 0.0, nesterov=nesterov
+    )
 
 
 OPTIMIZERS = {
@@ -45,10 +47,14 @@ OPTIMIZERS = {
     "momentum": lambda p, est: _sgd(p, est),
     "nesterov": lambda p, est: _sgd(p, est, nesterov=True),
     "adagrad": lambda p, est: torch.optim.Adagrad(p, lr=est.learning_rate),
-    "rmsprop": lambda p, est: torch.optim.RMSprop(p, lr=est.learning_rate, alpha=0.9),  # the book's rho=0.9
+    "rmsprop": lambda p, est: torch.optim.RMSprop(
+        p, lr=est.learning_rate, alpha=0.9
+    ),  # the book's rho=0.9
     "adam": lambda p, est: torch.optim.Adam(p, lr=est.learning_rate),
     "nadam": lambda p, est: torch.optim.NAdam(p, lr=est.learning_rate),
-    "adamw": lambda p, est: torch.optim.AdamW(p, lr=est.learning_rate, weight_decay=est.weight_decay),
+    "adamw": lambda p, est: torch.optim.AdamW(
+        p, lr=est.learning_rate, weight_decay=est.weight_decay
+    ),
 }
 
 
@@ -74,6 +80,14 @@ def _threads(n: int | None):
         torch.set_num_threads(before)
 
 
+@overload
+def _tensor(array: np.ndarray, device: torch.device, dtype=None) -> torch.Tensor: ...
+
+
+@overload
+def _tensor(array: None, device: torch.device, dtype=None) -> None: ...
+
+
 def _tensor(array: np.ndarray | None, device: torch.device, dtype=None) -> torch.Tensor | None:
     if array is None:
         return None
@@ -92,20 +106,32 @@ class BaseNetwork(BaseEstimator):
     def _resolve(self) -> dict[str, Any]:
         """Choices left to mlcraft ("auto", self-normalising), resolved and recorded in ``config_``."""
         snn = bool(self.self_normalizing)
-        hidden = tuple(int(h) for h in np.atleast_1d(self.hidden_layer_sizes)) if self.hidden_layer_sizes is not None else ()
+        hidden = (
+            tuple(int(h) for h in np.atleast_1d(self.hidden_layer_sizes))
+            if self.hidden_layer_sizes is not None
+            else ()
+        )
         activation = "selu" if snn else self.activation
         initializer = "lecun_normal" if snn else self.initializer
         if activation not in modules.ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(modules.ACTIVATIONS)}, got {activation!r}")
+            raise ValueError(
+                f"activation must be one of {sorted(modules.ACTIVATIONS)}, got {activation!r}"
+            )
         if initializer not in modules.INITIALIZERS:
-            raise ValueError(f"initializer must be one of {sorted(modules.INITIALIZERS)}, got {initializer!r}")
+            raise ValueError(
+                f"initializer must be one of {sorted(modules.INITIALIZERS)}, got {initializer!r}"
+            )
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
+            raise ValueError(
+                f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}"
+            )
         if not 0 <= float(self.dropout) < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if any(h < 1 for h in hidden) or int(self.batch_size) < 1 or int(self.max_epochs) < 1:
             raise ValueError("hidden_layer_sizes, batch_size and max_epochs must be positive")
-        batch_norm = (len(hidden) >= DEEP_LAYERS) if self.batch_norm == "auto" else bool(self.batch_norm)
+        batch_norm = (
+            (len(hidden) >= DEEP_LAYERS) if self.batch_norm == "auto" else bool(self.batch_norm)
+        )
         return {
             "hidden_layer_sizes": list(hidden),
             "activation": activation,
@@ -115,17 +141,21 @@ class BaseNetwork(BaseEstimator):
             "dropout": float(self.dropout),
             "dropout_kind": "alpha" if activation == "selu" else "standard",
             "optimizer": self.optimizer,
-            "schedule": self.schedule if isinstance(self.schedule, str) or self.schedule is None else repr(self.schedule),
+            "schedule": self.schedule
+            if isinstance(self.schedule, str) or self.schedule is None
+            else repr(self.schedule),
             "scale_inputs": self._scales_inputs(),
         }
 
     def _device(self) -> torch.device:
-        """"auto": the first CUDA GPU when torch sees one, else the CPU."""
+        """ "auto": the first CUDA GPU when torch sees one, else the CPU."""
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         device = torch.device(self.device)
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device={self.device!r} but torch sees no CUDA GPU here; use device='auto' or 'cpu'")
+            raise ValueError(
+                f"device={self.device!r} but torch sees no CUDA GPU here; use device='auto' or 'cpu'"
+            )
         return device
 
     # -- building -------------------------------------------------------------------------------------
@@ -135,25 +165,42 @@ class BaseNetwork(BaseEstimator):
             if n - 1 <= self.max_onehot_categories:
                 widths.append(None)
             else:
-                widths.append(int(self.embedding_dim) if self.embedding_dim is not None else modules.embedding_width(n))
+                widths.append(
+                    int(self.embedding_dim)
+                    if self.embedding_dim is not None
+                    else modules.embedding_width(n)
+                )
         return widths
 
     def _stack(self, n_in: int, cfg: dict[str, Any]) -> modules.DenseStack:
         return modules.DenseStack(
-            n_in, cfg["hidden_layer_sizes"], activation=cfg["activation"], batch_norm=cfg["batch_norm"],
-            layer_norm=cfg["layer_norm"], dropout=cfg["dropout"], alpha_dropout=cfg["dropout_kind"] == "alpha",
+            n_in,
+            cfg["hidden_layer_sizes"],
+            activation=cfg["activation"],
+            batch_norm=cfg["batch_norm"],
+            layer_norm=cfg["layer_norm"],
+            dropout=cfg["dropout"],
+            alpha_dropout=cfg["dropout_kind"] == "alpha",
         )
 
     def _make_net(self, n_out: int, cfg: dict[str, Any]) -> torch.nn.Module:
-        encoder = modules.InputEncoder(len(self._input.numeric), self._input.cardinalities, self._embedding_widths())
+        encoder = modules.InputEncoder(
+            len(self._input.numeric), self._input.cardinalities, self._embedding_widths()
+        )
         return modules.MLPNet(encoder, self._stack(encoder.out_features, cfg), n_out)
 
     def _record_inputs(self, cfg: dict[str, Any]) -> None:
         names = getattr(self, "feature_names_in_", None)
         cfg["categorical"] = [
-            {"column": str(names[j]) if names is not None else int(j), "categories": n - 1,
-             "encoding": "one-hot" if w is None else "embedding", "width": n if w is None else w}
-            for j, n, w in zip(self._input.categorical, self._input.cardinalities, self._embedding_widths())
+            {
+                "column": str(names[j]) if names is not None else int(j),
+                "categories": n - 1,
+                "encoding": "one-hot" if w is None else "embedding",
+                "width": n if w is None else w,
+            }
+            for j, n, w in zip(
+                self._input.categorical, self._input.cardinalities, self._embedding_widths()
+            )
         ]
 
     def _setup(self, n_out: int, device: torch.device) -> None:
@@ -171,9 +218,13 @@ class BaseNetwork(BaseEstimator):
     def _callbacks(self, has_validation: bool, *, full: bool) -> list:
         cbs: list = [History(self.history_)]
         if full and self.early_stopping:
-            cbs.append(EarlyStopping("val_loss" if has_validation else "loss", patience=int(self.patience)))
+            cbs.append(
+                EarlyStopping("val_loss" if has_validation else "loss", patience=int(self.patience))
+            )
         if full and self.checkpoint_path is not None:
-            cbs.append(ModelCheckpoint(self.checkpoint_path, "val_loss" if has_validation else "loss"))
+            cbs.append(
+                ModelCheckpoint(self.checkpoint_path, "val_loss" if has_validation else "loss")
+            )
         if self.tensorboard_dir is not None:
             cbs.append(TensorBoard(self.tensorboard_dir))
         if self.verbose:
@@ -182,14 +233,28 @@ class BaseNetwork(BaseEstimator):
 
     def _trainer(self, callbacks) -> Trainer:
         return Trainer(
-            self.module_, self._optimizer, self._loss_fn(), metric=self._metric(), batch_size=int(self.batch_size),
-            generator=self._generator, clip_value=self.clip_value, clip_norm=self.clip_norm, max_norm=self.max_norm,
-            l1=float(self.l1), l2=float(self.l2), callbacks=callbacks,
+            self.module_,
+            self._optimizer,
+            self._loss_fn(),
+            metric=self._metric(),
+            batch_size=int(self.batch_size),
+            generator=self._generator,
+            clip_value=self.clip_value,
+            clip_norm=self.clip_norm,
+            max_norm=self.max_norm,
+            l1=float(self.l1),
+            l2=float(self.l2),
+            callbacks=callbacks,
         )
 
     # -- fitting --------------------------------------------------------------------------------------
     def _batches(self, numeric, codes, y, w, device) -> Batches:
-        return Batches(_tensor(numeric, device), _tensor(codes, device), _tensor(y, device, self._target_dtype()), _tensor(w, device))
+        return Batches(
+            _tensor(numeric, device),
+            _tensor(codes, device),
+            _tensor(y, device, self._target_dtype()),
+            _tensor(w, device),
+        )
 
     def _split(self, numeric, codes, y, w, y_raw, seed) -> tuple[tuple, tuple | None]:
         n = len(numeric)
@@ -198,11 +263,15 @@ class BaseNetwork(BaseEstimator):
             return (numeric, codes, y, w), None
         idx = np.arange(n)
         try:
-            tr, va = train_test_split(idx, test_size=n_val, random_state=seed, stratify=self._stratify(y_raw))
+            tr, va = train_test_split(
+                idx, test_size=n_val, random_state=seed, stratify=self._stratify(y_raw)
+            )
         except ValueError:
             tr, va = train_test_split(idx, test_size=n_val, random_state=seed)
         pick = lambda a, i: None if a is None else a[i]  # noqa: E731
-        return tuple(pick(a, tr) for a in (numeric, codes, y, w)), tuple(pick(a, va) for a in (numeric, codes, y, w))
+        return tuple(pick(a, tr) for a in (numeric, codes, y, w)), tuple(
+            pick(a, va) for a in (numeric, codes, y, w)
+        )
 
     def _stratify(self, y_raw):
         return None
@@ -231,7 +300,9 @@ class BaseNetwork(BaseEstimator):
             train_b = self._batches(*train, device)
             valid_b = self._batches(*valid, device) if valid is not None else None
             trainer = self._trainer(self._callbacks(valid_b is not None, full=True))
-            reason = trainer.run(train_b, valid_b, epochs=int(self.max_epochs), schedule=get_schedule(self.schedule))
+            reason = trainer.run(
+                train_b, valid_b, epochs=int(self.max_epochs), schedule=get_schedule(self.schedule)
+            )
         self._finish(trainer, reason, valid_b if valid_b is not None else train_b)
         return self
 
@@ -246,19 +317,25 @@ class BaseNetwork(BaseEstimator):
         target = self._encode_target(y_raw, reset=first, **kwargs)
         w = self._weights(y_raw, sample_weight, numeric)
         device = self._device()
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max)) + (0 if first else self.n_iter_)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max)) + (
+            0 if first else self.n_iter_
+        )
         with _threads(self.num_threads), _seeded(seed, device):
             if first:
                 self._setup(self._n_out, device)
             if getattr(self, "_optimizer", None) is None:
                 self._optimizer = OPTIMIZERS[self.optimizer](self.module_.parameters(), self)
-            for group in self._optimizer.param_groups:  # a schedule in fit may have left it elsewhere
+            for (
+                group
+            ) in self._optimizer.param_groups:  # a schedule in fit may have left it elsewhere
                 group["lr"] = float(self.learning_rate)
             self.module_.to(device)
             self._generator = torch.Generator().manual_seed(seed)
             data = self._batches(numeric, codes, target, w, device)
             trainer = self._trainer(self._callbacks(False, full=False))
-            reason = trainer.run(data, None, epochs=1, schedule=Constant(), first_epoch=self.n_iter_ + 1)
+            reason = trainer.run(
+                data, None, epochs=1, schedule=Constant(), first_epoch=self.n_iter_ + 1
+            )
         self._finish(trainer, reason, data)
         return self
 
@@ -297,21 +374,34 @@ class BaseNetwork(BaseEstimator):
         forward = net.auxiliary if head == "aux" else net.forward
         samples = int(mc_samples) if mc_samples else 0
         if samples > 1 and not modules.dropout_layers(net):
-            warnings.warn("mc_samples without dropout: every pass gives the same output (set dropout > 0)", UserWarning, stacklevel=3)
+            warnings.warn(
+                "mc_samples without dropout: every pass gives the same output (set dropout > 0)",
+                UserWarning,
+                stacklevel=3,
+            )
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         with torch.no_grad(), _threads(self.num_threads), _seeded(seed, device):
             net.eval()
             for layer in modules.dropout_layers(net) if samples > 1 else ():
                 layer.train()
-            runs = [self._forward_chunks(forward, numeric, codes, device) for _ in range(max(samples, 1))]
+            runs = [
+                self._forward_chunks(forward, numeric, codes, device)
+                for _ in range(max(samples, 1))
+            ]
         return np.stack(runs) if samples > 1 else runs[0]
 
     def _forward_chunks(self, forward, numeric, codes, device) -> np.ndarray:
         dtype = next(forward.__self__.parameters()).dtype
         out = []
         for start in range(0, len(numeric), EVAL_BATCH):
-            num = torch.from_numpy(numeric[start : start + EVAL_BATCH]).to(device=device, dtype=dtype)
-            cod = None if codes is None else torch.from_numpy(codes[start : start + EVAL_BATCH]).to(device)
+            num = torch.from_numpy(numeric[start : start + EVAL_BATCH]).to(
+                device=device, dtype=dtype
+            )
+            cod = (
+                None
+                if codes is None
+                else torch.from_numpy(codes[start : start + EVAL_BATCH]).to(device)
+            )
             out.append(forward(num, cod).double().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self._n_out))
 

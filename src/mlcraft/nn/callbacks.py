@@ -62,7 +62,13 @@ class EarlyStopping(Callback):
         At the end of training, load the weights of the best epoch.
     """
 
-    def __init__(self, monitor: str = "val_loss", patience: int = 10, min_delta: float = 0.0, restore_best_weights: bool = True):
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 10,
+        min_delta: float = 0.0,
+        restore_best_weights: bool = True,
+    ):
         self.monitor = monitor
         self.patience = patience
         self.min_delta = min_delta
@@ -85,7 +91,9 @@ class EarlyStopping(Callback):
             return
         self.wait += 1
         if self.wait >= self.patience:
-            self.trainer.stop(f"early stopping: no improvement of {self.monitor} for {self.patience} epochs")
+            self.trainer.stop(
+                f"early stopping: no improvement of {self.monitor} for {self.patience} epochs"
+            )
 
     def on_train_end(self, logs):
         if self.restore_best_weights and self.best_state is not None:
@@ -100,7 +108,9 @@ class ModelCheckpoint(Callback):
     half-written checkpoint. It holds ``state_dict``, ``epoch`` and the monitored ``value``.
     """
 
-    def __init__(self, path: str | os.PathLike[str], monitor: str = "val_loss", save_best_only: bool = True):
+    def __init__(
+        self, path: str | os.PathLike[str], monitor: str = "val_loss", save_best_only: bool = True
+    ):
         self.path = path
         self.monitor = monitor
         self.save_best_only = save_best_only
@@ -117,7 +127,9 @@ class ModelCheckpoint(Callback):
 
         state = {k: v.detach().cpu() for k, v in self.trainer.net.state_dict().items()}
         with atomic_path(self.path) as tmp:
-            torch.save({"state_dict": state, "epoch": epoch, "monitor": self.monitor, "value": value}, tmp)
+            torch.save(
+                {"state_dict": state, "epoch": epoch, "monitor": self.monitor, "value": value}, tmp
+            )
 
 
 class TensorBoard(Callback):
@@ -140,7 +152,11 @@ class TensorBoard(Callback):
         for key, value in logs.items():
             if key == "epoch" or not isinstance(value, (int, float)):
                 continue
-            tag = f"{key[4:]}/validation" if key.startswith("val_") else (f"{key}/train" if key != "lr" else "learning_rate")
+            tag = (
+                f"{key[4:]}/validation"
+                if key.startswith("val_")
+                else (f"{key}/train" if key != "lr" else "learning_rate")
+            )
             self.writer.add_scalar(tag, value, epoch)
 
     def on_train_end(self, logs):
@@ -166,16 +182,28 @@ class ProgressBar(Callback):
         self.every = every
 
     def on_train_begin(self, logs):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.progress = Progress(
-            TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[info]}"), transient=True,
+            TextColumn("epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"),
+            transient=True,
         )
         self.progress.start()
 
     def on_epoch_begin(self, epoch, logs):
-        self.task = self.progress.add_task("", total=self.trainer.steps_per_epoch, epoch=epoch, info="")
+        self.task = self.progress.add_task(
+            "", total=self.trainer.steps_per_epoch, epoch=epoch, info=""
+        )
 
     def on_batch_end(self, batch, logs):
         if batch % self.every == 0 or batch == self.trainer.steps_per_epoch:
@@ -183,9 +211,10 @@ class ProgressBar(Callback):
 
     def on_epoch_end(self, epoch, logs):
         self.progress.remove_task(self.task)
-        shown = "  ".join(f"{k} {v:.4g}" for k, v in logs.items() if k not in ("epoch",) and isinstance(v, float))
+        shown = "  ".join(
+            f"{k} {v:.4g}" for k, v in logs.items() if k not in ("epoch",) and isinstance(v, float)
+        )
         self.progress.console.print(f"epoch {epoch}: {shown}")
 
     def on_train_end(self, logs):
         self.progress.stop()
-

@@ -34,8 +34,15 @@ def input_error(exc: Exception) -> InvalidInputError:
 class NetworkInput:
     """What fit learned about the input columns, and the conversion of new rows."""
 
-    def __init__(self, categorical: list[int], numeric: list[int], categories: list[Any], scale: bool):
-        self.categorical, self.numeric, self.categories, self.scale = categorical, numeric, categories, scale
+    def __init__(
+        self, categorical: list[int], numeric: list[int], categories: list[Any], scale: bool
+    ):
+        self.categorical, self.numeric, self.categories, self.scale = (
+            categorical,
+            numeric,
+            categories,
+            scale,
+        )
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
 
@@ -70,7 +77,9 @@ def _category_columns(est, X) -> list[int]:
         return []
     if isinstance(spec, str):
         if spec != "from_dtype":
-            raise ValueError(f"categorical_features must be 'from_dtype', None, indices or a mask, got {spec!r}")
+            raise ValueError(
+                f"categorical_features must be 'from_dtype', None, indices or a mask, got {spec!r}"
+            )
         if isinstance(X, pd.DataFrame):
             return [j for j, dt in enumerate(X.dtypes) if isinstance(dt, pd.CategoricalDtype)]
         return []
@@ -96,14 +105,21 @@ def _as_codes(X, columns: list[int], categories: list[Any] | None):
     return X
 
 
-def encode_inputs(est, X, y=None, *, reset: bool, y_numeric: bool = False, multi_output: bool = True):
+def encode_inputs(
+    est, X, y=None, *, reset: bool, y_numeric: bool = False, multi_output: bool = True
+):
     """Validate ``X`` (and ``y``) with scikit-learn's rules; return (numeric, codes[, y]).
 
     On ``reset`` the column roles, categories and scaling are learned and kept in ``est._input``.
     """
     if reset:
         columns = _category_columns(est, X)
-        categories = [list(X.iloc[:, j].cat.categories) if isinstance(X, pd.DataFrame) and isinstance(X.iloc[:, j].dtype, pd.CategoricalDtype) else None for j in columns]
+        categories = [
+            list(X.iloc[:, j].cat.categories)
+            if isinstance(X, pd.DataFrame) and isinstance(X.iloc[:, j].dtype, pd.CategoricalDtype)
+            else None
+            for j in columns
+        ]
     else:
         columns = est._input.categorical
         categories = est._input.categories
@@ -112,7 +128,15 @@ def encode_inputs(est, X, y=None, *, reset: bool, y_numeric: bool = False, multi
         if y is None and not reset:
             Xv = validate_data(est, frame, reset=False, dtype=[np.float32, np.float64])
         else:
-            Xv, y = validate_data(est, frame, y, reset=reset, dtype=[np.float32, np.float64], y_numeric=y_numeric, multi_output=multi_output)
+            Xv, y = validate_data(
+                est,
+                frame,
+                y,
+                reset=reset,
+                dtype=[np.float32, np.float64],
+                y_numeric=y_numeric,
+                multi_output=multi_output,
+            )
     except ValueError as exc:
         raise input_error(exc) from exc
     if reset:
@@ -123,7 +147,9 @@ def encode_inputs(est, X, y=None, *, reset: bool, y_numeric: bool = False, multi
 
 def _learn_columns(est, Xv: np.ndarray, columns: list[int], categories: list[Any]) -> None:
     if any(j < 0 or j >= Xv.shape[1] for j in columns):
-        raise InvalidInputError(f"categorical_features {columns} out of range for {Xv.shape[1]} columns")
+        raise InvalidInputError(
+            f"categorical_features {columns} out of range for {Xv.shape[1]} columns"
+        )
     learned = []
     for k, j in enumerate(columns):
         if categories[k] is not None:
@@ -132,7 +158,9 @@ def _learn_columns(est, Xv: np.ndarray, columns: list[int], categories: list[Any
         col = Xv[:, j]
         valid = col[col >= 0]
         if np.any(valid != np.round(valid)):
-            raise InvalidInputError(f"categorical column {j} holds non-integer values; pass integer codes (0, 1, 2...) or a 'category' column")
+            raise InvalidInputError(
+                f"categorical column {j} holds non-integer values; pass integer codes (0, 1, 2...) or a 'category' column"
+            )
         learned.append(int(valid.max()) + 1 if valid.size else 1)
     numeric = [j for j in range(Xv.shape[1]) if j not in set(columns)]
     est._input = NetworkInput(list(columns), numeric, learned, scale=est._scales_inputs())

@@ -13,17 +13,22 @@ from __future__ import annotations
 import numpy as np
 
 from mlcraft.nn import _docs
-from mlcraft.nn.params import keyword_init
 from mlcraft.nn.modules import InputEncoder, WideAndDeepNet
+from mlcraft.nn.params import keyword_init
 from mlcraft.nn.tasks import Classification, Regression
 
 __all__ = ["MLPRegressor", "MLPClassifier", "WideAndDeepRegressor", "WideAndDeepClassifier"]
 
 
-WIDE_AND_DEEP = dict(wide_features=None, deep_features=None, auxiliary_output=False, loss_weights=(0.9, 0.1))
+WIDE_AND_DEEP = dict(
+    wide_features=None, deep_features=None, auxiliary_output=False, loss_weights=(0.9, 0.1)
+)
+
 
 class _WideAndDeep:
     """The wide & deep network in place of the plain MLP (mixed into the two wide & deep estimators)."""
+
+    n_features_in_: int  # set by fit, in the estimator this is mixed into
 
     def _columns(self, spec, name: str) -> list[int]:
         n = self.n_features_in_
@@ -47,16 +52,32 @@ class _WideAndDeep:
             raise ValueError("loss_weights must be (main, auxiliary)")
         cat, num = self._input.categorical, self._input.numeric
         cards, widths = self._input.cardinalities, self._embedding_widths()
-        wide, deep = self._columns(self.wide_features, "wide_features"), self._columns(self.deep_features, "deep_features")
+        wide, deep = (
+            self._columns(self.wide_features, "wide_features"),
+            self._columns(self.deep_features, "deep_features"),
+        )
         deep_codes = [cat.index(j) for j in deep if j in cat]
         wide_codes = [cat.index(j) for j in wide if j in cat]
-        deep_encoder = InputEncoder(sum(j in num for j in deep), [cards[k] for k in deep_codes], [widths[k] for k in deep_codes])
-        wide_encoder = InputEncoder(sum(j in num for j in wide), [cards[k] for k in wide_codes], [None] * len(wide_codes))
-        cfg.update(wide_features=wide, deep_features=deep, auxiliary_output=bool(self.auxiliary_output))
+        deep_encoder = InputEncoder(
+            sum(j in num for j in deep),
+            [cards[k] for k in deep_codes],
+            [widths[k] for k in deep_codes],
+        )
+        wide_encoder = InputEncoder(
+            sum(j in num for j in wide), [cards[k] for k in wide_codes], [None] * len(wide_codes)
+        )
+        cfg.update(
+            wide_features=wide, deep_features=deep, auxiliary_output=bool(self.auxiliary_output)
+        )
         return WideAndDeepNet(
-            deep_encoder, wide_encoder, self._stack(deep_encoder.out_features, cfg), n_out,
-            deep_numeric=[num.index(j) for j in deep if j in num], deep_codes=deep_codes,
-            wide_numeric=[num.index(j) for j in wide if j in num], wide_codes=wide_codes,
+            deep_encoder,
+            wide_encoder,
+            self._stack(deep_encoder.out_features, cfg),
+            n_out,
+            deep_numeric=[num.index(j) for j in deep if j in num],
+            deep_codes=deep_codes,
+            wide_numeric=[num.index(j) for j in wide if j in num],
+            wide_codes=wide_codes,
             auxiliary=bool(self.auxiliary_output),
         )
 

@@ -56,7 +56,16 @@ def _batch_indices(n: int, batch_size: int, generator: torch.Generator):
             yield perm[start : start + batch_size]
 
 
-def find_learning_rate(estimator, X, y, *, min_rate: float = 1e-6, max_rate: float = 10.0, steps: int = 200, sample_weight=None) -> LRFinderResult:
+def find_learning_rate(
+    estimator,
+    X,
+    y,
+    *,
+    min_rate: float = 1e-6,
+    max_rate: float = 10.0,
+    steps: int = 200,
+    sample_weight=None,
+) -> LRFinderResult:
     """Run the learning-rate finder on a fresh clone of ``estimator`` (which is left untouched).
 
     Parameters
@@ -67,7 +76,13 @@ def find_learning_rate(estimator, X, y, *, min_rate: float = 1e-6, max_rate: flo
     min_rate, max_rate : float
         The range of rates, grown exponentially over ``steps`` batches.
     """
-    est = clone(estimator).set_params(schedule=None, early_stopping=False, callbacks=None, checkpoint_path=None, tensorboard_dir=None)
+    est = clone(estimator).set_params(
+        schedule=None,
+        early_stopping=False,
+        callbacks=None,
+        checkpoint_path=None,
+        tensorboard_dir=None,
+    )
     numeric, codes, y_raw = encode_inputs(est, X, y, reset=True, **est._y_options())
     target = est._encode_target(y_raw, reset=True)
     w = est._weights(y_raw, sample_weight, numeric)
@@ -83,7 +98,9 @@ def find_learning_rate(estimator, X, y, *, min_rate: float = 1e-6, max_rate: flo
         trainer = est._trainer([])
         est.module_.train()
         avg, best = 0.0, math.inf
-        for i, (rate, idx) in enumerate(zip(rates, _batch_indices(len(data), int(est.batch_size), generator)), start=1):
+        for i, (rate, idx) in enumerate(
+            zip(rates, _batch_indices(len(data), int(est.batch_size), generator)), start=1
+        ):
             for group in est._optimizer.param_groups:
                 group["lr"] = float(rate)
             loss, _ = trainer.step(*data.take(idx.to(device)))
@@ -97,7 +114,11 @@ def find_learning_rate(estimator, X, y, *, min_rate: float = 1e-6, max_rate: flo
             if smoothed > BLOW_UP * best:
                 break
     if not losses:
-        raise ValueError("the loss was not finite even at min_rate; check the data or lower min_rate")
+        raise ValueError(
+            "the loss was not finite even at min_rate; check the data or lower min_rate"
+        )
     rates = rates[: len(losses)]
     turning = float(rates[int(np.argmin(losses))])
-    return LRFinderResult(rates, np.asarray(losses), turning, max(turning / BELOW_TURNING_POINT, float(min_rate)))
+    return LRFinderResult(
+        rates, np.asarray(losses), turning, max(turning / BELOW_TURNING_POINT, float(min_rate))
+    )

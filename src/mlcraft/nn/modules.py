@@ -8,7 +8,7 @@ dropout or alpha dropout (for SELU), and a max-norm constraint applied after eac
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -30,7 +30,7 @@ __all__ = [
 LEAKY_SLOPE = 0.2  # the book's leaky ReLU alpha
 EMBEDDING_MAX_WIDTH = 600
 
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
     "leaky_relu": lambda: nn.LeakyReLU(LEAKY_SLOPE),
     "prelu": nn.PReLU,
@@ -73,21 +73,30 @@ class InputEncoder(nn.Module):
         Per categorical column, an embedding width, or None for one-hot.
     """
 
-    def __init__(self, n_numeric: int, cardinalities: Sequence[int] = (), widths: Sequence[int | None] = ()):
+    def __init__(
+        self, n_numeric: int, cardinalities: Sequence[int] = (), widths: Sequence[int | None] = ()
+    ):
         super().__init__()
         self.n_numeric = n_numeric
         self.cardinalities = list(cardinalities)
         self.onehot = [j for j, w in enumerate(widths) if w is None]
-        self.embedded = [j for j, w in enumerate(widths) if w is not None]
-        self.embeddings = nn.ModuleList(nn.Embedding(self.cardinalities[j], widths[j]) for j in self.embedded)
-        self.out_features = n_numeric + sum(self.cardinalities[j] for j in self.onehot) + sum(widths[j] for j in self.embedded)
+        embedded = {j: w for j, w in enumerate(widths) if w is not None}
+        self.embedded = list(embedded)
+        self.embeddings = nn.ModuleList(
+            nn.Embedding(self.cardinalities[j], w) for j, w in embedded.items()
+        )
+        self.out_features = (
+            n_numeric + sum(self.cardinalities[j] for j in self.onehot) + sum(embedded.values())
+        )
 
     def forward(self, numeric: torch.Tensor, codes: torch.Tensor | None = None) -> torch.Tensor:
         if codes is None or not self.cardinalities:
             return numeric
         parts = [numeric] if self.n_numeric else []
         for j in self.onehot:
-            parts.append(nn.functional.one_hot(codes[:, j], self.cardinalities[j]).to(numeric.dtype))
+            parts.append(
+                nn.functional.one_hot(codes[:, j], self.cardinalities[j]).to(numeric.dtype)
+            )
         for emb, j in zip(self.embeddings, self.embedded):
             parts.append(emb(codes[:, j]))
         return torch.cat(parts, dim=1)
@@ -143,6 +152,12 @@ class WideAndDeepNet(nn.Module):
     the deep path alone regularises it: the loss is ``w_main * main + w_aux * aux``.
     """
 
+    # column indices, registered as buffers in __init__ (so that they follow the module's device)
+    deep_numeric: torch.Tensor
+    deep_codes: torch.Tensor
+    wide_numeric: torch.Tensor
+    wide_codes: torch.Tensor
+
     def __init__(
         self,
         deep_encoder: InputEncoder,
@@ -158,8 +173,15 @@ class WideAndDeepNet(nn.Module):
     ):
         super().__init__()
         self.deep_encoder, self.wide_encoder, self.stack = deep_encoder, wide_encoder, stack
-        for name, idx in (("deep_numeric", deep_numeric), ("deep_codes", deep_codes), ("wide_numeric", wide_numeric), ("wide_codes", wide_codes)):
-            self.register_buffer(name, torch.as_tensor(list(idx), dtype=torch.long), persistent=False)
+        for name, idx in (
+            ("deep_numeric", deep_numeric),
+            ("deep_codes", deep_codes),
+            ("wide_numeric", wide_numeric),
+            ("wide_codes", wide_codes),
+        ):
+            self.register_buffer(
+                name, torch.as_tensor(list(idx), dtype=torch.long), persistent=False
+            )
         self.output = nn.Linear(stack.out_features + wide_encoder.out_features, n_out)
         self.aux_output = nn.Linear(stack.out_features, n_out) if auxiliary else None
 
@@ -168,8 +190,14 @@ class WideAndDeepNet(nn.Module):
         return None if t is None else t.index_select(1, idx)
 
     def forward(self, numeric: torch.Tensor, codes: torch.Tensor | None = None):
-        deep = self.stack(self.deep_encoder(self._pick(numeric, self.deep_numeric), self._pick(codes, self.deep_codes)))
-        wide = self.wide_encoder(self._pick(numeric, self.wide_numeric), self._pick(codes, self.wide_codes))
+        deep = self.stack(
+            self.deep_encoder(
+                self._pick(numeric, self.deep_numeric), self._pick(codes, self.deep_codes)
+            )
+        )
+        wide = self.wide_encoder(
+            self._pick(numeric, self.wide_numeric), self._pick(codes, self.wide_codes)
+        )
         main = self.output(torch.cat([wide, deep], dim=1))
         if self.aux_output is not None and self.training:
             return main, self.aux_output(deep)
@@ -178,8 +206,14 @@ class WideAndDeepNet(nn.Module):
     def auxiliary(self, numeric: torch.Tensor, codes: torch.Tensor | None = None) -> torch.Tensor:
         """The auxiliary head's output (deep path only)."""
         if self.aux_output is None:
-            raise ValueError("this network was built without an auxiliary output (auxiliary_output=False)")
-        deep = self.stack(self.deep_encoder(self._pick(numeric, self.deep_numeric), self._pick(codes, self.deep_codes)))
+            raise ValueError(
+                "this network was built without an auxiliary output (auxiliary_output=False)"
+            )
+        deep = self.stack(
+            self.deep_encoder(
+                self._pick(numeric, self.deep_numeric), self._pick(codes, self.deep_codes)
+            )
+        )
         return self.aux_output(deep)
 
 
@@ -188,7 +222,11 @@ OUTPUT_INITIALIZER = "glorot_uniform"  # Keras's default, kept for the output la
 
 def initialize(module: nn.Module, initializer: str) -> None:
     """Hidden linear layers get ``initializer``, output layers Glorot uniform; biases start at zero (Keras)."""
-    heads = {id(getattr(module, name)) for name in ("output", "aux_output") if getattr(module, name, None) is not None}
+    heads = {
+        id(getattr(module, name))
+        for name in ("output", "aux_output")
+        if getattr(module, name, None) is not None
+    }
     for layer in module.modules():
         if isinstance(layer, nn.Linear):
             INITIALIZERS[OUTPUT_INITIALIZER if id(layer) in heads else initializer](layer.weight)

@@ -57,12 +57,15 @@ def keyword_init(**own):
     def __init__(self, **params):
         unknown = sorted(set(params) - set(defaults))
         if unknown:
-            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {unknown[0]!r}")
+            raise TypeError(
+                f"{type(self).__name__}() got an unexpected keyword argument {unknown[0]!r}"
+            )
         for name, default in defaults.items():
             setattr(self, name, params.get(name, default))
 
     kind = inspect.Parameter.KEYWORD_ONLY
     __init__.__signature__ = inspect.Signature(
-        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)] + [inspect.Parameter(k, kind, default=v) for k, v in defaults.items()]
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [inspect.Parameter(k, kind, default=v) for k, v in defaults.items()]
     )
     return __init__

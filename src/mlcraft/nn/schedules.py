@@ -5,7 +5,7 @@
 ========== ==================================================== =====================================
 name       rate                                                 book's setting
 ========== ==================================================== =====================================
-constant   ``lr``                                               
+constant   ``lr``
 power      ``lr / (1 + epoch / s) ** c``                        ``s=20`` epochs, ``c=1``
 exponential ``lr * 0.1 ** (epoch / s)``                         ``s=20`` epochs
 piecewise  ``lr * factor`` for each epoch interval              x1, then x0.5 from epoch 5, x0.1 from 15
@@ -79,7 +79,9 @@ class PiecewiseConstant(Schedule):
     def build(self, optimizer, *, epochs, steps_per_epoch):
         if len(self.factors) != len(self.boundaries) + 1:
             raise ValueError("PiecewiseConstant needs one more factor than boundaries")
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, _Piecewise(self.boundaries, self.factors))
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, _Piecewise(self.boundaries, self.factors)
+        )
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,9 @@ class PerformanceSchedule(Schedule):
     needs_metric = True
 
     def build(self, optimizer, *, epochs, steps_per_epoch):
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=self.factor, patience=self.patience)
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=self.factor, patience=self.patience
+        )
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,9 @@ class OneCycle(Schedule):
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer,
             max_lr=peak,
-            total_steps=max(epochs * steps_per_epoch + 1, 3),  # +1: the last step lands on the final rate
+            total_steps=max(
+                epochs * steps_per_epoch + 1, 3
+            ),  # +1: the last step lands on the final rate
             pct_start=self.warmup,
             anneal_strategy="linear",
             div_factor=self.div_factor,
@@ -154,4 +160,6 @@ def get_schedule(schedule: str | Schedule | None) -> Schedule:
     try:
         return SCHEDULES[schedule]()
     except (KeyError, TypeError):
-        raise ValueError(f"schedule must be one of {sorted(SCHEDULES)} or a Schedule instance, got {schedule!r}") from None
+        raise ValueError(
+            f"schedule must be one of {sorted(SCHEDULES)} or a Schedule instance, got {schedule!r}"
+        ) from None

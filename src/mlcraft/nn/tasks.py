@@ -6,7 +6,7 @@ the metric, and how the network's output becomes a prediction (with Monte Carlo 
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 import torch
@@ -22,12 +22,13 @@ from mlcraft.nn.modules import dropout_layers
 from mlcraft.nn.training import Batches, Metric
 
 
-class Head(str, Enum):
+class Head(StrEnum):
     """The network's output layer: one sigmoid (two classes), a softmax, or a sigmoid per label."""
 
     BINARY = "binary"
     MULTICLASS = "multiclass"
     MULTILABEL = "multilabel"
+
 
 __all__ = ["Regression", "Classification", "MC_SAMPLES", "REGRESSION_LOSSES"]
 
@@ -93,7 +94,9 @@ class Regression(RegressorMixin, BaseNetwork):
             self.y_scale_ = np.where(std > 0, std, 1.0)
         y2 = y.reshape(len(y), -1)
         if y2.shape[1] != self._n_out:
-            raise ValueError(f"y has {y2.shape[1]} outputs; this model was fitted with {self._n_out}")
+            raise ValueError(
+                f"y has {y2.shape[1]} outputs; this model was fitted with {self._n_out}"
+            )
         return ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
 
     def _loss_fn(self):
@@ -105,7 +108,9 @@ class Regression(RegressorMixin, BaseNetwork):
         scale = torch.as_tensor(self.y_scale_, dtype=torch.float32, device=self._device())
         k = self._n_out
         from_loss = None
-        if self.loss == "mse" and k == 1:  # the training RMSE is the MSE loss, rescaled: no per-batch work
+        if (
+            self.loss == "mse" and k == 1
+        ):  # the training RMSE is the MSE loss, rescaled: no per-batch work
             from_loss = lambda loss: float(np.sqrt(loss) * self.y_scale_[0])  # noqa: E731
         return Metric(
             "rmse",
@@ -117,7 +122,12 @@ class Regression(RegressorMixin, BaseNetwork):
     def _after_fit(self, data: Batches) -> None:
         with torch.no_grad():
             self.module_.eval()
-            out = self._forward_chunks(self.module_.forward, data.numeric.cpu().numpy(), None if data.codes is None else data.codes.cpu().numpy(), self._device())
+            out = self._forward_chunks(
+                self.module_.forward,
+                data.numeric.cpu().numpy(),
+                None if data.codes is None else data.codes.cpu().numpy(),
+                self._device(),
+            )
         err = (out - data.y.cpu().numpy()) * self.y_scale_
         self.residual_std_ = np.sqrt(np.mean(err**2, axis=0))
 
@@ -143,7 +153,9 @@ class Regression(RegressorMixin, BaseNetwork):
             std = std[..., 0]
         return (mean, std) if return_std else mean
 
-    def predict_interval(self, X, coverage: float = 0.95, mc_samples: int | None = None) -> np.ndarray:
+    def predict_interval(
+        self, X, coverage: float = 0.95, mc_samples: int | None = None
+    ) -> np.ndarray:
         """Prediction intervals: ``[..., 0]`` lower and ``[..., 1]`` upper bounds.
 
         Gaussian, with the variance of the Monte Carlo dropout passes (the model's uncertainty;
@@ -183,11 +195,15 @@ class Classification(ClassifierMixin, BaseNetwork):
             self._learn_classes(y, classes)
         if self._head == Head.MULTILABEL:
             if y.ndim != 2 or y.shape[1] != len(self.classes_):
-                raise ValueError(f"y must be a label indicator matrix with {len(self.classes_)} columns")
+                raise ValueError(
+                    f"y must be a label indicator matrix with {len(self.classes_)} columns"
+                )
             return y.astype(np.float32)
         unknown = ~np.isin(y, self.classes_)
         if unknown.any():
-            raise ValueError(f"y holds labels not seen in the first fit: {np.unique(y[unknown])[:5].tolist()}")
+            raise ValueError(
+                f"y holds labels not seen in the first fit: {np.unique(y[unknown])[:5].tolist()}"
+            )
         index = np.searchsorted(self.classes_, y)
         return index.astype(np.float32) if self._head == Head.BINARY else index.astype(np.int64)
 
@@ -236,7 +252,11 @@ class Classification(ClassifierMixin, BaseNetwork):
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over ``(X, y)``; ``classes`` (all labels) is required on the first call."""
-        if not hasattr(self, "module_") and classes is None and not (np.ndim(y) == 2 and np.shape(y)[1] > 1):
+        if (
+            not hasattr(self, "module_")
+            and classes is None
+            and not (np.ndim(y) == 2 and np.shape(y)[1] > 1)
+        ):
             raise ValueError("classes must be passed on the first call to partial_fit")
         return super().partial_fit(X, y, sample_weight, classes=classes)
 

@@ -77,7 +77,9 @@ def _is_oom(exc: BaseException) -> bool:
     if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
         return True
     text = str(exc)
-    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+    return isinstance(exc, RuntimeError) and (
+        "out of memory" in text or "can't allocate memory" in text
+    )
 
 
 class Trainer:
@@ -111,11 +113,21 @@ class Trainer:
     ):
         self.net, self.optimizer, self.loss_fn, self.metric = net, optimizer, loss_fn, metric
         self.batch_size, self.generator = batch_size, generator
-        self.clip_value, self.clip_norm, self.max_norm, self.l1, self.l2 = clip_value, clip_norm, max_norm, l1, l2
+        self.clip_value, self.clip_norm, self.max_norm, self.l1, self.l2 = (
+            clip_value,
+            clip_norm,
+            max_norm,
+            l1,
+            l2,
+        )
         self.callbacks = list(callbacks)
-        self.batch_callbacks = [cb for cb in self.callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
+        self.batch_callbacks = [
+            cb for cb in self.callbacks if type(cb).on_batch_end is not Callback.on_batch_end
+        ]
         self.kernels = [m.weight for m in net.modules() if isinstance(m, nn.Linear)]
-        self.has_batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
+        self.has_batch_norm = any(
+            isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules()
+        )
         self.track_metric = metric is not None and metric.from_loss is None
         self.stop_reason: str | None = None
         self.diverged = False
@@ -150,7 +162,11 @@ class Trainer:
         self.optimizer.step()
         if self.max_norm is not None:
             apply_max_norm(self.net, self.max_norm)
-        metric = self.metric.batch(_main(out).detach(), y) if self.track_metric else None
+        metric = (
+            self.metric.batch(_main(out).detach(), y)
+            if self.track_metric and self.metric is not None
+            else None
+        )
         return loss.detach(), metric
 
     # -- epochs -----------------------------------------------------------------------------------
@@ -164,15 +180,15 @@ class Trainer:
             idx = perm[start : start + bs]
             if self.has_batch_norm and idx.numel() == 1:
                 continue  # batch norm cannot normalise a single row
-            loss, metric = self.step(*data.take(idx))
-            losses.append(loss)
+            batch_loss, metric = self.step(*data.take(idx))
+            losses.append(batch_loss)
             rows.append(idx.numel())
             if metric is not None:
                 metrics.append(metric)
             if step_scheduler:
                 scheduler.step()
             for cb in self.batch_callbacks:
-                cb.on_batch_end(batch, {"loss": loss})
+                cb.on_batch_end(batch, {"loss": batch_loss})
         if not losses:
             return math.nan, None
         weights = torch.tensor(rows, dtype=losses[0].dtype, device=losses[0].device)
@@ -189,27 +205,35 @@ class Trainer:
         """Loss (weighted mean) and metric of the network on ``data``, in evaluation mode."""
         self.net.eval()
         loss_sum, metric_sum = 0.0, 0.0
-        weighted = data.weighted and float(data.w.sum()) > 0  # all-zero weights: report the plain mean
-        weight = float(data.w.sum()) if weighted else float(len(data))
+        weighted = (
+            data.w is not None and float(data.w.sum()) > 0
+        )  # all-zero weights: report the plain mean
+        weight = float(data.w.sum()) if weighted and data.w is not None else float(len(data))
         for start in range(0, len(data), EVAL_BATCH):
             numeric, codes, y, w = data.take(slice(start, start + EVAL_BATCH))
             w = w if weighted else None
             out = self.net(numeric, codes)
-            loss_sum += float(self.loss_fn(out, y, w)) * (float(w.sum()) if w is not None else len(y))
+            loss_sum += float(self.loss_fn(out, y, w)) * (
+                float(w.sum()) if w is not None else len(y)
+            )
             if self.metric is not None:
                 metric_sum += float(self.metric.batch(out, y))
         loss = loss_sum / weight if weight > 0 else math.nan
-        return loss, (self.metric.finish(metric_sum, len(data)) if self.metric is not None else None)
+        return loss, (
+            self.metric.finish(metric_sum, len(data)) if self.metric is not None else None
+        )
 
-    def _epoch_logs(self, epoch: int, train: Batches, valid: Batches | None, scheduler, started: float) -> dict[str, Any]:
+    def _epoch_logs(
+        self, epoch: int, train: Batches, valid: Batches | None, scheduler, started: float
+    ) -> dict[str, Any]:
         loss, metric = self._train_epoch(train, scheduler)
         logs: dict[str, Any] = {"epoch": epoch, "loss": loss}
-        if metric is not None:
+        if metric is not None and self.metric is not None:
             logs[self.metric.name] = metric
         if valid is not None and len(valid):
             val_loss, val_metric = self.evaluate(valid)
             logs["val_loss"] = val_loss
-            if val_metric is not None:
+            if val_metric is not None and self.metric is not None:
                 logs[f"val_{self.metric.name}"] = val_metric
         logs["lr"] = float(self.optimizer.param_groups[0]["lr"])
         logs["time_s"] = time.perf_counter() - started
@@ -221,11 +245,21 @@ class Trainer:
             return True
         return first_loss is not None and logs["loss"] > DIVERGENCE_FACTOR * max(first_loss, 1e-12)
 
-    def run(self, train: Batches, valid: Batches | None, *, epochs: int, schedule: Schedule, first_epoch: int = 1) -> str:
+    def run(
+        self,
+        train: Batches,
+        valid: Batches | None,
+        *,
+        epochs: int,
+        schedule: Schedule,
+        first_epoch: int = 1,
+    ) -> str:
         """Train for up to ``epochs`` epochs; returns why it stopped."""
         self.schedule = schedule
         self.steps_per_epoch = math.ceil(len(train) / self.batch_size)
-        scheduler = schedule.build(self.optimizer, epochs=epochs, steps_per_epoch=self.steps_per_epoch)
+        scheduler = schedule.build(
+            self.optimizer, epochs=epochs, steps_per_epoch=self.steps_per_epoch
+        )
         self.stop_reason = None
         last_good = state_copy(self.net)
         first_loss: float | None = None
@@ -250,7 +284,9 @@ class Trainer:
                     self.net.load_state_dict(last_good)
                     self.optimizer.state.clear()
                     self.diverged, self.best_epoch = True, epoch - 1
-                    self.stop(f"diverged at epoch {epoch} (loss {logs['loss']:.3g}): stopped and restored the weights of epoch {epoch - 1}; lower the learning rate")
+                    self.stop(
+                        f"diverged at epoch {epoch} (loss {logs['loss']:.3g}): stopped and restored the weights of epoch {epoch - 1}; lower the learning rate"
+                    )
                 else:
                     first_loss = logs["loss"] if first_loss is None else first_loss
                     last_good = state_copy(self.net)

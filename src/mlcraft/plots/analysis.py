@@ -42,8 +42,15 @@ def _matrix(ax: Any, values: np.ndarray, labels: Sequence[str], fmt: str, title:
         high = values.max() if values.size else 0
         for i in range(values.shape[0]):
             for j in range(values.shape[1]):
-                ax.text(j, i, format(values[i, j], fmt), ha="center", va="center", fontsize=8,
-                        color="white" if values[i, j] > 0.6 * high else "black")
+                ax.text(
+                    j,
+                    i,
+                    format(values[i, j], fmt),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if values[i, j] > 0.6 * high else "black",
+                )
 
 
 def confusion_matrices(confusion: dict[str, Any]) -> Plot:
@@ -54,10 +61,14 @@ def confusion_matrices(confusion: dict[str, Any]) -> Plot:
     left, right = fig.subplots(1, 2)
     _matrix(left, np.asarray(confusion["counts"]), labels, "d", "counts")
     _matrix(right, np.asarray(confusion["normalised"]), labels, ".2f", "share of each actual class")
-    return to_plot(fig, "confusion_matrix", "Confusion matrix", "out-of-fold predictions of the training rows")
+    return to_plot(
+        fig, "confusion_matrix", "Confusion matrix", "out-of-fold predictions of the training rows"
+    )
 
 
-def precision_recall_threshold(curves: dict[str, Any], threshold: float | None, chosen: float | None = None) -> Plot:
+def precision_recall_threshold(
+    curves: dict[str, Any], threshold: float | None, chosen: float | None = None
+) -> Plot:
     """Precision and recall against the decision threshold (the book's figure 3-5)."""
     t = curves["threshold"]
     fig = new_figure()
@@ -79,7 +90,12 @@ def precision_recall_curve(curves: dict[str, Any]) -> Plot:
     c = curves["pr_curve"]
     fig = new_figure(6, 5)
     ax = fig.subplots()
-    ax.plot(c["recall"], c["precision"], color="tab:blue", label=f"average precision {c['average_precision']:.3f}")
+    ax.plot(
+        c["recall"],
+        c["precision"],
+        color="tab:blue",
+        label=f"average precision {c['average_precision']:.3f}",
+    )
     ax.axhline(curves["prevalence"], color="grey", linestyle=":", label="chance")
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
@@ -108,15 +124,25 @@ def calibration_curve(cal: dict[str, Any]) -> Plot:
     fig = new_figure(6, 5)
     ax = fig.subplots()
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfectly calibrated")
-    ax.plot(cal["predicted"], cal["observed"], marker="o", color="tab:blue", label=f"{cal['label']} (Brier {cal['brier']:.3f})")
+    ax.plot(
+        cal["predicted"],
+        cal["observed"],
+        marker="o",
+        color="tab:blue",
+        label=f"{cal['label']} (Brier {cal['brier']:.3f})",
+    )
     ax.set_xlabel("predicted probability")
     ax.set_ylabel("observed frequency")
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
-    return to_plot(fig, "calibration_curve", "Calibration curve", "out-of-fold probabilities in 10 bins")
+    return to_plot(
+        fig, "calibration_curve", "Calibration curve", "out-of-fold probabilities in 10 bins"
+    )
 
 
-def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, target: str, sample_size: int) -> Plot:
+def predicted_vs_actual(
+    actual: np.ndarray, predicted: np.ndarray, target: str, sample_size: int
+) -> Plot:
     fig = new_figure(6, 5.5)
     ax = fig.subplots()
     ax.scatter(actual, predicted, s=3, alpha=0.25, rasterized=True)
@@ -125,7 +151,12 @@ def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, target: str, 
     ax.set_xlabel(f"actual {target}")
     ax.set_ylabel(f"predicted {target}")
     ax.legend(loc="upper left")
-    return to_plot(fig, "predicted_vs_actual", "Predicted against actual", f"out-of-fold predictions; {sample_size:,} sampled rows")
+    return to_plot(
+        fig,
+        "predicted_vs_actual",
+        "Predicted against actual",
+        f"out-of-fold predictions; {sample_size:,} sampled rows",
+    )
 
 
 def residuals(predicted: np.ndarray, residual: np.ndarray, sample_size: int) -> Plot:
@@ -138,14 +169,22 @@ def residuals(predicted: np.ndarray, residual: np.ndarray, sample_size: int) -> 
     return to_plot(fig, "residuals", "Residuals against predicted", f"{sample_size:,} sampled rows")
 
 
-def error_breakdown(groups: Sequence[dict[str, Any]], name: str, title: str, caption: str = "") -> Plot:
+def error_breakdown(
+    groups: Sequence[dict[str, Any]], name: str, title: str, caption: str = ""
+) -> Plot:
     """RMSE per group (bars) with the mean error (bias) marked."""
     groups = list(groups)
     fig = new_figure(7, 0.9 + 0.28 * len(groups))
     ax = fig.subplots()
     labels = [short(g["group"], 28) for g in groups][::-1]
     ax.barh(labels, [g["rmse"] for g in groups][::-1], color="tab:blue", alpha=0.8, label="RMSE")
-    ax.scatter([g["bias"] for g in groups][::-1], labels, color="tab:red", zorder=3, label="mean error (bias)")
+    ax.scatter(
+        [g["bias"] for g in groups][::-1],
+        labels,
+        color="tab:red",
+        zorder=3,
+        label="mean error (bias)",
+    )
     ax.axvline(0, color="black", linewidth=0.8)
     ax.legend(loc="best", fontsize=8)
     ax.tick_params(labelsize=8)
@@ -156,7 +195,10 @@ def learning_curve(curve: dict[str, Any]) -> Plot:
     fig = new_figure(7, 4.5)
     ax = fig.subplots()
     sizes = np.asarray(curve["sizes"])
-    for key, label, colour in (("train", "training", "tab:red"), ("valid", "validation", "tab:blue")):
+    for key, label, colour in (
+        ("train", "training", "tab:red"),
+        ("valid", "validation", "tab:blue"),
+    ):
         mean, std = np.asarray(curve[f"{key}_mean"]), np.asarray(curve[f"{key}_std"])
         ax.plot(sizes, mean, marker="o", color=colour, label=label)
         ax.fill_between(sizes, mean - std, mean + std, color=colour, alpha=0.15)
@@ -164,19 +206,32 @@ def learning_curve(curve: dict[str, Any]) -> Plot:
     ax.set_ylabel(curve["metric"])
     ax.legend()
     ax.grid(alpha=0.3)
-    return to_plot(fig, "learning_curve", "Learning curves", f"mean and spread over {curve['folds']} cross-validation folds")
+    return to_plot(
+        fig,
+        "learning_curve",
+        "Learning curves",
+        f"mean and spread over {curve['folds']} cross-validation folds",
+    )
 
 
 def permutation_importance(importance: dict[str, Any], limit: int = 20) -> Plot:
     rows = importance["features"][:limit][::-1]
     fig = new_figure(7, 0.9 + 0.3 * len(rows))
     ax = fig.subplots()
-    ax.boxplot([r["values"] for r in rows], orientation="horizontal", tick_labels=[short(r["feature"]) for r in rows])
+    ax.boxplot(
+        [r["values"] for r in rows],
+        orientation="horizontal",
+        tick_labels=[short(r["feature"]) for r in rows],
+    )
     ax.axvline(0, color="grey", linestyle=":")
     ax.set_xlabel(f"worsening of {importance['metric']} when the feature is shuffled")
     ax.tick_params(labelsize=8)
-    return to_plot(fig, "permutation_importance", "Permutation feature importance",
-                   f"{importance['repeats']} shuffles of {importance['rows']:,} held-out rows")
+    return to_plot(
+        fig,
+        "permutation_importance",
+        "Permutation feature importance",
+        f"{importance['repeats']} shuffles of {importance['rows']:,} held-out rows",
+    )
 
 
 def cv_scores(scores: dict[str, Sequence[float]], metric: str) -> Plot:
@@ -184,20 +239,36 @@ def cv_scores(scores: dict[str, Sequence[float]], metric: str) -> Plot:
     names = list(scores)[:MAX_LABELS][::-1]
     fig = new_figure(7, 0.9 + 0.35 * len(names))
     ax = fig.subplots()
-    ax.boxplot([list(scores[n]) for n in names], orientation="horizontal", tick_labels=[short(n) for n in names])
+    ax.boxplot(
+        [list(scores[n]) for n in names],
+        orientation="horizontal",
+        tick_labels=[short(n) for n in names],
+    )
     ax.set_xlabel(f"{metric} per fold")
     ax.tick_params(labelsize=8)
     ax.grid(alpha=0.3, axis="x")
-    return to_plot(fig, "cv_scores", "Cross-validation scores of the leaderboard", "one box per model, one point per fold")
+    return to_plot(
+        fig,
+        "cv_scores",
+        "Cross-validation scores of the leaderboard",
+        "one box per model, one point per fold",
+    )
 
 
-def multilabel_f1(per_label: Sequence[dict[str, Any]], averages: dict[str, dict[str, float]]) -> Plot:
+def multilabel_f1(
+    per_label: Sequence[dict[str, Any]], averages: dict[str, dict[str, float]]
+) -> Plot:
     rows = list(per_label)[:MAX_LABELS][::-1]
     fig = new_figure(7, 0.9 + 0.3 * len(rows))
     ax = fig.subplots()
     ax.barh([short(r["label"]) for r in rows], [r["f1"] for r in rows], color="tab:blue")
     for name, style in (("micro", "--"), ("macro", ":")):
-        ax.axvline(averages[name]["f1"], color="tab:red", linestyle=style, label=f"{name} F1 {averages[name]['f1']:.3f}")
+        ax.axvline(
+            averages[name]["f1"],
+            color="tab:red",
+            linestyle=style,
+            label=f"{name} F1 {averages[name]['f1']:.3f}",
+        )
     ax.set_xlim(0, 1)
     ax.set_xlabel("F1")
     ax.legend(loc="lower right", fontsize=8)

@@ -12,7 +12,15 @@ import numpy as np
 
 from mlcraft.plots.base import Plot, new_figure, short, to_plot
 
-__all__ = ["histograms", "value_counts", "missing_values", "target_associations", "correlation_matrix", "scatter_matrix", "geo_map"]
+__all__ = [
+    "histograms",
+    "value_counts",
+    "missing_values",
+    "target_associations",
+    "correlation_matrix",
+    "scatter_matrix",
+    "geo_map",
+]
 
 GRID_COLUMNS = 4
 PANELS_PER_FIGURE = 24
@@ -39,11 +47,24 @@ def histograms(hists: dict[str, dict[str, Any]], target: str) -> list[Plot]:
         fig, axes = _grid(len(chunk))
         for ax, name in zip(axes, chunk):
             h = hists[name]
-            ax.stairs(h["counts"], h["edges"], fill=True, color="tab:orange" if name == target else "tab:blue", alpha=0.8)
+            ax.stairs(
+                h["counts"],
+                h["edges"],
+                fill=True,
+                color="tab:orange" if name == target else "tab:blue",
+                alpha=0.8,
+            )
             ax.set_title(short(name) + (" (target)" if name == target else ""), fontsize=9)
             ax.tick_params(labelsize=7)
         suffix = f"_{page}" if len(names) > PANELS_PER_FIGURE else ""
-        plots.append(to_plot(fig, f"histograms{suffix}", "Histograms" + (f" ({page})" if suffix else ""), "50 bins over all training rows; the target in orange"))
+        plots.append(
+            to_plot(
+                fig,
+                f"histograms{suffix}",
+                "Histograms" + (f" ({page})" if suffix else ""),
+                "50 bins over all training rows; the target in orange",
+            )
+        )
     return plots
 
 
@@ -56,11 +77,20 @@ def value_counts(counts: dict[str, dict[str, Any]]) -> list[Plot]:
         fig, axes = _grid(len(chunk), panel_height=2.4)
         for ax, name in zip(axes, chunk):
             rows = counts[name]["values"][:TOP_CATEGORIES][::-1]
-            ax.barh([short(r["value"], 16) for r in rows], [r["count"] for r in rows], color="tab:green")
+            ax.barh(
+                [short(r["value"], 16) for r in rows], [r["count"] for r in rows], color="tab:green"
+            )
             ax.set_title(f"{short(name)} ({counts[name]['n_unique']:,} values)", fontsize=9)
             ax.tick_params(labelsize=7)
         suffix = f"_{page}" if len(names) > PANELS_PER_FIGURE else ""
-        plots.append(to_plot(fig, f"value_counts{suffix}", "Value counts" + (f" ({page})" if suffix else ""), f"the {TOP_CATEGORIES} most frequent categories per column"))
+        plots.append(
+            to_plot(
+                fig,
+                f"value_counts{suffix}",
+                "Value counts" + (f" ({page})" if suffix else ""),
+                f"the {TOP_CATEGORIES} most frequent categories per column",
+            )
+        )
     return plots
 
 
@@ -76,7 +106,9 @@ def missing_values(rows: Sequence[dict[str, Any]]) -> Plot | None:
     return to_plot(fig, "missing_values", "Missing values", "share of training rows with no value")
 
 
-def target_associations(rows: Sequence[dict[str, Any]], target: str, limit: int = 30) -> Plot | None:
+def target_associations(
+    rows: Sequence[dict[str, Any]], target: str, limit: int = 30
+) -> Plot | None:
     """Each feature's association with the target, strongest first."""
     rows = [r for r in rows if np.isfinite(r["value"])][:limit][::-1]
     if not rows:
@@ -84,10 +116,19 @@ def target_associations(rows: Sequence[dict[str, Any]], target: str, limit: int 
     fig = new_figure(7, 0.8 + 0.25 * len(rows))
     ax = fig.subplots()
     colours = ["tab:blue" if r["measure"] == "pearson" else "tab:purple" for r in rows]
-    ax.barh([f"{short(r['feature'])} [{r['measure']}]" for r in rows], [r["value"] for r in rows], color=colours)
+    ax.barh(
+        [f"{short(r['feature'])} [{r['measure']}]" for r in rows],
+        [r["value"] for r in rows],
+        color=colours,
+    )
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel(f"association with {target}")
-    return to_plot(fig, "target_associations", f"Association with {target}", "Pearson's r (blue, signed), correlation ratio eta or Cramer's V (purple, 0 to 1)")
+    return to_plot(
+        fig,
+        "target_associations",
+        f"Association with {target}",
+        "Pearson's r (blue, signed), correlation ratio eta or Cramer's V (purple, 0 to 1)",
+    )
 
 
 def correlation_matrix(names: Sequence[str], matrix: np.ndarray) -> Plot | None:
@@ -98,16 +139,31 @@ def correlation_matrix(names: Sequence[str], matrix: np.ndarray) -> Plot | None:
     fig = new_figure(size + 1.5, size)
     ax = fig.subplots()
     image = ax.imshow(matrix, cmap="RdBu_r", vmin=-1, vmax=1)
-    ax.set_xticks(range(len(names)), [short(n, 14) for n in names], rotation=60, ha="right", fontsize=8)
+    ax.set_xticks(
+        range(len(names)), [short(n, 14) for n in names], rotation=60, ha="right", fontsize=8
+    )
     ax.set_yticks(range(len(names)), [short(n, 14) for n in names], fontsize=8)
     if len(names) <= ANNOTATE_UP_TO:
         for i in range(len(names)):
             for j in range(len(names)):
                 if np.isfinite(matrix[i, j]):
                     colour = "white" if abs(matrix[i, j]) > 0.6 else "black"
-                    ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=7, color=colour)
+                    ax.text(
+                        j,
+                        i,
+                        f"{matrix[i, j]:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color=colour,
+                    )
     fig.colorbar(image, ax=ax, shrink=0.8)
-    return to_plot(fig, "correlation_matrix", "Correlation matrix", "Pearson's r over all training rows (pairwise complete)")
+    return to_plot(
+        fig,
+        "correlation_matrix",
+        "Correlation matrix",
+        "Pearson's r over all training rows (pairwise complete)",
+    )
 
 
 def scatter_matrix(columns: dict[str, np.ndarray], sample_size: int) -> Plot | None:
@@ -132,16 +188,35 @@ def scatter_matrix(columns: dict[str, np.ndarray], sample_size: int) -> Plot | N
                 ax.set_xlabel(short(xj, 16), fontsize=8)
             if j == 0:
                 ax.set_ylabel(short(yi, 16), fontsize=8)
-    return to_plot(fig, "scatter_matrix", "Scatter matrix", f"the features most associated with the target; {sample_size:,} sampled rows")
+    return to_plot(
+        fig,
+        "scatter_matrix",
+        "Scatter matrix",
+        f"the features most associated with the target; {sample_size:,} sampled rows",
+    )
 
 
-def geo_map(lon: np.ndarray, lat: np.ndarray, colour: np.ndarray, colour_name: str, size: np.ndarray | None, size_name: str | None, sample_size: int) -> Plot:
+def geo_map(
+    lon: np.ndarray,
+    lat: np.ndarray,
+    colour: np.ndarray,
+    colour_name: str,
+    size: np.ndarray | None,
+    size_name: str | None,
+    sample_size: int,
+) -> Plot:
     """The book's map: districts by longitude and latitude, coloured by the target, sized by a column."""
     fig = new_figure(8, 6.5)
     ax = fig.subplots()
-    marker = 4.0 if size is None else 2.0 + 60.0 * np.sqrt(np.clip(size, 0, None) / max(np.nanmax(size), 1e-12))
+    marker = (
+        4.0
+        if size is None
+        else 2.0 + 60.0 * np.sqrt(np.clip(size, 0, None) / max(np.nanmax(size), 1e-12))
+    )
     marker = np.where(np.isfinite(marker), marker, 2.0) if size is not None else marker
-    points = ax.scatter(lon, lat, s=marker, c=colour, cmap="jet", alpha=0.4, linewidths=0, rasterized=True)
+    points = ax.scatter(
+        lon, lat, s=marker, c=colour, cmap="jet", alpha=0.4, linewidths=0, rasterized=True
+    )
     fig.colorbar(points, ax=ax, label=colour_name)
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")

@@ -3,6 +3,13 @@ package, figures inlined) and their JSON twins for machines."""
 
 from __future__ import annotations
 
-from mlcraft.reports.render import MAX_HTML_BYTES, clean, format_number, render_html, write_bundle, write_page
+from mlcraft.reports.render import (
+    MAX_HTML_BYTES,
+    clean,
+    format_number,
+    render_html,
+    write_bundle,
+    write_page,
+)
 
 __all__ = ["MAX_HTML_BYTES", "clean", "format_number", "render_html", "write_bundle", "write_page"]

@@ -20,7 +20,16 @@ from mlcraft.formatting import format_number
 from mlcraft.jsonsafe import clean
 from mlcraft.plots.base import Plot, slug
 
-__all__ = ["MAX_HTML_BYTES", "render_html", "write_bundle", "write_page", "format_number", "environment", "clean", "plot_entries"]
+__all__ = [
+    "MAX_HTML_BYTES",
+    "render_html",
+    "write_bundle",
+    "write_page",
+    "format_number",
+    "environment",
+    "clean",
+    "plot_entries",
+]
 
 MAX_HTML_BYTES = 5_000_000  # a page any browser opens quickly, whatever the dataset size
 SAFETY = 50_000
@@ -51,12 +60,29 @@ def environment() -> Any:
 def _figures(plots: Sequence[Plot], inline: set[str], where: str) -> dict[str, dict[str, Any]]:
     out = {}
     for p in plots:
-        uri = "data:image/png;base64," + base64.b64encode(p.png).decode("ascii") if p.name in inline else None
-        out[p.name] = {"name": p.name, "title": p.title, "caption": p.caption, "uri": uri, "path": p.source or f"{where}/{p.file}"}
+        uri = (
+            "data:image/png;base64," + base64.b64encode(p.png).decode("ascii")
+            if p.name in inline
+            else None
+        )
+        out[p.name] = {
+            "name": p.name,
+            "title": p.title,
+            "caption": p.caption,
+            "uri": uri,
+            "path": p.source or f"{where}/{p.file}",
+        }
     return out
 
 
-def render_html(template: str, doc: dict[str, Any], plots: Sequence[Plot], *, where: str = ".", limit: int = MAX_HTML_BYTES) -> str:
+def render_html(
+    template: str,
+    doc: dict[str, Any],
+    plots: Sequence[Plot],
+    *,
+    where: str = ".",
+    limit: int = MAX_HTML_BYTES,
+) -> str:
     """The page for ``doc`` with as many of ``plots`` inlined (in order) as fit under ``limit`` bytes."""
     page = environment().get_template(template)
     text_only = len(page.render(doc=doc, figures=_figures(plots, set(), where)).encode("utf-8"))
@@ -82,12 +108,27 @@ def _share(*paths: Path) -> None:
         os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)
 
 
-def plot_entries(plots: Sequence[Plot], directory: str | os.PathLike[str] = ".") -> list[dict[str, str]]:
+def plot_entries(
+    plots: Sequence[Plot], directory: str | os.PathLike[str] = "."
+) -> list[dict[str, str]]:
     """How the JSON twin lists the figures: PNG paths relative to the page's ``directory``."""
-    return [{"file": os.path.relpath(p.source, directory) if p.source else p.file, "title": p.title, "caption": p.caption} for p in plots]
+    return [
+        {
+            "file": os.path.relpath(p.source, directory) if p.source else p.file,
+            "title": p.title,
+            "caption": p.caption,
+        }
+        for p in plots
+    ]
 
 
-def write_bundle(directory: str | os.PathLike[str], name: str, template: str, doc: dict[str, Any], plots: Sequence[Plot]) -> tuple[Path, dict[str, Any]]:
+def write_bundle(
+    directory: str | os.PathLike[str],
+    name: str,
+    template: str,
+    doc: dict[str, Any],
+    plots: Sequence[Plot],
+) -> tuple[Path, dict[str, Any]]:
     """Write ``<directory>/<name>.html``, ``<name>.json`` and every figure as PNG, replacing the
     directory at once (a failure leaves the previous one as it was).
 
@@ -104,7 +145,9 @@ def write_bundle(directory: str | os.PathLike[str], name: str, template: str, do
     return directory / f"{name}.html", doc
 
 
-def write_page(html_path: str | os.PathLike[str], template: str, doc: dict[str, Any], plots: Sequence[Plot]) -> tuple[Path, dict[str, Any]]:
+def write_page(
+    html_path: str | os.PathLike[str], template: str, doc: dict[str, Any], plots: Sequence[Plot]
+) -> tuple[Path, dict[str, Any]]:
     """Write one HTML page and its JSON twin (same name, ``.json``); both are rendered before either is written.
 
     Returns the HTML path and the document as written."""

@@ -12,14 +12,18 @@ from mlcraft.api.serving import ModelService, parse_json_records
 
 __all__ = ["answer_predict", "INLINE_BODY_BYTES"]
 
-INLINE_BODY_BYTES = 32 * 1024  # smaller requests are checked on the event loop (a thread hop costs more)
+INLINE_BODY_BYTES = (
+    32 * 1024
+)  # smaller requests are checked on the event loop (a thread hop costs more)
 
 
 async def _maybe_threaded(func, *args, large: bool):
     return await run_in_threadpool(func, *args) if large else func(*args)
 
 
-async def answer_predict(svc: ModelService, body: bytes, request_id: str, start: float, *, csv: bool = False) -> dict[str, Any]:
+async def answer_predict(
+    svc: ModelService, body: bytes, request_id: str, start: float, *, csv: bool = False
+) -> dict[str, Any]:
     """The answer of ``POST /predict`` to ``body``: check it, predict (micro-batched with concurrent
     requests), log the request and return the response body. The endpoint and the fast path
     (:class:`~mlcraft.serve.fastpath.PredictFastPath`) both answer through this function.

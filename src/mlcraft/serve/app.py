@@ -19,7 +19,12 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
 from mlcraft.api import Project
-from mlcraft.api.serving import ModelService, ServeSettings, new_request_id, parse_json_records, record_json_schema
+from mlcraft.api.serving import (
+    ModelService,
+    ServeSettings,
+    new_request_id,
+    record_json_schema,
+)
 from mlcraft.exceptions import DataError, MlcraftError, NotFittedError, RegistryError
 from mlcraft.serve import schemas
 from mlcraft.serve.answer import INLINE_BODY_BYTES, answer_predict
@@ -27,7 +32,11 @@ from mlcraft.serve.answer import INLINE_BODY_BYTES, answer_predict
 __all__ = ["create_app", "served_app", "app_from_env", "get_service", "answer_predict"]
 
 API_KEY_HEADER = "X-API-Key"
-_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Required when the server was started with --api-key or MLCRAFT_API_KEY.")
+_key_header = APIKeyHeader(
+    name=API_KEY_HEADER,
+    auto_error=False,
+    description="Required when the server was started with --api-key or MLCRAFT_API_KEY.",
+)
 
 
 class BodyTooLarge(Exception):
@@ -42,7 +51,11 @@ async def get_service(request: Request) -> ModelService:
 async def require_key(request: Request, key: str | None = Depends(_key_header)) -> None:
     expected = request.app.state.settings.api_key
     if expected and not (key and hmac.compare_digest(key.encode(), expected.encode())):
-        raise HTTPException(status_code=401, detail=f"missing or wrong API key: send it in the {API_KEY_HEADER} header", headers={"WWW-Authenticate": "ApiKey"})
+        raise HTTPException(
+            status_code=401,
+            detail=f"missing or wrong API key: send it in the {API_KEY_HEADER} header",
+            headers={"WWW-Authenticate": "ApiKey"},
+        )
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -71,7 +84,9 @@ def _status_of(exc: MlcraftError) -> int:
 
 def _error(status: int, message: str, request_id: str | None = None) -> JSONResponse:
     headers = {"X-Request-ID": request_id} if request_id else None
-    return JSONResponse({"detail": message, "request_id": request_id}, status_code=status, headers=headers)
+    return JSONResponse(
+        {"detail": message, "request_id": request_id}, status_code=status, headers=headers
+    )
 
 
 def create_app(settings: ServeSettings, *, service: ModelService | None = None) -> FastAPI:
@@ -103,13 +118,24 @@ def create_app(settings: ServeSettings, *, service: ModelService | None = None) 
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(request: Request, exc: BodyTooLarge):
-        return _error(413, f"request body of {exc.args[0]} bytes or more is over the limit of {settings.max_body_bytes} bytes; split it into smaller requests")
+        return _error(
+            413,
+            f"request body of {exc.args[0]} bytes or more is over the limit of {settings.max_body_bytes} bytes; split it into smaller requests",
+        )
 
-    @app.get("/health", response_model=schemas.Health, summary="Liveness, the served version and the prediction log's counters")
+    @app.get(
+        "/health",
+        response_model=schemas.Health,
+        summary="Liveness, the served version and the prediction log's counters",
+    )
     def health(svc: ModelService = Depends(get_service)) -> dict[str, Any]:
         return svc.health()
 
-    @app.get("/model", response_model=schemas.ModelInfo, summary="The served model: version, schema, metrics")
+    @app.get(
+        "/model",
+        response_model=schemas.ModelInfo,
+        summary="The served model: version, schema, metrics",
+    )
     def model_info(svc: ModelService = Depends(get_service)) -> dict[str, Any]:
         return svc.describe()
 
@@ -126,11 +152,16 @@ def create_app(settings: ServeSettings, *, service: ModelService | None = None) 
         request_id = new_request_id()
         try:
             body = await read_body(request, settings.max_body_bytes)
-            csv = request.headers.get("content-type", "").split(";")[0].strip().lower() in schemas.CSV_TYPES
+            csv = (
+                request.headers.get("content-type", "").split(";")[0].strip().lower()
+                in schemas.CSV_TYPES
+            )
             answer = await answer_predict(svc, body, request_id, start, csv=csv)
         except MlcraftError as exc:
             status = _status_of(exc)
-            svc.log_error(request_id, "/predict", status, str(exc), (time.perf_counter() - start) * 1000)
+            svc.log_error(
+                request_id, "/predict", status, str(exc), (time.perf_counter() - start) * 1000
+            )
             return _error(status, str(exc), request_id)
         return JSONResponse(answer, headers={"X-Request-ID": request_id})
 
@@ -156,7 +187,12 @@ def create_app(settings: ServeSettings, *, service: ModelService | None = None) 
         response_model=schemas.Reload,
         responses=schemas.ERROR_RESPONSES,
     )
-    async def reload(version: int | None = Query(None, ge=1, le=2**31 - 1, description="A model version (default: the champion)"), svc: ModelService = Depends(get_service)):
+    async def reload(
+        version: int | None = Query(
+            None, ge=1, le=2**31 - 1, description="A model version (default: the champion)"
+        ),
+        svc: ModelService = Depends(get_service),
+    ):
         try:
             old, new = await run_in_threadpool(svc.reload, version)
         except MlcraftError as exc:
@@ -182,7 +218,9 @@ def served_app(settings: ServeSettings):
     answers plain JSON predictions itself and hands everything else to the app."""
     from mlcraft.serve.fastpath import PredictFastPath
 
-    return PredictFastPath(create_app(settings), inline_bytes=min(INLINE_BODY_BYTES, settings.max_body_bytes))
+    return PredictFastPath(
+        create_app(settings), inline_bytes=min(INLINE_BODY_BYTES, settings.max_body_bytes)
+    )
 
 
 def app_from_env():
@@ -191,5 +229,7 @@ def app_from_env():
 
     raw = env_serve_settings()
     if raw is None:
-        raise RuntimeError("MLCRAFT_SERVE_SETTINGS is not set; start the server with `mlcraft serve`")
+        raise RuntimeError(
+            "MLCRAFT_SERVE_SETTINGS is not set; start the server with `mlcraft serve`"
+        )
     return served_app(ServeSettings.from_json(raw))

@@ -29,7 +29,9 @@ __all__ = ["PredictFastPath", "render_json"]
 
 def render_json(content: Any) -> bytes:
     """The bytes Starlette's ``JSONResponse`` renders for ``content``."""
-    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode("utf-8")
+    return json.dumps(
+        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
 
 
 class PredictFastPath:
@@ -46,11 +48,21 @@ class PredictFastPath:
         service = getattr(self.app.state, "service", None)
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length", b"")
-        if service is None or not declared.isdigit() or int(declared) > self.inline_bytes or not self._key_ok(headers.get(b"x-api-key")):
+        if (
+            service is None
+            or not declared.isdigit()
+            or int(declared) > self.inline_bytes
+            or not self._key_ok(headers.get(b"x-api-key"))
+        ):
             return await self.app(scope, receive, send)
-        if headers.get(b"content-type", b"").split(b";")[0].strip().lower().decode("latin-1") in CSV_TYPES:
+        if (
+            headers.get(b"content-type", b"").split(b";")[0].strip().lower().decode("latin-1")
+            in CSV_TYPES
+        ):
             return await self.app(scope, receive, send)
-        start = time.perf_counter()  # (as the endpoint: the logged latency includes reading the body)
+        start = (
+            time.perf_counter()
+        )  # (as the endpoint: the logged latency includes reading the body)
         body, message = await self._body(receive)
         if body is None:  # longer than declared, or the client went away: FastAPI's handling
             return await self.app(scope, _replay(message, receive), send)
@@ -58,12 +70,23 @@ class PredictFastPath:
         try:
             answer = await answer_predict(service, body, request_id, start)
         except MlcraftError:  # refused input: the endpoint answers (and logs) it
-            return await self.app(scope, _replay({"type": "http.request", "body": body, "more_body": False}, receive), send)
+            return await self.app(
+                scope,
+                _replay({"type": "http.request", "body": body, "more_body": False}, receive),
+                send,
+            )
         payload = render_json(answer)
-        await send({
-            "type": "http.response.start", "status": 200,
-            "headers": [(b"content-length", str(len(payload)).encode()), (b"content-type", b"application/json"), (b"x-request-id", request_id.encode())],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"content-type", b"application/json"),
+                    (b"x-request-id", request_id.encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
         self.answered += 1
 
@@ -81,7 +104,11 @@ class PredictFastPath:
             size += len(chunk)
             chunks.append(chunk)
             if size > self.inline_bytes:
-                return None, {"type": "http.request", "body": b"".join(chunks), "more_body": message.get("more_body", False)}
+                return None, {
+                    "type": "http.request",
+                    "body": b"".join(chunks),
+                    "more_body": message.get("more_body", False),
+                }
             if not message.get("more_body", False):
                 return b"".join(chunks), message
 

@@ -6,9 +6,24 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-__all__ = ["Health", "ModelInfo", "Predictions", "Flag", "Feedback", "FeedbackResult", "Reload", "Problem", "ERROR_RESPONSES", "CSV_TYPES", "predict_body"]
+__all__ = [
+    "Health",
+    "ModelInfo",
+    "Predictions",
+    "Flag",
+    "Feedback",
+    "FeedbackResult",
+    "Reload",
+    "Problem",
+    "ERROR_RESPONSES",
+    "CSV_TYPES",
+    "predict_body",
+]
 
-CSV_TYPES = ("text/csv", "application/csv")  # request content types read as CSV by POST /predict; any other is JSON
+CSV_TYPES = (
+    "text/csv",
+    "application/csv",
+)  # request content types read as CSV by POST /predict; any other is JSON
 
 
 class Problem(BaseModel):
@@ -21,7 +36,10 @@ class Problem(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "Missing or wrong API key"},
     413: {"model": Problem, "description": "Request body over the size limit"},
-    422: {"model": Problem, "description": "The input does not match the training schema (the column and value are named)"},
+    422: {
+        "model": Problem,
+        "description": "The input does not match the training schema (the column and value are named)",
+    },
 }
 
 
@@ -29,7 +47,9 @@ class LogStats(BaseModel):
     queued: int
     submitted: int
     written: int
-    dropped: int = Field(description="Log records dropped because the queue was full (predictions are never dropped)")
+    dropped: int = Field(
+        description="Log records dropped because the queue was full (predictions are never dropped)"
+    )
     failed: int
     last_error: str | None = None
 
@@ -69,17 +89,27 @@ class Flag(BaseModel):
     row: int
     column: str
     value: Any
-    issue: str = Field(description="out_of_range, unseen_category, or no_prediction (the model gave no finite value)")
+    issue: str = Field(
+        description="out_of_range, unseen_category, or no_prediction (the model gave no finite value)"
+    )
     message: str
 
 
 class Predictions(BaseModel):
-    request_id: str = Field(description="Quote it to send the ground truth later (POST /feedback or `mlcraft feedback`)")
+    request_id: str = Field(
+        description="Quote it to send the ground truth later (POST /feedback or `mlcraft feedback`)"
+    )
     model_version: int
     target: str
-    predictions: list[Any] = Field(description="One value (regression) or label (classification) per record, in order")
-    probabilities: list[dict[str, float]] | None = Field(None, description="Class probabilities per record (classification)")
-    flags: list[Flag] = Field(description="Inputs served but worth a look: values outside the training range, unseen categories")
+    predictions: list[Any] = Field(
+        description="One value (regression) or label (classification) per record, in order"
+    )
+    probabilities: list[dict[str, float]] | None = Field(
+        None, description="Class probabilities per record (classification)"
+    )
+    flags: list[Flag] = Field(
+        description="Inputs served but worth a look: values outside the training range, unseen categories"
+    )
     notes: list[str]
 
 
@@ -88,7 +118,9 @@ class Feedback(BaseModel):
     default 0) or the ``key`` column whose logged input value identifies the prediction."""
 
     records: list[dict[str, Any]] = Field(min_length=1)
-    key: str | None = Field(None, description="A column of the logged inputs that identifies a row (e.g. an id)")
+    key: str | None = Field(
+        None, description="A column of the logged inputs that identifies a row (e.g. an id)"
+    )
 
 
 class FeedbackResult(BaseModel):
@@ -108,7 +140,14 @@ def predict_body(record: dict[str, Any]) -> dict[str, Any]:
     return {
         "required": True,
         "content": {
-            "application/json": {"schema": {"anyOf": [record, {"type": "array", "items": record, "minItems": 1}]}},
-            "text/csv": {"schema": {"type": "string", "description": "A header line with the feature columns, then one line per record"}},
+            "application/json": {
+                "schema": {"anyOf": [record, {"type": "array", "items": record, "minItems": 1}]}
+            },
+            "text/csv": {
+                "schema": {
+                    "type": "string",
+                    "description": "A header line with the feature columns, then one line per record",
+                }
+            },
         },
     }

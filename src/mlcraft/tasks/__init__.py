@@ -8,7 +8,24 @@
 """
 
 from mlcraft.tasks.base import ProblemKind, get_kind, kind_names, register_kind
-from mlcraft.tasks.tabular import Binary, Multiclass, Regression, align_proba, decide_labels, infer_kind
+from mlcraft.tasks.tabular import (
+    Binary,
+    Multiclass,
+    Regression,
+    align_proba,
+    decide_labels,
+    infer_kind,
+)
 
-__all__ = ["ProblemKind", "get_kind", "kind_names", "register_kind", "infer_kind", "Regression", "Binary", "Multiclass",
-           "decide_labels", "align_proba"]
+__all__ = [
+    "ProblemKind",
+    "get_kind",
+    "kind_names",
+    "register_kind",
+    "infer_kind",
+    "Regression",
+    "Binary",
+    "Multiclass",
+    "decide_labels",
+    "align_proba",
+]

@@ -59,7 +59,9 @@ class ProblemKind:
     def __repr__(self) -> str:
         return f"<problem kind {self.name}>"
 
-    def __reduce__(self):  # a kind pickles as its name: saved models do not depend on the class's module
+    def __reduce__(
+        self,
+    ):  # a kind pickles as its name: saved models do not depend on the class's module
         return (get_kind, (self.name,))
 
     # -- framing ---------------------------------------------------------------------------------
@@ -69,7 +71,9 @@ class ProblemKind:
     def positive_class(self, values: pd.Series, requested: Any = None) -> Any:
         """The positive class (binary kinds), else None; ``requested`` is the user's choice."""
         if requested is not None:
-            raise ConfigError(f"--positive-class only applies to binary tasks (this task is {self.name})")
+            raise ConfigError(
+                f"--positive-class only applies to binary tasks (this task is {self.name})"
+            )
         return None
 
     def classes(self, y: pd.Series) -> list[Any] | None:
@@ -77,8 +81,16 @@ class ProblemKind:
         return None
 
     # -- split and folds -------------------------------------------------------------------------
-    def split_test(self, frame: pd.DataFrame, target: str, *, test_size: float, seed: int,
-                   id_column: str | None = None, stratify_on: str | None = None) -> TestSplit:
+    def split_test(
+        self,
+        frame: pd.DataFrame,
+        target: str,
+        *,
+        test_size: float,
+        seed: int,
+        id_column: str | None = None,
+        stratify_on: str | None = None,
+    ) -> TestSplit:
         """Which rows are set aside as the test set."""
         raise NotImplementedError
 
@@ -95,8 +107,13 @@ class ProblemKind:
         """A fitted estimator's raw output: values, or probabilities in ``classes`` order."""
         raise NotImplementedError
 
-    def labels(self, raw: np.ndarray, classes: Sequence[Any] | None, positive_class: Any = None,
-               threshold: float | None = None) -> np.ndarray:
+    def labels(
+        self,
+        raw: np.ndarray,
+        classes: Sequence[Any] | None,
+        positive_class: Any = None,
+        threshold: float | None = None,
+    ) -> np.ndarray:
         """Predictions from raw output: the values, or the decided class."""
         raise NotImplementedError
 
@@ -133,4 +150,6 @@ def get_kind(kind: str | ProblemKind) -> ProblemKind:
         return _KINDS[kind]
     except (KeyError, TypeError):
         names = list(_KINDS)
-        raise ConfigError(f"--task {kind!r}: choose {', '.join(names[:-1])} or {names[-1]}") from None
+        raise ConfigError(
+            f"--task {kind!r}: choose {', '.join(names[:-1])} or {names[-1]}"
+        ) from None

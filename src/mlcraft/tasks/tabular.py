@@ -19,7 +19,9 @@ MAX_INT_CLASSES = 20  # an integer target with at most this many values is read 
 _POSITIVE_WORDS = {"1", "true", "yes", "y", "t", "positive", "pos", "survived"}
 
 
-def align_proba(proba: np.ndarray, fitted_classes: Sequence[Any], classes: Sequence[Any]) -> np.ndarray:
+def align_proba(
+    proba: np.ndarray, fitted_classes: Sequence[Any], classes: Sequence[Any]
+) -> np.ndarray:
     """Columns of ``proba`` (in ``fitted_classes`` order) rearranged to ``classes``; absent ones are 0."""
     fitted = list(fitted_classes)
     if fitted == list(classes):
@@ -31,7 +33,12 @@ def align_proba(proba: np.ndarray, fitted_classes: Sequence[Any], classes: Seque
     return out
 
 
-def decide_labels(proba: np.ndarray, classes: Sequence[Any], positive_class: Any = None, threshold: float | None = None) -> np.ndarray:
+def decide_labels(
+    proba: np.ndarray,
+    classes: Sequence[Any],
+    positive_class: Any = None,
+    threshold: float | None = None,
+) -> np.ndarray:
     """Class labels from probabilities: the positive class above ``threshold`` (binary), else the argmax.
 
     Missing probabilities count as 0 (a model that returned NaN for a class never picks it).
@@ -53,10 +60,25 @@ def decide_labels(proba: np.ndarray, classes: Sequence[Any], positive_class: Any
 class _Table(ProblemKind):
     """Rows of a table, a target column: a stable or stratified test split, k-fold CV."""
 
-    def split_test(self, frame: pd.DataFrame, target: str, *, test_size: float, seed: int,
-                   id_column: str | None = None, stratify_on: str | None = None) -> TestSplit:
-        return split_test(frame, target, classification=self.classification, test_size=test_size, seed=seed,
-                          id_column=id_column, stratify_on=stratify_on)
+    def split_test(
+        self,
+        frame: pd.DataFrame,
+        target: str,
+        *,
+        test_size: float,
+        seed: int,
+        id_column: str | None = None,
+        stratify_on: str | None = None,
+    ) -> TestSplit:
+        return split_test(
+            frame,
+            target,
+            classification=self.classification,
+            test_size=test_size,
+            seed=seed,
+            id_column=id_column,
+            stratify_on=stratify_on,
+        )
 
     def folds(self, y: pd.Series, *, n_folds: int, seed: int) -> Folds:
         return cv_folds(y, classification=self.classification, n_folds=n_folds, seed=seed)
@@ -73,7 +95,9 @@ class Regression(_Table):
 
     def check_target(self, present: pd.Series, target: str) -> None:
         if not pd.api.types.is_numeric_dtype(present.dtype):
-            raise DataError(f"target {target!r} is not numeric, so it cannot be a regression target; use --task binary or multiclass")
+            raise DataError(
+                f"target {target!r} is not numeric, so it cannot be a regression target; use --task binary or multiclass"
+            )
 
     def empty_output(self, n_rows: int, classes: Sequence[Any] | None) -> np.ndarray:
         return np.zeros(n_rows)
@@ -81,8 +105,13 @@ class Regression(_Table):
     def predict_raw(self, estimator: Any, X: Any, classes: Sequence[Any] | None) -> np.ndarray:
         return np.asarray(estimator.predict(X), dtype=float).ravel()
 
-    def labels(self, raw: np.ndarray, classes: Sequence[Any] | None, positive_class: Any = None,
-               threshold: float | None = None) -> np.ndarray:
+    def labels(
+        self,
+        raw: np.ndarray,
+        classes: Sequence[Any] | None,
+        positive_class: Any = None,
+        threshold: float | None = None,
+    ) -> np.ndarray:
         return raw
 
 
@@ -99,10 +128,17 @@ class _Classes(_Table):
 
     def predict_raw(self, estimator: Any, X: Any, classes: Sequence[Any] | None) -> np.ndarray:
         proba = np.asarray(estimator.predict_proba(X), dtype=float)
-        return align_proba(proba, estimator.classes_, classes or [])
+        return align_proba(
+            proba, estimator.classes_, estimator.classes_ if classes is None else classes
+        )
 
-    def labels(self, raw: np.ndarray, classes: Sequence[Any] | None, positive_class: Any = None,
-               threshold: float | None = None) -> np.ndarray:
+    def labels(
+        self,
+        raw: np.ndarray,
+        classes: Sequence[Any] | None,
+        positive_class: Any = None,
+        threshold: float | None = None,
+    ) -> np.ndarray:
         return decide_labels(raw, classes or [], positive_class, threshold)
 
 
@@ -116,7 +152,9 @@ class Binary(_Classes):
     def check_target(self, present: pd.Series, target: str) -> None:
         n_classes = present.nunique()
         if n_classes != 2:
-            raise DataError(f"target {target!r} has {n_classes} classes, not 2; use --task multiclass")
+            raise DataError(
+                f"target {target!r} has {n_classes} classes, not 2; use --task multiclass"
+            )
 
     def positive_class(self, values: pd.Series, requested: Any = None) -> Any:
         """The requested class, else 1/True/"yes"..., else the minority class."""
@@ -125,7 +163,9 @@ class Binary(_Classes):
             for cls in classes:
                 if str(cls) == str(requested):
                     return cls
-            raise ConfigError(f"--positive-class {requested!r} is not a class of the target (classes: {classes})")
+            raise ConfigError(
+                f"--positive-class {requested!r} is not a class of the target (classes: {classes})"
+            )
         for cls in classes:
             if str(cls).strip().lower() in _POSITIVE_WORDS:
                 return cls
@@ -161,7 +201,9 @@ def infer_kind(values: pd.Series) -> ProblemKind:
     dtype = present.dtype
     if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
         return get_kind(Multiclass.name)
-    integral = pd.api.types.is_integer_dtype(dtype) or bool(np.all(np.mod(present.to_numpy(dtype=float), 1) == 0))
+    integral = pd.api.types.is_integer_dtype(dtype) or bool(
+        np.all(np.mod(present.to_numpy(dtype=float), 1) == 0)
+    )
     if integral and n_unique <= MAX_INT_CLASSES:
         return get_kind(Multiclass.name)
     return get_kind(Regression.name)

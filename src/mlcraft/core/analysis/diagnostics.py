@@ -50,7 +50,11 @@ def class_positions(y: np.ndarray, classes: Sequence[Any]) -> np.ndarray:
 
 def _thin(*arrays: np.ndarray) -> list[list[float]]:
     n = len(arrays[0])
-    keep = np.unique(np.linspace(0, n - 1, min(n, MAX_CURVE_POINTS)).round().astype(int)) if n else np.array([], dtype=int)
+    keep = (
+        np.unique(np.linspace(0, n - 1, min(n, MAX_CURVE_POINTS)).round().astype(int))
+        if n
+        else np.array([], dtype=int)
+    )
     return [np.asarray(a, dtype=float)[keep].tolist() for a in arrays]
 
 
@@ -62,21 +66,42 @@ def confusion(y: np.ndarray, pred: np.ndarray, classes: Sequence[Any]) -> dict[s
     shares = np.divide(counts, totals, out=np.zeros(counts.shape, dtype=float), where=totals > 0)
     off = [(counts[i, j], i, j) for i in range(k) for j in range(k) if i != j and counts[i, j] > 0]
     largest = [
-        {"actual": str(classes[i]), "predicted": str(classes[j]), "count": int(c), "share_of_actual": float(shares[i, j]),
-         "text": f"{shares[i, j]:.1%} of {classes[i]!s} ({int(c)} rows) predicted as {classes[j]!s}"}
+        {
+            "actual": str(classes[i]),
+            "predicted": str(classes[j]),
+            "count": int(c),
+            "share_of_actual": float(shares[i, j]),
+            "text": f"{shares[i, j]:.1%} of {classes[i]!s} ({int(c)} rows) predicted as {classes[j]!s}",
+        }
         for c, i, j in sorted(off, key=lambda t: (-t[0], t[1], t[2]))[:TOP_CONFUSIONS]
     ]
-    return {"labels": [str(c) for c in classes], "counts": counts.tolist(), "normalised": shares.tolist(), "largest": largest}
+    return {
+        "labels": [str(c) for c in classes],
+        "counts": counts.tolist(),
+        "normalised": shares.tolist(),
+        "largest": largest,
+    }
 
 
 def per_class_scores(y: np.ndarray, pred: np.ndarray, classes: Sequence[Any]) -> dict[str, Any]:
     """Precision, recall, F1 and support per class, with macro and weighted averages and accuracy."""
     labels = list(range(len(classes)))
     p, r, f, s = skm.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
-    rows = [{"class": str(c), "precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])} for i, c in enumerate(classes)]
+    rows = [
+        {
+            "class": str(c),
+            "precision": float(p[i]),
+            "recall": float(r[i]),
+            "f1": float(f[i]),
+            "support": int(s[i]),
+        }
+        for i, c in enumerate(classes)
+    ]
     averages = {}
     for average in ("macro", "weighted"):
-        ap, ar, af, _ = skm.precision_recall_fscore_support(y, pred, labels=labels, average=average, zero_division=0)
+        ap, ar, af, _ = skm.precision_recall_fscore_support(
+            y, pred, labels=labels, average=average, zero_division=0
+        )
         averages[average] = {"precision": float(ap), "recall": float(ar), "f1": float(af)}
     return {"per_class": rows, "averages": averages, "accuracy": float(skm.accuracy_score(y, pred))}
 
@@ -90,13 +115,19 @@ def binary_curves(is_positive: np.ndarray, score: np.ndarray) -> dict[str, Any]:
     f, t = _thin(fpr, tpr)
     return {
         "threshold": {"thresholds": t_t, "precision": t_p, "recall": t_r},
-        "pr_curve": {"precision": c_p, "recall": c_r, "average_precision": float(skm.average_precision_score(is_positive, score))},
+        "pr_curve": {
+            "precision": c_p,
+            "recall": c_r,
+            "average_precision": float(skm.average_precision_score(is_positive, score)),
+        },
         "roc": {"fpr": f, "tpr": t, "auc": float(skm.roc_auc_score(is_positive, score))},
         "prevalence": float(np.mean(is_positive)),
     }
 
 
-def one_vs_rest_auc(y: np.ndarray, proba: np.ndarray, classes: Sequence[Any]) -> list[dict[str, Any]]:
+def one_vs_rest_auc(
+    y: np.ndarray, proba: np.ndarray, classes: Sequence[Any]
+) -> list[dict[str, Any]]:
     """ROC AUC and average precision of each class against the others, with its ROC curve."""
     rows = []
     for j, cls in enumerate(classes):
@@ -105,23 +136,43 @@ def one_vs_rest_auc(y: np.ndarray, proba: np.ndarray, classes: Sequence[Any]) ->
             continue
         fpr, tpr, _ = skm.roc_curve(positive, proba[:, j])
         f, t = _thin(fpr, tpr)
-        rows.append({"class": str(cls), "auc": float(skm.roc_auc_score(positive, proba[:, j])),
-                     "average_precision": float(skm.average_precision_score(positive, proba[:, j])), "fpr": f, "tpr": t})
+        rows.append(
+            {
+                "class": str(cls),
+                "auc": float(skm.roc_auc_score(positive, proba[:, j])),
+                "average_precision": float(skm.average_precision_score(positive, proba[:, j])),
+                "fpr": f,
+                "tpr": t,
+            }
+        )
     return rows
 
 
-def calibration(is_positive: np.ndarray, score: np.ndarray, label: str, n_bins: int = CALIBRATION_BINS) -> dict[str, Any]:
+def calibration(
+    is_positive: np.ndarray, score: np.ndarray, label: str, n_bins: int = CALIBRATION_BINS
+) -> dict[str, Any]:
     """Observed frequency against predicted probability, per probability bin (with bin counts)."""
     from sklearn.calibration import calibration_curve
 
-    observed, predicted = calibration_curve(is_positive, np.clip(score, 0, 1), n_bins=n_bins, strategy="uniform")
+    observed, predicted = calibration_curve(
+        is_positive, np.clip(score, 0, 1), n_bins=n_bins, strategy="uniform"
+    )
     counts = np.histogram(np.clip(score, 0, 1), bins=n_bins, range=(0, 1))[0]
-    return {"label": label, "predicted": predicted.tolist(), "observed": observed.tolist(), "bin_counts": counts.tolist(),
-            "brier": float(np.mean((np.clip(score, 0, 1) - is_positive) ** 2))}
+    return {
+        "label": label,
+        "predicted": predicted.tolist(),
+        "observed": observed.tolist(),
+        "bin_counts": counts.tolist(),
+        "brier": float(np.mean((np.clip(score, 0, 1) - is_positive) ** 2)),
+    }
 
 
 def classification_diagnostics(
-    y_true: np.ndarray, proba: np.ndarray, classes: Sequence[Any], positive_class: Any = None, threshold: float | None = None
+    y_true: np.ndarray,
+    proba: np.ndarray,
+    classes: Sequence[Any],
+    positive_class: Any = None,
+    threshold: float | None = None,
 ) -> dict[str, Any]:
     """Everything the error analysis of a classifier shows, from its class probabilities.
 
@@ -133,16 +184,20 @@ def classification_diagnostics(
         raise ValueError("labels outside the model's classes")
     binary = len(classes) == 2 and positive_class is not None
     pos = [str(c) for c in classes].index(str(positive_class)) if binary else None
-    decided = decide_labels(proba, list(range(len(classes))), pos, threshold if binary else None).astype(int)
+    decided = decide_labels(
+        proba, list(range(len(classes))), pos, threshold if binary else None
+    ).astype(int)
     out: dict[str, Any] = {
         "classes": [str(c) for c in classes],
         "rows": int(len(y)),
         "threshold": threshold if binary else None,
         "confusion": confusion(y, decided, classes),
         "scores": per_class_scores(y, decided, classes),
-        "log_loss": float(skm.log_loss(y, np.clip(proba, 1e-15, 1), labels=list(range(len(classes))))),
+        "log_loss": float(
+            skm.log_loss(y, np.clip(proba, 1e-15, 1), labels=list(range(len(classes))))
+        ),
     }
-    if binary:
+    if pos is not None:  # binary
         is_pos = y == pos
         out["positive_class"] = str(classes[pos])
         out["curves"] = binary_curves(is_pos, proba[:, pos])
@@ -150,20 +205,32 @@ def classification_diagnostics(
     else:
         out["one_vs_rest"] = one_vs_rest_auc(y, proba, classes)
         top = proba.argmax(axis=1)
-        out["calibration"] = calibration((top == y).astype(float), proba.max(axis=1), "top-label confidence")
+        out["calibration"] = calibration(
+            (top == y).astype(float), proba.max(axis=1), "top-label confidence"
+        )
     return out
 
 
-def error_by_group(errors: np.ndarray, groups: pd.Series, max_groups: int = MAX_GROUPS) -> list[dict[str, Any]]:
+def error_by_group(
+    errors: np.ndarray, groups: pd.Series, max_groups: int = MAX_GROUPS
+) -> list[dict[str, Any]]:
     """Count, RMSE, MAE and mean error (bias) per group; small groups beyond ``max_groups`` are "other"."""
     labels = groups.astype("string").fillna("<missing>").astype(object)
     top = labels.value_counts().index[:max_groups]
     labels = labels.where(labels.isin(top), "<other>")
     frame = pd.DataFrame({"g": labels.to_numpy(), "e": errors, "a": np.abs(errors), "s": errors**2})
-    stats = frame.groupby("g", sort=False).agg(count=("e", "size"), bias=("e", "mean"), mae=("a", "mean"), mse=("s", "mean"))
+    stats = frame.groupby("g", sort=False).agg(
+        count=("e", "size"), bias=("e", "mean"), mae=("a", "mean"), mse=("s", "mean")
+    )
     stats = stats.sort_values("count", ascending=False)
     return [
-        {"group": str(g), "count": int(r["count"]), "rmse": float(np.sqrt(r["mse"])), "mae": float(r["mae"]), "bias": float(r["bias"])}
+        {
+            "group": str(g),
+            "count": int(r["count"]),
+            "rmse": float(np.sqrt(r["mse"])),
+            "mae": float(r["mae"]),
+            "bias": float(r["bias"]),
+        }
         for g, r in stats.iterrows()
     ]
 
@@ -172,14 +239,18 @@ def _edge(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
-def regression_diagnostics(y_true: np.ndarray, pred: np.ndarray, categories: dict[str, pd.Series] | None = None) -> dict[str, Any]:
+def regression_diagnostics(
+    y_true: np.ndarray, pred: np.ndarray, categories: dict[str, pd.Series] | None = None
+) -> dict[str, Any]:
     """Residual summary, the error by decile of the target, and by category of each given feature."""
     y = np.asarray(y_true, dtype=float)
     p = np.asarray(pred, dtype=float)
     errors = p - y
     deciles = pd.qcut(pd.Series(y), 10, duplicates="drop")
     names = [f"{_edge(iv.left)} to {_edge(iv.right)}" for iv in deciles.cat.categories]
-    by_decile = error_by_group(errors, deciles.cat.rename_categories(names).astype(str), max_groups=10)
+    by_decile = error_by_group(
+        errors, deciles.cat.rename_categories(names).astype(str), max_groups=10
+    )
     order = {name: i for i, name in enumerate(names)}
     by_decile.sort(key=lambda r: order.get(r["group"], len(order)))
     return {
@@ -188,13 +259,23 @@ def regression_diagnostics(y_true: np.ndarray, pred: np.ndarray, categories: dic
         "mae": float(np.mean(np.abs(errors))),
         "r2": float(skm.r2_score(y, p)),
         "bias": float(np.mean(errors)),
-        "residual_quantiles": {str(q): float(v) for q, v in zip((0.05, 0.25, 0.5, 0.75, 0.95), np.quantile(errors, [0.05, 0.25, 0.5, 0.75, 0.95]))},
+        "residual_quantiles": {
+            str(q): float(v)
+            for q, v in zip(
+                (0.05, 0.25, 0.5, 0.75, 0.95), np.quantile(errors, [0.05, 0.25, 0.5, 0.75, 0.95])
+            )
+        },
         "by_decile": by_decile,
-        "by_category": {name: error_by_group(errors, values.reset_index(drop=True)) for name, values in (categories or {}).items()},
+        "by_category": {
+            name: error_by_group(errors, values.reset_index(drop=True))
+            for name, values in (categories or {}).items()
+        },
     }
 
 
-def multilabel_scores(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[Any]) -> dict[str, Any]:
+def multilabel_scores(
+    y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[Any]
+) -> dict[str, Any]:
     """F1 (and precision, recall, support) per label and averaged, from 0/1 indicator matrices.
 
     Examples
@@ -209,10 +290,21 @@ def multilabel_scores(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[A
     if y_true.ndim != 2 or y_true.shape != y_pred.shape or y_true.shape[1] != len(labels):
         raise ValueError("multilabel scores need two indicator matrices of shape (rows, labels)")
     p, r, f, s = skm.precision_recall_fscore_support(y_true, y_pred, average=None, zero_division=0)
-    rows = [{"label": str(lab), "precision": float(p[j]), "recall": float(r[j]), "f1": float(f[j]), "support": int(s[j])} for j, lab in enumerate(labels)]
+    rows = [
+        {
+            "label": str(lab),
+            "precision": float(p[j]),
+            "recall": float(r[j]),
+            "f1": float(f[j]),
+            "support": int(s[j]),
+        }
+        for j, lab in enumerate(labels)
+    ]
     averages = {}
     for average in ("micro", "macro", "weighted", "samples"):
-        ap, ar, af, _ = skm.precision_recall_fscore_support(y_true, y_pred, average=average, zero_division=0)
+        ap, ar, af, _ = skm.precision_recall_fscore_support(
+            y_true, y_pred, average=average, zero_division=0
+        )
         averages[average] = {"precision": float(ap), "recall": float(ar), "f1": float(af)}
     return {
         "per_label": rows,
@@ -222,9 +314,13 @@ def multilabel_scores(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[A
     }
 
 
-def multilabel_diagnostics(y_true: np.ndarray, scores: np.ndarray, labels: Sequence[Any], threshold: float = 0.5) -> dict[str, Any]:
+def multilabel_diagnostics(
+    y_true: np.ndarray, scores: np.ndarray, labels: Sequence[Any], threshold: float = 0.5
+) -> dict[str, Any]:
     """Multilabel error analysis from per-label probabilities: decisions at ``threshold``, scores."""
     decided = (np.asarray(scores, dtype=float) >= threshold).astype(int)
     out = multilabel_scores(y_true, decided, labels)
-    out.update({"labels": [str(lab) for lab in labels], "rows": int(len(decided)), "threshold": threshold})
+    out.update(
+        {"labels": [str(lab) for lab in labels], "rows": int(len(decided)), "threshold": threshold}
+    )
     return out

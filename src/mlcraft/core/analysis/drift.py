@@ -18,15 +18,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["reference_bins", "side_summary", "compare_sides", "psi", "quantile_edges", "bin_shares", "PSI_MODERATE", "PSI_MAJOR"]
+__all__ = [
+    "reference_bins",
+    "side_summary",
+    "compare_sides",
+    "psi",
+    "quantile_edges",
+    "bin_shares",
+    "PSI_MODERATE",
+    "PSI_MAJOR",
+]
 
 N_BINS = 10
 MAX_CATEGORIES = 20
-MIN_CATEGORY_ROWS = 30  # rarer categories are pooled as "other": chosen on one side, they would look shifted
+MIN_CATEGORY_ROWS = (
+    30  # rarer categories are pooled as "other": chosen on one side, they would look shifted
+)
 PSI_MODERATE = 0.1  # the usual reading: below 0.1 stable, 0.1 to 0.25 moderate, above 0.25 major
 PSI_MAJOR = 0.25
 MISSING_SHIFT = 0.05  # a change of 5 points in the missing share is reported
-SIGNIFICANCE = 0.01  # a PSI is a shift only if sampling noise explains it with probability below this
+SIGNIFICANCE = (
+    0.01  # a PSI is a shift only if sampling noise explains it with probability below this
+)
 EPS = 1e-4  # floor of a bin's share in PSI (an empty bin would make it infinite)
 
 
@@ -35,14 +48,16 @@ def quantile_edges(finite: np.ndarray, bins: int = N_BINS) -> np.ndarray:
     return np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1]))
 
 
-def bin_shares(finite: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+def bin_shares(finite: np.ndarray, edges: Sequence[float] | np.ndarray) -> np.ndarray:
     """The share of finite values in each bin cut at ``edges`` (``len(edges) + 1`` bins)."""
-    edges = np.asarray(edges, dtype=float)
-    counts = np.bincount(np.searchsorted(edges, finite, side="right"), minlength=edges.size + 1)
+    cuts = np.asarray(edges, dtype=float)
+    counts = np.bincount(np.searchsorted(cuts, finite, side="right"), minlength=cuts.size + 1)
     return counts / max(finite.size, 1)
 
 
-def reference_bins(frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]) -> dict[str, Any]:
+def reference_bins(
+    frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]
+) -> dict[str, Any]:
     """Bin edges (training deciles) and the most frequent categories, from the training side.
 
     Only categories with at least 30 training rows are compared one by one; the rest are pooled,
@@ -56,7 +71,9 @@ def reference_bins(frame: pd.DataFrame, numeric: Sequence[str], categorical: Seq
     categories = {}
     for name in categorical:
         counts = frame[name].value_counts()
-        categories[name] = [str(v) for v in counts.index[counts.to_numpy() >= MIN_CATEGORY_ROWS][:MAX_CATEGORIES]]
+        categories[name] = [
+            str(v) for v in counts.index[counts.to_numpy() >= MIN_CATEGORY_ROWS][:MAX_CATEGORIES]
+        ]
     return {"edges": edges, "categories": categories}
 
 
@@ -79,16 +96,16 @@ def side_summary(frame: pd.DataFrame, bins: dict[str, Any]) -> dict[str, dict[st
         counts = values.value_counts(dropna=True)
         counts = counts.groupby(counts.index.astype(str)).sum()  # 1 and "1" are one category
         present = int(counts.sum())
-        shares = [float(counts.get(c, 0)) / max(present, 1) for c in categories]
+        category_shares = [float(counts.get(c, 0)) / max(present, 1) for c in categories]
         out[name] = {
             "rows": n,
             "missing_share": float(values.isna().mean()) if n else 0.0,
-            "shares": shares + [max(0.0, 1.0 - sum(shares))],
+            "shares": category_shares + [max(0.0, 1.0 - sum(category_shares))],
         }
     return out
 
 
-def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
+def psi(expected: Sequence[float] | np.ndarray, actual: Sequence[float] | np.ndarray) -> float:
     """Population stability index between two vectors of shares over the same bins (each share
     floored at :data:`EPS`). The one PSI of mlcraft: ``explore`` and ``monitor`` both use it."""
     p = np.clip(np.asarray(expected, dtype=float), EPS, None)
@@ -116,7 +133,9 @@ def _noise_p_value(value: float, bins: int, n_train: float, n_test: float) -> fl
     return float(chi2.sf(value * n_eff, bins - 1))
 
 
-def compare_sides(train: dict[str, dict[str, Any]], test: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def compare_sides(
+    train: dict[str, dict[str, Any]], test: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
     """One row per feature: PSI, the chance that noise explains it, its reading ("stable" when noise
     can explain it), the mean shift (in training SDs) and whether the missing share moved."""
     rows = []
@@ -127,7 +146,9 @@ def compare_sides(train: dict[str, dict[str, Any]], test: dict[str, dict[str, An
         counted = [side["rows"] * (1 - side["missing_share"]) for side in (ref, other)]
         value = psi(*(_smoothed(side["shares"], n) for side, n in zip((ref, other), counted)))
         p_value = _noise_p_value(value, len(ref["shares"]), *counted)
-        level = _level(value) if p_value < SIGNIFICANCE / max(len(train), 1) else "stable"  # Bonferroni over features
+        level = (
+            _level(value) if p_value < SIGNIFICANCE / max(len(train), 1) else "stable"
+        )  # Bonferroni over features
         shift = None
         if ref.get("std") and ref.get("mean") is not None and other.get("mean") is not None:
             shift = (other["mean"] - ref["mean"]) / ref["std"]
@@ -140,7 +161,8 @@ def compare_sides(train: dict[str, dict[str, Any]], test: dict[str, dict[str, An
                 "mean_shift_sd": shift,
                 "missing_train": ref["missing_share"],
                 "missing_test": other["missing_share"],
-                "missing_shift": abs(other["missing_share"] - ref["missing_share"]) >= MISSING_SHIFT,
+                "missing_shift": abs(other["missing_share"] - ref["missing_share"])
+                >= MISSING_SHIFT,
             }
         )
     return sorted(rows, key=lambda r: -r["psi"])

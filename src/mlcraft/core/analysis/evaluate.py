@@ -99,7 +99,9 @@ def score_with_interval(
         return Interval(name, value, value, value, confidence, "bootstrap (no valid resample)", n)
     alpha = (1 - confidence) / 2
     low, high = np.quantile(draws, [alpha, 1 - alpha])
-    return Interval(name, value, float(low), float(high), confidence, f"bootstrap ({len(draws)} resamples)", n)
+    return Interval(
+        name, value, float(low), float(high), confidence, f"bootstrap ({len(draws)} resamples)", n
+    )
 
 
 def paired_difference(
@@ -133,9 +135,32 @@ def paired_difference(
     sign = scorer_a.sign
     value = sign * (scorer_b(y_true, pred_b) - scorer_a(y_true, pred_a))
     n = len(y_true)
-    draws = _bootstrap(lambda idx: sign * (scorer_b(y_true[idx], pred_b[idx]) - scorer_a(y_true[idx], pred_a[idx])), n, seed, n_bootstrap)
+    draws = _bootstrap(
+        lambda idx: (
+            sign * (scorer_b(y_true[idx], pred_b[idx]) - scorer_a(y_true[idx], pred_a[idx]))
+        ),
+        n,
+        seed,
+        n_bootstrap,
+    )
     if not draws:
-        return Interval(scorer_a.name, value, value, value, confidence, "paired bootstrap (no valid resample)", n)
+        return Interval(
+            scorer_a.name,
+            value,
+            value,
+            value,
+            confidence,
+            "paired bootstrap (no valid resample)",
+            n,
+        )
     alpha = (1 - confidence) / 2
     low, high = np.quantile(draws, [alpha, 1 - alpha])
-    return Interval(scorer_a.name, float(value), float(low), float(high), confidence, f"paired bootstrap ({len(draws)} resamples)", n)
+    return Interval(
+        scorer_a.name,
+        float(value),
+        float(low),
+        float(high),
+        confidence,
+        f"paired bootstrap ({len(draws)} resamples)",
+        n,
+    )

@@ -31,11 +31,15 @@ __all__ = [
     "leakage",
 ]
 
-SKEW_LIMIT = 1.0  # skewness above which a feature is called heavy-tailed (the log transform's own limit)
+SKEW_LIMIT = (
+    1.0  # skewness above which a feature is called heavy-tailed (the log transform's own limit)
+)
 SPIKE_MIN_ROWS = 10  # a capped value repeats at least this often...
 SPIKE_RATIO = 4.0  # ...and this many times more often than the values next to it
 SPIKE_NEIGHBOURS = 10
-NEAR_BITS = 10  # near-duplicates: numbers equal to 10 significant bits (~3 digits), text ignoring case
+NEAR_BITS = (
+    10  # near-duplicates: numbers equal to 10 significant bits (~3 digits), text ignoring case
+)
 LEAK_CORRELATION = 0.95
 LEAK_SKILL = 0.95
 SKILL_BINS = 32
@@ -58,7 +62,9 @@ def _numbers(frame: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
-def heavy_tails(frame: pd.DataFrame, columns: Sequence[str], limit: float = SKEW_LIMIT) -> list[Flag]:
+def heavy_tails(
+    frame: pd.DataFrame, columns: Sequence[str], limit: float = SKEW_LIMIT
+) -> list[Flag]:
     """Columns whose skewness exceeds ``limit``; a log is suggested when they are non-negative."""
     flags = []
     for name in columns:
@@ -67,9 +73,20 @@ def heavy_tails(frame: pd.DataFrame, columns: Sequence[str], limit: float = SKEW
         if not np.isfinite(skew) or abs(skew) <= limit:
             continue
         low = float(np.nanmin(x))
-        advice = "consider a log transform (log1p)" if low >= 0 else "consider a power transform (Yeo-Johnson)"
+        advice = (
+            "consider a log transform (log1p)"
+            if low >= 0
+            else "consider a power transform (Yeo-Johnson)"
+        )
         side = "right" if skew > 0 else "left"
-        flags.append(Flag("heavy_tail", name, f"{name} is heavy-tailed ({side} skew {skew:.1f}): {advice}", {"skew": skew, "min": low}))
+        flags.append(
+            Flag(
+                "heavy_tail",
+                name,
+                f"{name} is heavy-tailed ({side} skew {skew:.1f}): {advice}",
+                {"skew": skew, "min": low},
+            )
+        )
     return flags
 
 
@@ -88,7 +105,11 @@ def _spike(x: np.ndarray, at_max: bool) -> dict[str, Any] | None:
         return None
     # the next distinct values beyond the edge, and how often each occurs
     k = min(rest.size, 50 * SPIKE_NEIGHBOURS)
-    near = np.partition(rest, rest.size - k)[rest.size - k:] if at_max else np.partition(rest, k - 1)[:k]
+    near = (
+        np.partition(rest, rest.size - k)[rest.size - k :]
+        if at_max
+        else np.partition(rest, k - 1)[:k]
+    )
     _, counts = np.unique(near, return_counts=True)
     if k < rest.size:  # the value farthest from the edge may be only partly inside the slice
         counts = counts[1:] if at_max else counts[:-1]
@@ -120,7 +141,9 @@ def capped_values(frame: pd.DataFrame, columns: Sequence[str]) -> list[Flag]:
     return flags
 
 
-def high_cardinality(frame: pd.DataFrame, columns: Sequence[str], limit: int = HIGH_CARDINALITY) -> list[Flag]:
+def high_cardinality(
+    frame: pd.DataFrame, columns: Sequence[str], limit: int = HIGH_CARDINALITY
+) -> list[Flag]:
     """Categorical columns with more than ``limit`` distinct values."""
     flags = []
     for name in columns:
@@ -136,7 +159,14 @@ def unused_columns(schema: Schema) -> list[Flag]:
     flags = []
     for col in schema.columns:
         if col.role in (Role.CONSTANT, Role.EMPTY):
-            flags.append(Flag(col.role.value, col.name, f"{col.name}: {col.note}; it carries no information", {}))
+            flags.append(
+                Flag(
+                    col.role.value,
+                    col.name,
+                    f"{col.name}: {col.note}; it carries no information",
+                    {},
+                )
+            )
     return flags
 
 
@@ -145,7 +175,9 @@ def _near_key(frame: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for name in frame.columns:
         values = frame[name]
-        if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
+            values.dtype
+        ):
             # round the binary mantissa to NEAR_BITS bits (relative precision 2**-10, ~3 digits): one integer step
             bits = values.to_numpy(dtype=float, na_value=np.nan).view(np.int64)
             out[name] = (bits + (1 << (51 - NEAR_BITS))) & ~((1 << (52 - NEAR_BITS)) - 1)
@@ -170,13 +202,30 @@ def duplicate_rows(frame: pd.DataFrame, features: Sequence[str], target: str) ->
     flags = []
     n = max(len(frame), 1)
     if exact:
-        pairs = pd.DataFrame({"h": exact_hash.to_numpy(), "y": pd.util.hash_pandas_object(frame[target], index=False).to_numpy()})
+        pairs = pd.DataFrame(
+            {
+                "h": exact_hash.to_numpy(),
+                "y": pd.util.hash_pandas_object(frame[target], index=False).to_numpy(),
+            }
+        )
         conflicting = int((pairs.groupby("h")["y"].nunique() > 1).sum())
         extra = f"; {conflicting:,} group(s) of them disagree on {target}" if conflicting else ""
-        flags.append(Flag("duplicates", None, f"{exact:,} rows ({exact / n:.1%}) repeat another row's features exactly{extra}", {"count": exact, "conflicting_groups": conflicting}))
+        flags.append(
+            Flag(
+                "duplicates",
+                None,
+                f"{exact:,} rows ({exact / n:.1%}) repeat another row's features exactly{extra}",
+                {"count": exact, "conflicting_groups": conflicting},
+            )
+        )
     if near > exact:
         flags.append(
-            Flag("near_duplicates", None, f"{near - exact:,} more rows are near-duplicates (numbers equal to about 3 significant digits, text ignoring case)", {"count": near - exact})
+            Flag(
+                "near_duplicates",
+                None,
+                f"{near - exact:,} more rows are near-duplicates (numbers equal to about 3 significant digits, text ignoring case)",
+                {"count": near - exact},
+            )
         )
     return flags
 
@@ -193,7 +242,14 @@ def _feature_codes(values: pd.Series, kind: str) -> np.ndarray:
     return category_codes(values)[0]
 
 
-def single_feature_skill(codes: np.ndarray, y: np.ndarray, *, classification: bool, seed: int = 0, fit: np.ndarray | None = None) -> float:
+def single_feature_skill(
+    codes: np.ndarray,
+    y: np.ndarray,
+    *,
+    classification: bool,
+    seed: int = 0,
+    fit: np.ndarray | None = None,
+) -> float:
     """How well one feature alone predicts the target on rows it did not see (1 = perfectly).
 
     The feature's bins (or categories) learn the target's mean (or majority class) on a random half
@@ -251,7 +307,9 @@ def leakage(
             reasons.append(f"correlation {r:+.3f} with the target")
             detail["correlation"] = r
         feature = codes[name] if name in codes else _feature_codes(frame[name], kind)
-        skill = single_feature_skill(feature[known], target[known], classification=classification, fit=fit)
+        skill = single_feature_skill(
+            feature[known], target[known], classification=classification, fit=fit
+        )
         if np.isfinite(skill) and skill >= LEAK_SKILL:
             reasons.append(f"alone it predicts the target on unseen rows with skill {skill:.3f}")
             detail["skill"] = skill

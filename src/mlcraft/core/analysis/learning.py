@@ -70,15 +70,25 @@ def learning_curve(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         n_rows, train, valid = sk_learning_curve(
-            build(), X, y, train_sizes=np.asarray(sizes), cv=used, scoring=SignedScorer(scorer, task),
-            shuffle=True, random_state=seed, n_jobs=n_jobs, error_score=np.nan,
+            build(),
+            X,
+            y,
+            train_sizes=np.asarray(sizes),
+            cv=used,
+            scoring=SignedScorer(scorer, task),
+            shuffle=True,
+            random_state=seed,
+            n_jobs=n_jobs,
+            error_score=np.nan,
         )
     train, valid = scorer.sign * train, scorer.sign * valid
     ok = np.isfinite(train).all(axis=1) & np.isfinite(valid).all(axis=1)
     notes = []
     if not ok.all():
         left = ", ".join(f"{n:,}" for n in n_rows[~ok])
-        notes.append(f"learning curve: left out training sizes {left} (a fold's subset held a single class, or the fit failed)")
+        notes.append(
+            f"learning curve: left out training sizes {left} (a fold's subset held a single class, or the fit failed)"
+        )
     return {
         "metric": scorer.name,
         "greater_is_better": scorer.metric.greater_is_better,
@@ -96,7 +106,10 @@ def read_learning_curve(curve: dict[str, Any]) -> dict[str, str]:
     """The book's reading: a wide gap means overfitting; close curves on a plateau mean underfitting
     (if the score is not good enough); a validation score still improving means more data helps."""
     if len(curve["sizes"]) < 2:
-        return {"verdict": "unknown", "text": "too few training sizes could be scored to read the curves"}
+        return {
+            "verdict": "unknown",
+            "text": "too few training sizes could be scored to read the curves",
+        }
     sign = 1.0 if curve["greater_is_better"] else -1.0
     train, valid = curve["train_mean"][-1], curve["valid_mean"][-1]
     scale = max(abs(valid), 1e-12)
@@ -104,15 +117,19 @@ def read_learning_curve(curve: dict[str, Any]) -> dict[str, str]:
     gain = sign * (curve["valid_mean"][-1] - curve["valid_mean"][-2]) / scale
     metric = curve["metric"]
     if gap > OVERFIT_GAP:
-        text = (f"overfitting: the training {metric} ({format_number(train)}) is much better than the validation {metric} ({format_number(valid)}); "
-                "regularise, simplify the model, or feed it more data")
+        text = (
+            f"overfitting: the training {metric} ({format_number(train)}) is much better than the validation {metric} ({format_number(valid)}); "
+            "regularise, simplify the model, or feed it more data"
+        )
         verdict = "overfitting"
     elif gain > PLATEAU:
         text = f"the curves are close and the validation {metric} still improves with more rows: more data should help"
         verdict = "more data helps"
     else:
-        text = (f"the curves are close and on a plateau: if the {metric} ({format_number(valid)}) is not good enough, the model underfits; "
-                "more data will not help, a more powerful model or better features will")
+        text = (
+            f"the curves are close and on a plateau: if the {metric} ({format_number(valid)}) is not good enough, the model underfits; "
+            "more data will not help, a more powerful model or better features will"
+        )
         verdict = "converged or underfitting"
     return {"verdict": verdict, "text": text, "gap": f"{gap:.3f}", "last_gain": f"{gain:.3f}"}
 
@@ -138,11 +155,24 @@ def permutation_importances(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = permutation_importance(
-            fitted, X_valid, y_valid, scoring=SignedScorer(scorer, task), n_repeats=repeats, random_state=seed, n_jobs=n_jobs
+            fitted,
+            X_valid,
+            y_valid,
+            scoring=SignedScorer(scorer, task),
+            n_repeats=repeats,
+            random_state=seed,
+            n_jobs=n_jobs,
         )
-    rows = [
-        {"feature": str(name), "mean": float(m), "std": float(s), "values": [float(v) for v in vals]}
-        for name, m, s, vals in zip(X_valid.columns, result.importances_mean, result.importances_std, result.importances)
+    rows: list[dict[str, Any]] = [
+        {
+            "feature": str(name),
+            "mean": float(m),
+            "std": float(s),
+            "values": [float(v) for v in vals],
+        }
+        for name, m, s, vals in zip(
+            X_valid.columns, result.importances_mean, result.importances_std, result.importances
+        )
     ]
     rows.sort(key=lambda r: -r["mean"])
     return {"metric": scorer.name, "rows": len(X_valid), "repeats": repeats, "features": rows}

@@ -19,7 +19,15 @@ from sklearn import metrics as skm
 from mlcraft.exceptions import ConfigError
 from mlcraft.tasks import decide_labels, get_kind
 
-__all__ = ["Metric", "get_metric", "default_metric", "metric_names", "check_metric_target", "REFUSED", "Scorer"]
+__all__ = [
+    "Metric",
+    "get_metric",
+    "default_metric",
+    "metric_names",
+    "check_metric_target",
+    "REFUSED",
+    "Scorer",
+]
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,7 @@ class Metric:
     tasks: frozenset[str]
     greater_is_better: bool
     needs: str  # "value" (regression), "label" or "proba"
-    _func: Callable[..., float]
+    _func: Callable[..., float] | None  # None: computed by Scorer from the name
     description: str
     sklearn: tuple[str, ...] = ()
     domain: str | None = None  # "positive" | "non-negative" | "above -1": what the target must be
@@ -67,7 +75,9 @@ def _codes(k: int) -> list[int]:
 
 def _averaged(func: Callable[..., float], average: str) -> Callable[..., float]:
     """A precision/recall/F1/Jaccard averaged over classes."""
-    return lambda y, c, k, pos: float(func(y, c, average=average, labels=_codes(k), zero_division=0))
+    return lambda y, c, k, pos: float(
+        func(y, c, average=average, labels=_codes(k), zero_division=0)
+    )
 
 
 def _of_positive(func: Callable[..., float]) -> Callable[..., float]:
@@ -81,7 +91,11 @@ def _likelihood_ratio(which: int) -> Callable[..., float]:
     def ratio(y, c, k, pos):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return float(skm.class_likelihood_ratios(y, c, labels=[1 - pos, pos], replace_undefined_by=1.0)[which])
+            return float(
+                skm.class_likelihood_ratios(y, c, labels=[1 - pos, pos], replace_undefined_by=1.0)[
+                    which
+                ]
+            )
 
     return ratio
 
@@ -94,7 +108,11 @@ def _roc_auc(multi_class: str, average: str) -> Callable[..., float]:
     def auc(y, proba, k, pos):
         if k == 2:
             return _binary_auc(y == pos, proba[:, pos])
-        return float(skm.roc_auc_score(y, _normalised(proba), multi_class=multi_class, average=average, labels=_codes(k)))
+        return float(
+            skm.roc_auc_score(
+                y, _normalised(proba), multi_class=multi_class, average=average, labels=_codes(k)
+            )
+        )
 
     return auc
 
@@ -104,7 +122,9 @@ def _average_precision(y, proba, k, pos):
         return float(skm.average_precision_score(y == pos, proba[:, pos]))
     from sklearn.preprocessing import label_binarize
 
-    return float(skm.average_precision_score(label_binarize(y, classes=_codes(k)), proba, average="macro"))
+    return float(
+        skm.average_precision_score(label_binarize(y, classes=_codes(k)), proba, average="macro")
+    )
 
 
 def _brier(y, proba, k, pos):
@@ -139,42 +159,297 @@ _MULTI = frozenset({"multiclass"})
 # the one table: every metric mlcraft computes, from public scikit-learn functions, and the scorer
 # names it answers to (scikit-learn's get_scorer_names(); tests walk that list against this table)
 _METRICS = [
-    Metric("rmse", _REG, False, "value", _rmse, "root mean squared error", ("neg_root_mean_squared_error",)),
-    Metric("mse", _REG, False, "value", skm.mean_squared_error, "mean squared error", ("neg_mean_squared_error",)),
-    Metric("mae", _REG, False, "value", skm.mean_absolute_error, "mean absolute error", ("neg_mean_absolute_error",)),
-    Metric("median_ae", _REG, False, "value", skm.median_absolute_error, "median absolute error", ("neg_median_absolute_error",)),
-    Metric("mape", _REG, False, "value", skm.mean_absolute_percentage_error, "mean absolute percentage error", ("neg_mean_absolute_percentage_error",)),
-    Metric("max_error", _REG, False, "value", skm.max_error, "largest absolute error", ("neg_max_error",)),
-    Metric("msle", _REG, False, "value", _floor(skm.mean_squared_log_error, -1.0, strict=True), "mean squared logarithmic error (of 1 + value)", ("neg_mean_squared_log_error",), "above -1"),
-    Metric("rmsle", _REG, False, "value", _floor(skm.root_mean_squared_log_error, -1.0, strict=True), "root mean squared logarithmic error (of 1 + value)", ("neg_root_mean_squared_log_error",), "above -1"),
-    Metric("poisson_deviance", _REG, False, "value", _floor(skm.mean_poisson_deviance, 0.0, strict=True), "mean Poisson deviance", ("neg_mean_poisson_deviance",), "non-negative"),
-    Metric("gamma_deviance", _REG, False, "value", _floor(skm.mean_gamma_deviance, 0.0, strict=True), "mean gamma deviance", ("neg_mean_gamma_deviance",), "positive"),
+    Metric(
+        "rmse",
+        _REG,
+        False,
+        "value",
+        _rmse,
+        "root mean squared error",
+        ("neg_root_mean_squared_error",),
+    ),
+    Metric(
+        "mse",
+        _REG,
+        False,
+        "value",
+        skm.mean_squared_error,
+        "mean squared error",
+        ("neg_mean_squared_error",),
+    ),
+    Metric(
+        "mae",
+        _REG,
+        False,
+        "value",
+        skm.mean_absolute_error,
+        "mean absolute error",
+        ("neg_mean_absolute_error",),
+    ),
+    Metric(
+        "median_ae",
+        _REG,
+        False,
+        "value",
+        skm.median_absolute_error,
+        "median absolute error",
+        ("neg_median_absolute_error",),
+    ),
+    Metric(
+        "mape",
+        _REG,
+        False,
+        "value",
+        skm.mean_absolute_percentage_error,
+        "mean absolute percentage error",
+        ("neg_mean_absolute_percentage_error",),
+    ),
+    Metric(
+        "max_error",
+        _REG,
+        False,
+        "value",
+        skm.max_error,
+        "largest absolute error",
+        ("neg_max_error",),
+    ),
+    Metric(
+        "msle",
+        _REG,
+        False,
+        "value",
+        _floor(skm.mean_squared_log_error, -1.0, strict=True),
+        "mean squared logarithmic error (of 1 + value)",
+        ("neg_mean_squared_log_error",),
+        "above -1",
+    ),
+    Metric(
+        "rmsle",
+        _REG,
+        False,
+        "value",
+        _floor(skm.root_mean_squared_log_error, -1.0, strict=True),
+        "root mean squared logarithmic error (of 1 + value)",
+        ("neg_root_mean_squared_log_error",),
+        "above -1",
+    ),
+    Metric(
+        "poisson_deviance",
+        _REG,
+        False,
+        "value",
+        _floor(skm.mean_poisson_deviance, 0.0, strict=True),
+        "mean Poisson deviance",
+        ("neg_mean_poisson_deviance",),
+        "non-negative",
+    ),
+    Metric(
+        "gamma_deviance",
+        _REG,
+        False,
+        "value",
+        _floor(skm.mean_gamma_deviance, 0.0, strict=True),
+        "mean gamma deviance",
+        ("neg_mean_gamma_deviance",),
+        "positive",
+    ),
     Metric("r2", _REG, True, "value", skm.r2_score, "coefficient of determination", ("r2",)),
-    Metric("explained_variance", _REG, True, "value", skm.explained_variance_score, "explained variance", ("explained_variance",)),
-    Metric("d2_absolute_error", _REG, True, "value", skm.d2_absolute_error_score, "share of the absolute error of the median explained", ("d2_absolute_error_score",)),
-    Metric("roc_auc", _CLS, True, "proba", _roc_auc("ovr", "macro"), "area under the ROC curve (one-vs-rest for multiclass)", ("roc_auc", "roc_auc_ovr")),
-    Metric("roc_auc_ovr_weighted", _CLS, True, "proba", _roc_auc("ovr", "weighted"), "area under the ROC curve, one-vs-rest, weighted by class support", ("roc_auc_ovr_weighted",)),
-    Metric("roc_auc_ovo", _CLS, True, "proba", _roc_auc("ovo", "macro"), "area under the ROC curve, one-vs-one", ("roc_auc_ovo",)),
-    Metric("roc_auc_ovo_weighted", _CLS, True, "proba", _roc_auc("ovo", "weighted"), "area under the ROC curve, one-vs-one, weighted by class support", ("roc_auc_ovo_weighted",)),
-    Metric("average_precision", _CLS, True, "proba", _average_precision, "area under the precision-recall curve (macro over classes for multiclass)", ("average_precision",)),
-    Metric("log_loss", _CLS, False, "proba", _log_loss, "cross-entropy of the class probabilities", ("neg_log_loss",)),
-    Metric("d2_log_loss", _CLS, True, "proba", _d2_log_loss, "share of the log loss of the class shares explained", ("d2_log_loss_score",)),
+    Metric(
+        "explained_variance",
+        _REG,
+        True,
+        "value",
+        skm.explained_variance_score,
+        "explained variance",
+        ("explained_variance",),
+    ),
+    Metric(
+        "d2_absolute_error",
+        _REG,
+        True,
+        "value",
+        skm.d2_absolute_error_score,
+        "share of the absolute error of the median explained",
+        ("d2_absolute_error_score",),
+    ),
+    Metric(
+        "roc_auc",
+        _CLS,
+        True,
+        "proba",
+        _roc_auc("ovr", "macro"),
+        "area under the ROC curve (one-vs-rest for multiclass)",
+        ("roc_auc", "roc_auc_ovr"),
+    ),
+    Metric(
+        "roc_auc_ovr_weighted",
+        _CLS,
+        True,
+        "proba",
+        _roc_auc("ovr", "weighted"),
+        "area under the ROC curve, one-vs-rest, weighted by class support",
+        ("roc_auc_ovr_weighted",),
+    ),
+    Metric(
+        "roc_auc_ovo",
+        _CLS,
+        True,
+        "proba",
+        _roc_auc("ovo", "macro"),
+        "area under the ROC curve, one-vs-one",
+        ("roc_auc_ovo",),
+    ),
+    Metric(
+        "roc_auc_ovo_weighted",
+        _CLS,
+        True,
+        "proba",
+        _roc_auc("ovo", "weighted"),
+        "area under the ROC curve, one-vs-one, weighted by class support",
+        ("roc_auc_ovo_weighted",),
+    ),
+    Metric(
+        "average_precision",
+        _CLS,
+        True,
+        "proba",
+        _average_precision,
+        "area under the precision-recall curve (macro over classes for multiclass)",
+        ("average_precision",),
+    ),
+    Metric(
+        "log_loss",
+        _CLS,
+        False,
+        "proba",
+        _log_loss,
+        "cross-entropy of the class probabilities",
+        ("neg_log_loss",),
+    ),
+    Metric(
+        "d2_log_loss",
+        _CLS,
+        True,
+        "proba",
+        _d2_log_loss,
+        "share of the log loss of the class shares explained",
+        ("d2_log_loss_score",),
+    ),
     Metric("brier", _CLS, False, "proba", _brier, "Brier score", ("neg_brier_score",)),
-    Metric("d2_brier", _CLS, True, "proba", _d2_brier, "share of the Brier score of the class shares explained", ("d2_brier_score",)),
-    Metric("top_k_accuracy", _MULTI, True, "proba", _top2, "share of rows whose class is among the two most probable", ("top_k_accuracy",)),
-    Metric("accuracy", _CLS, True, "label", lambda y, c, k, pos: float(skm.accuracy_score(y, c)), "share of correct labels", ("accuracy",)),
-    Metric("balanced_accuracy", _CLS, True, "label", lambda y, c, k, pos: float(skm.balanced_accuracy_score(y, c)), "mean recall per class", ("balanced_accuracy",)),
-    Metric("mcc", _CLS, True, "label", lambda y, c, k, pos: float(skm.matthews_corrcoef(y, c)), "Matthews correlation coefficient", ("matthews_corrcoef",)),
-    Metric("f1", _BIN, True, "label", _of_positive(skm.f1_score), "F1 of the positive class", ("f1",)),
-    Metric("precision", _BIN, True, "label", _of_positive(skm.precision_score), "precision of the positive class", ("precision",)),
-    Metric("recall", _BIN, True, "label", _of_positive(skm.recall_score), "recall of the positive class", ("recall",)),
-    Metric("jaccard", _BIN, True, "label", _of_positive(skm.jaccard_score), "Jaccard index of the positive class", ("jaccard",)),
-    Metric("positive_likelihood_ratio", _BIN, True, "label", _likelihood_ratio(0), "positive likelihood ratio (LR+)", ("positive_likelihood_ratio",)),
-    Metric("negative_likelihood_ratio", _BIN, False, "label", _likelihood_ratio(1), "negative likelihood ratio (LR-)", ("neg_negative_likelihood_ratio",)),
+    Metric(
+        "d2_brier",
+        _CLS,
+        True,
+        "proba",
+        _d2_brier,
+        "share of the Brier score of the class shares explained",
+        ("d2_brier_score",),
+    ),
+    Metric(
+        "top_k_accuracy",
+        _MULTI,
+        True,
+        "proba",
+        _top2,
+        "share of rows whose class is among the two most probable",
+        ("top_k_accuracy",),
+    ),
+    Metric(
+        "accuracy",
+        _CLS,
+        True,
+        "label",
+        lambda y, c, k, pos: float(skm.accuracy_score(y, c)),
+        "share of correct labels",
+        ("accuracy",),
+    ),
+    Metric(
+        "balanced_accuracy",
+        _CLS,
+        True,
+        "label",
+        lambda y, c, k, pos: float(skm.balanced_accuracy_score(y, c)),
+        "mean recall per class",
+        ("balanced_accuracy",),
+    ),
+    Metric(
+        "mcc",
+        _CLS,
+        True,
+        "label",
+        lambda y, c, k, pos: float(skm.matthews_corrcoef(y, c)),
+        "Matthews correlation coefficient",
+        ("matthews_corrcoef",),
+    ),
+    Metric(
+        "f1", _BIN, True, "label", _of_positive(skm.f1_score), "F1 of the positive class", ("f1",)
+    ),
+    Metric(
+        "precision",
+        _BIN,
+        True,
+        "label",
+        _of_positive(skm.precision_score),
+        "precision of the positive class",
+        ("precision",),
+    ),
+    Metric(
+        "recall",
+        _BIN,
+        True,
+        "label",
+        _of_positive(skm.recall_score),
+        "recall of the positive class",
+        ("recall",),
+    ),
+    Metric(
+        "jaccard",
+        _BIN,
+        True,
+        "label",
+        _of_positive(skm.jaccard_score),
+        "Jaccard index of the positive class",
+        ("jaccard",),
+    ),
+    Metric(
+        "positive_likelihood_ratio",
+        _BIN,
+        True,
+        "label",
+        _likelihood_ratio(0),
+        "positive likelihood ratio (LR+)",
+        ("positive_likelihood_ratio",),
+    ),
+    Metric(
+        "negative_likelihood_ratio",
+        _BIN,
+        False,
+        "label",
+        _likelihood_ratio(1),
+        "negative likelihood ratio (LR-)",
+        ("neg_negative_likelihood_ratio",),
+    ),
 ] + [
-    Metric(f"{base}_{average}", _CLS, True, "label", _averaged(func, average), f"{what} {how}", (f"{base}_{average}",))
-    for base, func, what in (("f1", skm.f1_score, "F1"), ("precision", skm.precision_score, "precision"), ("recall", skm.recall_score, "recall"), ("jaccard", skm.jaccard_score, "Jaccard index"))
-    for average, how in (("macro", "averaged over classes"), ("micro", "over all decisions"), ("weighted", "averaged over classes, weighted by support"))
+    Metric(
+        f"{base}_{average}",
+        _CLS,
+        True,
+        "label",
+        _averaged(func, average),
+        f"{what} {how}",
+        (f"{base}_{average}",),
+    )
+    for base, func, what in (
+        ("f1", skm.f1_score, "F1"),
+        ("precision", skm.precision_score, "precision"),
+        ("recall", skm.recall_score, "recall"),
+        ("jaccard", skm.jaccard_score, "Jaccard index"),
+    )
+    for average, how in (
+        ("macro", "averaged over classes"),
+        ("micro", "over all decisions"),
+        ("weighted", "averaged over classes, weighted by support"),
+    )
 ]
 _BY_NAME = {m.name: m for m in _METRICS}
 _ALIASES = {
@@ -188,14 +463,27 @@ _CLUSTERING = "compares two clusterings (it ignores which label is which), and c
 _MULTILABEL = "averages over the labels of a multilabel target, which mlcraft does not train; use the _macro, _micro or _weighted form"
 # scikit-learn scorer names that mlcraft refuses, and why (every other name in get_scorer_names() is in the table)
 REFUSED = {
-    **{name: _CLUSTERING for name in (
-        "adjusted_mutual_info_score", "adjusted_rand_score", "completeness_score", "fowlkes_mallows_score",
-        "homogeneity_score", "mutual_info_score", "normalized_mutual_info_score", "rand_score", "v_measure_score",
-    )},
+    **{
+        name: _CLUSTERING
+        for name in (
+            "adjusted_mutual_info_score",
+            "adjusted_rand_score",
+            "completeness_score",
+            "fowlkes_mallows_score",
+            "homogeneity_score",
+            "mutual_info_score",
+            "normalized_mutual_info_score",
+            "rand_score",
+            "v_measure_score",
+        )
+    },
     **{f"{base}_samples": _MULTILABEL for base in ("f1", "precision", "recall", "jaccard")},
 }
 _WHY_NOT = {
-    ("top_k_accuracy", "binary"): "with two classes the true class is always among the two most probable (a score of 1)",
+    (
+        "top_k_accuracy",
+        "binary",
+    ): "with two classes the true class is always among the two most probable (a score of 1)",
 }
 
 
@@ -212,13 +500,19 @@ def get_metric(name: str, task: str | None = None) -> Metric:
     """The metric called ``name`` (scikit-learn scorer names accepted), checked against ``task``."""
     key = name.strip().lower()
     if key in REFUSED:
-        raise ConfigError(f"metric {name!r} is a scikit-learn scorer mlcraft does not use: it {REFUSED[key]}")
+        raise ConfigError(
+            f"metric {name!r} is a scikit-learn scorer mlcraft does not use: it {REFUSED[key]}"
+        )
     metric = _BY_NAME.get(_ALIASES.get(key, key))
     if metric is None:
-        raise ConfigError(f"unknown metric {name!r}; choose one of: {', '.join(sorted(_BY_NAME))} (or a scikit-learn scorer name)")
+        raise ConfigError(
+            f"unknown metric {name!r}; choose one of: {', '.join(sorted(_BY_NAME))} (or a scikit-learn scorer name)"
+        )
     if task is not None and task not in metric.tasks:
         why = _WHY_NOT.get((metric.name, task))
-        raise ConfigError(f"metric {metric.name!r} does not apply to a {task} task{': ' + why if why else ''}; use e.g. {default_metric(task)!r}")
+        raise ConfigError(
+            f"metric {metric.name!r} does not apply to a {task} task{': ' + why if why else ''}; use e.g. {default_metric(task)!r}"
+        )
     return metric
 
 
@@ -266,18 +560,26 @@ class Scorer:
         return self.metric.name
 
     @property
+    def _classes(self) -> Sequence[Any]:
+        if self.classes is None:
+            raise ValueError(f"{self.metric.name}: a classification scorer needs the classes")
+        return self.classes
+
+    @property
     def sign(self) -> float:
         return self.metric.sign
 
     def labels(self, proba: np.ndarray) -> np.ndarray:
-        return decide_labels(proba, self.classes, self.positive_class, self.threshold)
+        return decide_labels(proba, self._classes, self.positive_class, self.threshold)
 
     def class_index(self, y_true: np.ndarray) -> np.ndarray:
         """Each label's position in ``classes`` (-1 for a label the model never saw)."""
         import pandas as pd
 
         # vectorised (the ensembles score thousands of candidate blends): same matching as a dict
-        return pd.Categorical(np.asarray(y_true, dtype=object), categories=list(self.classes)).codes.astype(int)
+        return pd.Categorical(
+            np.asarray(y_true, dtype=object), categories=list(self._classes)
+        ).codes.astype(int)
 
     def bind(self, y_true: np.ndarray) -> Callable[[np.ndarray], float]:
         """``pred -> self(y_true, pred)`` for many predictions of the same rows (greedy ensemble
@@ -309,22 +611,30 @@ class Scorer:
                 return float(-np.mean(np.log(picked)))
 
             return log_loss
-        if m.name == "roc_auc" and len(self.classes) == 2:
-            pos = list(self.classes).index(self.positive_class)
+        if m.name == "roc_auc" and len(self._classes) == 2:
+            pos = list(self._classes).index(self.positive_class)
             y_pos = codes == pos
-            return lambda pred: _binary_auc(y_pos, np.clip(np.asarray(pred, dtype=float)[:, pos], 0.0, 1.0))
+            return lambda pred: _binary_auc(
+                y_pos, np.clip(np.asarray(pred, dtype=float)[:, pos], 0.0, 1.0)
+            )
         return lambda pred: self(y_true, pred)
 
     def __call__(self, y_true: np.ndarray, pred: np.ndarray) -> float:
         m = self.metric
         if m.needs == "value":
+            assert m._func is not None  # every regression metric has its function
             return float(m._func(y_true, pred))
         # classification is scored on class positions: labels of any type behave the same
         y = self.class_index(y_true)
-        k = len(self.classes)
+        k = len(self._classes)
         proba = np.clip(np.asarray(pred, dtype=float), 0.0, 1.0)
-        positive = None if self.positive_class is None else list(self.classes).index(self.positive_class)
+        positive = (
+            None if self.positive_class is None else list(self._classes).index(self.positive_class)
+        )
+        assert m._func is not None  # every classification metric has its function
         if m.needs == "label":
-            chosen = decide_labels(proba, list(range(k)), positive, self.threshold if positive is not None else None).astype(int)
+            chosen = decide_labels(
+                proba, list(range(k)), positive, self.threshold if positive is not None else None
+            ).astype(int)
             return float(m._func(y, chosen, k, positive))
         return float(m._func(y, proba, k, positive))

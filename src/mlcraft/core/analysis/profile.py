@@ -114,7 +114,9 @@ def value_counts(values: pd.Series, top: int = MAX_VALUE_COUNTS) -> dict[str, An
     shown = counts.iloc[:top]
     return {
         "n_unique": int(len(counts)),
-        "values": [{"value": str(k), "count": int(v), "share": int(v) / n} for k, v in shown.items()],
+        "values": [
+            {"value": str(k), "count": int(v), "share": int(v) / n} for k, v in shown.items()
+        ],
         "other": int(counts.iloc[top:].sum()),
         "missing": int(values.isna().sum()),
     }
@@ -205,16 +207,48 @@ def associations(
     for name in numeric:
         x = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         if y_numbers is not None:
-            rows.append({"feature": name, "kind": "numeric", "measure": "pearson", "value": pearson(x, y_numbers)})
-        else:
-            rows.append({"feature": name, "kind": "numeric", "measure": "eta", "value": correlation_ratio(class_codes, x)})
+            rows.append(
+                {
+                    "feature": name,
+                    "kind": "numeric",
+                    "measure": "pearson",
+                    "value": pearson(x, y_numbers),
+                }
+            )
+        elif class_codes is not None:
+            rows.append(
+                {
+                    "feature": name,
+                    "kind": "numeric",
+                    "measure": "eta",
+                    "value": correlation_ratio(class_codes, x),
+                }
+            )
     for name in categorical:
-        pooled = pool_rare(codes[name] if name in codes else category_codes(frame[name])[0], MIN_FREQUENCY)
+        pooled = pool_rare(
+            codes[name] if name in codes else category_codes(frame[name])[0], MIN_FREQUENCY
+        )
         if y_numbers is not None:
-            rows.append({"feature": name, "kind": "categorical", "measure": "eta", "value": correlation_ratio(pooled, y_numbers)})
-        else:
-            rows.append({"feature": name, "kind": "categorical", "measure": "cramers_v", "value": cramers_v(pooled, class_codes)})
-    return sorted(rows, key=lambda r: (-abs(r["value"]) if np.isfinite(r["value"]) else 1.0, r["feature"]))
+            rows.append(
+                {
+                    "feature": name,
+                    "kind": "categorical",
+                    "measure": "eta",
+                    "value": correlation_ratio(pooled, y_numbers),
+                }
+            )
+        elif class_codes is not None:
+            rows.append(
+                {
+                    "feature": name,
+                    "kind": "categorical",
+                    "measure": "cramers_v",
+                    "value": cramers_v(pooled, class_codes),
+                }
+            )
+    return sorted(
+        rows, key=lambda r: (-abs(r["value"]) if np.isfinite(r["value"]) else 1.0, r["feature"])
+    )
 
 
 def correlation_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -222,7 +256,11 @@ def correlation_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFr
 
     The same numbers as ``DataFrame.corr()``, from a few matrix products (seconds faster on a million rows).
     """
-    X = frame[list(columns)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    X = (
+        frame[list(columns)]
+        .apply(pd.to_numeric, errors="coerce")
+        .to_numpy(dtype=float, na_value=np.nan)
+    )
     present = np.isfinite(X)
     M = present.astype(float)
     X0 = np.where(present, X, 0.0)

@@ -46,7 +46,9 @@ class ThresholdChoice:
         return {**asdict(self), "summary": self.summary}
 
 
-def precision_recall_at(is_positive: np.ndarray, score: np.ndarray, threshold: float) -> tuple[float, float]:
+def precision_recall_at(
+    is_positive: np.ndarray, score: np.ndarray, threshold: float
+) -> tuple[float, float]:
     """Precision and recall of the decision ``score >= threshold``."""
     decided = np.asarray(score) >= threshold
     return (
@@ -57,7 +59,9 @@ def precision_recall_at(is_positive: np.ndarray, score: np.ndarray, threshold: f
 
 def _check(value: float | None, name: str) -> None:
     if value is not None and not 0.0 < value <= 1.0:
-        raise ConfigError(f"--{name.replace('_', '-')} {value:g}: give a share between 0 and 1, e.g. 0.9")
+        raise ConfigError(
+            f"--{name.replace('_', '-')} {value:g}: give a share between 0 and 1, e.g. 0.9"
+        )
 
 
 def choose_threshold(
@@ -87,20 +91,35 @@ def choose_threshold(
     _check(min_recall, "min_recall")
     is_positive = np.asarray(is_positive, dtype=bool)
     if is_positive.all() or not is_positive.any():
-        raise ConfigError("the out-of-fold predictions hold a single class; a threshold cannot be chosen")
+        raise ConfigError(
+            "the out-of-fold predictions hold a single class; a threshold cannot be chosen"
+        )
     precision, recall, thresholds = skm.precision_recall_curve(is_positive, score)
     precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
     if min_precision is not None:
         rule, target, ok = "min_precision", min_precision, precision >= min_precision
-        key = np.lexsort((thresholds, precision, recall))  # best recall, then precision, then threshold
+        key = np.lexsort(
+            (thresholds, precision, recall)
+        )  # best recall, then precision, then threshold
         reached, best_value = "precision", float(precision.max())
     else:
+        assert min_recall is not None  # exactly one of the two is given (checked above)
         rule, target, ok = "min_recall", min_recall, recall >= min_recall
         key = np.lexsort((thresholds, recall, precision))
         reached, best_value = "recall", float(recall.max())
     candidates = [i for i in key[::-1] if ok[i]]
     if not candidates:
-        raise ConfigError(f"no threshold reaches {reached} {target:g} on the out-of-fold predictions (the best is {best_value:.3f}); ask for less")
+        raise ConfigError(
+            f"no threshold reaches {reached} {target:g} on the out-of-fold predictions (the best is {best_value:.3f}); ask for less"
+        )
     i = candidates[0]
     previous = precision_recall_at(is_positive, score, current)
-    return ThresholdChoice(float(thresholds[i]), rule, float(target), float(precision[i]), float(recall[i]), float(current), *previous)
+    return ThresholdChoice(
+        float(thresholds[i]),
+        rule,
+        float(target),
+        float(precision[i]),
+        float(recall[i]),
+        float(current),
+        *previous,
+    )

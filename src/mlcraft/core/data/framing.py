@@ -16,7 +16,6 @@ from mlcraft.jsonsafe import native
 __all__ = ["check_target", "class_labels", "to_native"]
 
 
-
 to_native = native  # a numpy scalar as the Python value (for TOML/JSON): mlcraft.jsonsafe.native
 
 
@@ -24,7 +23,9 @@ def check_target(values: pd.Series, target: str) -> pd.Series:
     """Refuse a target that cannot be learned; return its non-missing values."""
     present = values.dropna()
     if present.empty:
-        raise DataError(f"target {target!r} is entirely missing; fill in the labels or pick another --target")
+        raise DataError(
+            f"target {target!r} is entirely missing; fill in the labels or pick another --target"
+        )
     if present.nunique() < 2:
         raise DataError(
             f"target {target!r} has a single value ({to_native(present.iloc[0])!r}): there is nothing to learn; "
@@ -47,4 +48,7 @@ def objective(given: str | None, target: str, task: str, n_features: int) -> dic
     """
     if given is not None and given.strip():
         return {"text": given.strip(), "source": "user"}
-    return {"text": f"predict {target} ({task}) from {n_features} feature(s)", "source": "generated"}
+    return {
+        "text": f"predict {target} ({task}) from {n_features} feature(s)",
+        "source": "generated",
+    }

@@ -52,7 +52,9 @@ class LoadedTable:
         return f"line {position + self.first_line}"
 
 
-def load_table(source: str | os.PathLike[str] | pd.DataFrame, *, encoding: str | None = None) -> LoadedTable:
+def load_table(
+    source: str | os.PathLike[str] | pd.DataFrame, *, encoding: str | None = None
+) -> LoadedTable:
     """Load ``source`` into a DataFrame, checking it can be used.
 
     Parameters
@@ -82,9 +84,13 @@ def load_table(source: str | os.PathLike[str] | pd.DataFrame, *, encoding: str |
         else:
             table = _read_csv(path, encoding)
     if len(table.frame.columns) == 0:
-        raise DataError(f"{table.source}: no columns found; check that the file is a table with a header row")
+        raise DataError(
+            f"{table.source}: no columns found; check that the file is a table with a header row"
+        )
     if len(table.frame) == 0:
-        raise DataError(f"{table.source}: no data rows (only a header); add rows or pick another file")
+        raise DataError(
+            f"{table.source}: no data rows (only a header); add rows or pick another file"
+        )
     table.frame = _normalise_dtypes(table.frame)
     return table
 
@@ -101,7 +107,9 @@ class TableChunks:
     notes: list[str] = field(default_factory=list)
 
 
-def iter_table_chunks(source: str | os.PathLike[str], *, chunk_rows: int = 50_000, encoding: str | None = None) -> TableChunks:
+def iter_table_chunks(
+    source: str | os.PathLike[str], *, chunk_rows: int = 50_000, encoding: str | None = None
+) -> TableChunks:
     """Read a CSV or Parquet file ``chunk_rows`` rows at a time, in constant memory.
 
     The same checks as :func:`load_table` (encoding, delimiter, ragged rows, duplicate names); each
@@ -117,28 +125,50 @@ def iter_table_chunks(source: str | os.PathLike[str], *, chunk_rows: int = 50_00
     def chunks() -> Iterator[LoadedTable]:
         offset = 0
         try:
-            reader = pd.read_csv(fh, sep=delimiter, encoding=encoding, skiprows=header_line - 1, chunksize=chunk_rows, low_memory=False)
+            reader = pd.read_csv(
+                fh,
+                sep=delimiter,
+                encoding=encoding,
+                skiprows=header_line - 1,
+                chunksize=chunk_rows,
+                low_memory=False,
+            )
             for frame in reader:
-                yield LoadedTable(_normalise_dtypes(frame), str(path), [], first_line=header_line + 1 + offset)
+                yield LoadedTable(
+                    _normalise_dtypes(frame), str(path), [], first_line=header_line + 1 + offset
+                )
                 offset += len(frame)
         except (pd.errors.ParserError, ValueError) as exc:
-            raise DataError(f"{path}: cannot parse as CSV ({exc}); check quoting and delimiters") from None
+            raise DataError(
+                f"{path}: cannot parse as CSV ({exc}); check quoting and delimiters"
+            ) from None
         finally:
             fh.close()
         if offset == 0:
             raise DataError(f"{path}: no data rows (only a header); add rows or pick another file")
 
-    return TableChunks(str(path), chunks(), path.stat().st_size, "bytes", lambda: fh.tell() if not fh.closed else path.stat().st_size, notes)
+    return TableChunks(
+        str(path),
+        chunks(),
+        path.stat().st_size,
+        "bytes",
+        lambda: fh.tell() if not fh.closed else path.stat().st_size,
+        notes,
+    )
 
 
 def _read_csv_check_encoding(path: Path, encoding: str) -> None:
     try:
         codecs.lookup(encoding)
     except LookupError:
-        raise DataError(f"--encoding {encoding!r} is not a known text encoding (try utf-8, latin-1, cp1252)") from None
+        raise DataError(
+            f"--encoding {encoding!r} is not a known text encoding (try utf-8, latin-1, cp1252)"
+        ) from None
     bad = _first_decode_error(path, encoding)
     if bad is not None:
-        raise DataError(f"{path}: byte 0x{bad[1]:02x} at offset {bad[0]} is not valid {encoding}; pick another --encoding")
+        raise DataError(
+            f"{path}: byte 0x{bad[1]:02x} at offset {bad[0]} is not valid {encoding}; pick another --encoding"
+        )
 
 
 def _parquet_chunks(path: Path, chunk_rows: int) -> TableChunks:
@@ -150,7 +180,9 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> TableChunks:
     except DataError:
         raise
     except Exception as exc:
-        raise DataError(f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc}); re-export it") from None
+        raise DataError(
+            f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc}); re-export it"
+        ) from None
     total = parquet.metadata.num_rows
     if total == 0:
         raise DataError(f"{path}: no data rows; add rows or pick another file")
@@ -161,7 +193,7 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> TableChunks:
             frame = _normalise_dtypes(batch.to_pandas())
             table = LoadedTable(frame, str(path), [])
             start = state["done"]
-            table.line_of = lambda i, start=start: f"row {start + i + 1}"  # type: ignore[method-assign]
+            table.line_of = lambda i, start=start: f"row {start + i + 1}"  # type: ignore[method-assign,misc]  # offset per chunk
             state["done"] += len(frame)
             yield table
 
@@ -170,13 +202,17 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> TableChunks:
 
 def _check_readable(path: Path) -> None:
     if not path.exists():
-        raise DataError(f"{path}: no such file; check the path (relative paths start at {Path.cwd()})")
+        raise DataError(
+            f"{path}: no such file; check the path (relative paths start at {Path.cwd()})"
+        )
     if path.is_dir():
         raise DataError(f"{path}: is a directory, not a data file; give a .csv or .parquet file")
     if not os.access(path, os.R_OK):
         raise DataError(f"{path}: permission denied; make the file readable (chmod +r) or copy it")
     if path.stat().st_size == 0:
-        raise DataError(f"{path}: the file is empty (0 bytes); give a file with a header row and data rows")
+        raise DataError(
+            f"{path}: the file is empty (0 bytes); give a file with a header row and data rows"
+        )
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -189,7 +225,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     except DataError:
         raise
     except Exception as exc:  # pyarrow raises many types for a damaged file
-        raise DataError(f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc}); re-export it") from None
+        raise DataError(
+            f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc}); re-export it"
+        ) from None
     return frame
 
 
@@ -205,7 +243,10 @@ def detect_encoding(path: Path) -> tuple[str, str | None]:
     if bad is None:
         return "utf-8", None
     if _first_decode_error(path, "cp1252") is None and _looks_like_text(path, "cp1252"):
-        return "cp1252", "not UTF-8: read as Windows-1252 (Latin-1); pass --encoding to choose another"
+        return (
+            "cp1252",
+            "not UTF-8: read as Windows-1252 (Latin-1); pass --encoding to choose another",
+        )
     offset, byte = bad
     raise DataError(
         f"{path}: not UTF-8 text (byte 0x{byte:02x} at offset {offset}) and no other encoding fits; "
@@ -225,7 +266,7 @@ def _first_decode_error(path: Path, encoding: str) -> tuple[int, int] | None:
             offset += len(chunk)
         try:
             decoder.decode(b"", final=True)
-        except UnicodeDecodeError as exc:
+        except UnicodeDecodeError:
             return offset, 0
     return None
 
@@ -273,9 +314,13 @@ def _csv_layout(path: Path, encoding: str | None) -> tuple[str, str, int, list[s
 def _read_csv(path: Path, encoding: str | None) -> LoadedTable:
     encoding, delimiter, header_line, notes = _csv_layout(path, encoding)
     try:
-        frame = pd.read_csv(path, sep=delimiter, encoding=encoding, low_memory=False, skiprows=header_line - 1)
+        frame = pd.read_csv(
+            path, sep=delimiter, encoding=encoding, low_memory=False, skiprows=header_line - 1
+        )
     except (pd.errors.ParserError, ValueError) as exc:
-        raise DataError(f"{path}: cannot parse as CSV ({exc}); check quoting and delimiters") from None
+        raise DataError(
+            f"{path}: cannot parse as CSV ({exc}); check quoting and delimiters"
+        ) from None
     if delimiter != ",":
         notes.append(f"delimiter detected: {delimiter!r}")
     return LoadedTable(frame, str(path), notes, first_line=header_line + 1)
@@ -296,7 +341,9 @@ def _scan_rows(path: Path, encoding: str, delimiter: str) -> int:
                 _check_duplicate_names([c.strip() for c in header], str(path))
                 if any(not c.strip() for c in header):
                     pos = [i + 1 for i, c in enumerate(header) if not c.strip()]
-                    raise DataError(f"{path}: line {reader.line_num}: header has an empty column name at position {pos[0]}; name every column")
+                    raise DataError(
+                        f"{path}: line {reader.line_num}: header has an empty column name at position {pos[0]}; name every column"
+                    )
                 continue
             if not row:
                 continue  # blank line: pandas skips it too
@@ -314,7 +361,9 @@ def _check_duplicate_names(names: Iterable[str], where: str) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise DataError(f"{where}: column name {name!r} appears more than once; rename the duplicates")
+            raise DataError(
+                f"{where}: column name {name!r} appears more than once; rename the duplicates"
+            )
         seen.add(name)
 
 
@@ -348,7 +397,9 @@ def frame_hash(frame: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
-def require_columns(frame: pd.DataFrame, columns: Iterable[str], where: str, what: str = "column") -> None:
+def require_columns(
+    frame: pd.DataFrame, columns: Iterable[str], where: str, what: str = "column"
+) -> None:
     """Raise a :class:`DataError` naming the first missing column and the closest existing names."""
     for name in columns:
         if name not in frame.columns:
@@ -356,13 +407,21 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], where: str, wha
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
             available = ", ".join(map(str, list(frame.columns)[:12]))
             more = "..." if len(frame.columns) > 12 else ""
-            raise DataError(f"{where}: {what} {name!r} not found{hint} (columns: {available}{more})")
+            raise DataError(
+                f"{where}: {what} {name!r} not found{hint} (columns: {available}{more})"
+            )
 
 
 MAX_MAGNITUDE = 1e150  # larger numbers overflow float64 once scaled, squared or multiplied
 
 
-def check_magnitude(values: np.ndarray, name: str, where: str, at: Callable[[int], str], error: type[DataError] = DataError) -> None:
+def check_magnitude(
+    values: np.ndarray,
+    name: str,
+    where: str,
+    at: Callable[[int], str],
+    error: type[DataError] = DataError,
+) -> None:
     """Refuse numbers too large to compute with, naming the column and the first place that holds one."""
     huge = np.abs(values) > MAX_MAGNITUDE
     if huge.any():

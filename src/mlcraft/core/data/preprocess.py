@@ -20,7 +20,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from mlcraft.core.data.schema import Schema
 
-__all__ = ["build_preprocessor", "DatetimeParts", "LogHeavyTails", "NativeCategories", "CATEGORICAL_MODES"]
+__all__ = [
+    "build_preprocessor",
+    "DatetimeParts",
+    "LogHeavyTails",
+    "NativeCategories",
+    "CATEGORICAL_MODES",
+]
 
 CATEGORICAL_MODES = ("onehot", "ordinal", "native")
 MIN_FREQUENCY = 5  # categories seen fewer times are grouped as "infrequent"
@@ -54,7 +60,9 @@ class DatetimeParts(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self)
-        return np.asarray([f"{n}_{p}" for n in self.feature_names_in_ for p in self.PARTS], dtype=object)
+        return np.asarray(
+            [f"{n}_{p}" for n in self.feature_names_in_ for p in self.PARTS], dtype=object
+        )
 
 
 class LogHeavyTails(TransformerMixin, BaseEstimator):
@@ -89,7 +97,11 @@ class LogHeavyTails(TransformerMixin, BaseEstimator):
         if input_features is not None:
             return np.asarray(input_features, dtype=object)
         names = getattr(self, "feature_names_in_", None)
-        return names if names is not None else np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
+        return (
+            names
+            if names is not None
+            else np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
+        )
 
 
 class NativeCategories(TransformerMixin, BaseEstimator):
@@ -103,7 +115,9 @@ class NativeCategories(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         check_is_fitted(self)
-        index = X.index if isinstance(X, pd.DataFrame) else None  # keep rows aligned in ColumnTransformer
+        index = (
+            X.index if isinstance(X, pd.DataFrame) else None
+        )  # keep rows aligned in ColumnTransformer
         codes = np.asarray(X, dtype=float)
         data = {}
         for j in range(codes.shape[1]):
@@ -118,7 +132,11 @@ class NativeCategories(TransformerMixin, BaseEstimator):
         return self
 
     def get_feature_names_out(self, input_features=None):
-        names = list(input_features) if input_features is not None else [f"cat{i}" for i in range(self.n_features_in_)]
+        names = (
+            list(input_features)
+            if input_features is not None
+            else [f"cat{i}" for i in range(self.n_features_in_)]
+        )
         return np.asarray(names, dtype=object)
 
 
@@ -147,7 +165,12 @@ def _numeric_steps(*, scale: bool, log_heavy_tails: bool, impute: bool):
     if log_heavy_tails:
         steps.append(("log", LogHeavyTails()))
     if impute:
-        steps.append(("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)))
+        steps.append(
+            (
+                "impute",
+                SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+            )
+        )
     if scale:
         steps.append(("scale", StandardScaler()))
     return Pipeline(steps) if steps else "passthrough"
@@ -186,7 +209,13 @@ def build_preprocessor(
             cat.steps.append(("category", NativeCategories()))
         blocks.append(("cat", cat, schema.categorical))
     if schema.numeric:
-        blocks.append(("num", _numeric_steps(scale=scale, log_heavy_tails=log_heavy_tails, impute=impute), schema.numeric))
+        blocks.append(
+            (
+                "num",
+                _numeric_steps(scale=scale, log_heavy_tails=log_heavy_tails, impute=impute),
+                schema.numeric,
+            )
+        )
     if schema.datetime:
         parts = _numeric_steps(scale=scale, log_heavy_tails=False, impute=impute)
         after = [] if isinstance(parts, str) else parts.steps

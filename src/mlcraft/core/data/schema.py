@@ -43,7 +43,7 @@ HIGH_CARDINALITY = 50
 FAST_RECORDS = 64  # JSON requests of up to this many records are checked without building a frame
 
 
-class Role(str, Enum):
+class Role(str, Enum):  # noqa: UP042 (StrEnum changes str(Role.X) to the value: behaviour)
     NUMERIC = "numeric"
     CATEGORICAL = "categorical"
     DATETIME = "datetime"
@@ -139,7 +139,11 @@ class Schema:
 
     # -- the input contract ------------------------------------------------------------------
     def coerce(
-        self, frame: pd.DataFrame, *, where: str = "input", line_of: Callable[[int], str] | None = None
+        self,
+        frame: pd.DataFrame,
+        *,
+        where: str = "input",
+        line_of: Callable[[int], str] | None = None,
     ) -> tuple[pd.DataFrame, list[str]]:
         """Check ``frame`` against the schema and return ``(features, notes)``.
 
@@ -171,7 +175,9 @@ class Schema:
         result = pd.DataFrame(out, index=frame.index)
         return result, notes
 
-    def coerce_records(self, records: list[dict[str, Any]]) -> tuple[FeatureColumns, list[str]] | None:
+    def coerce_records(
+        self, records: list[dict[str, Any]]
+    ) -> tuple[FeatureColumns, list[str]] | None:
         """:meth:`coerce` for a few JSON records whose values are plainly typed (numbers or null in
         numeric columns, strings or null in categorical ones), without building a pandas frame.
 
@@ -190,15 +196,22 @@ class Schema:
                 values = [record[col.name] for record in records]
                 if not all(v is None or type(v) is str for v in values):
                     return None
-                data[col.name] = strings = np.array([np.nan if v is None else v for v in values], dtype=object)
+                data[col.name] = strings = np.array(
+                    [np.nan if v is None else v for v in values], dtype=object
+                )
                 notes += _unseen_note(col, strings)
         except KeyError:
             return None
         if flat:
             for v in flat:  # plain numbers within the magnitude limit (NaN: missing, as in coerce)
-                if v is not None and (not (type(v) is float or type(v) is int) or (not -MAX_MAGNITUDE <= v <= MAX_MAGNITUDE and v == v)):
+                if v is not None and (
+                    not (type(v) is float or type(v) is int)
+                    or (not -MAX_MAGNITUDE <= v <= MAX_MAGNITUDE and v == v)
+                ):
                     return None
-            numbers = np.array([np.nan if v is None else v for v in flat], dtype=float).reshape(len(plan.numeric), len(records))
+            numbers = np.array([np.nan if v is None else v for v in flat], dtype=float).reshape(
+                len(plan.numeric), len(records)
+            )
             data.update(zip(plan.numeric, numbers))
         data = {name: data[name] for name in plan.features}  # the schema's order
         return FeatureColumns(data, len(records)), notes
@@ -217,7 +230,9 @@ class Schema:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.pop("_record_plan", None)  # derived: a pickled schema is the same whether or not it served
+        state.pop(
+            "_record_plan", None
+        )  # derived: a pickled schema is the same whether or not it served
         return state
 
     def _extra_columns_note(self, names: Iterable[Any]) -> list[str]:
@@ -225,7 +240,10 @@ class Schema:
         extra = [str(name) for name in names if name not in known]
         if not extra:
             return []
-        return [f"ignored {len(extra)} column(s) the model does not use: {', '.join(extra[:5])}" + (" ..." if len(extra) > 5 else "")]
+        return [
+            f"ignored {len(extra)} column(s) the model does not use: {', '.join(extra[:5])}"
+            + (" ..." if len(extra) > 5 else "")
+        ]
 
     def coerce_target(self, values: pd.Series, numeric: bool, where: str = "data") -> pd.Series:
         """The target column, converted to numbers when ``numeric`` (the kind's ``numeric_target``)."""
@@ -265,7 +283,10 @@ class FeatureColumns:
     @classmethod
     def concat(cls, parts: list[FeatureColumns]) -> FeatureColumns:
         names = parts[0].columns
-        return cls({n: np.concatenate([p.data[n] for p in parts]) for n in names}, sum(p.n_rows for p in parts))
+        return cls(
+            {n: np.concatenate([p.data[n] for p in parts]) for n in names},
+            sum(p.n_rows for p in parts),
+        )
 
 
 def column_values(features: pd.DataFrame | FeatureColumns, name: str) -> np.ndarray:
@@ -289,7 +310,9 @@ def _unseen_note(col: ColumnInfo, strings: np.ndarray) -> list[str]:
     if not unseen:
         return []
     count = sum(1 for v in strings if isinstance(v, str) and v not in seen)
-    return [f"column {col.name!r}: {count} row(s) with categories not seen in training (e.g. {unseen[0]!r}); they are treated as infrequent"]
+    return [
+        f"column {col.name!r}: {count} row(s) with categories not seen in training (e.g. {unseen[0]!r}); they are treated as infrequent"
+    ]
 
 
 def looks_like_id_name(name: str) -> bool:
@@ -319,7 +342,10 @@ def as_category_strings(values: pd.Series) -> np.ndarray:
         out[integral] = arr[integral].astype(np.int64).astype(str)
         rest = ~integral & ~missing
         out[rest] = [str(v) for v in arr[rest]]
-    elif pd.api.types.is_string_dtype(dtype) and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+    elif pd.api.types.is_string_dtype(dtype) and pd.api.types.infer_dtype(values, skipna=True) in (
+        "string",
+        "empty",
+    ):
         out = values.to_numpy(dtype=object, copy=True)  # (may be a read-only view otherwise)
     else:
         return _category_strings_elementwise(values)
@@ -335,7 +361,11 @@ def _category_strings_elementwise(values: pd.Series) -> np.ndarray:
             out[i] = np.nan
         elif isinstance(v, (bool, np.bool_)):
             out[i] = "True" if v else "False"
-        elif isinstance(v, (float, np.floating)) and float(v).is_integer() and abs(v) < 2.0**53:
+        elif (
+            isinstance(v, (float, np.floating))
+            and float(v).is_integer()
+            and abs(float(v)) < 2.0**53
+        ):
             out[i] = str(int(v))
         else:
             out[i] = str(v)
@@ -396,7 +426,9 @@ def detect_identifier(frame: pd.DataFrame, target: str, explicit: str | None = N
         if explicit not in frame.columns:
             raise DataError(f"--id {explicit!r}: no such column")
         if frame[explicit].isna().any():
-            raise DataError(f"--id {explicit!r}: the identifier column has missing values; fill them or pick another column")
+            raise DataError(
+                f"--id {explicit!r}: the identifier column has missing values; fill them or pick another column"
+            )
         return explicit
     candidates = [c for c in frame.columns if c != target and _is_identifier(frame[c])]
     named = [c for c in candidates if looks_like_id_name(c)]
@@ -484,13 +516,16 @@ def infer_schema(
         if name not in frame.columns:
             raise DataError(f"role override: column {name!r} not found in the data")
         if name == target:
-            raise DataError(f"role override: {name!r} is the target; it cannot be dropped or made a feature")
+            raise DataError(
+                f"role override: {name!r} is the target; it cannot be dropped or made a feature"
+            )
     columns = []
     n_rows = len(frame)
     for name in frame.columns:
         if name == target:
             continue
         values = frame[name]
+        note: str | None
         if name in drop:
             role, note = Role.DROPPED, "dropped by the user"
         elif name == id_column:
@@ -499,12 +534,18 @@ def infer_schema(
             role, note = Role.CATEGORICAL, "categorical (set by the user)"
         else:
             role, note = _infer_role(values, n_rows)
-            if role in (Role.NUMERIC, Role.CATEGORICAL) and _is_identifier(values) and looks_like_id_name(name):
+            if (
+                role in (Role.NUMERIC, Role.CATEGORICAL)
+                and _is_identifier(values)
+                and looks_like_id_name(name)
+            ):
                 role, note = Role.IDENTIFIER, "unique per row: identifier, not a feature"
             elif role is Role.CATEGORICAL and values.is_unique and n_rows >= 20:
                 role, note = Role.IDENTIFIER, "unique per row: identifier, not a feature"
         columns.append(_describe(name, values, role, note))
-    schema = Schema(target=target, columns=tuple(columns), n_rows=n_rows, target_dtype=str(frame[target].dtype))
+    schema = Schema(
+        target=target, columns=tuple(columns), n_rows=n_rows, target_dtype=str(frame[target].dtype)
+    )
     if not schema.features:
         raise DataError(
             "no usable feature columns: every column is the target, an identifier, text, constant or empty; "
@@ -545,5 +586,8 @@ def refresh_schema(schema: Schema, frame: pd.DataFrame) -> Schema:
     """
     from dataclasses import replace
 
-    columns = tuple(_describe(c.name, frame[c.name], c.role, c.note) if c.name in frame.columns else c for c in schema.columns)
+    columns = tuple(
+        _describe(c.name, frame[c.name], c.role, c.note) if c.name in frame.columns else c
+        for c in schema.columns
+    )
     return replace(schema, columns=columns, n_rows=len(frame))

@@ -118,11 +118,15 @@ def split_test(
     return TestSplit(is_test, method)
 
 
-def cv_folds(y: pd.Series, *, classification: bool, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def cv_folds(
+    y: pd.Series, *, classification: bool, n_folds: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Seeded folds: stratified on the class for classification, shuffled K-fold otherwise."""
     n = len(y)
     if n < n_folds * 2:
-        raise DataError(f"only {n} training rows: too few for {n_folds}-fold cross-validation; add data")
+        raise DataError(
+            f"only {n} training rows: too few for {n_folds}-fold cross-validation; add data"
+        )
     if classification:
         counts = y.value_counts()
         smallest = int(counts.min())

@@ -16,11 +16,12 @@ import pandas as pd
 
 from mlcraft.core.analysis.metrics import Scorer
 from mlcraft.core.fit.search import CVResult
+from mlcraft.core.fit.status import BASELINE, TrialStatus
 from mlcraft.core.predict.pipeline import predict_array
+from mlcraft.tasks import get_kind
 
 __all__ = ["BASELINE", "naive_baseline", "naive_estimator", "describe"]
 
-BASELINE = "baseline"  # the model and family name of the baseline row on a leaderboard
 _WHAT = {
     "mean": 'DummyRegressor(strategy="mean"): the mean target of each fold\'s training rows',
     "prior": 'DummyClassifier(strategy="prior"): the class shares of each fold\'s training rows',
@@ -29,9 +30,15 @@ _WHAT = {
 
 def describe(result: CVResult) -> dict:
     """The baseline row for a run's records: what it predicts, its status and mean score."""
-    strategy = result.params.get("strategy")
+    strategy = str(result.params.get("strategy"))
     mean = result.mean if result.ok else None
-    return {"model": result.name, "strategy": strategy, "estimator": _WHAT.get(strategy, str(strategy)), "status": result.status, "mean": mean}
+    return {
+        "model": result.name,
+        "strategy": strategy,
+        "estimator": _WHAT.get(strategy, str(strategy)),
+        "status": result.status,
+        "mean": mean,
+    }
 
 
 def naive_estimator(classification: bool):
@@ -41,7 +48,13 @@ def naive_estimator(classification: bool):
     return DummyClassifier(strategy="prior") if classification else DummyRegressor(strategy="mean")
 
 
-def naive_baseline(X: pd.DataFrame, y: pd.Series, folds: Sequence[tuple[np.ndarray, np.ndarray]], scorer: Scorer, task: str) -> CVResult:
+def naive_baseline(
+    X: pd.DataFrame,
+    y: pd.Series,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    scorer: Scorer,
+    task: str,
+) -> CVResult:
     """Cross-validate the naive estimator on ``folds`` with ``scorer``: a leaderboard row, never fatal.
 
     The dummy ignores the features, so it is fitted on a zero-width stand-in of ``X`` (same rows).
@@ -52,7 +65,7 @@ def naive_baseline(X: pd.DataFrame, y: pd.Series, folds: Sequence[tuple[np.ndarr
     result = CVResult(BASELINE, BASELINE, {"strategy": estimator.strategy})
     features = pd.DataFrame(index=range(len(X)))  # the dummy never reads a feature
     y_values = y.to_numpy()
-    oof = np.zeros(len(y)) if not classification else np.zeros((len(y), len(scorer.classes)))
+    oof = get_kind(task).empty_output(len(y), scorer.classes)
     fit_times, predict_times = [], []
     try:
         for train_idx, val_idx in folds:
@@ -66,7 +79,7 @@ def naive_baseline(X: pd.DataFrame, y: pd.Series, folds: Sequence[tuple[np.ndarr
             oof[val_idx] = pred
             result.scores.append(scorer(y_values[val_idx], pred))
     except Exception as exc:  # the reference must never end a run
-        result.status = "failed"
+        result.status = TrialStatus.FAILED
         result.note = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200]
         result.traceback = traceback.format_exc()
         return result
@@ -74,5 +87,5 @@ def naive_baseline(X: pd.DataFrame, y: pd.Series, folds: Sequence[tuple[np.ndarr
     result.predict_time = float(np.mean(predict_times)) if predict_times else 0.0
     result.oof = oof
     if not np.all(np.isfinite(result.scores)):
-        result.status, result.note = "failed", "non-finite score on a fold"
+        result.status, result.note = TrialStatus.FAILED, "non-finite score on a fold"
     return result

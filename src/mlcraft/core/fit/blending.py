@@ -43,7 +43,9 @@ def _caruana(preds: Sequence[np.ndarray], y: np.ndarray, scorer: Scorer, rounds:
     return counts / counts.sum()
 
 
-def fit_blend(method: str, preds: Sequence[np.ndarray], y: np.ndarray, scorer: Scorer, task: str) -> Blend:
+def fit_blend(
+    method: str, preds: Sequence[np.ndarray], y: np.ndarray, scorer: Scorer, task: str
+) -> Blend:
     """Fit ``method`` on members' out-of-fold predictions ``preds`` for targets ``y``."""
     m = len(preds)
     if method in ("soft_vote", "hard_vote"):

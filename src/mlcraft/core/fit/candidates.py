@@ -5,17 +5,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mlcraft.core.fit.family import BuildContext, Family, Subsampled
-from mlcraft.core.predict.pipeline import make_pipeline
-from mlcraft.core.fit.scheduler import available_memory
 from mlcraft.core.data.schema import Schema
+from mlcraft.core.fit.family import BuildContext, Family, Subsampled
+from mlcraft.core.fit.scheduler import available_memory
 from mlcraft.core.fit.search import Candidate
 from mlcraft.core.fit.tuning import FamilySpec
+from mlcraft.core.predict.pipeline import make_pipeline
 
-__all__ = ["Builder", "encoded_width", "family_spec", "make_candidate", "MIN_SUBSAMPLE_ROWS", "MEMORY_SHARE"]
+__all__ = [
+    "Builder",
+    "encoded_width",
+    "family_spec",
+    "make_candidate",
+    "MIN_SUBSAMPLE_ROWS",
+    "MEMORY_SHARE",
+]
 
 MEMORY_SHARE = 0.7  # share of the available memory the workers may use together
-MIN_SUBSAMPLE_ROWS = 1000  # below this, a configuration that does not fit in memory is skipped instead
+MIN_SUBSAMPLE_ROWS = (
+    1000  # below this, a configuration that does not fit in memory is skipped instead
+)
 KEEP_MODELS_BYTES = 300e6  # fold models of lighter configurations are kept for k-fold bagging
 
 
@@ -31,18 +40,36 @@ def encoded_width(schema: Schema, family: Family) -> int:
 class Builder:
     """A picklable pipeline factory (sent to the worker processes), optionally subsampling rows."""
 
-    def __init__(self, family: Family, schema: Schema, params: Mapping[str, Any], context: BuildContext, max_rows: int | None = None):
-        self.family, self.schema, self.params, self.context, self.max_rows = family, schema, dict(params), context, max_rows
+    def __init__(
+        self,
+        family: Family,
+        schema: Schema,
+        params: Mapping[str, Any],
+        context: BuildContext,
+        max_rows: int | None = None,
+    ):
+        self.family, self.schema, self.params, self.context, self.max_rows = (
+            family,
+            schema,
+            dict(params),
+            context,
+            max_rows,
+        )
 
     def __call__(self):
         pipeline = make_pipeline(self.family, self.schema, self.params, self.context)
         if self.max_rows is not None:
             model = pipeline.steps[-1][1]
-            pipeline.steps[-1] = ("model", Subsampled(model, max_rows=self.max_rows, random_state=self.context.seed))
+            pipeline.steps[-1] = (
+                "model",
+                Subsampled(model, max_rows=self.max_rows, random_state=self.context.seed),
+            )
         return pipeline
 
 
-def memory_plan(family: Family, n_rows: int, width: int, params: Mapping[str, Any], n_jobs: int) -> tuple[int | None, str | None, str | None]:
+def memory_plan(
+    family: Family, n_rows: int, width: int, params: Mapping[str, Any], n_jobs: int
+) -> tuple[int | None, str | None, str | None]:
     """(max_rows, note, skip_reason): subsample or skip a configuration that would not fit in memory."""
     need = family.memory_bytes(n_rows, width, params)
     allowed = available_memory() * MEMORY_SHARE / max(1, n_jobs)
@@ -55,11 +82,26 @@ def memory_plan(family: Family, n_rows: int, width: int, params: Mapping[str, An
     return rows, f"subsampled to {rows} rows to fit in memory ({gb})", None
 
 
-def make_candidate(family: Family, schema: Schema, task: str, seed: int, n_fit_rows: int, name: str, params: Mapping[str, Any], n_jobs: int = 1) -> Candidate:
+def make_candidate(
+    family: Family,
+    schema: Schema,
+    task: str,
+    seed: int,
+    n_fit_rows: int,
+    name: str,
+    params: Mapping[str, Any],
+    n_jobs: int = 1,
+) -> Candidate:
     """One configuration of ``family`` as a candidate for cross-validation (memory-checked)."""
     width = encoded_width(schema, family)
     max_rows, note, skip = memory_plan(family, n_fit_rows, width, params, n_jobs)
-    context = BuildContext(task=task, n_rows=n_fit_rows if max_rows is None else max_rows, n_features=width, seed=seed, n_jobs=1)
+    context = BuildContext(
+        task=task,
+        n_rows=n_fit_rows if max_rows is None else max_rows,
+        n_features=width,
+        seed=seed,
+        n_jobs=1,
+    )
     candidate = Candidate(
         name=name,
         family=family.name,
@@ -73,7 +115,16 @@ def make_candidate(family: Family, schema: Schema, task: str, seed: int, n_fit_r
     return candidate
 
 
-def family_spec(family: Family, schema: Schema, task: str, seed: int, n_fit_rows: int, n_jobs: int, *, portfolio: bool = True) -> FamilySpec:
+def family_spec(
+    family: Family,
+    schema: Schema,
+    task: str,
+    seed: int,
+    n_fit_rows: int,
+    n_jobs: int,
+    *,
+    portfolio: bool = True,
+) -> FamilySpec:
     """The search's view of a family: its space, its first trials (defaults, portfolio) and a factory."""
     first = [family.default_params(task, n_fit_rows)]
     if portfolio:
@@ -83,4 +134,11 @@ def family_spec(family: Family, schema: Schema, task: str, seed: int, n_fit_rows
     def make(name: str, params: dict[str, Any]) -> Candidate:
         return make_candidate(family, schema, task, seed, n_fit_rows, name, params, n_jobs)
 
-    return FamilySpec(family.name, family.space(task, n_fit_rows), first, make, family.cost(n_fit_rows, width), family.priority)
+    return FamilySpec(
+        family.name,
+        family.space(task, n_fit_rows),
+        first,
+        make,
+        family.cost(n_fit_rows, width),
+        family.priority,
+    )

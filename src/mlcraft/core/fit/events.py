@@ -23,15 +23,29 @@ if TYPE_CHECKING:
     from mlcraft.core.fit.search import CVResult
 
 __all__ = [
-    "Callback", "CallbackList", "Note", "NoteKind", "Event", "TrainStart", "SearchStart", "ReplayStart", "TuneStart",
-    "Progress", "TrainEnd", "SearchEnd", "ReplayEnd", "TuneEnd",
+    "Callback",
+    "CallbackList",
+    "Note",
+    "NoteKind",
+    "Event",
+    "TrainStart",
+    "SearchStart",
+    "ReplayStart",
+    "TuneStart",
+    "Progress",
+    "TrainEnd",
+    "SearchEnd",
+    "ReplayEnd",
+    "TuneEnd",
 ]
 
 
 class NoteKind(StrEnum):
     """What a note is about: the CLI prints notes by their kind, never by their words."""
 
-    INFO = "info"  # about the data or the choice made (a column ignored, a model not chosen and why)
+    INFO = (
+        "info"  # about the data or the choice made (a column ignored, a model not chosen and why)
+    )
     WARNING = "warning"  # the result may not be what was asked for (slower than the targets, ...)
     SKIPPED = "skipped"  # a trial that was not run (its result says so too, with the same reason)
 
@@ -58,7 +72,10 @@ class Event:
 
     def text(self) -> str:
         """``name=value`` for each field, in order (numbers as each field's format says)."""
-        return " ".join(f"{f.name}={format(getattr(self, f.name), f.metadata.get('format', ''))}" for f in fields(self))
+        return " ".join(
+            f"{f.name}={format(getattr(self, f.name), f.metadata.get('format', ''))}"
+            for f in fields(self)
+        )
 
 
 @dataclass(frozen=True)
@@ -171,6 +188,7 @@ class CallbackList(Callback):
 
     def __getattribute__(self, name: str):
         if name.startswith("on_"):
+
             def dispatch(*args, **kwargs):
                 for cb in object.__getattribute__(self, "callbacks"):
                     getattr(cb, name)(*args, **kwargs)

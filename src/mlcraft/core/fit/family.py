@@ -248,9 +248,16 @@ class Subsampled(_Wrapper):
         if n > self.max_rows:
             stratify = np.asarray(y) if is_classifier(self.estimator) else None
             try:
-                idx, _ = train_test_split(np.arange(n), train_size=self.max_rows, random_state=self.random_state, stratify=stratify)
+                idx, _ = train_test_split(
+                    np.arange(n),
+                    train_size=self.max_rows,
+                    random_state=self.random_state,
+                    stratify=stratify,
+                )
             except ValueError:
-                idx, _ = train_test_split(np.arange(n), train_size=self.max_rows, random_state=self.random_state)
+                idx, _ = train_test_split(
+                    np.arange(n), train_size=self.max_rows, random_state=self.random_state
+                )
             X = X.iloc[idx] if hasattr(X, "iloc") else np.asarray(X)[idx]
             y = np.asarray(y)[idx]
             self.subsampled_ = True
@@ -260,7 +267,6 @@ class Subsampled(_Wrapper):
         if hasattr(self.estimator_, "classes_"):
             self.classes_ = self.estimator_.classes_
         return self
-
 
 
 class GrowWithin(_Wrapper):

@@ -15,8 +15,8 @@ import pandas as pd
 from mlcraft import atomic, jsonsafe
 from mlcraft.core.fit.baseline import describe as describe_baseline
 from mlcraft.core.fit.events import Callback
-from mlcraft.core.predict.pipeline import proba_column
 from mlcraft.core.fit.search import CVResult
+from mlcraft.core.predict.pipeline import proba_column
 from mlcraft.exceptions import ProjectError
 
 __all__ = ["RunLog", "ChosenModel", "write_run", "read_chosen", "describe", "OOF_KEEP"]
@@ -43,7 +43,9 @@ class RunLog(Callback):
 
     def on_candidate_end(self, result):
         if result.ok:
-            self.line(f"{result.name}: {result.mean:.6g} ± {result.std:.3g} (fit {result.fit_time:.2f}s per fold) {jsonsafe.dumps(result.params)}")
+            self.line(
+                f"{result.name}: {result.mean:.6g} ± {result.std:.3g} (fit {result.fit_time:.2f}s per fold) {jsonsafe.dumps(result.params)}"
+            )
         else:
             self.line(f"{result.name}: {result.status}: {result.note}")
             if result.traceback:
@@ -70,9 +72,15 @@ def _trials_frame(results: Sequence[CVResult], metric: str) -> pd.DataFrame:
     for i, r in enumerate(results):
         rows.append(
             {
-                "trial": i, "model": r.name, "family": r.family, "status": str(r.status),
-                f"{metric}_mean": r.mean, "folds_done": len(r.scores), "fit_time_s": r.fit_time,
-                "params": jsonsafe.dumps(r.params), "note": r.note or "",
+                "trial": i,
+                "model": r.name,
+                "family": r.family,
+                "status": str(r.status),
+                f"{metric}_mean": r.mean,
+                "folds_done": len(r.scores),
+                "fit_time_s": r.fit_time,
+                "params": jsonsafe.dumps(r.params),
+                "note": r.note or "",
             }
         )
     return pd.DataFrame(rows)
@@ -84,6 +92,7 @@ def _oof_frame(data, keep: Sequence[CVResult], target: str) -> pd.DataFrame:
         fold_of[va] = i
     oof: dict[str, Any] = {"row": data.rows, "fold": fold_of, target: data.y.to_numpy()}
     for r in keep:
+        assert r.oof is not None  # the kept results are the scored ones
         if r.oof.ndim == 1:
             oof[r.name] = r.oof
         else:
@@ -104,15 +113,22 @@ class ChosenModel:
     model: str
     family: str
     params: dict[str, Any]
-    cv_mean: float | None
-    cv_std: float | None
+    cv_mean: float
+    cv_std: float
     members: list[dict[str, Any]] = field(default_factory=list)
     refit_seconds: float | None = None
     replay_of: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        doc = {"model": self.model, "family": self.family, "params": self.params, "cv_mean": self.cv_mean, "cv_std": self.cv_std,
-               "members": self.members, "refit_seconds": self.refit_seconds}
+        doc = {
+            "model": self.model,
+            "family": self.family,
+            "params": self.params,
+            "cv_mean": self.cv_mean,
+            "cv_std": self.cv_std,
+            "members": self.members,
+            "refit_seconds": self.refit_seconds,
+        }
         if self.replay_of is not None:
             doc["replay_of"] = self.replay_of
         return doc
@@ -124,8 +140,17 @@ class ChosenModel:
 
 
 def write_run(
-    run_dir: Path, data, results: Sequence[CVResult], ensembles: Sequence[CVResult], board: pd.DataFrame, chosen: ChosenModel, pipeline: Any,
-    target: str, blend: Any = None, *, baseline: CVResult | None = None,
+    run_dir: Path,
+    data,
+    results: Sequence[CVResult],
+    ensembles: Sequence[CVResult],
+    board: pd.DataFrame,
+    chosen: ChosenModel,
+    pipeline: Any,
+    target: str,
+    blend: Any = None,
+    *,
+    baseline: CVResult | None = None,
 ) -> None:
     """Write the run's records (the directory itself is atomic: it appears whole or not at all).
 
@@ -134,18 +159,34 @@ def write_run(
     """
     scorer = data.scorer
     board.to_csv(run_dir / "leaderboard.csv", index=False)
-    doc: dict[str, Any] = {"metric": scorer.name, "greater_is_better": scorer.metric.greater_is_better, "rows": board.to_dict(orient="records")}
+    doc: dict[str, Any] = {
+        "metric": scorer.name,
+        "greater_is_better": scorer.metric.greater_is_better,
+        "rows": board.to_dict(orient="records"),
+    }
     if baseline is not None:
         doc["baseline"] = describe_baseline(baseline)
     atomic.write_json(run_dir / "leaderboard.json", doc)
     _trials_frame(results, scorer.name).to_csv(run_dir / "trials.csv", index=False)
     reference = [baseline] if baseline is not None and baseline.ok else []
     everything = [*results, *ensembles, *reference]
-    rows = [{"model": r.name, "fold": i, scorer.name: s} for r in everything if r.ok for i, s in enumerate(r.scores)]
+    rows = [
+        {"model": r.name, "fold": i, scorer.name: s}
+        for r in everything
+        if r.ok
+        for i, s in enumerate(r.scores)
+    ]
     pd.DataFrame(rows).to_csv(run_dir / "cv_scores.csv", index=False)
-    ranked = sorted((r for r in results if r.ok and r.oof is not None), key=lambda r: -scorer.sign * r.mean)
+    ranked = sorted(
+        (r for r in results if r.ok and r.oof is not None), key=lambda r: -scorer.sign * r.mean
+    )
     members = {m["name"] for m in chosen.members}
-    keep = ranked[:OOF_KEEP] + [r for r in ranked[OOF_KEEP:] if r.name in members] + [e for e in ensembles if e.ok] + reference
+    keep = (
+        ranked[:OOF_KEEP]
+        + [r for r in ranked[OOF_KEEP:] if r.name in members]
+        + [e for e in ensembles if e.ok]
+        + reference
+    )
     _oof_frame(data, keep, target).to_parquet(run_dir / "oof.parquet", index=False)
     atomic.write_json(run_dir / "chosen.json", chosen.to_dict())
     if blend is not None:
@@ -163,7 +204,10 @@ def describe(estimator: Any) -> str:
     lines = [repr(estimator)]
     for name, member in zip(estimator.names or [], members):
         inner = getattr(member, "members", None)
-        lines.append(f"\n# {name}" + (f" (k-fold bagging: {len(inner)} fold models, the first shown)" if inner else ""))
+        lines.append(
+            f"\n# {name}"
+            + (f" (k-fold bagging: {len(inner)} fold models, the first shown)" if inner else "")
+        )
         lines.append(str(inner[0] if inner else member))
     return "\n".join(lines)
 
@@ -172,10 +216,14 @@ def read_chosen(run_dir: Path) -> tuple[ChosenModel, Any]:
     """The chosen model of a past run (and its blend, for an ensemble), to rebuild it."""
     path = run_dir / "chosen.json"
     if not path.exists():
-        raise ProjectError(f"{run_dir}: no such training run (or it has no chosen.json); see the runs/ directory for run ids")
+        raise ProjectError(
+            f"{run_dir}: no such training run (or it has no chosen.json); see the runs/ directory for run ids"
+        )
     chosen = atomic.read_json(path)
     if "members" not in chosen:
-        raise ProjectError(f"{run_dir}: this run was recorded by an older mlcraft and cannot be replayed")
+        raise ProjectError(
+            f"{run_dir}: this run was recorded by an older mlcraft and cannot be replayed"
+        )
     blend = None
     if (run_dir / "blend.joblib").exists():
         import joblib

@@ -28,12 +28,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.fit.family import fit_deadline, truncation
 from mlcraft.core.analysis.metrics import Scorer
-from mlcraft.core.predict.pipeline import predict_array
+from mlcraft.core.fit.family import fit_deadline, truncation
 from mlcraft.core.fit.search import Candidate, CVResult, SpeedModel
-from mlcraft.tasks import get_kind
 from mlcraft.core.fit.status import TrialStatus
+from mlcraft.core.predict.pipeline import predict_array
+from mlcraft.tasks import get_kind
 
 __all__ = ["Trial", "FoldPool", "peak_memory_mb", "available_memory"]
 
@@ -91,7 +91,13 @@ def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _fold_task(build: Callable[[], Any], fold: int, deadline: float | None, keep: bool = False, fit_only: bool = False):
+def _fold_task(
+    build: Callable[[], Any],
+    fold: int,
+    deadline: float | None,
+    keep: bool = False,
+    fit_only: bool = False,
+):
     X, y, folds, task, classes = (_STATE[k] for k in ("X", "y", "folds", "task", "classes"))
     train_idx, val_idx = folds[fold]
     with warnings.catch_warnings(), fit_deadline(deadline):
@@ -105,7 +111,14 @@ def _fold_task(build: Callable[[], Any], fold: int, deadline: float | None, keep
         start = time.perf_counter()
         pred = predict_array(pipeline, X.iloc[val_idx], task, classes)
         predict_time = time.perf_counter() - start
-    return pred, fit_time, predict_time, truncation(pipeline), _maxrss_mb(), pipeline if keep else None
+    return (
+        pred,
+        fit_time,
+        predict_time,
+        truncation(pipeline),
+        _maxrss_mb(),
+        pipeline if keep else None,
+    )
 
 
 def _fit_task(build: Callable[[], Any], deadline: float | None):
@@ -126,7 +139,12 @@ class _Forked:
     def __init__(self, n_jobs: int, payload: dict[str, Any]):
         import multiprocessing
 
-        self.executor = cf.ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker, initargs=(payload,))
+        self.executor = cf.ProcessPoolExecutor(
+            n_jobs,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_init_worker,
+            initargs=(payload,),
+        )
 
     def submit(self, fn, *args):
         import cloudpickle
@@ -170,11 +188,26 @@ class _Running:
 class FoldPool:
     """Worker processes holding the training data, running fold fits and full refits."""
 
-    def __init__(self, X: pd.DataFrame, y: pd.Series, folds: Sequence[tuple[np.ndarray, np.ndarray]], scorer: Scorer, *, task: str, n_jobs: int = 1):
+    def __init__(
+        self,
+        X: pd.DataFrame,
+        y: pd.Series,
+        folds: Sequence[tuple[np.ndarray, np.ndarray]],
+        scorer: Scorer,
+        *,
+        task: str,
+        n_jobs: int = 1,
+    ):
         self.folds, self.scorer, self.task = list(folds), scorer, task
         self.y_values = y.to_numpy()
         self.n_jobs = max(1, int(n_jobs))
-        self._payload = {"X": X, "y": y, "folds": self.folds, "task": task, "classes": scorer.classes}
+        self._payload = {
+            "X": X,
+            "y": y,
+            "folds": self.folds,
+            "task": task,
+            "classes": scorer.classes,
+        }
         self._executor: Any = None
         self.worker_peak_mb = 0.0
         self.speed = SpeedModel()
@@ -190,7 +223,9 @@ class FoldPool:
             else:
                 from joblib.externals.loky import ProcessPoolExecutor
 
-                self._executor = ProcessPoolExecutor(max_workers=self.n_jobs, initializer=_init_worker, initargs=(self._payload,))
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.n_jobs, initializer=_init_worker, initargs=(self._payload,)
+                )
         return self._executor
 
     def _kill(self) -> None:
@@ -204,7 +239,9 @@ class FoldPool:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
-        if self.n_jobs == 1 and "limits" in _STATE:  # the inline "worker" is this process: undo its limits
+        if (
+            self.n_jobs == 1 and "limits" in _STATE
+        ):  # the inline "worker" is this process: undo its limits
             _STATE.pop("limits").restore_original_limits()
 
     def __enter__(self) -> FoldPool:
@@ -215,12 +252,31 @@ class FoldPool:
 
     # -- cross-validation --------------------------------------------------------------------------
     def run(
-        self, trials: Sequence[Trial], *, deadline: float | None = None, on_fold: Callable[[Trial, int], None] | None = None,
+        self,
+        trials: Sequence[Trial],
+        *,
+        deadline: float | None = None,
+        on_fold: Callable[[Trial, int], None] | None = None,
         on_done: Callable[[CVResult], None] | None = None,
     ) -> list[CVResult]:
         """Cross-validate ``trials``; results come back in the order given (``on_done`` hears of each
         as it ends, in whatever order they end: for progress reports only)."""
-        states = [_Running(t, CVResult(t.candidate.name, t.candidate.family, dict(t.candidate.params), stage=t.candidate.stage), {}, {}, {}, {}) for t in trials]
+        states = [
+            _Running(
+                t,
+                CVResult(
+                    t.candidate.name,
+                    t.candidate.family,
+                    dict(t.candidate.params),
+                    stage=t.candidate.stage,
+                ),
+                {},
+                {},
+                {},
+                {},
+            )
+            for t in trials
+        ]
         queue = [(i, f) for i in range(len(states)) for f in range(len(self.folds))]
         running: dict[cf.Future, tuple[int, int]] = {}
         pool = self._pool()
@@ -231,11 +287,17 @@ class FoldPool:
                 if state.done:
                     continue
                 if not self._can_start(state, deadline):
-                    status = TrialStatus.SKIPPED if not state.preds and not _running_of(running, i) else TrialStatus.TIMEOUT
+                    status = (
+                        TrialStatus.SKIPPED
+                        if not state.preds and not _running_of(running, i)
+                        else TrialStatus.TIMEOUT
+                    )
                     self._stop(state, status, "would not finish before the time limit")
                     continue
                 candidate = state.trial.candidate
-                running[pool.submit(_fold_task, candidate.build, f, deadline, candidate.keep_models)] = (i, f)
+                running[
+                    pool.submit(_fold_task, candidate.build, f, deadline, candidate.keep_models)
+                ] = (i, f)
             if not running:
                 break
             timeout = None if deadline is None else max(0.0, deadline + GRACE_S - time.time())
@@ -276,12 +338,21 @@ class FoldPool:
             pred, fit_t, pred_t, truncated, peak, model = future.result()
         except Exception as exc:  # a family failing on this data must not end the run
             state.result.traceback = "".join(traceback.format_exception(exc))
-            self._stop(state, TrialStatus.FAILED, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200])
+            self._stop(
+                state,
+                TrialStatus.FAILED,
+                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200],
+            )
             return
         self.worker_peak_mb = max(self.worker_peak_mb, peak)
         if truncated:
             state.result.note = "a fold fit was cut short by the time limit"
-        state.preds[fold], state.times[fold], state.models[fold], state.cuts[fold] = pred, (fit_t, pred_t), model, truncated
+        state.preds[fold], state.times[fold], state.models[fold], state.cuts[fold] = (
+            pred,
+            (fit_t, pred_t),
+            model,
+            truncated,
+        )
         while state.next_fold in state.preds and not state.done:
             self._examine(state, state.next_fold)
             if on_fold is not None:
@@ -299,8 +370,14 @@ class FoldPool:
         if len(result.scores) == len(self.folds):
             self._finish(state)
             return
-        if state.trial.prune is not None and state.trial.prune(fold, self.scorer.sign * float(np.mean(result.scores))):
-            self._stop(state, TrialStatus.PRUNED, f"pruned after {fold + 1} fold(s): worse than the median of earlier trials")
+        if state.trial.prune is not None and state.trial.prune(
+            fold, self.scorer.sign * float(np.mean(result.scores))
+        ):
+            self._stop(
+                state,
+                TrialStatus.PRUNED,
+                f"pruned after {fold + 1} fold(s): worse than the median of earlier trials",
+            )
 
     def _finish(self, state: _Running) -> None:
         result = state.result
@@ -314,11 +391,19 @@ class FoldPool:
             result.models = [state.models[f] for f in range(len(self.folds))]
         result.fit_time = float(np.mean([t[0] for t in state.times.values()]))
         result.predict_time = float(np.mean([t[1] for t in state.times.values()]))
-        self.speed.observe(state.trial.candidate.estimated_fit_seconds, result.fit_time + result.predict_time)
+        self.speed.observe(
+            state.trial.candidate.estimated_fit_seconds, result.fit_time + result.predict_time
+        )
         state.done = True
 
     # -- refits --------------------------------------------------------------------------------------
-    def fit_full(self, builds: Sequence[Callable[[], Any]], *, deadline: float | None = None, fold: int | None = None) -> list[tuple[Any, float, dict]]:
+    def fit_full(
+        self,
+        builds: Sequence[Callable[[], Any]],
+        *,
+        deadline: float | None = None,
+        fold: int | None = None,
+    ) -> list[tuple[Any, float, dict]]:
         """Fit each pipeline on all training rows (or on the training rows of ``fold``), in parallel.
 
         Returns (pipeline, seconds, truncation) for each.
@@ -327,7 +412,9 @@ class FoldPool:
         if fold is None:
             futures = [pool.submit(_fit_task, build, deadline) for build in builds]
         else:
-            futures = [pool.submit(_fold_task, build, fold, deadline, False, True) for build in builds]
+            futures = [
+                pool.submit(_fold_task, build, fold, deadline, False, True) for build in builds
+            ]
         out = []
         for future in futures:
             pipeline, seconds, truncated, peak = future.result()

@@ -17,11 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.fit.events import Callback, Note, NoteKind
-from mlcraft.core.fit.status import Stage, TrialStatus
 from mlcraft.core.analysis.metrics import Scorer
-from mlcraft.core.predict.pipeline import predict_array
-from mlcraft.tasks import get_kind
+from mlcraft.core.fit.status import Stage, TrialStatus
 
 __all__ = ["Candidate", "CVResult", "Budget", "SpeedModel", "leaderboard_frame"]
 
@@ -36,7 +33,9 @@ class Candidate:
     family: str
     params: dict[str, Any]
     build: Callable[[], Any]
-    estimated_fit_seconds: float = 0.0  # one fold's fit + predict on one core of the reference machine
+    estimated_fit_seconds: float = (
+        0.0  # one fold's fit + predict on one core of the reference machine
+    )
     skip_reason: str | None = None  # set when it must not run (e.g. it would not fit in memory)
     note: str | None = None  # e.g. "subsampled to fit in memory"
     keep_models: bool = False  # return the fitted fold models (k-fold bagging without a refit)
@@ -62,7 +61,10 @@ class CVResult:
     stage: Stage = Stage.SHORTLIST  # which part of the search proposed it (its candidate's stage)
 
     def __post_init__(self) -> None:
-        self.status, self.stage = TrialStatus(self.status), Stage(self.stage)  # a string read back from a run file
+        self.status, self.stage = (
+            TrialStatus(self.status),
+            Stage(self.stage),
+        )  # a string read back from a run file
 
     @property
     def ok(self) -> bool:
@@ -129,7 +131,11 @@ def leaderboard_frame(results: Sequence[CVResult], scorer: Scorer) -> pd.DataFra
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    key = np.where(frame["status"] == TrialStatus.OK, -scorer.sign * frame[f"{scorer.name}_mean"], np.inf)
+    key = np.where(
+        frame["status"] == TrialStatus.OK, -scorer.sign * frame[f"{scorer.name}_mean"], np.inf
+    )
     frame = frame.iloc[np.lexsort((frame["model"].to_numpy(), key))].reset_index(drop=True)
-    frame.insert(0, "rank", np.where(frame["status"] == TrialStatus.OK, np.arange(1, len(frame) + 1), 0))
+    frame.insert(
+        0, "rank", np.where(frame["status"] == TrialStatus.OK, np.arange(1, len(frame) + 1), 0)
+    )
     return frame

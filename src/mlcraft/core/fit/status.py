@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["TrialStatus", "Stage"]
+__all__ = ["TrialStatus", "Stage", "BASELINE"]
 
 
 class TrialStatus(StrEnum):
@@ -36,6 +36,11 @@ class Stage(StrEnum):
     """Which part of the search proposed a trial."""
 
     SHORTLIST = "shortlist"  # a family's defaults, tried once per family before any tuning
-    PORTFOLIO = "portfolio"  # one of the family's known-good configurations, tried after its defaults
+    PORTFOLIO = (
+        "portfolio"  # one of the family's known-good configurations, tried after its defaults
+    )
     TUNING = "tuning"  # proposed by the sampler (or a grid point of an explicit search)
     ENSEMBLE = "ensemble"  # a blend of trials, built after the search
+
+
+BASELINE = "baseline"  # the model and family name of the baseline row on a leaderboard

@@ -38,7 +38,16 @@ from mlcraft.core.fit.champion import (
     refit,
     refit_seconds,
 )
-from mlcraft.core.fit.events import Callback, CallbackList, Note, NoteKind, ReplayEnd, ReplayStart, SearchEnd, SearchStart
+from mlcraft.core.fit.events import (
+    Callback,
+    CallbackList,
+    Note,
+    NoteKind,
+    ReplayEnd,
+    ReplayStart,
+    SearchEnd,
+    SearchStart,
+)
 from mlcraft.core.fit.family import BuildContext, Family
 from mlcraft.core.fit.runrecord import ChosenModel, RunLog, read_chosen, write_run
 from mlcraft.core.fit.scheduler import FoldPool, peak_memory_mb
@@ -52,7 +61,9 @@ __all__ = ["TrainingData", "training_data", "Trainer", "TrainOutcome", "SAVE_RES
 
 SAVE_RESERVE_S = 3.0  # time kept for writing the run and the model
 RESERVE_MARGIN = 1.3  # the refit estimate is multiplied by this while searching
-FIRST_MODEL_SHARE = 0.25  # under a small limit, at most this share is kept back until a model exists
+FIRST_MODEL_SHARE = (
+    0.25  # under a small limit, at most this share is kept back until a model exists
+)
 
 
 @dataclass
@@ -68,16 +79,24 @@ class TrainingData:
     notes: list[str]
 
 
-def training_data(config: ProjectConfig, schema: Schema, frame: pd.DataFrame, is_test: np.ndarray) -> TrainingData:
+def training_data(
+    config: ProjectConfig, schema: Schema, frame: pd.DataFrame, is_test: np.ndarray
+) -> TrainingData:
     """The labelled training rows of ``frame`` (every row but the test rows), checked and folded."""
     kind = get_kind(config.task)
     keep = ~is_test & frame[config.target].notna().to_numpy()
     rows = np.flatnonzero(keep)
     train = frame.iloc[rows].reset_index(drop=True)
     X, notes = schema.coerce(train, where="training data")
-    y = pd.Series(schema.coerce_target(train[config.target], kind.numeric_target), name=config.target)
+    y = pd.Series(
+        schema.coerce_target(train[config.target], kind.numeric_target), name=config.target
+    )
     classes = kind.classes(y)
-    scorer = Scorer(get_metric(config.metric, config.task), classes=classes, positive_class=config.positive_class)
+    scorer = Scorer(
+        get_metric(config.metric, config.task),
+        classes=classes,
+        positive_class=config.positive_class,
+    )
     folds = kind.folds(y, n_folds=config.n_folds, seed=config.seed)
     return TrainingData(X, y, rows, scorer, folds, classes, notes)
 
@@ -99,7 +118,9 @@ def _best(results: list[CVResult], scorer: Scorer) -> CVResult:
     ok = [r for r in results if r.ok]
     if not ok:
         reasons = "; ".join(f"{r.name}: {r.note}" for r in results[:3])
-        raise BudgetError(f"no model could be trained ({reasons}); raise --time-limit or check the data")
+        raise BudgetError(
+            f"no model could be trained ({reasons}); raise --time-limit or check the data"
+        )
     return max(ok, key=lambda r: (scorer.sign * r.mean, -ok.index(r)))
 
 
@@ -118,15 +139,22 @@ def _write_learning_curves(run_dir: Path, pipeline: Any) -> None:
         members = [("", pipeline)]
     else:
         names = getattr(pipeline, "names", None) or []
-        members = [("-" + re.sub(r"[^A-Za-z0-9_.-]", "_", name), m) for name, m in zip(names, getattr(pipeline, "members", None) or [])]
+        members = [
+            ("-" + re.sub(r"[^A-Za-z0-9_.-]", "_", name), m)
+            for name, m in zip(names, getattr(pipeline, "members", None) or [])
+        ]
     for suffix, member in members:
         estimator = member[-1] if hasattr(member, "steps") else None
         history = getattr(estimator, "history_", None)
         if not history:
             continue
         pd.DataFrame(history).to_csv(run_dir / f"learning_curves{suffix}.csv", index=False)
-        network = {**getattr(estimator, "config_", {}), "epochs": getattr(estimator, "n_iter_", None),
-                   "best_epoch": getattr(estimator, "best_epoch_", None), "stop_reason": getattr(estimator, "stop_reason_", None)}
+        network = {
+            **getattr(estimator, "config_", {}),
+            "epochs": getattr(estimator, "n_iter_", None),
+            "best_epoch": getattr(estimator, "best_epoch_", None),
+            "stop_reason": getattr(estimator, "stop_reason_", None),
+        }
         atomic.write_json(run_dir / f"network{suffix}.json", network)
 
 
@@ -151,26 +179,63 @@ class Trainer:
         Told of every step (the run log is added by :meth:`fit`).
     """
 
-    def __init__(self, config: ProjectConfig, schema: Schema, data: TrainingData, families: Mapping[str, Family], *,
-                 budget: Budget, n_jobs: int, callbacks: Iterable[Callback] = ()):
+    def __init__(
+        self,
+        config: ProjectConfig,
+        schema: Schema,
+        data: TrainingData,
+        families: Mapping[str, Family],
+        *,
+        budget: Budget,
+        n_jobs: int,
+        callbacks: Iterable[Callback] = (),
+    ):
         self.config, self.schema, self.data, self.families = config, schema, data, dict(families)
         self.budget, self.n_jobs, self.callbacks = budget, n_jobs, list(callbacks)
         self.task = config.task
 
     # -- building members ----------------------------------------------------------------------
-    def member(self, family_name: str, params: dict, max_rows: int | None = None, truncated: dict | None = None, *,
-               n_jobs: int = 1, fold_rows: bool = False) -> tuple[Builder, dict]:
+    def member(
+        self,
+        family_name: str,
+        params: dict,
+        max_rows: int | None = None,
+        truncated: dict | None = None,
+        *,
+        n_jobs: int = 1,
+        fold_rows: bool = False,
+    ) -> tuple[Builder, dict]:
         """A builder of the member (sized for all rows, or for a fold's training rows), and its record."""
         family = self.families[family_name]
         width = encoded_width(self.schema, family)
         n = len(self.data.y) - (len(self.data.y) // len(self.data.folds) if fold_rows else 0)
-        if max_rows is None and truncated is None:  # a new refit: size it to the memory (a replay keeps what was recorded)
+        if (
+            max_rows is None and truncated is None
+        ):  # a new refit: size it to the memory (a replay keeps what was recorded)
             max_rows, _, _ = memory_plan(family, n, width, params, n_jobs)
-        context = BuildContext(task=self.task, n_rows=n if max_rows is None else max_rows, n_features=width, seed=self.config.seed, n_jobs=1)
+        context = BuildContext(
+            task=self.task,
+            n_rows=n if max_rows is None else max_rows,
+            n_features=width,
+            seed=self.config.seed,
+            n_jobs=1,
+        )
         fit_params = {**params, **(truncated or {})}
-        return Builder(family, self.schema, fit_params, context, max_rows), {"family": family_name, "params": params, "max_rows": max_rows}
+        return Builder(family, self.schema, fit_params, context, max_rows), {
+            "family": family_name,
+            "params": params,
+            "max_rows": max_rows,
+        }
 
-    def fitted_model(self, estimator, champion_name: str, family: str, params: dict, cv_mean: float, refit_s: float) -> FittedModel:
+    def fitted_model(
+        self,
+        estimator,
+        champion_name: str,
+        family: str,
+        params: dict,
+        cv_mean: float,
+        refit_s: float,
+    ) -> FittedModel:
         cfg = self.config
         return FittedModel(
             pipeline=estimator,
@@ -181,25 +246,49 @@ class Trainer:
             classes=self.data.classes,
             positive_class=cfg.positive_class,
             threshold=0.5 if get_kind(cfg.task).has_positive_class else None,
-            metadata={"refit_seconds": refit_s, "cv_mean": cv_mean, "metric": cfg.metric, "model": champion_name},
+            metadata={
+                "refit_seconds": refit_s,
+                "cv_mean": cv_mean,
+                "metric": cfg.metric,
+                "model": champion_name,
+            },
         )
 
     def _pool(self, n_jobs: int | None = None) -> FoldPool:
         d = self.data
-        return FoldPool(d.X, d.y, d.folds, d.scorer, task=self.task, n_jobs=self.n_jobs if n_jobs is None else n_jobs)
+        return FoldPool(
+            d.X,
+            d.y,
+            d.folds,
+            d.scorer,
+            task=self.task,
+            n_jobs=self.n_jobs if n_jobs is None else n_jobs,
+        )
 
     # -- the search ----------------------------------------------------------------------------
     def fit(self, run_dir: Path, run_id: str, *, prefer_fast: bool = False) -> TrainOutcome:
         """Search, ensemble and refit the champion; write the run's records into ``run_dir``."""
         cfg, data, budget = self.config, self.data, self.budget
         n_fit = len(data.y) - len(data.y) // len(data.folds)
-        specs = [family_spec(f, self.schema, cfg.task, cfg.seed, n_fit, self.n_jobs) for f in self.families.values()]
+        specs = [
+            family_spec(f, self.schema, cfg.task, cfg.seed, n_fit, self.n_jobs)
+            for f in self.families.values()
+        ]
         with self._pool() as pool:
             log = RunLog(run_dir / "log.txt")
             events = CallbackList([log, *self.callbacks])
             try:
-                events.on_train_start(SearchStart(run=run_id, rows=len(data.y), folds=len(data.folds), metric=cfg.metric,
-                                                  time_limit=budget.time_limit, max_trials=budget.max_trials, n_jobs=self.n_jobs))
+                events.on_train_start(
+                    SearchStart(
+                        run=run_id,
+                        rows=len(data.y),
+                        folds=len(data.folds),
+                        metric=cfg.metric,
+                        time_limit=budget.time_limit,
+                        max_trials=budget.max_trials,
+                        n_jobs=self.n_jobs,
+                    )
+                )
                 for note in data.notes:
                     events.on_note(Note(note))
                 results, ensembles, champion = self._search(specs, pool, events, prefer_fast)
@@ -208,15 +297,47 @@ class Trainer:
                 if not inference["fast"]:
                     speed = f"one row in {inference['one_row_ms']:.0f} ms and 10,000 rows in {inference['rows_10k_s']:.2f} s"
                     if champion.is_ensemble:
-                        events.on_note(Note(f"the ensemble predicts {speed}; `--prefer-fast` saves a single model that meets the targets instead", NoteKind.WARNING))
+                        events.on_note(
+                            Note(
+                                f"the ensemble predicts {speed}; `--prefer-fast` saves a single model that meets the targets instead",
+                                NoteKind.WARNING,
+                            )
+                        )
                     elif prefer_fast:
-                        events.on_note(Note(f"{champion.result.name} predicts {speed}: slower than the targets (20 ms, 1 s) although chosen for speed", NoteKind.WARNING))
-                baseline = naive_baseline(data.X, data.y, data.folds, data.scorer, cfg.task)  # the reference row: never a candidate
-                board = leaderboard_frame([*results, *(e.result for e in ensembles), baseline], data.scorer)
-                write_run(run_dir, data, results, [e.result for e in ensembles], board, chosen, model.pipeline, cfg.target, champion.blend, baseline=baseline)
+                        events.on_note(
+                            Note(
+                                f"{champion.result.name} predicts {speed}: slower than the targets (20 ms, 1 s) although chosen for speed",
+                                NoteKind.WARNING,
+                            )
+                        )
+                baseline = naive_baseline(
+                    data.X, data.y, data.folds, data.scorer, cfg.task
+                )  # the reference row: never a candidate
+                board = leaderboard_frame(
+                    [*results, *(e.result for e in ensembles), baseline], data.scorer
+                )
+                write_run(
+                    run_dir,
+                    data,
+                    results,
+                    [e.result for e in ensembles],
+                    board,
+                    chosen,
+                    model.pipeline,
+                    cfg.target,
+                    champion.blend,
+                    baseline=baseline,
+                )
                 _write_learning_curves(run_dir, model.pipeline)
                 peak = max(peak_memory_mb(), pool.worker_peak_mb)
-                events.on_train_end(SearchEnd(best=champion.result.name, cv=champion.result.mean, elapsed_s=budget.elapsed(), peak_memory_mb=peak))
+                events.on_train_end(
+                    SearchEnd(
+                        best=champion.result.name,
+                        cv=champion.result.mean,
+                        elapsed_s=budget.elapsed(),
+                        peak_memory_mb=peak,
+                    )
+                )
             finally:
                 log.close()
         return TrainOutcome(model, chosen, champion, board, len(results), inference, peak)
@@ -238,19 +359,39 @@ class Trainer:
 
         def reserve(results: list[CVResult], candidates: list[Candidate]) -> float:
             ok = [r for r in results if r.ok]
-            if ok and not call_s:  # one plain and one bound scorer call, on all rows (the blends see 80 to 100% of them)
+            if (
+                ok and not call_s
+            ):  # one plain and one bound scorer call, on all rows (the blends see 80 to 100% of them)
                 y = data.y.to_numpy()
                 for score in (lambda p: data.scorer(y, p), data.scorer.bind(y)):
                     call_s.append(min(_seconds(score, ok[0].oof) for _ in range(3)))
-            bound_calls, plain_calls = ensemble_calls(len(ok), len(data.folds), task, len({r.family for r in ok}))
-            ensemble_s = 1.5 * (plain_calls * call_s[0] + bound_calls * call_s[1]) if call_s else 0.0
+            bound_calls, plain_calls = ensemble_calls(
+                len(ok), len(data.folds), task, len({r.family for r in ok})
+            )
+            ensemble_s = (
+                1.5 * (plain_calls * call_s[0] + bound_calls * call_s[1]) if call_s else 0.0
+            )
             if len(ok) not in likely:
                 likely.clear()
                 likely[len(ok)] = likely_members(ok, data.y.to_numpy(), data.scorer, task)
-            coming = max((speed.fit_seconds(c) * REFIT_FACTOR for c in candidates if c.skip_reason is None), default=0.0)
-            kept = 0.5 + ensemble_s + SAVE_RESERVE_S + RESERVE_MARGIN * max(refit_seconds(likely[len(ok)], n_jobs), coming)
-            if not ok and time_limit is not None and 0.5 + SAVE_RESERVE_S > FIRST_MODEL_SHARE * time_limit:
-                return min(kept, FIRST_MODEL_SHARE * time_limit)  # a small limit: a first model before all else
+            coming = max(
+                (speed.fit_seconds(c) * REFIT_FACTOR for c in candidates if c.skip_reason is None),
+                default=0.0,
+            )
+            kept = (
+                0.5
+                + ensemble_s
+                + SAVE_RESERVE_S
+                + RESERVE_MARGIN * max(refit_seconds(likely[len(ok)], n_jobs), coming)
+            )
+            if (
+                not ok
+                and time_limit is not None
+                and 0.5 + SAVE_RESERVE_S > FIRST_MODEL_SHARE * time_limit
+            ):
+                return min(
+                    kept, FIRST_MODEL_SHARE * time_limit
+                )  # a small limit: a first model before all else
             return kept
 
         return reserve
@@ -259,42 +400,76 @@ class Trainer:
         """Shortlist and tune (within the budget), build the ensembles, choose the champion."""
         cfg, data, budget, n_jobs = self.config, self.data, self.budget, pool.n_jobs
         tune = budget.time_limit is not None or budget.max_trials is not None
-        results = Search(specs, pool, budget, seed=cfg.seed, callback=events, reserve=self._reserve(pool.speed), tune=tune).run()
+        results = Search(
+            specs,
+            pool,
+            budget,
+            seed=cfg.seed,
+            callback=events,
+            reserve=self._reserve(pool.speed),
+            tune=tune,
+        ).run()
         _best(results, data.scorer)
         ensembles = build_ensembles(results, data.y.to_numpy(), data.folds, data.scorer, cfg.task)
         seconds_left = None if budget.time_limit is None else budget.remaining() - SAVE_RESERVE_S
         timer = None
         if prefer_fast:  # timing fold models may take a tenth of the time left
-            timer = fold_model_timer(data.X, self.schema, cfg.task, data.classes, cfg.seed, None if seconds_left is None else max(0.0, 0.1 * seconds_left))
+            timer = fold_model_timer(
+                data.X,
+                self.schema,
+                cfg.task,
+                data.classes,
+                cfg.seed,
+                None if seconds_left is None else max(0.0, 0.1 * seconds_left),
+            )
         champion = choose(
-            results, ensembles, data.scorer, prefer_fast=prefer_fast, seconds_left=seconds_left, n_jobs=n_jobs,
-            n_rows=len(data.y), n_folds=len(data.folds), timer=timer,
+            results,
+            ensembles,
+            data.scorer,
+            prefer_fast=prefer_fast,
+            seconds_left=seconds_left,
+            n_jobs=n_jobs,
+            n_rows=len(data.y),
+            n_folds=len(data.folds),
+            timer=timer,
         )
         for note in champion.notes:
             events.on_note(Note(note))
         events.on_refit_start(champion.result.name)
         return results, ensembles, champion
 
-    def _refit_champion(self, champion: Champion, pool: FoldPool) -> tuple[FittedModel, ChosenModel]:
+    def _refit_champion(
+        self, champion: Champion, pool: FoldPool
+    ) -> tuple[FittedModel, ChosenModel]:
         builds, records = [], []
         for member, form in zip(champion.members, champion.forms):
-            build, record = self.member(member.family, member.params, n_jobs=pool.n_jobs, fold_rows=form == "bag")
+            build, record = self.member(
+                member.family, member.params, n_jobs=pool.n_jobs, fold_rows=form == "bag"
+            )
             if form == "refit":
                 builds.append(build)
             else:  # k-fold bagging: the CV's fold models, recorded with what each fold's deadline cut
                 record["fold_truncations"] = member.truncations
             records.append({"name": member.name, "form": form, **record})
         budget = self.budget
-        deadline = None if budget.time_limit is None else time.time() + budget.remaining() - SAVE_RESERVE_S
-        estimator, truncations, seconds = refit(champion, pool, builds, deadline=deadline, task=self.task, classes=self.data.classes)
+        deadline = (
+            None if budget.time_limit is None else time.time() + budget.remaining() - SAVE_RESERVE_S
+        )
+        estimator, truncations, seconds = refit(
+            champion, pool, builds, deadline=deadline, task=self.task, classes=self.data.classes
+        )
         for record, truncated in zip(records, truncations):
             if record["form"] == "refit":
                 record["truncated"] = truncated
         result = champion.result
         family = "ensemble" if champion.is_ensemble else result.family
         params = dict(result.params)
-        chosen = ChosenModel(result.name, family, params, result.mean, result.std, records, round(seconds, 3))
-        return self.fitted_model(estimator, result.name, family, params, result.mean, seconds), chosen
+        chosen = ChosenModel(
+            result.name, family, params, result.mean, result.std, records, round(seconds, 3)
+        )
+        return self.fitted_model(
+            estimator, result.name, family, params, result.mean, seconds
+        ), chosen
 
     # -- one configuration, and replays ----------------------------------------------------------
     def refit_one(self, result: CVResult) -> tuple[FittedModel, ChosenModel, Champion]:
@@ -302,46 +477,91 @@ class Trainer:
         build, record = self.member(result.family, result.params, n_jobs=self.n_jobs)
         champion = Champion(result, [result], forms=["refit"])
         with self._pool(n_jobs=1) as pool:
-            estimator, truncations, seconds = refit(champion, pool, [build], deadline=None, task=self.task, classes=self.data.classes)
-        model = self.fitted_model(estimator, result.name, result.family, dict(result.params), result.mean, seconds)
-        chosen = ChosenModel(result.name, result.family, dict(result.params), result.mean, result.std,
-                             [{"name": result.name, "form": "refit", **record, "truncated": truncations[0]}], round(seconds, 3))
+            estimator, truncations, seconds = refit(
+                champion, pool, [build], deadline=None, task=self.task, classes=self.data.classes
+            )
+        model = self.fitted_model(
+            estimator, result.name, result.family, dict(result.params), result.mean, seconds
+        )
+        chosen = ChosenModel(
+            result.name,
+            result.family,
+            dict(result.params),
+            result.mean,
+            result.std,
+            [{"name": result.name, "form": "refit", **record, "truncated": truncations[0]}],
+            round(seconds, 3),
+        )
         return model, chosen, champion
 
     def replay(self, run_dir: Path, run_id: str, source_dir: Path, source_run: str) -> TrainOutcome:
         """Rebuild the final model of ``source_run`` exactly (same members, parameters, truncations, blend)."""
         chosen, blend = read_chosen(source_dir)
         records = chosen.members
-        builds = [self.member(m["family"], m["params"], m.get("max_rows"), m.get("truncated") or {})[0] for m in records if m.get("form", "refit") == "refit"]
+        builds = [
+            self.member(m["family"], m["params"], m.get("max_rows"), m.get("truncated") or {})[0]
+            for m in records
+            if m.get("form", "refit") == "refit"
+        ]
         with self._pool() as pool:
             log = RunLog(run_dir / "log.txt")
             events = CallbackList([log, *self.callbacks])
             try:
-                events.on_train_start(ReplayStart(run=run_id, replay_of=source_run, rows=len(self.data.y), n_jobs=self.n_jobs))
+                events.on_train_start(
+                    ReplayStart(
+                        run=run_id, replay_of=source_run, rows=len(self.data.y), n_jobs=self.n_jobs
+                    )
+                )
                 events.on_refit_start(chosen.model)
                 members = [CVResult(m["name"], m["family"], m["params"]) for m in records]
                 for member, record in zip(members, records):
-                    if record.get("form") == "bag":  # rebuild each fold model, cut where the original was
+                    if (
+                        record.get("form") == "bag"
+                    ):  # rebuild each fold model, cut where the original was
                         cuts = record["fold_truncations"]
                         member.models = [
-                            pool.fit_full([self.member(record["family"], record["params"], record.get("max_rows"), cuts[f], fold_rows=True)[0]], fold=f)[0][0]
+                            pool.fit_full(
+                                [
+                                    self.member(
+                                        record["family"],
+                                        record["params"],
+                                        record.get("max_rows"),
+                                        cuts[f],
+                                        fold_rows=True,
+                                    )[0]
+                                ],
+                                fold=f,
+                            )[0][0]
                             for f in range(len(self.data.folds))
                         ]
                 forms = [m.get("form", "refit") for m in records]
-                champion = Champion(CVResult(chosen.model, chosen.family, chosen.params), members, blend, forms=forms)
-                estimator, _, seconds = refit(champion, pool, builds, deadline=None, task=self.task, classes=self.data.classes)
-                model = self.fitted_model(estimator, chosen.model, chosen.family, chosen.params, chosen.cv_mean, seconds)
+                champion = Champion(
+                    CVResult(chosen.model, chosen.family, chosen.params),
+                    members,
+                    blend,
+                    forms=forms,
+                )
+                estimator, _, seconds = refit(
+                    champion, pool, builds, deadline=None, task=self.task, classes=self.data.classes
+                )
+                model = self.fitted_model(
+                    estimator, chosen.model, chosen.family, chosen.params, chosen.cv_mean, seconds
+                )
                 chosen.replay_of = source_run
                 atomic.write_json(run_dir / "chosen.json", chosen.to_dict())
                 if blend is not None:
                     import joblib
 
                     joblib.dump(blend, run_dir / "blend.joblib")
-                events.on_train_end(ReplayEnd(replayed=chosen.model, elapsed_s=self.budget.elapsed()))
+                events.on_train_end(
+                    ReplayEnd(replayed=chosen.model, elapsed_s=self.budget.elapsed())
+                )
             finally:
                 log.close()
         source = atomic.read_json(source_dir / "leaderboard.json")
-        return TrainOutcome(model, chosen, champion, pd.DataFrame(source["rows"]), 0, {}, peak_memory_mb())
+        return TrainOutcome(
+            model, chosen, champion, pd.DataFrame(source["rows"]), 0, {}, peak_memory_mb()
+        )
 
 
 def families_by_name(families: Sequence[Family]) -> dict[str, Family]:

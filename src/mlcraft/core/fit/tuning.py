@@ -25,24 +25,43 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlcraft.core.fit.family import Choice, Dimension, Float, Int
 from mlcraft.core.fit.events import Callback, Note, NoteKind, Progress
+from mlcraft.core.fit.family import Choice, Dimension, Float, Int
 from mlcraft.core.fit.scheduler import FoldPool, Trial
 from mlcraft.core.fit.search import Budget, Candidate, CVResult  # noqa: F401 (Candidate: FamilySpec.make's type)
 from mlcraft.core.fit.status import Stage, TrialStatus
 
-__all__ = ["STRATEGIES", "distribution", "make_sampler", "FamilyStudy", "FamilySpec", "Search", "TRIAL_BATCH", "CONTENDERS"]
+__all__ = [
+    "STRATEGIES",
+    "distribution",
+    "make_sampler",
+    "FamilyStudy",
+    "FamilySpec",
+    "Search",
+    "TRIAL_BATCH",
+    "CONTENDERS",
+]
 
 STRATEGIES = ("grid", "random", "bayes")
 TRIAL_BATCH = 4  # trials proposed at once (fixed, so that results do not depend on n_jobs)
 CONTENDERS = 3  # families that share the tuning budget
 SHARES = (4, 2, 1)
-CHEAP_SHARE = 0.05  # a family whose CV is estimated below this share of the time limit is shortlisted first
-SHORTLIST_SHARE = 0.2  # in the shortlist, a family whose CV would take more of the time left is skipped
-PATIENCE = 200  # with a time limit, the search ends after this many trials without a better CV score
-FAMILY_PATIENCE = 30  # a family that many trials past its last gain gives its turn to the next family
+CHEAP_SHARE = (
+    0.05  # a family whose CV is estimated below this share of the time limit is shortlisted first
+)
+SHORTLIST_SHARE = (
+    0.2  # in the shortlist, a family whose CV would take more of the time left is skipped
+)
+PATIENCE = (
+    200  # with a time limit, the search ends after this many trials without a better CV score
+)
+FAMILY_PATIENCE = (
+    30  # a family that many trials past its last gain gives its turn to the next family
+)
 MIN_GAIN = 1e-3  # relative: a smaller gain of a family's best CV score does not count as progress
-MAX_REPEATS = 20  # proposals that repeat a configuration already tried before the study counts as exhausted
+MAX_REPEATS = (
+    20  # proposals that repeat a configuration already tried before the study counts as exhausted
+)
 
 
 def distribution(dim: Dimension):
@@ -54,7 +73,9 @@ def distribution(dim: Dimension):
     if isinstance(dim, Float):
         return FloatDistribution(dim.low, dim.high, log=dim.log)
     if isinstance(dim, Choice):
-        return CategoricalDistribution(dim.choices if _primitive(dim) else tuple(range(len(dim.choices))))
+        return CategoricalDistribution(
+            dim.choices if _primitive(dim) else tuple(range(len(dim.choices)))
+        )
     raise TypeError(f"unknown search-space dimension {dim!r}")
 
 
@@ -85,7 +106,9 @@ def grid_values(dim: Dimension) -> list[Any]:
         return list(dim.choices)
     if isinstance(dim, Int) and dim.high - dim.low <= 100:
         return list(range(dim.low, dim.high + 1))
-    raise ValueError(f"a grid search needs a list of values for every parameter, not the range {dim}")
+    raise ValueError(
+        f"a grid search needs a list of values for every parameter, not the range {dim}"
+    )
 
 
 def grid_points(space: Mapping[str, Dimension]) -> list[dict[str, Any]]:
@@ -103,7 +126,9 @@ def make_sampler(strategy: str, seed: int, space: Mapping[str, Dimension] | None
     if strategy == "random" or strategy == "grid":  # a grid's points are enqueued (see grid_points)
         return optuna.samplers.RandomSampler(seed=seed)
     if strategy == "bayes":
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, multivariate=True, constant_liar=True)
+        return optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=5, multivariate=True, constant_liar=True
+        )
     raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
 
 
@@ -126,22 +151,43 @@ class FamilySpec:
 class FamilyStudy:
     """One family's Optuna study: fixed first trials, then the sampler; pruning by the median rule."""
 
-    def __init__(self, spec: FamilySpec, *, strategy: str = "bayes", seed: int = 0, prune: bool = True, sign: float = 1.0):
+    def __init__(
+        self,
+        spec: FamilySpec,
+        *,
+        strategy: str = "bayes",
+        seed: int = 0,
+        prune: bool = True,
+        sign: float = 1.0,
+    ):
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.spec, self.sign = spec, sign
-        pruner = optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1) if prune else optuna.pruners.NopPruner()
+        pruner = (
+            optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
+            if prune
+            else optuna.pruners.NopPruner()
+        )
         sampler = make_sampler(strategy, seed + zlib.crc32(spec.name.encode()) % 10_000, spec.space)
         self.study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
         self.distributions = {name: distribution(dim) for name, dim in spec.space.items()}
-        first = [(Stage.SHORTLIST if i == 0 else Stage.PORTFOLIO, dict(p)) for i, p in enumerate(spec.first)]
-        self.fixed = first + [(Stage.TUNING, p) for p in (grid_points(spec.space) if strategy == "grid" else [])]
+        first = [
+            (Stage.SHORTLIST if i == 0 else Stage.PORTFOLIO, dict(p))
+            for i, p in enumerate(spec.first)
+        ]
+        self.fixed = first + [
+            (Stage.TUNING, p) for p in (grid_points(spec.space) if strategy == "grid" else [])
+        ]
         self.stages: dict[int, Stage] = {}  # Optuna trial number -> the stage that proposed it
         self.tried: dict[str, float] = {}
         self.results: list[CVResult] = []
         self.exhausted = False
-        self.grid_size = math.prod(len(grid_values(d)) for d in spec.space.values()) if strategy == "grid" else None
+        self.grid_size = (
+            math.prod(len(grid_values(d)) for d in spec.space.values())
+            if strategy == "grid"
+            else None
+        )
         self.count = 0
 
     def ask(self) -> tuple[Any, dict[str, Any]] | None:
@@ -162,7 +208,11 @@ class FamilyStudy:
                 self.tried[key] = math.nan
                 self.stages[trial.number] = stage
                 return trial, params
-            self.study.tell(trial, self.tried[key] if math.isfinite(self.tried[key]) else None, state=None if math.isfinite(self.tried[key]) else _fail())
+            self.study.tell(
+                trial,
+                self.tried[key] if math.isfinite(self.tried[key]) else None,
+                state=None if math.isfinite(self.tried[key]) else _fail(),
+            )
             if not self.distributions:
                 break
         self.exhausted = True
@@ -243,7 +293,12 @@ class Search:
 
     def __post_init__(self) -> None:
         sign = self.pool.scorer.sign
-        self.studies = {s.name: FamilyStudy(s, strategy=self.strategy, seed=self.seed, prune=self.prune, sign=sign) for s in self.specs}
+        self.studies = {
+            s.name: FamilyStudy(
+                s, strategy=self.strategy, seed=self.seed, prune=self.prune, sign=sign
+            )
+            for s in self.specs
+        }
         self.results: list[CVResult] = []
         self.credit = {s.name: 0.0 for s in self.specs}
 
@@ -269,7 +324,7 @@ class Search:
             deadline = self._deadline()
             if deadline is not None and deadline - time.time() < self._min_trial_seconds():
                 break
-            batch = self._propose(min(self.batch_size, self._trials_left()))
+            batch = self._propose(int(min(self.batch_size, self._trials_left())))
             if not batch or not self._run_batch(batch):
                 break
         return self.results
@@ -278,19 +333,33 @@ class Search:
         # by promise (priority), except that families cheap for this budget go first: something
         # is ready early however slow the promising ones turn out to be
         limit = self.budget.time_limit
-        cheap = (lambda s: s.estimated_fit_seconds * len(self.pool.folds) < CHEAP_SHARE * limit) if limit else (lambda s: False)
-        specs = sorted(self.specs, key=lambda s: (not cheap(s), -s.priority, s.estimated_fit_seconds))
-        batch = []
+        cheap = (
+            (lambda s: s.estimated_fit_seconds * len(self.pool.folds) < CHEAP_SHARE * limit)
+            if limit
+            else (lambda s: False)
+        )
+        specs = sorted(
+            self.specs, key=lambda s: (not cheap(s), -s.priority, s.estimated_fit_seconds)
+        )
+        batch: list[tuple[FamilyStudy, Any, dict]] = []
         for spec in specs:
             if len(batch) >= self._trials_left():
                 self._skip(spec, "trial limit reached")
                 continue
             if self.budget.time_limit is not None:
                 workers = min(self.pool.n_jobs, len(self.pool.folds))
-                cv_seconds = spec.estimated_fit_seconds * self.pool.speed.factor * len(self.pool.folds) / workers
+                cv_seconds = (
+                    spec.estimated_fit_seconds
+                    * self.pool.speed.factor
+                    * len(self.pool.folds)
+                    / workers
+                )
                 left = self.budget.remaining() - self.reserve(self.results, [])
                 if cv_seconds > SHORTLIST_SHARE * max(left, 0.0) and cv_seconds > 2.0:
-                    self._skip(spec, f"skipped: would take ~{cv_seconds:.0f}s, {max(left, 0):.0f}s left in the time limit")
+                    self._skip(
+                        spec,
+                        f"skipped: would take ~{cv_seconds:.0f}s, {max(left, 0):.0f}s left in the time limit",
+                    )
                     continue
             study = self.studies[spec.name]
             asked = study.ask()
@@ -302,7 +371,14 @@ class Search:
         study = self.studies[spec.name]
         study.exhausted = True
         params = spec.first[0] if spec.first else {}
-        result = CVResult(spec.name, spec.name, dict(params), status=TrialStatus.SKIPPED, note=note, stage=Stage.SHORTLIST)
+        result = CVResult(
+            spec.name,
+            spec.name,
+            dict(params),
+            status=TrialStatus.SKIPPED,
+            note=note,
+            stage=Stage.SHORTLIST,
+        )
         self.results.append(result)
         self.callback.on_note(Note(f"{spec.name}: {note}", NoteKind.SKIPPED))
         self.callback.on_candidate_end(result)
@@ -321,20 +397,35 @@ class Search:
 
     def _forget_models(self) -> None:
         sign = self.pool.scorer.sign
-        kept = sorted((r for r in self.results if r.models is not None), key=lambda r: -sign * r.mean)
-        for r in kept[self.keep_top:]:
+        kept = sorted(
+            (r for r in self.results if r.models is not None), key=lambda r: -sign * r.mean
+        )
+        for r in kept[self.keep_top :]:
             r.models = None
 
     def _min_trial_seconds(self) -> float:
         times = [r.fit_time + r.predict_time for r in self.results if r.ok]
-        return min(times) * len(self.pool.folds) / max(1, min(self.pool.n_jobs, len(self.pool.folds))) if times else 1.0
+        return (
+            min(times) * len(self.pool.folds) / max(1, min(self.pool.n_jobs, len(self.pool.folds)))
+            if times
+            else 1.0
+        )
 
     def _ranked(self) -> list[FamilyStudy]:
         """The families that share the next trials: the best by CV score, those still improving
         before those that stalled (so the budget moves on to the next families by promise)."""
         sign = self.pool.scorer.sign
-        alive = [s for s in self.studies.values() if not s.exhausted and s.best() is not None]
-        return sorted(alive, key=lambda s: (s.stalled(), -sign * s.best().mean, s.spec.name))[:CONTENDERS]
+        alive = [
+            (s, best)
+            for s in self.studies.values()
+            if not s.exhausted and (best := s.best()) is not None
+        ]
+        return [
+            s
+            for s, _ in sorted(
+                alive, key=lambda p: (p[0].stalled(), -sign * p[1].mean, p[0].spec.name)
+            )[:CONTENDERS]
+        ]
 
     def _propose(self, size: int) -> list[tuple[FamilyStudy, Any, dict]]:
         batch: list[tuple[FamilyStudy, Any, dict]] = []
@@ -355,25 +446,43 @@ class Search:
         """Run a batch; False when none of its trials could even start (out of time)."""
         if not batch:
             return False
-        trials = []
+        trials: list[Trial] = []
         for study, otrial, params in batch:
             candidate = study.spec.make(study.next_name(), params)
             candidate.stage = study.stage_of(otrial)
-            trials.append(Trial(len(self.results) + len(trials), candidate, study.pruner(otrial) if self.prune else None))
+            trials.append(
+                Trial(
+                    len(self.results) + len(trials),
+                    candidate,
+                    study.pruner(otrial) if self.prune else None,
+                )
+            )
             self.callback.on_candidate_start(candidate.name, candidate.estimated_fit_seconds)
         deadline = self._deadline([t.candidate for t in trials])
         runnable = [t for t in trials if t.candidate.skip_reason is None]
         reported: set[int] = set()
 
-        def done(result: CVResult) -> None:  # progress as trials end; the order of results stays fixed
+        def done(
+            result: CVResult,
+        ) -> None:  # progress as trials end; the order of results stays fixed
             reported.add(id(result))
             self.callback.on_candidate_end(result)
 
-        on_fold = lambda t, f: self.callback.on_fold_end(t.candidate.name, f + 1, len(self.pool.folds))  # noqa: E731
+        def on_fold(t, f):
+            self.callback.on_fold_end(t.candidate.name, f + 1, len(self.pool.folds))
+
         ran = iter(self.pool.run(runnable, deadline=deadline, on_fold=on_fold, on_done=done))
         results = [
-            next(ran) if t.candidate.skip_reason is None
-            else CVResult(t.candidate.name, t.candidate.family, dict(t.candidate.params), status=TrialStatus.SKIPPED, note=t.candidate.skip_reason, stage=t.candidate.stage)
+            next(ran)
+            if t.candidate.skip_reason is None
+            else CVResult(
+                t.candidate.name,
+                t.candidate.family,
+                dict(t.candidate.params),
+                status=TrialStatus.SKIPPED,
+                note=t.candidate.skip_reason,
+                stage=t.candidate.stage,
+            )
             for t in trials
         ]
         for (study, otrial, params), result in zip(batch, results):
@@ -389,7 +498,9 @@ class Search:
                 best=None if best is None else best.mean,
                 best_model=None if best is None else best.name,
                 family=batch[-1][0].spec.name,
-                time_left=None if self.budget.time_limit is None else max(0.0, self.budget.remaining()),
+                time_left=None
+                if self.budget.time_limit is None
+                else max(0.0, self.budget.remaining()),
             )
         )
         return any(r.status.ran for r in results)

@@ -139,4 +139,6 @@ def _concat(parts: list) -> pd.DataFrame | FeatureColumns:
     """Requests' features stacked (a frame as soon as one request came as one: CSV, many records)."""
     if all(isinstance(p, FeatureColumns) for p in parts):
         return FeatureColumns.concat(parts)
-    return pd.concat([p.to_frame() if isinstance(p, FeatureColumns) else p for p in parts], ignore_index=True)
+    return pd.concat(
+        [p.to_frame() if isinstance(p, FeatureColumns) else p for p in parts], ignore_index=True
+    )

@@ -22,7 +22,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -31,15 +31,17 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from mlcraft.core.predict import treepredict
-from mlcraft.core.fit.family import _Wrapper
 from mlcraft.core.data.preprocess import DatetimeParts, LogHeavyTails, NativeCategories
-from mlcraft.tasks import align_proba, get_kind
 from mlcraft.core.data.schema import FeatureColumns, Role, Schema, column_values
+from mlcraft.core.fit.family import _Wrapper
+from mlcraft.core.predict import treepredict
+from mlcraft.tasks import align_proba, get_kind
 
 __all__ = ["NotCompilable", "compile_predictor", "verified_predictor", "probe_frame"]
 
-Features = pd.DataFrame | FeatureColumns  # checked features (Schema.coerce or coerce_records)
+Features: TypeAlias = (
+    pd.DataFrame | FeatureColumns
+)  # checked features (Schema.coerce or coerce_records)
 Predictor = Callable[[Features], np.ndarray]
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 RTOL, ATOL = 1e-9, 1e-12  # agreement asked of a compiled predictor on the probe rows
@@ -68,7 +70,12 @@ def _numeric_step(step: Any) -> ArrayFn:
             return X
 
         return log
-    if type(step) is SimpleImputer and step.strategy in ("median", "mean", "most_frequent", "constant"):
+    if type(step) is SimpleImputer and step.strategy in (
+        "median",
+        "mean",
+        "most_frequent",
+        "constant",
+    ):
         if not (isinstance(step.missing_values, float) and np.isnan(step.missing_values)):
             raise NotCompilable("an imputer of values other than NaN")
         fill = np.asarray(step.statistics_, dtype=float)
@@ -140,7 +147,13 @@ class _CategoryTables:
         start = 0
         for known, width in zip(values, widths):
             k = len(known)
-            table = np.vstack([out[:k, start : start + width], out[k : k + 1, start : start + width], out[k + 1 : k + 2, start : start + width]])
+            table = np.vstack(
+                [
+                    out[:k, start : start + width],
+                    out[k : k + 1, start : start + width],
+                    out[k + 1 : k + 2, start : start + width],
+                ]
+            )
             self.index.append({v: i for i, v in enumerate(known)})
             self.tables.append(table)  # rows: the known categories, then unseen, then missing
             start += width
@@ -151,15 +164,22 @@ class _CategoryTables:
             return [1] * len(encoder.categories_)
         if encoder.drop is not None or encoder.sparse_output:
             raise NotCompilable("a one-hot encoder that drops categories or outputs sparse")
-        infrequent = getattr(encoder, "infrequent_categories_", None) or [None] * len(encoder.categories_)
-        return [len(c) - (0 if inf is None else len(inf) - 1) for c, inf in zip(encoder.categories_, infrequent)]
+        infrequent = getattr(encoder, "infrequent_categories_", None) or [None] * len(
+            encoder.categories_
+        )
+        return [
+            len(c) - (0 if inf is None else len(inf) - 1)
+            for c, inf in zip(encoder.categories_, infrequent)
+        ]
 
     def __call__(self, features: Features) -> np.ndarray:
         parts = []
         for name, index, table in zip(self.names, self.index, self.tables):
             values = np.asarray(column_values(features, name), dtype=object)
             unseen = len(index)
-            rows = np.fromiter((index.get(v, unseen) for v in values), dtype=np.intp, count=len(values))
+            rows = np.fromiter(
+                (index.get(v, unseen) for v in values), dtype=np.intp, count=len(values)
+            )
             rows[pd.isna(values)] = unseen + 1
             parts.append(table[rows])
         return np.hstack(parts)
@@ -192,7 +212,7 @@ class _Preparation:
             raise NotCompilable(f"a {type(ct).__name__} preparation")
         self.blocks: list[Callable[[Features], np.ndarray]] = []
         self.native_counts: list[int] | None = None  # categories per native column (pandas output)
-        for name, trans, columns in ct.transformers_:
+        for _name, trans, columns in ct.transformers_:
             if trans == "drop" or len(columns) == 0:
                 continue
             names = list(columns)
@@ -204,11 +224,17 @@ class _Preparation:
 
     def _block(self, trans: Any, names: list[str]):
         if trans == "passthrough" or (type(trans) is FunctionTransformer and trans.func is None):
-            return lambda f: _float_columns(f, names)  # (fitted "passthrough" is an identity FunctionTransformer)
+            return lambda f: _float_columns(
+                f, names
+            )  # (fitted "passthrough" is an identity FunctionTransformer)
         if type(trans) is not Pipeline:
             raise NotCompilable(f"a {type(trans).__name__} block")
         first = trans.steps[0][1]
-        if type(first) is SimpleImputer and first.strategy == "constant" and not np.issubdtype(np.asarray(first.statistics_).dtype, np.number):
+        if (
+            type(first) is SimpleImputer
+            and first.strategy == "constant"
+            and not np.issubdtype(np.asarray(first.statistics_).dtype, np.number)
+        ):
             tables = _CategoryTables(trans, names)
             if tables.native:
                 if self.native_counts is not None:
@@ -227,6 +253,7 @@ class _Preparation:
     def as_frame(self, X: np.ndarray) -> pd.DataFrame:
         """The pandas output scikit-learn's path gives (native categories first), from ``X``."""
         counts = self.native_counts or []
+        assert self.names_out is not None  # set wherever the output is pandas (the only caller)
         data: dict[str, Any] = {}
         for j, name in enumerate(self.names_out):
             if j < len(counts):
@@ -249,20 +276,26 @@ def _is_lightgbm(est: Any) -> bool:
 def _estimator(est: Any, prep: _Preparation, task: str, classes: Sequence[Any] | None) -> ArrayFn:
     """The estimator's output (``ProblemKind.predict_raw``'s convention) from the prepared array."""
     kind = get_kind(task)
-    while isinstance(est, _Wrapper) and hasattr(est, "estimator_"):  # GrowWithin, Subsampled: they predict with estimator_
+    while isinstance(est, _Wrapper) and hasattr(
+        est, "estimator_"
+    ):  # GrowWithin, Subsampled: they predict with estimator_
         est = est.estimator_
     if _is_lightgbm(est):
         booster = est.booster_
 
         def lightgbm_output(X):
-            out = booster.predict(X, num_threads=1 if len(X) < treepredict.THREADED_ROWS else 0)  # 0: every core
+            out = booster.predict(
+                X, num_threads=1 if len(X) < treepredict.THREADED_ROWS else 0
+            )  # 0: every core
             if not kind.classification:
                 return np.asarray(out, dtype=float).ravel()
             if out.ndim == 1:
                 out = np.column_stack([1.0 - out, out])
             return align_proba(out, est.classes_, classes)
 
-        lightgbm_output.single_threaded = True  # threads set by its own argument: no pool limit needed
+        vars(lightgbm_output)["single_threaded"] = (
+            True  # threads set by its own argument: no pool limit needed
+        )
         return lightgbm_output
     inputs = prep.as_frame if prep.pandas else (lambda X: X)
 
@@ -274,7 +307,13 @@ def _estimator(est: Any, prep: _Preparation, task: str, classes: Sequence[Any] |
         if treepredict.is_forest(est):
             trees = treepredict.forest_output(est, regression)
         elif treepredict.is_hgb(est):
-            trees = treepredict.hgb_output(est, regression, estimator_output, native_counts=prep.native_counts, as_frame=prep.as_frame if prep.pandas else None)
+            trees = treepredict.hgb_output(
+                est,
+                regression,
+                estimator_output,
+                native_counts=prep.native_counts,
+                as_frame=prep.as_frame if prep.pandas else None,
+            )
         else:
             return estimator_output
     except treepredict.Unsupported as exc:
@@ -285,12 +324,12 @@ def _estimator(est: Any, prep: _Preparation, task: str, classes: Sequence[Any] |
     def tree_proba(X):
         return align_proba(trees(X), est.classes_, classes)
 
-    tree_proba.single_threaded = True  # (as ``trees``: it sets its own threads)
+    vars(tree_proba)["single_threaded"] = True  # (as ``trees``: it sets its own threads)
     return tree_proba
 
 
 def _pipeline_parts(pipeline: Any, task: str, classes) -> tuple[_Preparation, ArrayFn]:
-    steps = getattr(pipeline, "steps", None)
+    steps = pipeline.steps if type(pipeline) is Pipeline else []
     if type(pipeline) is not Pipeline or len(steps) != 2 or steps[0][0] != "prepare":
         raise NotCompilable(f"a {type(pipeline).__name__} that is not preparation + estimator")
     prep = _Preparation(steps[0][1])
@@ -309,7 +348,7 @@ def compile_predictor(pipeline: Any, task: str, classes: Sequence[Any] | None) -
     def pipeline_output(features):
         return estimator(prep(features))
 
-    pipeline_output.single_threaded = getattr(estimator, "single_threaded", False)
+    vars(pipeline_output)["single_threaded"] = getattr(estimator, "single_threaded", False)
     return pipeline_output
 
 
@@ -345,7 +384,9 @@ def _compile_ensemble(ensemble: Any, task: str, classes) -> Predictor:
             return np.asarray(ensemble.predict_from(outputs), dtype=float).ravel()
         return align_proba(ensemble.proba_from(outputs), ensemble.classes_, classes)
 
-    ensemble_output.single_threaded = all(getattr(e, "single_threaded", False) for _, _, e in members)
+    vars(ensemble_output)["single_threaded"] = all(
+        getattr(e, "single_threaded", False) for _, _, e in members
+    )
     return ensemble_output
 
 
@@ -354,7 +395,11 @@ def probe_frame(schema: Schema, seed: int = 0) -> pd.DataFrame:
     """Rows that exercise every branch of a preparation: each known category, an unseen one,
     missing values, numbers inside, at the edges of and outside the training range."""
     rng = np.random.default_rng(seed)
-    cats = [len(c.categories or ()) for c in schema.columns if c.is_feature and c.role is Role.CATEGORICAL]
+    cats = [
+        len(c.categories or ())
+        for c in schema.columns
+        if c.is_feature and c.role is Role.CATEGORICAL
+    ]
     rows = max([24] + [n + 4 for n in cats])
     data: dict[str, Any] = {}
     for k, col in enumerate(c for c in schema.columns if c.is_feature):
@@ -367,15 +412,19 @@ def probe_frame(schema: Schema, seed: int = 0) -> pd.DataFrame:
             data[col.name] = np.roll(values, k)
         elif col.role is Role.CATEGORICAL:
             known = list(col.categories or ["a", "b"])
-            values = (known + ["never seen in training", None] + known * rows)[:rows]
-            data[col.name] = pd.Series(np.roll(np.asarray(values, dtype=object), k), dtype=object)
+            labels = (known + ["never seen in training", None] + known * rows)[:rows]
+            data[col.name] = pd.Series(np.roll(np.asarray(labels, dtype=object), k), dtype=object)
         else:
-            stamps = pd.date_range("2000-01-01", periods=rows - 1, freq="37h").astype(str).tolist() + [None]
+            stamps = pd.date_range("2000-01-01", periods=rows - 1, freq="37h").astype(
+                str
+            ).tolist() + [None]
             data[col.name] = np.roll(np.asarray(stamps, dtype=object), k)
     return pd.DataFrame(data)
 
 
-def verified_predictor(pipeline: Any, schema: Schema, task: str, classes: Sequence[Any] | None) -> Predictor | None:
+def verified_predictor(
+    pipeline: Any, schema: Schema, task: str, classes: Sequence[Any] | None
+) -> Predictor | None:
     """The compiled predictor if it can be built and reproduces scikit-learn's path on
     :func:`probe_frame` rows (all at once and one at a time); otherwise None."""
     try:
@@ -384,7 +433,9 @@ def verified_predictor(pipeline: Any, schema: Schema, task: str, classes: Sequen
         for batch in (features, features.iloc[[0]], features.iloc[[len(features) - 1]]):
             expected = get_kind(task).predict_raw(pipeline, batch, classes)
             got = predictor(batch)
-            if got.shape != expected.shape or not np.allclose(got, expected, rtol=RTOL, atol=ATOL, equal_nan=True):
+            if got.shape != expected.shape or not np.allclose(
+                got, expected, rtol=RTOL, atol=ATOL, equal_nan=True
+            ):
                 return None
     except NotCompilable:
         return None

@@ -35,11 +35,15 @@ class Blend:
     weights: np.ndarray
     blender: Any = None  # fitted scikit-learn model for "stacking"
 
-    def combine(self, preds: Sequence[np.ndarray], task: str, scorer: Scorer | None = None) -> np.ndarray:
+    def combine(
+        self, preds: Sequence[np.ndarray], task: str, scorer: Scorer | None = None
+    ) -> np.ndarray:
         """The ensemble's prediction from its members' predictions (values, or probabilities)."""
         kind = get_kind(task)
         if self.method == "stacking":
-            columns = list(range(preds[0].shape[1])) if kind.classification else None  # the members' class positions
+            columns = (
+                list(range(preds[0].shape[1])) if kind.classification else None
+            )  # the members' class positions
             return kind.predict_raw(self.blender, stack_features(preds, task), columns)
         if self.method == "hard_vote" and kind.classification:
             votes = np.zeros_like(preds[0], dtype=float)
@@ -67,7 +71,9 @@ class EnsembleModel(BaseEstimator):
     ``classes_`` order, so a :class:`~mlcraft.core.predict.pipeline.FittedModel` serves it unchanged.
     """
 
-    def __init__(self, members=None, blend=None, task: str = "regression", classes=None, names=None):
+    def __init__(
+        self, members=None, blend=None, task: str = "regression", classes=None, names=None
+    ):
         self.members = members
         self.blend = blend
         self.task = task
@@ -94,7 +100,11 @@ class EnsembleModel(BaseEstimator):
         keys = []
         for member in self.members:
             steps = getattr(member, "steps", None)
-            keys.append(joblib.hash(steps[0][1]) if steps and len(steps) == 2 and steps[0][0] == "prepare" else None)
+            keys.append(
+                joblib.hash(steps[0][1])
+                if steps and len(steps) == 2 and steps[0][0] == "prepare"
+                else None
+            )
         self.prepare_keys_ = keys
         return self
 
@@ -139,7 +149,11 @@ class EnsembleModel(BaseEstimator):
         # scikit-learn's pretty printer walks every member's parameters: far too slow here
         method = getattr(self.blend, "method", "mean")
         weights = getattr(self.blend, "weights", None)
-        parts = [f"{n}: {w:.3f}" for n, w in zip(self.names or [], weights)] if weights is not None else list(self.names or [])
+        parts = (
+            [f"{n}: {w:.3f}" for n, w in zip(self.names or [], weights)]
+            if weights is not None
+            else list(self.names or [])
+        )
         return f"{type(self).__name__}({method}; {', '.join(parts)})"
 
 
@@ -150,8 +164,12 @@ class BaggedModel(EnsembleModel):
         super().__init__(members=members, blend=None, task=task, classes=classes, names=names)
 
     def predict_from(self, outputs: list[np.ndarray]) -> np.ndarray:
-        combined = sum(outputs) / len(outputs)
-        return self.classes_[np.argmax(combined, axis=1)] if get_kind(self.task).classification else combined
+        combined = sum(outputs, np.zeros_like(outputs[0])) / len(outputs)
+        return (
+            self.classes_[np.argmax(combined, axis=1)]
+            if get_kind(self.task).classification
+            else combined
+        )
 
     def proba_from(self, outputs: list[np.ndarray]) -> np.ndarray:
-        return sum(outputs) / len(outputs)
+        return sum(outputs, np.zeros_like(outputs[0])) / len(outputs)

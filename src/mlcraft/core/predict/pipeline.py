@@ -16,16 +16,19 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from mlcraft.core.fit.family import BuildContext, Family
 from mlcraft.core.data.preprocess import build_preprocessor
 from mlcraft.core.data.schema import FeatureColumns, Schema
-from mlcraft.core.predict.threads import MULTITHREAD_ROWS, one_thread as _one_thread
+from mlcraft.core.fit.family import BuildContext, Family
+from mlcraft.core.predict.threads import MULTITHREAD_ROWS
+from mlcraft.core.predict.threads import one_thread as _one_thread
 from mlcraft.tasks import ProblemKind, get_kind
 
 __all__ = ["make_pipeline", "predict_array", "FittedModel", "Prediction", "proba_column"]
 
 
-def make_pipeline(family: Family, schema: Schema, params: Mapping[str, Any], context: BuildContext) -> Pipeline:
+def make_pipeline(
+    family: Family, schema: Schema, params: Mapping[str, Any], context: BuildContext
+) -> Pipeline:
     """Preparation (as the family needs it) followed by the family's estimator, unfitted."""
     prepare = build_preprocessor(
         schema,
@@ -37,7 +40,9 @@ def make_pipeline(family: Family, schema: Schema, params: Mapping[str, Any], con
     return Pipeline([("prepare", prepare), ("model", family.make(params, context))])
 
 
-def predict_array(pipeline: Any, X: pd.DataFrame, task: str | ProblemKind, classes: Sequence[Any] | None) -> np.ndarray:
+def predict_array(
+    pipeline: Any, X: pd.DataFrame, task: str | ProblemKind, classes: Sequence[Any] | None
+) -> np.ndarray:
     """The raw output of a fitted pipeline for the kind of problem ``task`` (see ``ProblemKind.predict_raw``)."""
     return get_kind(task).predict_raw(pipeline, X, classes)
 
@@ -103,8 +108,14 @@ class FittedModel:
         fast = self.compiled()
         if fast is not None:
             # (a compiled path that sets its own thread count needs no thread-pool limit)
-            with contextlib.nullcontext() if getattr(fast, "single_threaded", False) else _one_thread():
-                with contextlib.suppress(Exception):  # input the compiled path cannot take: scikit-learn's path decides
+            with (
+                contextlib.nullcontext()
+                if getattr(fast, "single_threaded", False)
+                else _one_thread()
+            ):
+                with contextlib.suppress(
+                    Exception
+                ):  # input the compiled path cannot take: scikit-learn's path decides
                     return fast(features)
         with _one_thread():
             return predict_array(self.pipeline, _frame(features), self.task, self.classes)
@@ -121,7 +132,9 @@ class FittedModel:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.pop("_compiled", None)  # rebuilt after loading: a saved model is the same bytes either way
+        state.pop(
+            "_compiled", None
+        )  # rebuilt after loading: a saved model is the same bytes either way
         return state
 
     def predict(self, data: pd.DataFrame, *, where: str = "input", line_of=None) -> Prediction:
@@ -133,9 +146,11 @@ class FittedModel:
         raw = self.predict_raw(features)
         frame = pd.DataFrame({self.target: self.labels(raw)}, index=data.index)
         if self.kind.classification:
-            for j, cls in enumerate(self.classes):
+            for j, cls in enumerate(self.classes or []):
                 frame[proba_column(cls)] = raw[:, j]
-            if self.classes and all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in self.classes):
+            if self.classes and all(
+                isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in self.classes
+            ):
                 frame[self.target] = frame[self.target].astype("int64")
         return Prediction(frame, notes)
 

@@ -6,7 +6,9 @@ from typing import Any
 
 __all__ = ["one_thread", "MULTITHREAD_ROWS"]
 
-MULTITHREAD_ROWS = 100_000  # below this, predictions run on one thread (faster, and steady under load)
+MULTITHREAD_ROWS = (
+    100_000  # below this, predictions run on one thread (faster, and steady under load)
+)
 _CONTROLLER: Any = None
 
 

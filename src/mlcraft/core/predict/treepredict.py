@@ -27,10 +27,20 @@ from joblib import cpu_count
 
 from mlcraft.core.predict.threads import one_thread
 
-__all__ = ["Unsupported", "forest_output", "hgb_output", "is_forest", "is_hgb", "STACKED_CELLS", "THREADED_ROWS"]
+__all__ = [
+    "Unsupported",
+    "forest_output",
+    "hgb_output",
+    "is_forest",
+    "is_hgb",
+    "STACKED_CELLS",
+    "THREADED_ROWS",
+]
 
 STACKED_CELLS = 400_000  # rows x trees walked at once; beyond it, scikit-learn's predictor
-THREADED_ROWS = 5_000  # from this many rows, predictions use every core (rows and trees are independent)
+THREADED_ROWS = (
+    5_000  # from this many rows, predictions use every core (rows and trees are independent)
+)
 
 
 class Unsupported(Exception):
@@ -38,9 +48,19 @@ class Unsupported(Exception):
 
 
 def is_forest(est: Any) -> bool:
-    from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor, RandomForestClassifier, RandomForestRegressor
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        ExtraTreesRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
 
-    return type(est) in (RandomForestRegressor, RandomForestClassifier, ExtraTreesRegressor, ExtraTreesClassifier)
+    return type(est) in (
+        RandomForestRegressor,
+        RandomForestClassifier,
+        ExtraTreesRegressor,
+        ExtraTreesClassifier,
+    )
 
 
 def is_hgb(est: Any) -> bool:
@@ -71,13 +91,16 @@ def forest_output(est: Any, regression: bool) -> Callable[[np.ndarray], np.ndarr
         if cores > 1:
             shares = [trees[i::cores] for i in range(cores)]
             with ThreadPoolExecutor(cores) as pool:
-                total = sum(pool.map(lambda share: _tree_sum(share, X32, width), shares))
+                total = sum(
+                    pool.map(lambda share: _tree_sum(share, X32, width), shares),
+                    np.zeros((len(X32), width)),
+                )
         else:
             total = _tree_sum(trees, X32, width)
         total /= len(trees)
         return total[:, 0] if regression else total
 
-    output.single_threaded = True  # no BLAS or OpenMP inside: no thread-pool limit needed
+    vars(output)["single_threaded"] = True  # no BLAS or OpenMP inside: no thread-pool limit needed
     return output
 
 
@@ -112,7 +135,9 @@ class _Stacked:
         self.left = np.where(leaf, index, table["left"].astype(np.int64) + shift)
         self.right = np.where(leaf, index, table["right"].astype(np.int64) + shift)
         self.feature = np.where(leaf, 0, table["feature_idx"]).astype(np.int64)
-        self.threshold = np.where(leaf, np.inf, table["num_threshold"]).astype(float)  # a leaf "goes left" to itself
+        self.threshold = np.where(leaf, np.inf, table["num_threshold"]).astype(
+            float
+        )  # a leaf "goes left" to itself
         self.missing_left = table["missing_go_to_left"].astype(bool) | leaf
         self.value = table["value"].astype(float)
         self.roots = offsets.astype(np.int64)
@@ -124,11 +149,23 @@ class _Stacked:
             known, f_idx_map = est._bin_mapper.make_known_categories_bitsets()
             cat_nodes = np.flatnonzero(categorical)
             tree_of = np.repeat(np.arange(len(nodes)), sizes)
-            raw_left = np.vstack([_in_bitsets(predictors[tree_of[i]].raw_left_cat_bitsets, np.array([table["bitset_idx"][i]])) for i in cat_nodes])
-            is_known = _in_bitsets(np.asarray(known), np.asarray(f_idx_map)[self.feature[cat_nodes]])
+            raw_left = np.vstack(
+                [
+                    _in_bitsets(
+                        predictors[tree_of[i]].raw_left_cat_bitsets,
+                        np.array([table["bitset_idx"][i]]),
+                    )
+                    for i in cat_nodes
+                ]
+            )
+            is_known = _in_bitsets(
+                np.asarray(known), np.asarray(f_idx_map)[self.feature[cat_nodes]]
+            )
             missing = self.missing_left[cat_nodes][:, None]
             go_left = np.where(raw_left, True, np.where(is_known, False, missing))
-            self.category_left = np.vstack([np.zeros((1, 257), dtype=bool), np.hstack([go_left, missing])])
+            self.category_left = np.vstack(
+                [np.zeros((1, 257), dtype=bool), np.hstack([go_left, missing])]
+            )
             self.category_row = np.zeros(len(table), dtype=np.int64)
             self.category_row[cat_nodes] = np.arange(1, len(cat_nodes) + 1)
 
@@ -144,15 +181,21 @@ class _Stacked:
                 category = self.category_row[node]
                 split = category > 0
                 if split.any():
-                    code = np.where(missing | (x < 0) | (x > 255), 256, np.nan_to_num(x)).astype(np.int64)
+                    code = np.where(missing | (x < 0) | (x > 255), 256, np.nan_to_num(x)).astype(
+                        np.int64
+                    )
                     by_category = self.category_left[category, code]
                     go_left = np.where(split & ~missing, by_category, go_left)
             node = np.where(go_left, self.left[node], self.right[node])
-        leaves = self.value[node].reshape(n, -1, self.per_iteration)  # (rows, iterations, trees per iteration)
+        leaves = self.value[node].reshape(
+            n, -1, self.per_iteration
+        )  # (rows, iterations, trees per iteration)
         return self.baseline + leaves.sum(axis=1)
 
 
-def _recoder(est: Any, native_counts: list[int] | None, as_frame: Callable[[np.ndarray], Any] | None) -> Callable[[np.ndarray], np.ndarray]:
+def _recoder(
+    est: Any, native_counts: list[int] | None, as_frame: Callable[[np.ndarray], Any] | None
+) -> Callable[[np.ndarray], np.ndarray]:
     """The model's own input from the prepared array: with categories detected from pandas dtypes,
     scikit-learn ordinal-encodes those columns again (codes of the categories seen in training);
     a lookup per column, read from its fitted encoder by probing."""
@@ -160,9 +203,15 @@ def _recoder(est: Any, native_counts: list[int] | None, as_frame: Callable[[np.n
     if pre is None:
         return lambda X: X
     k = len(native_counts or [])
-    masks = [np.asarray(cols) for _, trans, cols in pre.transformers_ if not (isinstance(trans, str) and trans == "drop")]
-    if not k or as_frame is None or len(masks) != 2 or masks[0].dtype != bool:
-        raise Unsupported("categorical features from the input's dtypes that are not mlcraft's native categories")
+    masks = [
+        np.asarray(cols)
+        for _, trans, cols in pre.transformers_
+        if not (isinstance(trans, str) and trans == "drop")
+    ]
+    if not native_counts or as_frame is None or len(masks) != 2 or masks[0].dtype != bool:
+        raise Unsupported(
+            "categorical features from the input's dtypes that are not mlcraft's native categories"
+        )
     expected = np.arange(len(masks[0])) < k
     if not (np.array_equal(masks[0], expected) and np.array_equal(masks[1], ~expected)):
         raise Unsupported("native categories that are not the first columns")
@@ -186,8 +235,12 @@ def _recoder(est: Any, native_counts: list[int] | None, as_frame: Callable[[np.n
 
 
 def hgb_output(
-    est: Any, regression: bool, fallback: Callable[[np.ndarray], np.ndarray], *,
-    native_counts: list[int] | None = None, as_frame: Callable[[np.ndarray], Any] | None = None,
+    est: Any,
+    regression: bool,
+    fallback: Callable[[np.ndarray], np.ndarray],
+    *,
+    native_counts: list[int] | None = None,
+    as_frame: Callable[[np.ndarray], Any] | None = None,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """``X -> est.predict(X)`` (regression) or ``est.predict_proba(X)``: all trees walked at once
     for small batches, ``fallback`` (scikit-learn's path) for the others. ``native_counts`` and
@@ -207,5 +260,7 @@ def hgb_output(
             return np.asarray(est._loss.link.inverse(raw.ravel()), dtype=float)
         return np.asarray(est._loss.predict_proba(raw), dtype=float)
 
-    output.single_threaded = True  # threads chosen above: no thread-pool limit needed around it
+    vars(output)["single_threaded"] = (
+        True  # threads chosen above: no thread-pool limit needed around it
+    )
     return output
