@@ -184,6 +184,7 @@ def test_a_multilabel_section_renders_in_the_analysis_page():
         "model": "m",
         "version": None,
         "task": "multilabel",
+        "classification": True,
         "target": "tags",
         "metric": "f1_micro",
         "scope": "out-of-fold predictions",
