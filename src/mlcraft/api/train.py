@@ -140,10 +140,11 @@ def run_training(
             outcome = trainer.fit(run_dir, run_id, prefer_fast=prefer_fast)
         else:
             outcome = trainer.replay(run_dir, run_id, ws.run_dir(replay), replay)
-    chosen, best = outcome.chosen, outcome.champion.result
+    # for a search, the champion's own record; for a replay, the source run's
+    chosen = outcome.chosen
     meta = _meta(project, data, run_id, outcome)
     if replay is None:
-        reason = f"trained by run {run_id}: best CV {cfg.metric} {best.mean:.6g}"
+        reason = f"trained by run {run_id}: best CV {cfg.metric} {chosen.cv_mean:.6g}"
     else:
         meta = {
             **meta,
@@ -154,31 +155,19 @@ def run_training(
         }
         reason = f"replay of run {replay} ({chosen.model})"
     version = _register(project, outcome.model, meta, reason)
-    if replay is not None:
-        return TrainResult(
-            run_id=run_id,
-            version=version,
-            best=chosen.model,
-            metric=cfg.metric,
-            cv_mean=chosen.cv_mean,
-            cv_std=chosen.cv_std,
-            leaderboard=outcome.leaderboard,
-            elapsed=budget.elapsed(),
-            ensemble=outcome.champion.blend is not None,
-        )
     return TrainResult(
         run_id=run_id,
         version=version,
-        best=best.name,
+        best=chosen.model,
         metric=cfg.metric,
-        cv_mean=best.mean,
-        cv_std=best.std,
+        cv_mean=chosen.cv_mean,
+        cv_std=chosen.cv_std,
         leaderboard=outcome.leaderboard,
         elapsed=budget.elapsed(),
-        notes=data.notes,
+        notes=[] if replay is not None else data.notes,
         trials=outcome.trials,
         ensemble=outcome.champion.is_ensemble,
-        peak_memory_mb=outcome.peak_memory_mb,
+        peak_memory_mb=outcome.peak_memory_mb if replay is None else 0.0,
         inference=outcome.inference,
     )
 
