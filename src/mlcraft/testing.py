@@ -29,9 +29,10 @@ def toy_frame(task: str, n: int = 120, seed: int = 0) -> pd.DataFrame:
     signal = 2 * x1 + 0.3 * x2 + (color == "red") * 1.5 + rng.normal(scale=0.3, size=n)
     frame = pd.DataFrame({"x1": x1, "x2": x2, "color": color})
     frame.loc[::17, "x2"] = np.nan
-    if not get_kind(task).classification:
+    kind = get_kind(task)
+    if kind.numeric_target:
         frame["y"] = signal
-    elif get_kind(task).has_positive_class:
+    elif kind.has_positive_class:
         frame["y"] = np.where(signal > np.median(signal), "yes", "no")
     else:
         frame["y"] = pd.cut(signal, 3, labels=["low", "mid", "high"]).astype(str)
@@ -74,20 +75,16 @@ def check_family(family: Family, tasks: tuple[str, ...] | None = None) -> None:
         schema = infer_schema(frame, "y")
         X, _ = schema.coerce(frame)
         y = frame["y"]
-        classes = None if not get_kind(task).classification else sorted(y.unique())
+        kind = get_kind(task)
+        classes = kind.classes(y)
         context = BuildContext(task=task, n_rows=len(frame), n_features=3, seed=0)
         params = family.default_params(task, len(frame))
         first = make_pipeline(family, schema, params, context).fit(X, y)
         pred = predict_array(first, X, task, classes)
-        if not get_kind(task).classification:
-            assert pred.shape == (len(frame),), (
-                f"{family.name}: regression output shape {pred.shape}"
-            )
-            assert np.all(np.isfinite(pred)), f"{family.name}: non-finite predictions"
-        else:
-            assert pred.shape == (len(frame), len(classes or ())), (
-                f"{family.name}: proba shape {pred.shape}"
-            )
+        expected = kind.empty_output(len(frame), classes).shape
+        assert pred.shape == expected, f"{family.name}: {task} output shape {pred.shape}"
+        assert np.all(np.isfinite(pred)), f"{family.name}: non-finite predictions"
+        if kind.classification:
             assert np.allclose(pred.sum(axis=1), 1.0, atol=1e-6), (
                 f"{family.name}: probabilities do not sum to 1"
             )

@@ -30,8 +30,6 @@ from mlcraft.core.fit.family import BuildContext
 from mlcraft.core.fit.status import TrialStatus
 from mlcraft.core.predict.pipeline import FittedModel, make_pipeline
 from mlcraft.exceptions import ConfigError, ProjectError
-from mlcraft.plots.base import PLOT_SAMPLE
-from mlcraft.tasks import get_kind
 from mlcraft.workspace import now_iso
 
 if TYPE_CHECKING:
@@ -43,10 +41,7 @@ __all__ = [
     "run_analysis",
     "analysis_dir",
     "multilabel_analysis",
-    "MAX_CATEGORY_PLOTS",
 ]
-
-MAX_CATEGORY_PLOTS = 6  # categorical features given an error-breakdown figure
 
 
 @dataclass
@@ -208,13 +203,14 @@ def _diagnose(
     features: pd.DataFrame,
 ) -> dict[str, Any]:
     cfg = project.config
-    if not get_kind(cfg.task).classification:
-        categories = {c: features[c] for c in project.schema.categorical}
-        return diagnostics.regression_diagnostics(y, pred, categories)
-    if get_kind(cfg.task).classification:
-        positive = str(cfg.positive_class) if get_kind(cfg.task).has_positive_class else None
-        return diagnostics.classification_diagnostics(y, pred, classes or [], positive, threshold)
-    raise ConfigError(f"task {cfg.task!r}: no error analysis for it yet")
+    return project.kind.diagnose(
+        y,
+        pred,
+        classes=classes,
+        positive_class=cfg.positive_class,
+        threshold=threshold,
+        categories={c: features[c] for c in project.schema.categorical},
+    )
 
 
 def _choose(
@@ -255,7 +251,7 @@ def _save_threshold(project: Project, subject: _Subject, choice: ThresholdChoice
 
 
 def _figures(
-    task: str,
+    section: str,
     target: str,
     diag: dict[str, Any],
     refits: dict[str, Any],
@@ -266,36 +262,8 @@ def _figures(
     seed: int,
 ) -> list[Plot]:
     from mlcraft.plots import analysis as fig
-    from mlcraft.plots.base import sample_index, slug
 
-    plots: list[Plot] = []
-    if not get_kind(task).classification:
-        idx = sample_index(len(y), PLOT_SAMPLE, seed)
-        plots += [
-            fig.predicted_vs_actual(y[idx], pred[idx], target, len(idx)),
-            fig.residuals(pred[idx], pred[idx] - y[idx], len(idx)),
-        ]
-        plots.append(
-            fig.error_breakdown(
-                diag["by_decile"],
-                "error_by_decile",
-                f"Error by decile of {target}",
-                "RMSE and mean error (bias) per tenth of the rows, ordered by the actual value",
-            )
-        )
-        for name, groups in list(diag["by_category"].items())[:MAX_CATEGORY_PLOTS]:
-            plots.append(fig.error_breakdown(groups, f"error_by_{slug(name)}", f"Error by {name}"))
-    else:
-        plots.append(fig.confusion_matrices(diag["confusion"]))
-        if "curves" in diag:
-            plots.append(fig.precision_recall_threshold(diag["curves"], *marks))
-            plots.append(fig.precision_recall_curve(diag["curves"]))
-            plots.append(
-                fig.roc_curves([{"name": diag["positive_class"], **diag["curves"]["roc"]}])
-            )
-        else:
-            plots.append(fig.roc_curves([{"name": r["class"], **r} for r in diag["one_vs_rest"]]))
-        plots.append(fig.calibration_curve(diag["calibration"]))
+    plots = fig.section_figures(section, diag, y, pred, target=target, marks=marks, seed=seed)
     if refits["learning_curve"] and refits["learning_curve"]["sizes"]:
         plots.append(fig.learning_curve(refits["learning_curve"]))
     if refits["importance"]:
@@ -325,7 +293,7 @@ def _subject(
     version, meta, run = champion_run(project, version)
     chosen = run.chosen()["model"]
     name = chosen if model is None else model
-    if wants_threshold and not get_kind(cfg.task).has_positive_class:
+    if wants_threshold and not project.kind.has_positive_class:
         raise ConfigError(
             f"--min-precision/--min-recall choose a decision threshold for a binary task; this task is {cfg.task}"
         )
@@ -367,7 +335,8 @@ def _document(
         "version": (new_version or subject.version) if subject.own else None,
         "is_champion": subject.own,
         "task": cfg.task,
-        "classification": get_kind(cfg.task).classification,
+        "classification": project.kind.classification,
+        "section": project.kind.report_section,
         "target": cfg.target,
         "metric": cfg.metric,
         "scope": f"out-of-fold predictions of the {rows:,} training rows ({folds} folds): every prediction comes from a model that did not see its row; the test set was not used",
@@ -377,6 +346,7 @@ def _document(
             "scores": cv[1].get(subject.name, []),
         },
         "diagnostics": parts["diagnostics"],
+        "summary": project.kind.diagnostics_summary(parts["diagnostics"]),
         "threshold_choice": None
         if choice is None
         else {**choice.to_dict(), "new_version": new_version},
@@ -447,7 +417,7 @@ def run_analysis(
     data, y, pred, classes, keep = _out_of_fold(project, subject, notes)
     threshold = (
         (subject.fitted().threshold if subject.own else 0.5)
-        if get_kind(cfg.task).has_positive_class
+        if project.kind.has_positive_class
         else None
     )
     choice = (
@@ -479,11 +449,11 @@ def run_analysis(
     )
     marks = (threshold, None if choice is None else choice.threshold)
     plots = _figures(
-        cfg.task,
+        project.kind.report_section,
         cfg.target,
         diag,
         refits,
-        y.astype(float) if not get_kind(cfg.task).classification else y,
+        y.astype(float) if project.kind.numeric_target else y,
         pred,
         cv,
         marks,

@@ -114,7 +114,7 @@ def _statistics(frame: pd.DataFrame, project: Project) -> dict[str, Any]:
     cfg, schema = project.config, project.schema
     numeric, categorical = schema.numeric, schema.categorical
     y = frame[cfg.target]
-    y_numbers = profile.target_numbers(y, cfg.task, cfg.positive_class)
+    y_numbers = project.kind.target_numbers(y, cfg.positive_class)
     codes = {c: profile.category_codes(frame[c])[0] for c in categorical}
     assoc = profile.associations(frame, numeric, categorical, y_numbers, y, codes)
     ranked_numeric = [r["feature"] for r in assoc if r["kind"] == "numeric"]
@@ -126,20 +126,19 @@ def _statistics(frame: pd.DataFrame, project: Project) -> dict[str, Any]:
         if len(matrix_cols) > 1
         else None
     )
-    hist_cols = ([cfg.target] if not project.kind.classification else []) + ranked_numeric
+    numeric_target = [cfg.target] if project.kind.numeric_target else []
+    hist_cols = numeric_target + ranked_numeric
     return {
         "numeric": numeric,
         "categorical": categorical,
         "codes": codes,
         "y_numbers": y_numbers,
         "associations": assoc,
-        "describe": profile.describe_numeric(
-            frame, numeric + ([cfg.target] if not project.kind.classification else [])
-        ),
+        "describe": profile.describe_numeric(frame, numeric + numeric_target),
         "missing": profile.missing_table(frame),
         "value_counts": {
             c: profile.value_counts(frame[c])
-            for c in categorical + ([cfg.target] if project.kind.classification else [])
+            for c in categorical + ([] if project.kind.numeric_target else [cfg.target])
         },
         "histograms": {
             c: profile.histogram(
@@ -155,18 +154,15 @@ def _statistics(frame: pd.DataFrame, project: Project) -> dict[str, Any]:
 def _flags(frame: pd.DataFrame, project: Project, stats: dict[str, Any]) -> list[flags.Flag]:
     cfg, schema = project.config, project.schema
     numeric, categorical = stats["numeric"], stats["categorical"]
+    numbers = numeric + ([cfg.target] if project.kind.numeric_target else [])
     found = flags.unused_columns(schema)
-    found += flags.heavy_tails(
-        frame, numeric + ([cfg.target] if not project.kind.classification else [])
-    )
-    found += flags.capped_values(
-        frame, numeric + ([cfg.target] if not project.kind.classification else [])
-    )
+    found += flags.heavy_tails(frame, numbers)
+    found += flags.capped_values(frame, numbers)
     found += flags.high_cardinality(frame, categorical)
     found += flags.duplicate_rows(frame, schema.features, cfg.target)
     kinds = {**{c: "numeric" for c in numeric}, **{c: "categorical" for c in categorical}}
     r = {a["feature"]: a["value"] for a in stats["associations"] if a["measure"] == "pearson"}
-    if stats["y_numbers"] is not None and not project.kind.classification:
+    if stats["y_numbers"] is not None and project.kind.numeric_target:
         target, classification = stats["y_numbers"], False
     else:
         target, classification = profile.category_codes(frame[cfg.target])[0].astype(float), True

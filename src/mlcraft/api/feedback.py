@@ -16,7 +16,6 @@ import pandas as pd
 
 from mlcraft.core.data.load import load_table
 from mlcraft.exceptions import DataError
-from mlcraft.jsonsafe import native
 from mlcraft.monitoring import PredictionLog
 from mlcraft.tasks import get_kind
 
@@ -92,16 +91,10 @@ def _join(
 
 
 def _labels(project: Project, values: pd.Series, where: str, line_of) -> list[Any]:
-    if not get_kind(project.config.task).classification:
-        numbers = pd.to_numeric(values, errors="coerce")
-        bad = numbers.isna().to_numpy()
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise DataError(
-                f"{where}: label {values.iloc[first]!r} at {line_of(int(values.index[first]))} is not a number"
-            )
-        return numbers.astype(float).tolist()
-    return [native(v) for v in values]
+    def label_at(pos: int) -> str:
+        return f"{where}: label {values.iloc[pos]!r} at {line_of(int(values.index[pos]))}"
+
+    return get_kind(project.config.task).label_values(values, label_at)
 
 
 def _by_request_id(frame: pd.DataFrame, where: str, line_of) -> list[tuple[str, int]]:

@@ -24,14 +24,12 @@ if TYPE_CHECKING:
 __all__ = [
     "limitations",
     "SMALL_DATA_ROWS",
-    "IMBALANCE_SHARE",
     "ROWS_PER_FEATURE",
     "DOMINANT_SHARE",
 ]
 
 SMALL_DATA_ROWS = 1000
 ROWS_PER_FEATURE = 20
-IMBALANCE_SHARE = 0.2  # a class below this share of the rows
 DOMINANT_SHARE = 0.5  # one feature carrying more than half of the total importance
 WIDE_CI = 0.2  # a 95% interval wider than 20% of the score
 
@@ -54,17 +52,8 @@ def _data_items(project: Project, explore: dict[str, Any]) -> list[dict[str, str
                 "text": f"{rows:,} training rows for {features} features: risk of overfitting",
             }
         )
-    if get_kind(cfg.task).classification:
-        counts = explore["value_counts"].get(cfg.target, {}).get("values", [])
-        rare = [c for c in counts if c["share"] < IMBALANCE_SHARE]
-        if rare:
-            listed = ", ".join(f"{c['value']} ({c['share']:.1%})" for c in rare[:3])
-            items.append(
-                {
-                    "kind": "class imbalance",
-                    "text": f"rare class(es): {listed}; accuracy is misleading, read precision and recall per class",
-                }
-            )
+    counts = explore.get("value_counts", {}).get(cfg.target, {}).get("values", [])
+    items += get_kind(cfg.task).target_limitations(counts)
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for flag in explore["flags"]:
         by_kind.setdefault(flag["kind"], []).append(flag)

@@ -23,7 +23,7 @@ from mlcraft.core.analysis.evaluate import score_with_interval
 from mlcraft.core.analysis.metrics import Scorer, get_metric
 from mlcraft.core.data.schema import Role, as_category_strings
 from mlcraft.exceptions import ConfigError
-from mlcraft.jsonsafe import clean, native
+from mlcraft.jsonsafe import clean
 from mlcraft.monitoring import PredictionLog
 from mlcraft.monitoring.drift import MonitorSettings, categorical_drift, numeric_drift
 from mlcraft.monitoring.report import write_report
@@ -181,8 +181,9 @@ def _prediction_drift(
     model, ref_features: pd.DataFrame, rows: list[tuple], s: MonitorSettings
 ) -> dict[str, Any]:
     ref = model.predict_raw(ref_features)
-    if not model.kind.classification:
-        cur = np.array([json.loads(r[3]) for r in rows], dtype=float)
+    cur_values = [json.loads(r[3]) for r in rows]
+    if model.kind.numeric_target:  # the predictions are numbers
+        cur = np.array(cur_values, dtype=float)
         checks = numeric_drift(ref, cur, s, psi_threshold=s.prediction_psi)
         return {
             "kind": "value",
@@ -190,7 +191,7 @@ def _prediction_drift(
         }
 
     ref_labels = as_category_strings(pd.Series(model.labels(ref)))
-    cur_labels = as_category_strings(pd.Series([json.loads(r[3]) for r in rows], dtype=object))
+    cur_labels = as_category_strings(pd.Series(cur_values, dtype=object))
     checks = categorical_drift(ref_labels, cur_labels, s, psi_threshold=s.prediction_psi)
     return {"kind": "label", "checks": [c.to_dict() for c in checks if c.name in ("psi", "chi2")]}
 
@@ -275,13 +276,13 @@ def _window(
     if len(part) < max(s.min_labels, 2):
         return out
     y = np.array(
-        [json.loads(r[6]) for r in part], dtype=float if not model.kind.classification else object
+        [json.loads(r[6]) for r in part], dtype=float if model.kind.numeric_target else object
     )
-    if not model.kind.classification:
-        pred = np.array([json.loads(r[3]) for r in part], dtype=float)
-    else:
-        names = [str(native(c)) for c in model.classes]
-        pred = np.array([[json.loads(r[4]).get(n, 0.0) for n in names] for r in part], dtype=float)
+    pred = model.kind.logged_raw(
+        [json.loads(r[3]) for r in part],
+        [json.loads(r[4]) if r[4] is not None else None for r in part],
+        model.classes,
+    )
     try:
         iv = score_with_interval(scorer, y, pred, seed=0, n_bootstrap=200)
     except ValueError:

@@ -222,6 +222,7 @@ def _framing(project: Project) -> dict[str, Any]:
         "target": cfg.target,
         "task": cfg.task,
         "classification": project.kind.classification,
+        "section": project.kind.report_section,
         "metric": cfg.metric,
         "metric_description": metric.description,
         "greater_is_better": metric.greater_is_better,

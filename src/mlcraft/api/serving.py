@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import io
 import json
-import math
 import threading
 import time
 import uuid
@@ -347,13 +346,7 @@ def _scalar(value: Any) -> Any:
 def _outputs(
     model: FittedModel, raw: np.ndarray
 ) -> tuple[list[Any], list[dict[str, float]] | None]:
-    if not model.kind.classification:
-        return [v if math.isfinite(v) else None for v in raw.tolist()], None
-    raw = np.nan_to_num(raw, nan=0.0, posinf=1.0, neginf=0.0)
-    labels = model.labels(raw)
-    names = [str(_scalar(c)) for c in model.classes or []]
-    proba = [dict(zip(names, row)) for row in raw.tolist()]
-    return [_scalar(v) for v in labels], proba
+    return model.kind.outputs(raw, model.labels(raw), model.classes)
 
 
 def _records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:

@@ -50,18 +50,10 @@ def analyse(
         learning_curve=learning_curve,
         importance=importance,
     )
-    doc, d = result.document, result.document["diagnostics"]
+    doc = result.document
     console.print(f"analysed {doc['model']} on {doc['scope']}")
-    if not doc["classification"]:
-        console.print(
-            f"  out-of-fold RMSE {fmt(d['rmse'])}, MAE {fmt(d['mae'])}, R2 {fmt(d['r2'])}"
-        )
-    else:
-        console.print(
-            f"  out-of-fold accuracy {fmt(d['scores']['accuracy'])}, macro F1 {fmt(d['scores']['averages']['macro']['f1'])}"
-        )
-        for confusion in d["confusion"]["largest"][:3]:
-            console.print(f"  confusion: {confusion['text']}")
+    for line in doc["summary"]:
+        console.print(f"  {line}")
     if doc["learning_curve_reading"]:
         console.print(f"  learning curves: {doc['learning_curve_reading']['text']}")
     if doc["importance"]:

@@ -5,12 +5,12 @@ permutation importance and the cross-validation score distribution of each model
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from mlcraft.plots.base import Plot, new_figure, short, to_plot
+from mlcraft.plots.base import PLOT_SAMPLE, Plot, new_figure, sample_index, short, slug, to_plot
 
 __all__ = [
     "confusion_matrices",
@@ -25,9 +25,45 @@ __all__ = [
     "permutation_importance",
     "cv_scores",
     "multilabel_f1",
+    "section_figures",
+    "register_section_figures",
 ]
 
 MAX_LABELS = 25
+MAX_CATEGORY_PLOTS = 6  # categorical features given an error-breakdown figure
+
+SectionFigures = Callable[..., list[Plot]]
+_SECTIONS: dict[str, SectionFigures] = {}
+
+
+def register_section_figures(section: str) -> Callable[[SectionFigures], SectionFigures]:
+    """Register the figures of a kind's error analysis under its ``report_section`` (a decorator).
+
+    The function is called as ``build(diag, y, pred, *, target, marks, seed)`` with the kind's
+    ``diagnose`` answer, the out-of-fold targets and raw output, the decision thresholds to mark
+    (current, chosen) and a seed for sampling; it returns the figures, in page order.
+    """
+
+    def register(build: SectionFigures) -> SectionFigures:
+        _SECTIONS[section] = build
+        return build
+
+    return register
+
+
+def section_figures(
+    section: str,
+    diag: dict[str, Any],
+    y: np.ndarray,
+    pred: np.ndarray,
+    *,
+    target: str,
+    marks: tuple[float | None, float | None],
+    seed: int,
+) -> list[Plot]:
+    """The figures of the error analysis registered for ``section`` (none if it has no builder)."""
+    build = _SECTIONS.get(section)
+    return [] if build is None else build(diag, y, pred, target=target, marks=marks, seed=seed)
 
 
 def _matrix(ax: Any, values: np.ndarray, labels: Sequence[str], fmt: str, title: str) -> None:
@@ -273,3 +309,34 @@ def multilabel_f1(
     ax.set_xlabel("F1")
     ax.legend(loc="lower right", fontsize=8)
     return to_plot(fig, "multilabel_f1", "F1 per label")
+
+
+@register_section_figures("regression")
+def _regression_figures(diag, y, pred, *, target, marks, seed) -> list[Plot]:
+    idx = sample_index(len(y), PLOT_SAMPLE, seed)
+    plots = [
+        predicted_vs_actual(y[idx], pred[idx], target, len(idx)),
+        residuals(pred[idx], pred[idx] - y[idx], len(idx)),
+        error_breakdown(
+            diag["by_decile"],
+            "error_by_decile",
+            f"Error by decile of {target}",
+            "RMSE and mean error (bias) per tenth of the rows, ordered by the actual value",
+        ),
+    ]
+    for name, groups in list(diag["by_category"].items())[:MAX_CATEGORY_PLOTS]:
+        plots.append(error_breakdown(groups, f"error_by_{slug(name)}", f"Error by {name}"))
+    return plots
+
+
+@register_section_figures("classification")
+def _classification_figures(diag, y, pred, *, target, marks, seed) -> list[Plot]:
+    plots = [confusion_matrices(diag["confusion"])]
+    if "curves" in diag:
+        plots.append(precision_recall_threshold(diag["curves"], *marks))
+        plots.append(precision_recall_curve(diag["curves"]))
+        plots.append(roc_curves([{"name": diag["positive_class"], **diag["curves"]["roc"]}]))
+    else:
+        plots.append(roc_curves([{"name": r["class"], **r} for r in diag["one_vs_rest"]]))
+    plots.append(calibration_curve(diag["calibration"]))
+    return plots

@@ -11,12 +11,13 @@ Adding a kind is one class and one :func:`register_kind` call (see ``docs/archit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from mlcraft.core.data import framing
 from mlcraft.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -46,6 +47,10 @@ class ProblemKind:
         scikit-learn's estimator type for the models of this kind.
     default_metric : str
         The metric used when the user names none.
+    report_section : str
+        The name under which the presentation layer shows this kind's error analysis: a figure
+        builder in :mod:`mlcraft.plots.analysis` and the macros ``<section>``, ``<section>_cards``
+        and ``<section>_errors`` in ``reports/templates/analysis_sections.html.j2``.
     """
 
     name: ClassVar[str]
@@ -55,6 +60,7 @@ class ProblemKind:
     numeric_target: ClassVar[bool]
     estimator_type: ClassVar[str]
     default_metric: ClassVar[str]
+    report_section: ClassVar[str]
 
     def __repr__(self) -> str:
         return f"<problem kind {self.name}>"
@@ -120,6 +126,53 @@ class ProblemKind:
     def pick(self, *, regressor: Any, classifier: Any) -> Any:
         """The regressor or the classifier flavour of a model family."""
         return classifier if self.classification else regressor
+
+    # -- what explore, analyse, serve, monitor and feedback ask ----------------------------------
+    def target_numbers(self, y: pd.Series, positive_class: Any = None) -> np.ndarray | None:
+        """The target as numbers for correlations and plots (explore), or None if it has none."""
+        return None
+
+    def target_limitations(self, value_counts: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+        """Limitations the target's distribution implies (``{"kind", "text"}`` items for the report);
+        ``value_counts`` are explore's ``{"value", "share"}`` rows of the target."""
+        return []
+
+    def diagnose(
+        self,
+        y: np.ndarray,
+        raw: np.ndarray,
+        *,
+        classes: Sequence[Any] | None,
+        positive_class: Any = None,
+        threshold: float | None = None,
+        categories: dict[str, pd.Series] | None = None,
+    ) -> dict[str, Any]:
+        """The error analysis of out-of-fold raw output ``raw`` against the targets ``y`` (analyse);
+        ``categories`` are the categorical features, for a breakdown of the errors by category."""
+        raise NotImplementedError
+
+    def diagnostics_summary(self, diagnostics: dict[str, Any]) -> list[str]:
+        """A few lines of plain text that sum up :meth:`diagnose`'s answer (the CLI prints them)."""
+        return []
+
+    def outputs(
+        self, raw: np.ndarray, labels: np.ndarray, classes: Sequence[Any] | None
+    ) -> tuple[list[Any], list[dict[str, float]] | None]:
+        """What ``/predict`` answers for these rows: one JSON value per row (the prediction) and, for
+        kinds that have them, a ``{class: probability}`` dict per row (else None)."""
+        raise NotImplementedError
+
+    def logged_raw(
+        self, values: Sequence[Any], probabilities: Sequence[dict[str, float] | None], classes
+    ) -> np.ndarray:
+        """The raw output rebuilt from what :meth:`outputs` answered (read back from the prediction
+        log), to score the answers once their true labels arrive (monitor)."""
+        raise NotImplementedError
+
+    def label_values(self, values: pd.Series, where: Callable[[int], str]) -> list[Any]:
+        """True labels as a user sends them (feedback), checked and made JSON values;
+        ``where(position)`` names a label and its row for an error message."""
+        return [framing.to_native(v) for v in values]
 
 
 _KINDS: dict[str, ProblemKind] = {}

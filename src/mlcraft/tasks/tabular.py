@@ -2,59 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mlcraft.core.analysis import diagnostics
 from mlcraft.core.data import framing
 from mlcraft.core.data.split import TestSplit, cv_folds, split_test
+from mlcraft.core.data.targets import align_proba, decide_labels
 from mlcraft.exceptions import ConfigError, DataError
+from mlcraft.formatting import format_number
 from mlcraft.tasks.base import Folds, ProblemKind, get_kind, register_kind
 
 __all__ = ["Regression", "Binary", "Multiclass", "infer_kind", "decide_labels", "align_proba"]
 
+IMBALANCE_SHARE = 0.2  # a class below this share of the rows is flagged as a limitation
 MAX_INT_CLASSES = 20  # an integer target with at most this many values is read as classes
 _POSITIVE_WORDS = {"1", "true", "yes", "y", "t", "positive", "pos", "survived"}
-
-
-def align_proba(
-    proba: np.ndarray, fitted_classes: Sequence[Any], classes: Sequence[Any]
-) -> np.ndarray:
-    """Columns of ``proba`` (in ``fitted_classes`` order) rearranged to ``classes``; absent ones are 0."""
-    fitted = list(fitted_classes)
-    if fitted == list(classes):
-        return proba
-    out = np.zeros((proba.shape[0], len(classes)))
-    for j, cls in enumerate(classes):
-        if cls in fitted:
-            out[:, j] = proba[:, fitted.index(cls)]
-    return out
-
-
-def decide_labels(
-    proba: np.ndarray,
-    classes: Sequence[Any],
-    positive_class: Any = None,
-    threshold: float | None = None,
-) -> np.ndarray:
-    """Class labels from probabilities: the positive class above ``threshold`` (binary), else the argmax.
-
-    Missing probabilities count as 0 (a model that returned NaN for a class never picks it).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> decide_labels(np.array([[0.7, 0.3], [0.2, 0.8]]), ["no", "yes"], "yes", 0.25).tolist()
-    ['yes', 'yes']
-    """
-    proba = np.nan_to_num(proba, nan=0.0, posinf=1.0, neginf=0.0)
-    labels = np.asarray(classes, dtype=object)
-    if len(labels) == 2 and positive_class is not None and threshold is not None:
-        pos = list(classes).index(positive_class)
-        return labels[np.where(proba[:, pos] >= threshold, pos, 1 - pos)]
-    return labels[np.argmax(proba, axis=1)]
 
 
 class _Table(ProblemKind):
@@ -92,6 +59,7 @@ class Regression(_Table):
     numeric_target = True
     estimator_type = "regressor"
     default_metric = "rmse"
+    report_section = "regression"
 
     def check_target(self, present: pd.Series, target: str) -> None:
         if not pd.api.types.is_numeric_dtype(present.dtype):
@@ -114,11 +82,50 @@ class Regression(_Table):
     ) -> np.ndarray:
         return raw
 
+    def target_numbers(self, y: pd.Series, positive_class: Any = None) -> np.ndarray | None:
+        return pd.to_numeric(y, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+    def diagnose(
+        self,
+        y: np.ndarray,
+        raw: np.ndarray,
+        *,
+        classes: Sequence[Any] | None,
+        positive_class: Any = None,
+        threshold: float | None = None,
+        categories: dict[str, pd.Series] | None = None,
+    ) -> dict[str, Any]:
+        return diagnostics.regression_diagnostics(y, raw, categories)
+
+    def diagnostics_summary(self, diagnostics: dict[str, Any]) -> list[str]:
+        d = diagnostics
+        return [
+            f"out-of-fold RMSE {format_number(d['rmse'])}, MAE {format_number(d['mae'])}, R2 {format_number(d['r2'])}"
+        ]
+
+    def outputs(
+        self, raw: np.ndarray, labels: np.ndarray, classes: Sequence[Any] | None
+    ) -> tuple[list[Any], list[dict[str, float]] | None]:
+        return [v if math.isfinite(v) else None for v in raw.tolist()], None
+
+    def logged_raw(
+        self, values: Sequence[Any], probabilities: Sequence[dict[str, float] | None], classes
+    ) -> np.ndarray:
+        return np.array(values, dtype=float)
+
+    def label_values(self, values: pd.Series, where: Callable[[int], str]) -> list[Any]:
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = numbers.isna().to_numpy()
+        if bad.any():
+            raise DataError(f"{where(int(np.flatnonzero(bad)[0]))} is not a number")
+        return numbers.astype(float).tolist()
+
 
 class _Classes(_Table):
     classification = True
     numeric_target = False
     estimator_type = "classifier"
+    report_section = "classification"
 
     def classes(self, y: pd.Series) -> list[Any] | None:
         return framing.class_labels(y)
@@ -140,6 +147,54 @@ class _Classes(_Table):
         threshold: float | None = None,
     ) -> np.ndarray:
         return decide_labels(raw, classes or [], positive_class, threshold)
+
+    def target_limitations(self, value_counts: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+        rare = [c for c in value_counts if c["share"] < IMBALANCE_SHARE]
+        if not rare:
+            return []
+        listed = ", ".join(f"{c['value']} ({c['share']:.1%})" for c in rare[:3])
+        return [
+            {
+                "kind": "class imbalance",
+                "text": f"rare class(es): {listed}; accuracy is misleading, read precision and recall per class",
+            }
+        ]
+
+    def diagnose(
+        self,
+        y: np.ndarray,
+        raw: np.ndarray,
+        *,
+        classes: Sequence[Any] | None,
+        positive_class: Any = None,
+        threshold: float | None = None,
+        categories: dict[str, pd.Series] | None = None,
+    ) -> dict[str, Any]:
+        positive = str(positive_class) if self.has_positive_class else None
+        return diagnostics.classification_diagnostics(y, raw, classes or [], positive, threshold)
+
+    def diagnostics_summary(self, diagnostics: dict[str, Any]) -> list[str]:
+        d = diagnostics
+        lines = [
+            f"out-of-fold accuracy {format_number(d['scores']['accuracy'])}, macro F1 {format_number(d['scores']['averages']['macro']['f1'])}"
+        ]
+        return lines + [f"confusion: {c['text']}" for c in d["confusion"]["largest"][:3]]
+
+    def outputs(
+        self, raw: np.ndarray, labels: np.ndarray, classes: Sequence[Any] | None
+    ) -> tuple[list[Any], list[dict[str, float]] | None]:
+        raw = np.nan_to_num(raw, nan=0.0, posinf=1.0, neginf=0.0)
+        names = [str(framing.to_native(c)) for c in classes or []]
+        proba = [dict(zip(names, row)) for row in raw.tolist()]
+        return [framing.to_native(v) for v in labels], proba
+
+    def logged_raw(
+        self, values: Sequence[Any], probabilities: Sequence[dict[str, float] | None], classes
+    ) -> np.ndarray:
+        names = [str(framing.to_native(c)) for c in classes or []]
+        return np.array(
+            [[(p or {}).get(n, 0.0) for n in names] for p in probabilities], dtype=float
+        )
 
 
 @register_kind
@@ -171,6 +226,11 @@ class Binary(_Classes):
                 return cls
         counts = values.value_counts()
         return framing.to_native(counts.index[-1])
+
+    def target_numbers(self, y: pd.Series, positive_class: Any = None) -> np.ndarray | None:
+        out = (y.astype(str) == str(positive_class)).to_numpy(dtype=float)
+        out[y.isna().to_numpy()] = np.nan
+        return out
 
 
 @register_kind

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from mlcraft.tasks import decide_labels
+from mlcraft.core.data.targets import decide_labels
 
 __all__ = [
     "MAX_CURVE_POINTS",

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+from mlcraft.core.data.targets import decide_labels
 from mlcraft.exceptions import ConfigError
-from mlcraft.tasks import decide_labels, get_kind
+from mlcraft.tasks import get_kind
 
 __all__ = [
     "Metric",

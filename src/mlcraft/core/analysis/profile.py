@@ -27,12 +27,10 @@ import numpy as np
 import pandas as pd
 
 from mlcraft.core.data.preprocess import MIN_FREQUENCY
-from mlcraft.tasks import get_kind
 
 __all__ = [
     "HIST_BINS",
     "MAX_VALUE_COUNTS",
-    "target_numbers",
     "category_codes",
     "pool_rare",
     "missing_table",
@@ -48,17 +46,6 @@ __all__ = [
 
 HIST_BINS = 50
 MAX_VALUE_COUNTS = 20  # categories listed per column; the rest are summed as "other"
-
-
-def target_numbers(y: pd.Series, task: str, positive_class: Any = None) -> np.ndarray | None:
-    """The target as numbers: values (regression), 1/0 for the positive class (binary), else None."""
-    if not get_kind(task).classification:
-        return pd.to_numeric(y, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    if get_kind(task).has_positive_class:
-        out = (y.astype(str) == str(positive_class)).to_numpy(dtype=float)
-        out[y.isna().to_numpy()] = np.nan
-        return out
-    return None
 
 
 def category_codes(values: pd.Series, min_count: int = 1) -> tuple[np.ndarray, np.ndarray]:
