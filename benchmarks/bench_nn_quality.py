@@ -36,7 +36,7 @@ def main() -> None:
         f"mlp at its defaults: CV RMSE {result.cv_mean:,.0f} ± {result.cv_std:,.0f}; train wall {wall:.1f}s"
     )
     print(
-        f"test RMSE {evaluation['value']:,.0f} (95% CI {evaluation['ci_low']:,.0f} to {evaluation['ci_high']:,.0f})"
+        f"test RMSE {evaluation.value:,.0f} (95% CI {evaluation.ci_low:,.0f} to {evaluation.ci_high:,.0f})"
     )
     print(
         f"refit: {network['epochs']} epochs, best {network['best_epoch']}, {network['stop_reason']}; "

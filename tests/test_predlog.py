@@ -149,11 +149,11 @@ def test_feedback_joins_by_request_id_and_by_key_column(served, tmp_path):
     )
     labels.to_csv(tmp_path / "labels.csv", index=False)
     result = project.feedback(tmp_path / "labels.csv")
-    assert (result["matched"], result["unmatched"]) == (2, 1)
+    assert (result.matched, result.unmatched) == (2, 1)
     by_key = project.feedback(
         pd.DataFrame({"key": [3, 5.0, 999], "y": [7.0, 8.0, 9.0]})
     )  # 5.0 matches the logged 5
-    assert (by_key["matched"], by_key["unmatched"]) == (2, 1)
+    assert (by_key.matched, by_key.unmatched) == (2, 1)
     got = dict(
         ((r, i), lab)
         for r, i, lab in project.registry.db.query(

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlcraft.config import DEMO_TIME_LIMIT_S
 from mlcraft.exceptions import ConfigError
@@ -14,6 +14,7 @@ from mlcraft.exceptions import ConfigError
 if TYPE_CHECKING:  # loaded by the functions: `mlcraft --help` reads DEMO_DATASETS only
     import pandas as pd
 
+    from mlcraft.api.evaluate import Evaluation
     from mlcraft.api.project import Project
     from mlcraft.api.train import TrainResult
     from mlcraft.core.fit.events import Callback
@@ -50,7 +51,7 @@ class DemoResult:
     name: str
     project: Project
     train: TrainResult
-    evaluation: dict[str, Any]
+    evaluation: Evaluation
     predictions: pd.DataFrame
 
 

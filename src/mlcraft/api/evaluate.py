@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlcraft import atomic
@@ -12,7 +13,57 @@ from mlcraft.workspace import now_iso
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
 
-__all__ = ["evaluate", "test_looks"]
+__all__ = ["Evaluation", "evaluate", "test_looks"]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One look at the test set: a model's score there, with its 95% confidence interval.
+
+    :meth:`to_dict` is the record written to ``evaluations/<at>-v<version>.json`` (the one
+    ``mlcraft report`` reads back); ``evaluations/looks.jsonl`` keeps ``version``, ``at``, ``metric``
+    and ``value`` of each look.
+
+    Attributes
+    ----------
+    metric : the project's metric (e.g. ``"rmse"``, ``"roc_auc"``).
+    value : the score on the test rows.
+    ci_low, ci_high : the ends of the confidence interval (also :attr:`interval`).
+    confidence : the level of the interval (0.95).
+    ci_method : how the interval was computed (``"t-interval"`` or ``"bootstrap (N resamples)"``).
+    n : the rows scored.
+    version : the model version evaluated.
+    family : its model family (e.g. ``"ridge"``).
+    cv_mean : its cross-validated score, to compare with the test score.
+    test_rows : the rows in the test set.
+    at : when the look happened (ISO date-time, UTC).
+    warning : set when the test set had been looked at before (data snooping), else None.
+    looks_before : earlier looks at the test set, of any version.
+    """
+
+    metric: str
+    value: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    ci_method: str
+    n: int
+    version: int
+    family: str | None
+    cv_mean: float | None
+    test_rows: int
+    at: str
+    warning: str | None
+    looks_before: int
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """``(ci_low, ci_high)``."""
+        return self.ci_low, self.ci_high
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-able record, keys in the order above (as stored on disk)."""
+        return asdict(self)
 
 
 def test_looks(project: Project) -> list[dict[str, Any]]:
@@ -20,7 +71,8 @@ def test_looks(project: Project) -> list[dict[str, Any]]:
     return atomic.read_jsonl(project.workspace.evaluations_dir / "looks.jsonl")
 
 
-def evaluate(project: Project, *, version: int | None = None) -> dict[str, Any]:
+def evaluate(project: Project, *, version: int | None = None) -> Evaluation:
+    """Score ``version`` (the champion by default) on the test set; record the look and the score."""
     cfg = project.config
     version = project.registry.require_champion() if version is None else version
     model = project.load_model(version)
@@ -49,16 +101,22 @@ def evaluate(project: Project, *, version: int | None = None) -> dict[str, Any]:
     elif earlier:
         warning = f"model version {version} was already evaluated on this test set ({earlier[0]['at']}); the score is unchanged"
     meta = project.registry.meta(version)
-    record = {
-        **interval.to_dict(),
-        "version": version,
-        "family": meta.get("family"),
-        "cv_mean": meta.get("cv_mean"),
-        "test_rows": len(test),
-        "at": now_iso(),
-        "warning": warning,
-        "looks_before": len(earlier),
-    }
+    result = Evaluation(
+        metric=interval.metric,
+        value=interval.value,
+        ci_low=interval.low,
+        ci_high=interval.high,
+        confidence=interval.confidence,
+        ci_method=interval.method,
+        n=interval.n,
+        version=version,
+        family=meta.get("family"),
+        cv_mean=meta.get("cv_mean"),
+        test_rows=len(test),
+        at=now_iso(),
+        warning=warning,
+        looks_before=len(earlier),
+    )
     project.registry.record_test_score(
         version,
         metric=interval.metric,
@@ -69,10 +127,12 @@ def evaluate(project: Project, *, version: int | None = None) -> dict[str, Any]:
         dataset=cfg.test_dataset or cfg.dataset,
     )
     evaluations = project.workspace.evaluations_dir
-    atomic.write_json(evaluations / f"{record['at'].replace(':', '')}-v{version}.json", record)
+    atomic.write_json(
+        evaluations / f"{result.at.replace(':', '')}-v{version}.json", result.to_dict()
+    )
     with project.workspace.lock():
         atomic.append_jsonl(
             evaluations / "looks.jsonl",
-            {"version": version, "at": record["at"], "metric": cfg.metric, "value": interval.value},
+            {"version": version, "at": result.at, "metric": cfg.metric, "value": interval.value},
         )
-    return record
+    return result

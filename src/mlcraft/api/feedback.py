@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,12 +23,34 @@ from mlcraft.tasks import get_kind
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
 
-__all__ = ["add_feedback", "add_feedback_records"]
+__all__ = ["FeedbackSummary", "add_feedback", "add_feedback_records"]
+
+
+@dataclass(frozen=True)
+class FeedbackSummary:
+    """What became of a batch of labels; :meth:`to_dict` is the server's ``/feedback`` answer.
+
+    Attributes
+    ----------
+    received : the rows received, with or without a label.
+    matched : the labelled rows joined to at least one logged prediction.
+    unmatched : the labelled rows that matched no logged prediction.
+    notes : what the user should know (rows skipped for want of a label, labels unmatched).
+    """
+
+    received: int
+    matched: int
+    unmatched: int
+    notes: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"received", "matched", "unmatched", "notes"}``."""
+        return asdict(self)
 
 
 def add_feedback(
     project: Project, source: str | os.PathLike[str] | pd.DataFrame, *, key: str | None = None
-) -> dict[str, Any]:
+) -> FeedbackSummary:
     """Join the labels in ``source`` (CSV, Parquet or DataFrame) to the prediction log."""
     table = load_table(source)
     return _join(project, table.frame, key, table.source, table.line_of)
@@ -35,7 +58,7 @@ def add_feedback(
 
 def add_feedback_records(
     project: Project, records: Sequence[dict[str, Any]], *, key: str | None = None
-) -> dict[str, Any]:
+) -> FeedbackSummary:
     """Like :func:`add_feedback`, for records received as JSON."""
     if not records:
         raise DataError("feedback holds no records; send at least one")
@@ -46,7 +69,7 @@ def add_feedback_records(
 
 def _join(
     project: Project, frame: pd.DataFrame, key: str | None, where: str, line_of
-) -> dict[str, Any]:
+) -> FeedbackSummary:
     target = project.config.target
     if target not in frame.columns:
         raise DataError(
@@ -82,12 +105,9 @@ def _join(
         notes.append(
             f"{unmatched} label(s) matched no logged prediction (check the request ids or the key values)"
         )
-    return {
-        "received": len(frame),
-        "matched": matched_inputs,
-        "unmatched": unmatched,
-        "notes": notes,
-    }
+    return FeedbackSummary(
+        received=len(frame), matched=matched_inputs, unmatched=unmatched, notes=notes
+    )
 
 
 def _labels(project: Project, values: pd.Series, where: str, line_of) -> list[Any]:

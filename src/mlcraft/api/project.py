@@ -7,7 +7,7 @@ Examples
 >>> df = load_diabetes(as_frame=True).frame
 >>> project = mlcraft.Project.create("runs/diabetes", data=df, target="target", time_limit=30)  # doctest: +SKIP
 >>> project.train().leaderboard.head()  # doctest: +SKIP
->>> project.evaluate()["value"]  # doctest: +SKIP
+>>> project.evaluate().value  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -34,13 +34,16 @@ from mlcraft.workspace import Workspace
 
 if TYPE_CHECKING:  # the step modules load on first use
     from mlcraft.api.analyse import AnalysisResult
+    from mlcraft.api.evaluate import Evaluation
     from mlcraft.api.explore import ExploreResult
+    from mlcraft.api.feedback import FeedbackSummary
     from mlcraft.api.monitor import MonitorResult
     from mlcraft.api.predict import PredictSummary
     from mlcraft.api.report import ReportResult
     from mlcraft.api.retrain import RetrainResult
     from mlcraft.api.train import TrainResult
     from mlcraft.api.tune import TuneResult
+    from mlcraft.api.versions import ModelList, Rollback
 
 __all__ = ["Project", "MlcraftWarning"]
 
@@ -58,9 +61,10 @@ class Project:
     (:meth:`train` a ``TrainResult``, :meth:`tune` a ``TuneResult``, :meth:`predict_file` a
     ``PredictSummary``, :meth:`explore` an ``ExploreResult``, :meth:`analyse` an ``AnalysisResult``,
     :meth:`report` a ``ReportResult``, :meth:`monitor` a ``MonitorResult``, :meth:`retrain` a
-    ``RetrainResult``); :meth:`predict` returns a DataFrame; the records :meth:`evaluate`,
-    :meth:`models`, :meth:`rollback` and :meth:`feedback` return are plain dicts, as stored in the
-    project's JSON files and database and as the server answers them (keys listed in each docstring).
+    ``RetrainResult``, :meth:`evaluate` an ``Evaluation``, :meth:`models` a ``ModelList``,
+    :meth:`rollback` a ``Rollback``, :meth:`feedback` a ``FeedbackSummary``); :meth:`predict`
+    returns a DataFrame. The last four are frozen, and their ``to_dict()`` is the record as stored
+    in the project's JSON files and database, printed by ``--json`` and answered by the server.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, db: str | None = None):
@@ -406,11 +410,11 @@ class Project:
             self, source, out, version=version, encoding=encoding, progress=progress
         )
 
-    def evaluate(self, *, version: int | None = None) -> dict[str, Any]:
+    def evaluate(self, *, version: int | None = None) -> Evaluation:
         """Score a model (the champion by default) once on the test set, with a 95% interval.
 
-        Returns the evaluation record as stored in ``evaluations/looks.jsonl`` (``metric``,
-        ``value``, ``ci_low``, ``ci_high``, the model version and when it was looked at...).
+        Returns an ``Evaluation`` (``.value``, ``.interval``, ``.warning``...); its ``to_dict()`` is
+        the record written to ``evaluations/`` (each look is also added to ``looks.jsonl``).
         """
         from mlcraft.api.evaluate import evaluate
 
@@ -461,9 +465,11 @@ class Project:
         return run_report(self, out=out)
 
     # -- launch, monitor, maintain -----------------------------------------------------------------
-    def models(self) -> dict[str, Any]:
-        """Every model version, the champion and the history of promotions and rollbacks:
-        ``{"champion": int | None, "versions": [record, ...], "history": [event, ...]}``."""
+    def models(self) -> ModelList:
+        """Every model version, the champion and the history of promotions and rollbacks.
+
+        Returns a ``ModelList`` (``.champion``, ``.versions`` and ``.history``, records as dicts).
+        """
         from mlcraft.api.versions import list_models
 
         return list_models(self)
@@ -474,20 +480,20 @@ class Project:
 
         return champion_at(self, when)
 
-    def rollback(self, to: int | None = None, *, reason: str | None = None) -> dict[str, Any]:
+    def rollback(self, to: int | None = None, *, reason: str | None = None) -> Rollback:
         """Make an earlier version champion again (default: the previous champion).
 
-        Returns ``{"previous": int, "champion": int, "history": event}`` (the recorded rollback).
+        Returns a ``Rollback`` (``.previous``, ``.champion``, and ``.history``: the recorded event).
         """
         from mlcraft.api.versions import rollback
 
         return rollback(self, to, reason=reason)
 
-    def feedback(self, labels, *, key: str | None = None) -> dict[str, Any]:
+    def feedback(self, labels, *, key: str | None = None) -> FeedbackSummary:
         """Join late ground truth (file or DataFrame) to the prediction log, by request id or ``key``.
 
-        Returns ``{"received": int, "matched": int, "unmatched": int, "notes": [str, ...]}`` (the
-        answer of the server's ``/feedback`` too).
+        Returns a ``FeedbackSummary`` (``.received``, ``.matched``, ``.unmatched``, ``.notes``);
+        its ``to_dict()`` is what the server's ``/feedback`` answers.
         """
         from mlcraft.api.feedback import add_feedback
 

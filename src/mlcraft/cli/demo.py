@@ -51,7 +51,7 @@ def demo(
                     f"champion {result.train.best}: CV {metric} {fmt(result.train.cv_mean)} ± {fmt(result.train.cv_std)}"
                     + ("" if baseline is None else f" (baseline {fmt(baseline)})")
                     + "; "
-                    f"test {metric} [bold]{fmt(ev['value'])}[/] (95% CI {fmt(ev['ci_low'])} to {fmt(ev['ci_high'])}, {ev['test_rows']} rows)"
+                    f"test {metric} [bold]{fmt(ev.value)}[/] (95% CI {fmt(ev.ci_low)} to {fmt(ev.ci_high)}, {ev.test_rows} rows)"
                 )
                 console.print("predictions for the first rows:")
                 console.print(result.predictions.round(3).to_string(index=False))

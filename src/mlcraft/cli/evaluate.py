@@ -18,10 +18,10 @@ def evaluate(
     from mlcraft.api import Project  # here, not at the top: `mlcraft --help` stays light
 
     result = Project.open(project).evaluate(version=version)
-    if result["warning"]:
-        console.print(f"[yellow]warning[/]: {result['warning']}")
+    if result.warning:
+        console.print(f"[yellow]warning[/]: {result.warning}")
     console.print(
-        f"test {result['metric']} of model version {result['version']} ({result['family']}) on {result['test_rows']} rows: "
-        f"[bold]{fmt(result['value'])}[/] (95% CI {fmt(result['ci_low'])} to {fmt(result['ci_high'])}, {result['ci_method']}; "
-        f"CV was {fmt(result['cv_mean'])})"
+        f"test {result.metric} of model version {result.version} ({result.family}) on {result.test_rows} rows: "
+        f"[bold]{fmt(result.value)}[/] (95% CI {fmt(result.ci_low)} to {fmt(result.ci_high)}, {result.ci_method}; "
+        f"CV was {fmt(result.cv_mean)})"
     )

@@ -27,8 +27,6 @@ def feedback(
     from mlcraft.api import Project  # here, not at the top: `mlcraft --help` stays light
 
     result = Project.open(project, db=db).feedback(labels, key=key)
-    for note in result["notes"]:
+    for note in result.notes:
         console.print(f"[yellow]note[/]: {note}")
-    console.print(
-        f"{result['matched']} of {result['received']} label(s) joined to logged predictions"
-    )
+    console.print(f"{result.matched} of {result.received} label(s) joined to logged predictions")

@@ -36,9 +36,10 @@ def models(
     listing = proj.models()
     answer = proj.champion_at(at) if at is not None else None
     if as_json:
+        out = listing.to_dict()
         if at is not None:
-            listing["champion_at"] = {"at": at, "version": answer}
-        console.print_json(jsonsafe.dumps(listing))
+            out["champion_at"] = {"at": at, "version": answer}
+        console.print_json(jsonsafe.dumps(out))
         return
     metric = proj.config.metric
     table = Table(title=f"model versions ({metric})", title_justify="left")
@@ -53,10 +54,10 @@ def models(
         "note",
     ):
         table.add_column(col)
-    for rec in listing["versions"]:
+    for rec in listing.versions:
         gate = rec.get("gate") or {}
         table.add_row(
-            "*" if rec["version"] == listing["champion"] else "",
+            "*" if rec["version"] == listing.champion else "",
             str(rec["version"]),
             str(rec.get("created", ""))[:19],
             str(rec.get("family", "")),
@@ -69,7 +70,7 @@ def models(
     history = Table(title="history (append-only)", title_justify="left")
     for col in ("at", "action", "version", "previous", "by", "reason"):
         history.add_column(col)
-    for e in listing["history"]:
+    for e in listing.history:
         history.add_row(
             str(e["at"])[:23],
             e["action"],
@@ -80,9 +81,7 @@ def models(
         )
     console.print(history)
     console.print(
-        f"champion: model version {listing['champion']}"
-        if listing["champion"]
-        else "no champion yet"
+        f"champion: model version {listing.champion}" if listing.champion else "no champion yet"
     )
     if at is not None:
         console.print(

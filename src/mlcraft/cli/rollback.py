@@ -27,5 +27,5 @@ def rollback(
 
     result = Project.open(project, db=db).rollback(to, reason=reason)
     console.print(
-        f"champion: model version {result['champion']} (was {result['previous']}); recorded at {result['history']['at']}"
+        f"champion: model version {result.champion} (was {result.previous}); recorded at {result.history['at']}"
     )

@@ -176,7 +176,7 @@ def create_app(settings: ServeSettings, *, service: ModelService | None = None) 
         from mlcraft.api.feedback import add_feedback_records
 
         try:
-            return add_feedback_records(svc.project, body.records, key=body.key)
+            return add_feedback_records(svc.project, body.records, key=body.key).to_dict()
         except MlcraftError as exc:
             return _error(_status_of(exc), str(exc))
 
