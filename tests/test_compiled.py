@@ -17,10 +17,10 @@ from mlcraft.core.analysis.metrics import Scorer, get_metric
 from mlcraft.core.data.schema import infer_schema
 from mlcraft.core.fit.blending import fit_blend
 from mlcraft.core.fit.family import BuildContext
-from mlcraft.core.predict import compiled, treepredict
+from mlcraft.core.predict import compiled
 from mlcraft.core.predict.ensemble import BaggedModel, EnsembleModel
 from mlcraft.core.predict.pipeline import FittedModel, make_pipeline, predict_array
-from mlcraft.models import REGISTRY, get_family
+from mlcraft.models import REGISTRY, get_family, treepredict
 
 
 def awkward_frame(task: str, n: int = 300, seed: int = 0) -> pd.DataFrame:

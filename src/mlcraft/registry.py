@@ -159,7 +159,13 @@ class ModelRegistry:
         return out
 
     def load(self, version: int | None = None) -> FittedModel:
-        """Load a version (the champion by default), checking its file against the recorded hash."""
+        """Load a version (the champion by default), checking its file against the recorded hash.
+
+        The model families are imported first: they register the fast outputs of the compiled
+        prediction path (:mod:`mlcraft.core.predict.fastoutput`), which a loaded model builds on
+        its first small batch."""
+        import mlcraft.models  # noqa: F401  (registration happens on import)
+
         version = self.require_champion() if version is None else version
         meta = self.meta(version)
         path = self.root / str(version) / "model.joblib"

@@ -5,6 +5,11 @@ callback, histogram boosting by growing its iterations in chunks. With ``early_s
 choice: it trades 10% of the rows for the right number of trees) LightGBM also stops when the loss
 on an inner validation split (10% of the rows it is given, never a CV validation fold) has not
 improved for 50 rounds.
+
+Both register a fast output for the compiled prediction path (:mod:`mlcraft.core.predict.fastoutput`):
+LightGBM's booster called on the prepared array (one thread below
+:data:`~mlcraft.models.treepredict.THREADED_ROWS` rows, every core from there), histogram boosting's
+trees walked all at once (:func:`mlcraft.models.treepredict.hgb_output`).
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.model_selection import train_test_split
 
 from mlcraft.core.fit.family import Choice, Family, Float, GrowWithin, Int, time_left
+from mlcraft.core.predict.fastoutput import register_fast_output
+from mlcraft.models import treepredict
 from mlcraft.models._common import ALL_TASKS
+from mlcraft.tasks import align_proba
 
 ES_FRACTION = 0.1  # inner validation split for LightGBM's early stopping
 ES_ROUNDS = 50
@@ -140,6 +148,56 @@ def _lightgbm(p, ctx):
         force_col_wise=True,
         verbose=-1,
     )
+
+
+# -- fast outputs (the compiled prediction path) ---------------------------------------------------
+def _is_fitted_lightgbm(est) -> bool:
+    return isinstance(est, lightgbm.LGBMModel) and getattr(est, "_Booster", None) is not None
+
+
+def _lightgbm_output(est, kind, classes, prepared):
+    """The booster on the prepared array (the wrapper's checks and frames skipped)."""
+    booster = est.booster_
+    order = est.classes_ if kind.classification and classes is None else classes
+
+    def lightgbm_output(X):
+        out = booster.predict(
+            X, num_threads=1 if len(X) < treepredict.THREADED_ROWS else 0
+        )  # 0: every core
+        if not kind.classification:
+            return np.asarray(out, dtype=float).ravel()
+        if out.ndim == 1:
+            out = np.column_stack([1.0 - out, out])
+        return align_proba(out, est.classes_, order)
+
+    vars(lightgbm_output)["single_threaded"] = (
+        True  # threads set by its own argument: no pool limit needed
+    )
+    return lightgbm_output
+
+
+def _is_hgb(est) -> bool:
+    return type(est) in (HistGradientBoostingRegressor, HistGradientBoostingClassifier)
+
+
+def _hgb_output(est, kind, classes, prepared):
+    """All trees walked at once for small batches, scikit-learn's predictor for larger ones."""
+
+    def sklearn_output(X):  # (in the model's own class order)
+        return kind.predict_raw(est, prepared.estimator_input(X), None)
+
+    trees = treepredict.hgb_output(
+        est,
+        not kind.classification,
+        sklearn_output,
+        native_counts=prepared.native_counts,
+        as_frame=prepared.as_frame,
+    )
+    return treepredict.in_classes(trees, est, kind, classes)
+
+
+register_fast_output("lightgbm", _is_fitted_lightgbm, _lightgbm_output)
+register_fast_output("hist_gradient_boosting", _is_hgb, _hgb_output)
 
 
 def _booster_memory(n, d, p):

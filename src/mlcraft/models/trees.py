@@ -1,4 +1,9 @@
-"""Trees and forests: decision tree, random forest, extra trees, AdaBoost."""
+"""Trees and forests: decision tree, random forest, extra trees, AdaBoost.
+
+The forests register a fast output for the compiled prediction path
+(:mod:`mlcraft.core.predict.fastoutput`): each tree's Cython predictor called directly
+(:func:`mlcraft.models.treepredict.forest_output`), without joblib or input checks.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ from sklearn.ensemble import (
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from mlcraft.core.fit.family import Choice, Family, Float, GrowWithin, Int
+from mlcraft.core.predict.fastoutput import register_fast_output
+from mlcraft.models import treepredict
 from mlcraft.models._common import ALL_TASKS, nlogn
 from mlcraft.tasks import get_kind
 
@@ -69,6 +76,27 @@ def _forest_space(task, n):
         "max_features": Choice(("auto", "sqrt", 0.3, 0.5, 0.7, 1.0), "auto"),
         "min_samples_leaf": Int(1, 20, 1, log=True),
     }
+
+
+_FORESTS = (
+    RandomForestRegressor,
+    RandomForestClassifier,
+    ExtraTreesRegressor,
+    ExtraTreesClassifier,
+)
+
+
+def _is_forest(est) -> bool:
+    return type(est) in _FORESTS
+
+
+def _forest_output(est, kind, classes, prepared):
+    """Each tree's predictor called directly and averaged, as the forest does."""
+    trees = treepredict.forest_output(est, not kind.classification)
+    return treepredict.in_classes(trees, est, kind, classes)
+
+
+register_fast_output("forest", _is_forest, _forest_output)
 
 
 def _adaboost(p, ctx):

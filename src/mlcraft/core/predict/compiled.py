@@ -1,13 +1,16 @@
 """A fitted model's predictions without scikit-learn's per-call bookkeeping (small batches).
 
 scikit-learn validates its input, tracks feature names and, with pandas output, builds frames at
-every step of every call: one row through mlcraft's ``ColumnTransformer`` and LightGBM's wrapper
-costs milliseconds while the arithmetic takes microseconds. :func:`compile_predictor` reads the
-fitted parameters of the preparation steps mlcraft builds (imputers, one-hot and ordinal encoders,
-native categories, the log of heavy tails, scaling, datetime parts) into plain NumPy operations,
-calls LightGBM's booster directly, and calls any other estimator on the array it was trained on.
-Anything it does not know (a transformer of another kind, sparse output) is not compiled: the
-model keeps the scikit-learn path.
+every step of every call: one row through mlcraft's ``ColumnTransformer`` and a boosted model's
+wrapper costs milliseconds while the arithmetic takes microseconds. :func:`compile_predictor`
+reads the fitted parameters of the preparation steps mlcraft builds (imputers, one-hot and ordinal
+encoders, native categories, the log of heavy tails, scaling, datetime parts) into plain NumPy
+operations, then takes the estimator's output from the prepared array through the fast output its
+family registered (:mod:`mlcraft.core.predict.fastoutput`), or else through the estimator's own
+``predict`` / ``predict_proba``. An object that knows its own compiled form (an ensemble of
+pipelines) offers it as ``__mlcraft_compile__(compiler, task, classes)``. Anything the compiler
+does not know (a transformer of another kind, sparse output) is not compiled: the model keeps the
+scikit-learn path.
 
 A compiled predictor is used only after it reproduced the scikit-learn path on probe rows built
 from the schema: every known category, an unseen one, missing values, numbers inside and outside
@@ -22,6 +25,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -34,10 +38,18 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEnc
 from mlcraft.core.data.preprocess import DatetimeParts, LogHeavyTails, NativeCategories
 from mlcraft.core.data.schema import FeatureColumns, Role, Schema, column_values
 from mlcraft.core.fit.family import _Wrapper
-from mlcraft.core.predict import treepredict
-from mlcraft.tasks import align_proba, get_kind
+from mlcraft.core.predict.fastoutput import NotCompilable, Prepared, matching
+from mlcraft.tasks import get_kind
 
-__all__ = ["NotCompilable", "compile_predictor", "verified_predictor", "probe_frame"]
+__all__ = [
+    "Compiler",
+    "NotCompilable",
+    "PipelineParts",
+    "compile_predictor",
+    "pipeline_parts",
+    "verified_predictor",
+    "probe_frame",
+]
 
 Features: TypeAlias = (
     pd.DataFrame | FeatureColumns
@@ -50,10 +62,6 @@ _UNSEEN = "\x00mlcraft-unseen-category"
 
 def _frame(features: Features) -> pd.DataFrame:
     return features.to_frame() if isinstance(features, FeatureColumns) else features
-
-
-class NotCompilable(Exception):
-    """The fitted object holds a step the compiler does not know; keep scikit-learn's path."""
 
 
 # -- numeric steps ---------------------------------------------------------------------------------
@@ -265,129 +273,87 @@ class _Preparation:
 
 
 # -- estimators ------------------------------------------------------------------------------------
-def _is_lightgbm(est: Any) -> bool:
-    try:
-        import lightgbm
-    except ImportError:  # pragma: no cover - lightgbm is a core dependency
-        return False
-    return isinstance(est, lightgbm.LGBMModel) and getattr(est, "_Booster", None) is not None
+GENERIC = "generic"  # the path of an estimator no registered fast output takes
 
 
-def _estimator(est: Any, prep: _Preparation, task: str, classes: Sequence[Any] | None) -> ArrayFn:
-    """The estimator's output (``ProblemKind.predict_raw``'s convention) from the prepared array."""
+def _estimator(
+    est: Any, prep: _Preparation, task: str, classes: Sequence[Any] | None
+) -> tuple[ArrayFn, str]:
+    """The estimator's output (``ProblemKind.predict_raw``'s convention) from the prepared array,
+    and the name of the fast output that gives it (:data:`GENERIC`: the estimator's own methods)."""
     kind = get_kind(task)
     while isinstance(est, _Wrapper) and hasattr(
         est, "estimator_"
     ):  # GrowWithin, Subsampled: they predict with estimator_
         est = est.estimator_
-    if _is_lightgbm(est):
-        booster = est.booster_
-
-        def lightgbm_output(X):
-            out = booster.predict(
-                X, num_threads=1 if len(X) < treepredict.THREADED_ROWS else 0
-            )  # 0: every core
-            if not kind.classification:
-                return np.asarray(out, dtype=float).ravel()
-            if out.ndim == 1:
-                out = np.column_stack([1.0 - out, out])
-            return align_proba(out, est.classes_, classes)
-
-        vars(lightgbm_output)["single_threaded"] = (
-            True  # threads set by its own argument: no pool limit needed
-        )
-        return lightgbm_output
-    inputs = prep.as_frame if prep.pandas else (lambda X: X)
+    prepared = Prepared(
+        native_counts=prep.native_counts, as_frame=prep.as_frame if prep.pandas else None
+    )
+    for entry in matching(est):
+        fast = entry.build(est, kind, classes, prepared)
+        if fast is not None:
+            return fast, entry.name
 
     def estimator_output(X):
-        return kind.predict_raw(est, inputs(X), classes)
+        return kind.predict_raw(est, prepared.estimator_input(X), classes)
 
-    regression = not kind.classification
-    try:
-        if treepredict.is_forest(est):
-            trees = treepredict.forest_output(est, regression)
-        elif treepredict.is_hgb(est):
-            trees = treepredict.hgb_output(
-                est,
-                regression,
-                estimator_output,
-                native_counts=prep.native_counts,
-                as_frame=prep.as_frame if prep.pandas else None,
-            )
-        else:
-            return estimator_output
-    except treepredict.Unsupported as exc:
-        raise NotCompilable(str(exc)) from exc
-    if regression:
-        return trees
-
-    def tree_proba(X):
-        return align_proba(trees(X), est.classes_, classes)
-
-    vars(tree_proba)["single_threaded"] = True  # (as ``trees``: it sets its own threads)
-    return tree_proba
+    return estimator_output, GENERIC
 
 
-def _pipeline_parts(pipeline: Any, task: str, classes) -> tuple[_Preparation, ArrayFn]:
+@dataclass(frozen=True)
+class PipelineParts:
+    """A fitted preparation + estimator pipeline, compiled: ``estimator(prepare(features))``."""
+
+    prepare: _Preparation
+    estimator: ArrayFn
+    path: str  # the fast output's name, or GENERIC
+
+
+def pipeline_parts(pipeline: Any, task: str, classes: Sequence[Any] | None) -> PipelineParts:
+    """The compiled preparation and estimator of a fitted ``Pipeline([("prepare", ...), (_, est)])``;
+    :class:`NotCompilable` for anything else."""
     steps = pipeline.steps if type(pipeline) is Pipeline else []
     if type(pipeline) is not Pipeline or len(steps) != 2 or steps[0][0] != "prepare":
         raise NotCompilable(f"a {type(pipeline).__name__} that is not preparation + estimator")
     prep = _Preparation(steps[0][1])
-    return prep, _estimator(steps[1][1], prep, task, classes)
+    estimator, path = _estimator(steps[1][1], prep, task, classes)
+    return PipelineParts(prep, estimator, path)
 
 
 def compile_predictor(pipeline: Any, task: str, classes: Sequence[Any] | None) -> Predictor:
     """``features -> predict_array(pipeline, features, task, classes)`` without scikit-learn's
-    per-call overhead; :class:`NotCompilable` if a step is of a kind it does not know."""
-    from mlcraft.core.predict.ensemble import EnsembleModel
+    per-call overhead; :class:`NotCompilable` if a step is of a kind it does not know.
 
-    if isinstance(pipeline, EnsembleModel):
-        return _compile_ensemble(pipeline, task, classes)
-    prep, estimator = _pipeline_parts(pipeline, task, classes)
+    The predictor's ``path`` attribute names how the estimator's output is taken (the registered
+    fast output, or ``"generic"``); ``single_threaded`` says it chooses its own threads. An object
+    with a ``__mlcraft_compile__(compiler, task, classes)`` method (an ensemble) compiles itself,
+    given the :class:`Compiler`."""
+    compile_self = getattr(type(pipeline), "__mlcraft_compile__", None)
+    if compile_self is not None:
+        return compile_self(pipeline, COMPILER, task, classes)
+    parts = pipeline_parts(pipeline, task, classes)
+    prep, estimator = parts.prepare, parts.estimator
 
     def pipeline_output(features):
         return estimator(prep(features))
 
     vars(pipeline_output)["single_threaded"] = getattr(estimator, "single_threaded", False)
+    vars(pipeline_output)["path"] = parts.path
     return pipeline_output
 
 
-def _compile_ensemble(ensemble: Any, task: str, classes) -> Predictor:
-    kind = get_kind(task)
-    keys = getattr(ensemble, "prepare_keys_", None) or [None] * len(ensemble.members)
-    members: list[tuple[Any, Any, Any]] = []  # (shared preparation key, preparation, estimator)
-    preps: dict[Any, _Preparation] = {}
-    for member, key in zip(ensemble.members, keys):
-        if getattr(member, "steps", None) is None:
-            members.append((None, None, compile_predictor(member, task, ensemble.classes)))
-            continue
-        prep, estimator = _pipeline_parts(member, task, ensemble.classes)
-        if key is not None:
-            prep = preps.setdefault(key, prep)
-        members.append((key, prep, estimator))
+@dataclass(frozen=True)
+class Compiler:
+    """What an object that compiles itself is handed: the compiler of its parts.
 
-    def ensemble_output(features):
-        prepared: dict[Any, np.ndarray] = {}
-        outputs = []
-        for key, prep, estimator in members:
-            if prep is None:
-                outputs.append(estimator(features))
-                continue
-            if key is None:
-                X = prep(features)
-            elif key in prepared:
-                X = prepared[key]
-            else:
-                X = prepared[key] = prep(features)
-            outputs.append(estimator(X))
-        if not kind.classification:
-            return np.asarray(ensemble.predict_from(outputs), dtype=float).ravel()
-        return align_proba(ensemble.proba_from(outputs), ensemble.classes_, classes)
+    ``parts(pipeline, task, classes)`` gives a member pipeline's :class:`PipelineParts` (its
+    preparation may be shared), ``predictor(obj, task, classes)`` compiles anything else whole."""
 
-    vars(ensemble_output)["single_threaded"] = all(
-        getattr(e, "single_threaded", False) for _, _, e in members
-    )
-    return ensemble_output
+    parts: Callable[[Any, str, Sequence[Any] | None], PipelineParts]
+    predictor: Callable[[Any, str, Sequence[Any] | None], Predictor]
+
+
+COMPILER = Compiler(parts=pipeline_parts, predictor=compile_predictor)
 
 
 # -- verification ----------------------------------------------------------------------------------

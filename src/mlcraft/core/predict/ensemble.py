@@ -10,14 +10,14 @@ How the blend is fitted (and scored honestly) is :mod:`mlcraft.core.fit.blending
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from mlcraft.tasks import get_kind
+from mlcraft.tasks import align_proba, get_kind
 
 if TYPE_CHECKING:
     from mlcraft.core.analysis.metrics import Scorer
@@ -139,6 +139,55 @@ class EnsembleModel(BaseEstimator):
 
     def predict_proba(self, X):
         return self.proba_from(self._member_outputs(X))
+
+    def __mlcraft_compile__(
+        self, compiler: Any, task: str, classes: Sequence[Any] | None
+    ) -> Callable[[Any], np.ndarray]:
+        """This ensemble's compiled form (:func:`mlcraft.core.predict.compiled.compile_predictor`):
+        each member's compiled estimator, a preparation shared by members run once per call.
+
+        ``compiler`` is a :class:`~mlcraft.core.predict.compiled.Compiler` (``parts`` of a member
+        pipeline, ``predictor`` of any other member); ``NotCompilable`` from it propagates."""
+        kind = get_kind(task)
+        order = self.classes if classes is None else classes  # (as predict_raw)
+        keys = getattr(self, "prepare_keys_", None) or [None] * len(self.members)
+        members: list[tuple[Any, Any, Any]] = []  # (shared preparation key, preparation, estimator)
+        paths: list[str] = []
+        preps: dict[Any, Any] = {}
+        for member, key in zip(self.members, keys):
+            if getattr(member, "steps", None) is None:
+                whole = compiler.predictor(member, task, self.classes)
+                members.append((None, None, whole))
+                paths.append(getattr(whole, "path", "generic"))
+                continue
+            parts = compiler.parts(member, task, self.classes)
+            prep = parts.prepare if key is None else preps.setdefault(key, parts.prepare)
+            members.append((key, prep, parts.estimator))
+            paths.append(parts.path)
+
+        def ensemble_output(features: Any) -> np.ndarray:
+            prepared: dict[Any, np.ndarray] = {}
+            outputs = []
+            for key, prep, estimator in members:
+                if prep is None:
+                    outputs.append(estimator(features))
+                    continue
+                if key is None:
+                    X = prep(features)
+                elif key in prepared:
+                    X = prepared[key]
+                else:
+                    X = prepared[key] = prep(features)
+                outputs.append(estimator(X))
+            if not kind.classification:
+                return np.asarray(self.predict_from(outputs), dtype=float).ravel()
+            return align_proba(self.proba_from(outputs), self.classes_, order)
+
+        vars(ensemble_output)["single_threaded"] = all(
+            getattr(e, "single_threaded", False) for _, _, e in members
+        )
+        vars(ensemble_output)["path"] = f"{type(self).__name__}[{', '.join(paths)}]"
+        return ensemble_output
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 from mlcraft.core.data.preprocess import build_preprocessor
 from mlcraft.core.data.schema import FeatureColumns, Schema
 from mlcraft.core.fit.family import BuildContext, Family
+from mlcraft.core.predict.compiled import verified_predictor
 from mlcraft.core.predict.threads import MULTITHREAD_ROWS
 from mlcraft.core.predict.threads import one_thread as _one_thread
 from mlcraft.tasks import ProblemKind, get_kind
@@ -124,8 +125,6 @@ class FittedModel:
         """The verified compiled predictor (built once, not saved), or None if there is none."""
         fast = self.__dict__.get("_compiled")
         if fast is None:
-            from mlcraft.core.predict.compiled import verified_predictor
-
             fast = verified_predictor(self.pipeline, self.schema, self.task, self.classes) or False
             self.__dict__["_compiled"] = fast
         return fast or None

@@ -10,7 +10,10 @@ one Cython predictor per iteration: one row through a forest of 300 trees or a b
   trees at once, one NumPy step per level, for batches small enough that rows x trees stays in
   cache; larger batches keep scikit-learn's own (compiled, row-parallel) predictor.
 
-Both are used only through :func:`mlcraft.core.predict.compiled.verified_predictor`, which checks them
+Both are registered as fast outputs (:mod:`mlcraft.core.predict.fastoutput`) by the families that
+fit those models, forests in :mod:`mlcraft.models.trees` and histogram boosting in
+:mod:`mlcraft.models.boosting` (with LightGBM's booster, which uses :data:`THREADED_ROWS` too), and
+used only through :func:`mlcraft.core.predict.compiled.verified_predictor`, which checks them
 against scikit-learn on probe rows; anything they do not know (several outputs, categories taken
 from pandas dtypes other than mlcraft's native ones) raises :class:`Unsupported`, and the model
 keeps scikit-learn's path.
@@ -18,21 +21,22 @@ keeps scikit-learn's path.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 from joblib import cpu_count
 
+from mlcraft.core.predict.fastoutput import NotCompilable
 from mlcraft.core.predict.threads import one_thread
+from mlcraft.tasks import ProblemKind, align_proba
 
 __all__ = [
     "Unsupported",
     "forest_output",
     "hgb_output",
-    "is_forest",
-    "is_hgb",
+    "in_classes",
     "STACKED_CELLS",
     "THREADED_ROWS",
 ]
@@ -43,30 +47,28 @@ THREADED_ROWS = (
 )
 
 
-class Unsupported(Exception):
+class Unsupported(NotCompilable):
     """A fitted model with a part these predictors do not know (the caller keeps scikit-learn's path)."""
 
 
-def is_forest(est: Any) -> bool:
-    from sklearn.ensemble import (
-        ExtraTreesClassifier,
-        ExtraTreesRegressor,
-        RandomForestClassifier,
-        RandomForestRegressor,
-    )
+def in_classes(
+    output: Callable[[np.ndarray], np.ndarray],
+    est: Any,
+    kind: ProblemKind,
+    classes: Sequence[Any] | None,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``output`` (values, or probabilities in ``est.classes_`` order) as a fast output gives it:
+    probabilities in ``classes`` order (``ProblemKind.predict_raw``'s convention)."""
+    if not kind.classification:
+        return output
+    fitted = est.classes_
+    order = fitted if classes is None else classes
 
-    return type(est) in (
-        RandomForestRegressor,
-        RandomForestClassifier,
-        ExtraTreesRegressor,
-        ExtraTreesClassifier,
-    )
+    def proba(X: np.ndarray) -> np.ndarray:
+        return align_proba(output(X), fitted, order)
 
-
-def is_hgb(est: Any) -> bool:
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-
-    return type(est) in (HistGradientBoostingRegressor, HistGradientBoostingClassifier)
+    vars(proba)["single_threaded"] = getattr(output, "single_threaded", False)
+    return proba
 
 
 def _tree_sum(trees: list[Any], X32: np.ndarray, width: int) -> np.ndarray:
