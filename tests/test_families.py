@@ -31,11 +31,16 @@ def test_registry_has_the_book_families():
     assert BOOK_FAMILIES <= set(REGISTRY)
 
 
+# check_family knows the tabular kinds; the clustering families are checked in test_cluster_families
+TABULAR_TASKS = {"regression", "binary", "multiclass"}
+
+
 @pytest.mark.parametrize(
     "name",
     [
         pytest.param(n, marks=pytest.mark.slow) if n == "hist_gradient_boosting" else n
         for n in sorted(REGISTRY)
+        if REGISTRY[n].tasks & TABULAR_TASKS
     ],
 )  # its fits: the most time
 def test_family_conformance(name):

@@ -3,7 +3,8 @@
 A :class:`Metric` scores predictions in natural units (RMSE in the target's unit, AUC in [0, 1]) and
 knows its direction; search code compares ``metric.sign * value`` so that larger is always better.
 Predictions are arrays: values for regression, class probabilities (columns in ``classes`` order) for
-classification.
+classification, cluster ids (-1: noise) for clustering, scored against the rows' reference
+coordinates (an ``(n, d)`` matrix, the same space for every model).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ __all__ = [
     "check_metric_target",
     "REFUSED",
     "Scorer",
+    "external_cluster_scores",
+    "SILHOUETTE_MAX_ROWS",
 ]
 
 
@@ -38,14 +41,15 @@ class Metric:
     ``_func`` is called as ``f(y, pred)`` for values (regression), and as ``f(y, pred, k, pos)`` for
     labels and probabilities, where ``y`` holds class positions, ``pred`` the chosen positions (labels)
     or the probability matrix, ``k`` the number of classes and ``pos`` the positive class's position
-    (None for multiclass). ``sklearn`` lists the scikit-learn scorer names it answers to (a ``neg_``
+    (None for multiclass). Cluster scores are called as ``f(Y, ids)``: the rows' reference
+    coordinates and their integer cluster ids (-1: noise). ``sklearn`` lists the scikit-learn scorer names it answers to (a ``neg_``
     name is the same metric, lower-is-better, reported as a positive value).
     """
 
     name: str
     tasks: frozenset[str]
     greater_is_better: bool
-    needs: str  # "value" (regression), "label" or "proba"
+    needs: str  # "value" (regression), "label" or "proba" (classification), "clusters"
     _func: Callable[..., float] | None  # None: computed by Scorer from the name
     description: str
     sklearn: tuple[str, ...] = ()
@@ -151,6 +155,85 @@ def _d2_log_loss(y, proba, k, pos):
 def _top2(y, proba, k, pos):
     return float(skm.top_k_accuracy_score(y, proba, k=2, labels=_codes(k)))
 
+
+# -- clustering: internal scores of cluster ids against the rows' reference coordinates ----------
+
+SILHOUETTE_MAX_ROWS = 2_000  # the silhouette is quadratic in the rows: scored on a fixed sample
+_WORST_DAVIES_BOULDIN = 1e6  # "lower is better" with fewer than 2 clusters: large, finite
+
+
+def _clustered(Y: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, int]:
+    """The non-noise rows of ``Y`` and their labels, and how many clusters they form."""
+    Y = np.asarray(Y, dtype=float)
+    if Y.ndim == 1:
+        Y = Y.reshape(-1, 1)
+    labels = np.asarray(labels)
+    keep = labels >= 0
+    return Y[keep], labels[keep], int(len(np.unique(labels[keep])))
+
+
+def _silhouette(Y, labels) -> float:
+    """Mean silhouette over (at most 2,000 seeded-sampled) rows; noise rows count as 0; -1.0 when
+    the non-noise rows form fewer than 2 clusters."""
+    Y = np.asarray(Y, dtype=float)
+    labels = np.asarray(labels)
+    if len(labels) > SILHOUETTE_MAX_ROWS:  # the same rows for every model of these rows
+        rows = np.sort(
+            np.random.default_rng(0).choice(len(labels), SILHOUETTE_MAX_ROWS, replace=False)
+        )
+        Y, labels = Y[rows], labels[rows]
+    X, kept, k = _clustered(Y, labels)
+    if k < 2:
+        return -1.0
+    if k >= len(kept):  # every row its own cluster: each silhouette is 0 by definition
+        return 0.0
+    return float(skm.silhouette_samples(X, kept).sum() / len(labels))
+
+
+def _calinski_harabasz(Y, labels) -> float:
+    """Calinski-Harabasz index of the non-noise rows; 0.0 with fewer than 2 clusters."""
+    X, kept, k = _clustered(Y, labels)
+    if k < 2 or k >= len(kept):
+        return 0.0
+    return float(skm.calinski_harabasz_score(X, kept))
+
+
+def _davies_bouldin(Y, labels) -> float:
+    """Davies-Bouldin index of the non-noise rows (lower is better); 1e6 with fewer than 2 clusters."""
+    X, kept, k = _clustered(Y, labels)
+    if k < 2 or k >= len(kept):
+        return _WORST_DAVIES_BOULDIN
+    return float(skm.davies_bouldin_score(X, kept))
+
+
+def external_cluster_scores(labels_true: Any, labels_pred: Any) -> dict[str, float]:
+    """A clustering scored against known labels (``--labels``; never fitted on, never searched).
+
+    Adjusted Rand index, normalised mutual information, homogeneity and completeness, from
+    scikit-learn; noise (-1) counts as a cluster of its own, and rows whose known label is missing
+    are left out.
+
+    >>> scores = external_cluster_scores(["a", "a", "b", "b"], [1, 1, 0, 0])
+    >>> {name: round(value, 3) for name, value in scores.items()}
+    {'adjusted_rand': 1.0, 'normalized_mutual_info': 1.0, 'homogeneity': 1.0, 'completeness': 1.0}
+    """
+    import pandas as pd
+
+    true = pd.Series(np.asarray(labels_true, dtype=object))
+    pred = np.asarray(labels_pred)
+    if len(true) != len(pred):
+        raise ValueError(f"{len(true)} known labels for {len(pred)} predicted clusters")
+    known = true.notna().to_numpy()
+    t, p = true[known].astype(str).to_numpy(), pred[known]
+    return {
+        "adjusted_rand": float(skm.adjusted_rand_score(t, p)),
+        "normalized_mutual_info": float(skm.normalized_mutual_info_score(t, p)),
+        "homogeneity": float(skm.homogeneity_score(t, p)),
+        "completeness": float(skm.completeness_score(t, p)),
+    }
+
+
+_CLUSTER = frozenset({"cluster"})
 
 _REG = frozenset({"regression"})
 _CLS = frozenset({"binary", "multiclass"})
@@ -452,6 +535,34 @@ _METRICS = [
         ("weighted", "averaged over classes, weighted by support"),
     )
 ]
+# clustering: scored against the rows' reference coordinates (the scores against known labels are
+# external_cluster_scores, never a metric to search by)
+_METRICS += [
+    Metric(
+        "silhouette",
+        _CLUSTER,
+        True,
+        "clusters",
+        _silhouette,
+        "mean silhouette of the rows (noise counts as 0; sampled to 2,000 rows)",
+    ),
+    Metric(
+        "calinski_harabasz",
+        _CLUSTER,
+        True,
+        "clusters",
+        _calinski_harabasz,
+        "Calinski-Harabasz index: between- over within-cluster dispersion (noise left out)",
+    ),
+    Metric(
+        "davies_bouldin",
+        _CLUSTER,
+        False,
+        "clusters",
+        _davies_bouldin,
+        "Davies-Bouldin index: mean similarity of each cluster to its closest (noise left out)",
+    ),
+]
 _BY_NAME = {m.name: m for m in _METRICS}
 _ALIASES = {
     **{name: m.name for m in _METRICS for name in m.sklearn if name != m.name},
@@ -460,7 +571,7 @@ _ALIASES = {
     "f1_binary": "f1",
     "matthews": "mcc",
 }
-_CLUSTERING = "compares two clusterings (it ignores which label is which), and clustering is not a kind of problem mlcraft has yet"
+_CLUSTERING = "compares a clustering with known labels (it ignores which label is which): mlcraft reports it when known labels are given (external_cluster_scores), never as a metric to search by"
 _MULTILABEL = "averages over the labels of a multilabel target, which mlcraft does not train; use the _macro, _micro or _weighted form"
 # scikit-learn scorer names that mlcraft refuses, and why (every other name in get_scorer_names() is in the table)
 REFUSED = {
@@ -586,7 +697,8 @@ class Scorer:
         """``pred -> self(y_true, pred)`` for many predictions of the same rows (greedy ensemble
         selection makes thousands of calls). The targets are read once, and RMSE, MSE, log loss and
         binary ROC AUC are computed with NumPy alone: the same values (to rounding) without
-        scikit-learn's input checks, which cost milliseconds a call on small data."""
+        scikit-learn's input checks, which cost milliseconds a call on small data. The other
+        metrics (the cluster scores among them) take the checked call."""
         m = self.metric
         if m.name in ("rmse", "mse") and np.ndim(y_true) == 1:
             y = np.asarray(y_true, dtype=float)
@@ -625,6 +737,12 @@ class Scorer:
         if m.needs == "value":
             assert m._func is not None  # every regression metric has its function
             return float(m._func(y_true, pred))
+        if m.needs == "clusters":
+            # reference coordinates and cluster ids (floats from a fold array; NaN: not predicted)
+            assert m._func is not None
+            ids = np.asarray(pred, dtype=float)
+            labels = np.where(np.isfinite(ids), np.rint(ids), -1).astype(np.int64)
+            return float(m._func(np.asarray(y_true, dtype=float), labels))
         # classification is scored on class positions: labels of any type behave the same
         y = self.class_index(y_true)
         k = len(self._classes)
