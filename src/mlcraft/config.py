@@ -64,7 +64,7 @@ DEMO_TIME_LIMIT_S = 40.0  # seconds of training per demo dataset
 
 # section name -> fields stored in it (the file stays readable; the dataclass stays flat)
 _SECTIONS: dict[str, tuple[str, ...]] = {
-    "framing": ("target", "task", "metric", "positive_class", "objective"),
+    "framing": ("target", "task", "metric", "positive_class", "objective", "labels"),
     "data": ("source", "dataset", "test_source", "test_dataset"),
     "roles": ("id_column", "categorical", "drop"),
     "split": ("split_method", "test_size", "stratify_on"),
@@ -78,14 +78,17 @@ class ProjectConfig:
 
     Parameters
     ----------
-    target : str
-        Column to predict.
+    target : str or None
+        Column to predict; None for a kind without one (clustering).
     task : str
         The name of a registered kind of problem (:func:`mlcraft.tasks.get_kind` checks it).
     metric : str
         Canonical metric name (see :mod:`mlcraft.core.analysis.metrics`).
     positive_class : str, int, bool or None
         The class that counts as positive for binary metrics.
+    labels : str or None
+        A kind without a target: a known labelling (``--labels``), never a feature and never fitted,
+        only used to score the result.
     objective : str or None
         The objective in the user's own words (``--objective``), shown by explore and report; None:
         they show a generated sentence instead, and say so. Older ``mlcraft.toml`` files have none.
@@ -113,13 +116,14 @@ class ProjectConfig:
         Cross-validation folds.
     """
 
-    target: str
+    target: str | None
     task: str
     metric: str
     source: str
     dataset: str
     positive_class: str | int | bool | None = None
     objective: str | None = None
+    labels: str | None = None
     test_source: str | None = None
     test_dataset: str | None = None
     id_column: str | None = None
@@ -179,6 +183,7 @@ class ProjectConfig:
         for name in ("categorical", "drop"):
             if name in flat:
                 flat[name] = tuple(flat[name])
+        flat.setdefault("target", None)  # stored unset: a kind without a target
         if "time_limit" not in flat:
             flat["time_limit"] = None  # stored unset: fixed-work mode
         names = {f.name for f in dataclasses.fields(cls)}

@@ -201,6 +201,7 @@ def _diagnose(
     classes: list[str] | None,
     threshold: float | None,
     features: pd.DataFrame,
+    known: pd.Series | None = None,
 ) -> dict[str, Any]:
     cfg = project.config
     return project.kind.diagnose(
@@ -210,6 +211,7 @@ def _diagnose(
         positive_class=cfg.positive_class,
         threshold=threshold,
         categories={c: features[c] for c in project.schema.categorical},
+        known=known,
     )
 
 
@@ -362,12 +364,15 @@ def _out_of_fold(project: Project, subject: _Subject, notes: list[str]):
     """The training data, and the subject's out-of-fold predictions with their targets (rows without one left out)."""
     data = training_data(project)
     oof, pred, classes = _aligned(subject.run, data, subject.name)
+    pred = project.kind.align_out_of_fold(
+        pred, oof["fold"].to_numpy(), lambda: subject.fitted().predict_raw(data.X)
+    )
     keep = np.isfinite(pred).reshape(len(pred), -1).all(axis=1)
     if not keep.all():  # a later run may leave some rows without a prediction for some models
         notes.append(
             f"{int((~keep).sum()):,} row(s) have no out-of-fold prediction from {subject.name}; the other {int(keep.sum()):,} are analysed"
         )
-    return data, oof[project.config.target].to_numpy()[keep], pred[keep], classes, keep
+    return data, data.y.to_numpy()[keep], pred[keep], classes, keep
 
 
 def rechoose_threshold(project: Project, rule: dict[str, Any]) -> tuple[int, ThresholdChoice]:
@@ -432,6 +437,9 @@ def run_analysis(
         classes,
         threshold if choice is None else choice.threshold,
         data.X[keep].reset_index(drop=True),
+        None
+        if cfg.labels is None
+        else project.training_frame()[cfg.labels][keep].reset_index(drop=True),
     )
     build = _builder(project, subject, data, notes)
     refits = _refits(
@@ -450,7 +458,7 @@ def run_analysis(
     marks = (threshold, None if choice is None else choice.threshold)
     plots = _figures(
         project.kind.report_section,
-        cfg.target,
+        cfg.target or project.kind.name,
         diag,
         refits,
         y.astype(float) if project.kind.numeric_target else y,

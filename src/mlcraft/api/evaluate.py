@@ -78,7 +78,11 @@ def evaluate(project: Project, *, version: int | None = None) -> Evaluation:
     model = project.load_model(version)
     test = project.test_frame()
     features, _ = model.schema.coerce(test, where="test set")
-    y = model.schema.coerce_target(test[cfg.target], model.kind.numeric_target)
+    if model.kind.needs_target:
+        y = model.schema.coerce_target(test[cfg.target], model.kind.numeric_target)
+    else:  # judged in the reference space of the training rows, as in the search
+        train, _ = model.schema.coerce(project.training_frame(), where="training data")
+        y = model.kind.reference(model.schema, train).coordinates(features)
     pred = model.predict_raw(features)
     scorer = Scorer(
         get_metric(cfg.metric, cfg.task),

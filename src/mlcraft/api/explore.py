@@ -71,7 +71,11 @@ def split_sides(project: Project) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     if cfg.test_dataset is not None:
         return project.training_frame(), project.test_frame()[schema.features]
     full = project.dataset()
-    labelled = full[cfg.target].notna().to_numpy()
+    labelled = (
+        full[cfg.target].notna().to_numpy()
+        if cfg.target is not None
+        else np.ones(len(full), dtype=bool)
+    )
     is_test = project.workspace.read_split(cfg.dataset)
     train = full[labelled & ~is_test].reset_index(drop=True)
     test = (
@@ -113,20 +117,25 @@ def _size_column(frame: pd.DataFrame, numeric: list[str], size_by: str | None) -
 def _statistics(frame: pd.DataFrame, project: Project) -> dict[str, Any]:
     cfg, schema = project.config, project.schema
     numeric, categorical = schema.numeric, schema.categorical
-    y = frame[cfg.target]
-    y_numbers = project.kind.target_numbers(y, cfg.positive_class)
     codes = {c: profile.category_codes(frame[c])[0] for c in categorical}
-    assoc = profile.associations(frame, numeric, categorical, y_numbers, y, codes)
-    ranked_numeric = [r["feature"] for r in assoc if r["kind"] == "numeric"]
-    matrix_cols = ranked_numeric[:MATRIX_FEATURES] + ([cfg.target] if y_numbers is not None else [])
+    if cfg.target is not None:
+        y = frame[cfg.target]
+        y_numbers = project.kind.target_numbers(y, cfg.positive_class)
+        assoc = profile.associations(frame, numeric, categorical, y_numbers, y, codes)
+        ranked_numeric = [r["feature"] for r in assoc if r["kind"] == "numeric"]
+    else:  # a kind without a target: no associations, the columns in their order
+        y_numbers, assoc, ranked_numeric = None, [], list(numeric)
+    target = cfg.target or ""  # "" names no column: a kind without a target
+    matrix_cols = ranked_numeric[:MATRIX_FEATURES] + ([target] if y_numbers is not None else [])
     matrix = (
         profile.correlation_matrix(
-            frame.assign(**{cfg.target: y_numbers}) if y_numbers is not None else frame, matrix_cols
+            frame.assign(**{target: y_numbers}) if y_numbers is not None else frame, matrix_cols
         )
         if len(matrix_cols) > 1
         else None
     )
-    numeric_target = [cfg.target] if project.kind.numeric_target else []
+    numeric_target = [target] if target and project.kind.numeric_target else []
+    target_classes = [target] if target and not numeric_target else []
     hist_cols = numeric_target + ranked_numeric
     return {
         "numeric": numeric,
@@ -136,10 +145,7 @@ def _statistics(frame: pd.DataFrame, project: Project) -> dict[str, Any]:
         "associations": assoc,
         "describe": profile.describe_numeric(frame, numeric + numeric_target),
         "missing": profile.missing_table(frame),
-        "value_counts": {
-            c: profile.value_counts(frame[c])
-            for c in categorical + ([] if project.kind.numeric_target else [cfg.target])
-        },
+        "value_counts": {c: profile.value_counts(frame[c]) for c in categorical + target_classes},
         "histograms": {
             c: profile.histogram(
                 pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -160,6 +166,8 @@ def _flags(frame: pd.DataFrame, project: Project, stats: dict[str, Any]) -> list
     found += flags.capped_values(frame, numbers)
     found += flags.high_cardinality(frame, categorical)
     found += flags.duplicate_rows(frame, schema.features, cfg.target)
+    if cfg.target is None:
+        return found
     kinds = {**{c: "numeric" for c in numeric}, **{c: "categorical" for c in categorical}}
     r = {a["feature"]: a["value"] for a in stats["associations"] if a["measure"] == "pearson"}
     if stats["y_numbers"] is not None and project.kind.numeric_target:
@@ -209,7 +217,7 @@ def _roles(project: Project) -> list[dict[str, Any]]:
     cfg, schema = project.config, project.schema
     rows: list[dict[str, Any]] = [
         {
-            "column": cfg.target,
+            "column": cfg.target if cfg.target is not None else "(none)",
             "role": "target",
             "dtype": schema.target_dtype,
             "n_unique": None,
@@ -238,12 +246,12 @@ def _plots(
     from mlcraft.plots.base import sample_index
 
     cfg = project.config
-    plots: list[Plot] = list(fig.histograms(stats["histograms"], cfg.target))
+    plots: list[Plot] = list(fig.histograms(stats["histograms"], cfg.target or ""))
     if stats["value_counts"]:
         plots += fig.value_counts(stats["value_counts"])
     for p in (
         fig.missing_values(stats["missing"]),
-        fig.target_associations(stats["associations"], cfg.target),
+        fig.target_associations(stats["associations"], cfg.target or ""),
     ):
         if p is not None:
             plots.append(p)
@@ -255,10 +263,13 @@ def _plots(
         plots.append(p)
     idx = sample_index(len(frame), sample, cfg.seed)
     rows = frame.iloc[idx]
+    shade = cfg.target or cfg.labels  # a kind without a target: its known labels, if any
     colour = (
         stats["y_numbers"][idx]
         if stats["y_numbers"] is not None
-        else profile.category_codes(rows[cfg.target])[0]
+        else profile.category_codes(rows[shade])[0]
+        if shade is not None
+        else np.zeros(len(idx))
     )
     cols = {
         c: pd.to_numeric(rows[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -281,13 +292,13 @@ def _plots(
                 rows[lon].to_numpy(dtype=float),
                 rows[lat].to_numpy(dtype=float),
                 colour,
-                cfg.target,
+                shade or "",
                 size,
                 size_col,
                 len(idx),
             ),
         )
-        geo = {"longitude": lon, "latitude": lat, "colour": cfg.target, "size_by": size_col}
+        geo = {"longitude": lon, "latitude": lat, "colour": shade, "size_by": size_col}
     return plots, geo
 
 

@@ -71,6 +71,10 @@ def _join(
     project: Project, frame: pd.DataFrame, key: str | None, where: str, line_of
 ) -> FeedbackSummary:
     target = project.config.target
+    if target is None:
+        raise DataError(
+            f"{where}: a {project.kind.name} project has no target, so no labels to feed back"
+        )
     if target not in frame.columns:
         raise DataError(
             f"{where}: no {target!r} column; the labels go in a column named like the target"

@@ -135,6 +135,8 @@ def _assumptions(project: Project) -> list[dict[str, str]]:
         "drawn at random"
         if cfg.split_method in ("stratified", "random")
         else "decided by a hash of the identifier"
+        if cfg.split_method == "hash" and cfg.id_column is not None
+        else "decided by a hash of each row's values"
         if cfg.split_method == "hash"
         else "given"
     )

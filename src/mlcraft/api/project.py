@@ -95,7 +95,7 @@ class Project:
         cls,
         path: str | os.PathLike[str],
         data: str | os.PathLike[str] | pd.DataFrame,
-        target: str,
+        target: str | None = None,
         *,
         task: str | None = None,
         metric: str | None = None,
@@ -112,6 +112,7 @@ class Project:
         n_folds: int = N_FOLDS,
         encoding: str | None = None,
         objective: str | None = None,
+        labels: str | None = None,
     ) -> Project:
         """Frame the problem, store the data and set the test set aside, before anything else looks.
 
@@ -123,8 +124,8 @@ class Project:
             The project directory (must not be a project yet; an empty directory is fine).
         data : path or DataFrame
             CSV or Parquet file, or a DataFrame.
-        target : str
-            Column to predict.
+        target : str, optional
+            Column to predict (required, except for a kind without one: ``task="cluster"``).
         task : {"regression", "binary", "multiclass"}, optional
             Inferred from the target when omitted.
         metric : str, optional
@@ -136,6 +137,9 @@ class Project:
         objective : str, optional
             The objective in your own words (what the predictions are for), recorded with the framing
             and shown by ``explore`` and ``report`` (default: a generated sentence, marked as such).
+        labels : str, optional
+            ``task="cluster"``: a known labelling, never a feature and never fitted; it only scores
+            the clusters (adjusted Rand index, mutual information).
         """
         ws = Workspace(path)
         if ws.exists():
@@ -164,6 +168,7 @@ class Project:
             n_folds=n_folds,
             encoding=encoding,
             objective=objective,
+            labels=labels,
         )
         config, digest = framed.config, framed.config.dataset
         with atomic.atomic_dir(ws.root) as tmp:
@@ -231,7 +236,9 @@ class Project:
         """The training rows: labelled, and not in the test set. No other step reads test rows."""
         frame = self.dataset()
         is_test = self.workspace.read_split(self.config.dataset)
-        keep = ~is_test & frame[self.config.target].notna().to_numpy()
+        keep = ~is_test
+        if self.config.target is not None:
+            keep &= frame[self.config.target].notna().to_numpy()
         return frame[keep].reset_index(drop=True)
 
     def test_frame(self) -> pd.DataFrame:
@@ -242,7 +249,9 @@ class Project:
         else:
             frame = self.dataset()
             frame = frame[self.workspace.read_split(cfg.dataset)]
-        frame = frame[frame[cfg.target].notna()].reset_index(drop=True)
+        if cfg.target is not None:
+            frame = frame[frame[cfg.target].notna()]
+        frame = frame.reset_index(drop=True)
         if frame.empty:
             raise ConfigError(
                 f"{self.path}: this project has no test set (test size 0); create it with --test-size 0.2 or --test-data FILE"

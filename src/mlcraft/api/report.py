@@ -45,6 +45,8 @@ KEY_PLOTS = (
     "cv_scores",
     "residuals",
     "calibration_curve",
+    "silhouette_diagram",
+    "cluster_map",
     "histograms",
     "histograms_1",
     "correlation_matrix",
@@ -131,7 +133,12 @@ def _split(project: Project, train_rows: int) -> dict[str, Any]:
     else:
         test_rows = int(project.workspace.read_split(cfg.dataset).sum())
         how = {
-            "hash": f"a stable split: a hash of the identifier {cfg.id_column!r} puts each row on its side, so a row keeps its side when the data is refreshed",
+            "hash": (
+                f"a stable split: a hash of the identifier {cfg.id_column!r}"
+                if cfg.id_column is not None
+                else "a stable split: a hash of each row's values"
+            )
+            + " puts each row on its side, so a row keeps its side when the data is refreshed",
             "stratified": f"a seeded shuffle (seed {cfg.seed}) stratified on "
             + (f"quantile bins of {cfg.stratify_on!r}" if cfg.stratify_on else "the target"),
             "random": f"a seeded random shuffle (seed {cfg.seed})",

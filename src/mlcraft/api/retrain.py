@@ -116,6 +116,12 @@ def retrain(
     """
     from mlcraft.api.train import _user
 
+    if not project.kind.needs_target:
+        raise ConfigError(
+            f"retrain compares a challenger with the champion on labelled rows; a {project.kind.name} project has none yet: "
+            "train a new project on the combined data"
+        )
+
     start_dataset = project.config.dataset
     champion_before = project.registry.require_champion()
     new = _combine(project, data, encoding)

@@ -34,7 +34,7 @@ class RunFiles:
 
     run_id: str
     path: Path
-    target: str
+    target: str | None
 
     def _read(self, name: str) -> Path:
         path = self.path / name

@@ -205,10 +205,13 @@ def run_tune(
                 callback=events,
             )
             results = search.run()
-            baseline = naive_baseline(
-                data.X, data.y, data.folds, data.scorer, cfg.task
-            )  # the reference row: never a trial
-            table = _table([*results, baseline], list(dims), cfg.metric, data.scorer.sign)
+            baseline = (
+                naive_baseline(data.X, data.y, data.folds, data.scorer, cfg.task)
+                if project.kind.needs_target
+                else None
+            )  # the reference row: never a trial (a kind without a target has none)
+            rows = [*results, *([baseline] if baseline is not None else [])]
+            table = _table(rows, list(dims), cfg.metric, data.scorer.sign)
             table.to_csv(run_dir / "tune.csv", index=False)
             ok = [r for r in results if r.ok]
             if not ok:
@@ -225,7 +228,9 @@ def run_tune(
                     "best": best.name,
                     "params": best.params,
                     "cv_mean": best.mean,
-                    "baseline_cv_mean": baseline.mean if baseline.ok else None,
+                    "baseline_cv_mean": baseline.mean
+                    if baseline is not None and baseline.ok
+                    else None,
                 },
             )
             events.on_train_end(TuneEnd(best=best.name, cv=best.mean))

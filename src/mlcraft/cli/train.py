@@ -125,14 +125,18 @@ def _schema_table(project: Project) -> Table:
     table = Table(title="inferred schema (training rows)", title_justify="left")
     for col in ("column", "role", "dtype", "unique", "missing", "note"):
         table.add_column(col)
-    table.add_row(
-        project.config.target,
-        "target",
-        project.schema.target_dtype,
-        "",
-        "",
-        f"{project.config.task}, metric {project.config.metric}",
-    )
+    cfg = project.config
+    if cfg.target is not None:
+        table.add_row(
+            cfg.target,
+            "target",
+            project.schema.target_dtype,
+            "",
+            "",
+            f"{cfg.task}, metric {cfg.metric}",
+        )
+    if cfg.labels is not None:
+        table.add_row(cfg.labels, "labels", "", "", "", "scores only, never fitted")
     for c in project.schema.columns:
         table.add_row(
             c.name, c.role.value, c.dtype, str(c.n_unique), str(c.n_missing), c.note or ""
@@ -208,7 +212,13 @@ def train(
         None, "--target", "-t", help="Column to predict (required for a new project)."
     ),
     task: str | None = typer.Option(
-        None, help="regression, binary or multiclass (default: inferred from the target)."
+        None,
+        help="regression, binary or multiclass (default: inferred from the target), or cluster (no --target: group the rows).",
+    ),
+    labels: str | None = typer.Option(
+        None,
+        "--labels",
+        help="--task cluster: a known labelling to score the clusters against (ARI, NMI); never a feature, never fitted.",
     ),
     objective: str | None = typer.Option(
         None,
@@ -281,9 +291,9 @@ def train(
     if project.exists() and (project / "mlcraft.toml").exists():
         proj = _open_existing(project, data, target, task, metric, seed, objective)
     else:
-        if data is None or target is None:
+        if data is None or (target is None and task is None):
             raise ConfigError(
-                f"{project} is not a project yet: give DATA and --target, e.g. `mlcraft train data.csv --target price --project {project}`"
+                f"{project} is not a project yet: give DATA and --target (or --task cluster), e.g. `mlcraft train data.csv --target price --project {project}`"
             )
         limit, trials = resolve_budget(time_limit, max_trials)
         given: dict[str, Any] = {
@@ -307,6 +317,7 @@ def train(
             max_trials=trials,
             encoding=encoding,
             objective=objective,
+            labels=labels,
             **given,
         )
         for note in proj.notes:

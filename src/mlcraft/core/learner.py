@@ -20,7 +20,8 @@ from mlcraft.core.analysis.metrics import check_metric_target, get_metric
 from mlcraft.core.data import framing
 from mlcraft.core.data import load as data_mod
 from mlcraft.core.data.schema import Schema, detect_identifier, infer_schema
-from mlcraft.tasks import get_kind, infer_kind
+from mlcraft.exceptions import ConfigError, DataError
+from mlcraft.tasks import ProblemKind, get_kind, infer_kind
 
 __all__ = ["Framing", "frame_problem"]
 
@@ -44,7 +45,7 @@ class Framing:
 
 def frame_problem(
     data: str | os.PathLike[str] | pd.DataFrame,
-    target: str,
+    target: str | None,
     *,
     task: str | None = None,
     metric: str | None = None,
@@ -60,6 +61,7 @@ def frame_problem(
     max_trials: int | None,
     n_folds: int,
     encoding: str | None = None,
+    labels: str | None = None,
     **settings: Any,
 ) -> Framing:
     """Frame the problem on ``data`` (see :meth:`mlcraft.Project.create` for the parameters).
@@ -68,6 +70,33 @@ def frame_problem(
     """
     kind = get_kind(task) if task is not None else None
     check_test_size(test_size)  # also when --test-data replaces the split
+    if kind is not None and not kind.needs_target:
+        return _frame_without_target(
+            data,
+            kind,
+            target=target,
+            labels=labels,
+            metric=metric,
+            test_size=test_size,
+            test_data=test_data,
+            id_column=id_column,
+            categorical=categorical,
+            drop=drop,
+            seed=seed,
+            time_limit=time_limit,
+            max_trials=max_trials,
+            n_folds=n_folds,
+            encoding=encoding,
+            **settings,
+        )
+    if labels is not None:
+        raise ConfigError(
+            f"--labels scores a kind without a target (--task cluster); for --task {kind.name if kind else 'regression, binary or multiclass'} the column to learn is --target"
+        )
+    if target is None:
+        raise ConfigError(
+            "give the column to predict with --target COL, or --task cluster to group the rows"
+        )
     table = data_mod.load_table(data, encoding=encoding)
     frame, notes = table.frame, list(table.notes)
     data_mod.require_columns(frame, [target], table.source, "target column")
@@ -131,6 +160,90 @@ def frame_problem(
         config,
         frame,
         is_test,
+        schema,
+        str(table.source),
+        None if test_table is None else test_table.frame,
+        notes,
+    )
+
+
+def _frame_without_target(
+    data: str | os.PathLike[str] | pd.DataFrame,
+    kind: ProblemKind,
+    *,
+    target: str | None,
+    labels: str | None,
+    metric: str | None,
+    test_size: float,
+    test_data: str | os.PathLike[str] | pd.DataFrame | None,
+    id_column: str | None,
+    categorical: Sequence[str],
+    drop: Sequence[str],
+    seed: int,
+    time_limit: float | None,
+    max_trials: int | None,
+    n_folds: int,
+    encoding: str | None,
+    **settings: Any,
+) -> Framing:
+    """Frame a kind without a target (clustering): every row is used, ``labels`` only scores."""
+    if target is not None:
+        raise ConfigError(
+            f"--task {kind.name} has no target: leave out --target {target}, or give it as --labels {target} to score the result against it (it is never fitted)"
+        )
+    metric_name = get_metric(metric or kind.default_metric, kind.name).name
+    table = data_mod.load_table(data, encoding=encoding)
+    frame, notes = table.frame, list(table.notes)
+    data_mod.check_finite(frame, table.source, table.line_of)
+    if labels is not None:
+        data_mod.require_columns(frame, [labels], table.source, "--labels column")
+        if frame.shape[1] == 1:
+            raise DataError(
+                f"{table.source}: --labels {labels!r} is the only column; the rows need features to be grouped by"
+            )
+    test_table = None
+    if test_data is not None:
+        test_table = data_mod.load_table(test_data, encoding=encoding)
+        data_mod.require_columns(test_table.frame, list(frame.columns), test_table.source)
+        data_mod.check_finite(test_table.frame, test_table.source, test_table.line_of)
+        test_size = 0.0
+    features = frame.drop(columns=[labels]) if labels is not None else frame
+    if len(features.drop_duplicates()) < 2:
+        raise DataError(f"{table.source}: every row is the same; there is nothing to group")
+    ident = detect_identifier(frame, labels or "", id_column)
+    split = kind.split_test(frame, None, test_size=test_size, seed=seed, id_column=ident)
+    train_rows = frame[~split.is_test]
+    schema = infer_schema(
+        train_rows,
+        None,
+        categorical=categorical,
+        drop=(*drop, *([labels] if labels is not None else [])),
+        id_column=ident,
+    )
+    config = ProjectConfig(
+        target=None,
+        labels=labels,
+        task=kind.name,
+        metric=metric_name,
+        source=str(table.source),
+        dataset=data_mod.frame_hash(frame),
+        test_source=None if test_table is None else str(test_table.source),
+        test_dataset=None if test_table is None else data_mod.frame_hash(test_table.frame),
+        id_column=ident,
+        categorical=tuple(categorical),
+        drop=tuple(drop),
+        split_method="external" if test_table is not None else split.method,
+        test_size=test_size,
+        seed=seed,
+        time_limit=time_limit,
+        max_trials=max_trials,
+        n_folds=n_folds,
+        **settings,
+    )
+    return Framing(
+        config,
+        frame,
+        split.is_test,
         schema,
         str(table.source),
         None if test_table is None else test_table.frame,

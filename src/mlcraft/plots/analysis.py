@@ -340,3 +340,96 @@ def _classification_figures(diag, y, pred, *, target, marks, seed) -> list[Plot]
         plots.append(roc_curves([{"name": r["class"], **r} for r in diag["one_vs_rest"]]))
     plots.append(calibration_curve(diag["calibration"]))
     return plots
+
+
+def silhouette_diagram(sizes: Sequence[dict[str, Any]], mean: float) -> Plot:
+    """The book's knife plot: each cluster's silhouettes, sorted, as one filled band per cluster."""
+    fig = new_figure(6, 5)
+    ax = fig.subplots()
+    low = 0
+    for i, c in enumerate(list(sizes)[:MAX_LABELS]):
+        values = np.asarray(c["profile"], dtype=float)
+        if not len(values):
+            continue
+        height = max(1, round(100 * c["share"]))
+        ys = low + np.linspace(0, height, len(values))
+        ax.fill_betweenx(ys, 0, values, alpha=0.7, color=f"C{i % 10}")
+        ax.text(-0.05, low + height / 2, str(c["cluster"]), ha="right", va="center", fontsize=8)
+        low += height + 3
+    ax.axvline(mean, color="tab:red", linestyle="--", label=f"mean {mean:.3f}")
+    ax.set_xlabel("silhouette coefficient")
+    ax.set_yticks([])
+    ax.set_ylabel("cluster (band height: share of rows)")
+    ax.legend(loc="lower right", fontsize=8)
+    return to_plot(
+        fig,
+        "silhouette_diagram",
+        "Silhouette diagram",
+        "out-of-fold silhouettes per cluster, sorted; noise rows count 0",
+    )
+
+
+def cluster_sizes(sizes: Sequence[dict[str, Any]], noise: int) -> Plot:
+    fig = new_figure(6, 4)
+    ax = fig.subplots()
+    names = [str(c["cluster"]) for c in sizes] + (["noise"] if noise else [])
+    rows = [c["rows"] for c in sizes] + ([noise] if noise else [])
+    ax.bar(range(len(rows)), rows, color="tab:blue")
+    ax.set_xticks(range(len(rows)), [short(n, 10) for n in names], fontsize=8)
+    ax.set_xlabel("cluster")
+    ax.set_ylabel("rows")
+    return to_plot(fig, "cluster_sizes", "Cluster sizes", "out-of-fold assignments")
+
+
+def cluster_map(coordinates: np.ndarray, labels: np.ndarray) -> Plot:
+    """The rows on their first two principal components (of the reference space), by cluster."""
+    from sklearn.decomposition import PCA
+
+    X = np.asarray(coordinates, dtype=float)
+    xy = PCA(n_components=2, random_state=0).fit_transform(X) if X.shape[1] > 2 else X
+    if xy.shape[1] == 1:
+        xy = np.c_[xy, np.zeros(len(xy))]
+    fig = new_figure(6, 5)
+    ax = fig.subplots()
+    ax.scatter(xy[:, 0], xy[:, 1], c=labels, s=4, alpha=0.5, cmap="tab10", rasterized=True)
+    ax.set_xlabel("first principal component")
+    ax.set_ylabel("second principal component")
+    return to_plot(
+        fig, "cluster_map", "The rows by cluster", "reference space, first two principal components"
+    )
+
+
+def k_curve(curve: Sequence[dict[str, Any]], chosen: int) -> Plot:
+    """Inertia (the elbow) and silhouette of k-means against k, the chosen number of clusters marked."""
+    fig = new_figure(9, 3.8)
+    left, right = fig.subplots(1, 2)
+    ks = [c["k"] for c in curve]
+    left.plot(ks, [c["inertia"] for c in curve], marker="o")
+    left.set_xlabel("k")
+    left.set_ylabel("inertia")
+    right.plot(ks, [c["silhouette"] for c in curve], marker="o", color="tab:green")
+    right.set_xlabel("k")
+    right.set_ylabel("silhouette")
+    for ax in (left, right):
+        ax.axvline(chosen, color="tab:red", linestyle="--", linewidth=1)
+        ax.grid(alpha=0.3)
+    return to_plot(
+        fig,
+        "k_curve",
+        "Choosing k",
+        "k-means on the reference space: the elbow of the inertia, the highest silhouette; the dashed line is the chosen model's number of clusters",
+    )
+
+
+@register_section_figures("cluster")
+def _cluster_figures(diag, y, pred, *, target, marks, seed) -> list[Plot]:
+    idx = sample_index(len(pred), PLOT_SAMPLE, seed)
+    labels = np.where(np.isfinite(pred), pred, -1).astype(int)
+    plots = [
+        silhouette_diagram(diag["sizes"], diag["silhouette"]),
+        cluster_sizes(diag["sizes"], diag["noise"]),
+        cluster_map(np.asarray(y, dtype=float)[idx], labels[idx]),
+    ]
+    if diag.get("k_curve"):
+        plots.append(k_curve(diag["k_curve"], diag["n_clusters"]))
+    return plots

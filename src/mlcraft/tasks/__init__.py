@@ -2,7 +2,7 @@
 
 >>> from mlcraft.tasks import get_kind, kind_names
 >>> kind_names()
-['regression', 'binary', 'multiclass']
+['regression', 'binary', 'multiclass', 'cluster']
 >>> get_kind("multiclass").estimator_type
 'classifier'
 """
@@ -17,6 +17,9 @@ from mlcraft.tasks.tabular import (
     infer_kind,
 )
 
+# isort: split
+from mlcraft.tasks.cluster import Cluster  # registered after the table kinds, listed after them
+
 __all__ = [
     "ProblemKind",
     "get_kind",
@@ -26,6 +29,7 @@ __all__ = [
     "Regression",
     "Binary",
     "Multiclass",
+    "Cluster",
     "decide_labels",
     "align_proba",
 ]

@@ -43,6 +43,11 @@ class ProblemKind:
         Two classes, one of them positive: a decision threshold and the binary metrics apply.
     numeric_target : bool
         The target must be numbers (converted with a clear error otherwise).
+    needs_target : bool
+        The data has a column to predict (``--target``). A kind without one (clustering) is judged
+        against :meth:`reference` coordinates of the rows instead.
+    ensembles : bool
+        The raw outputs of several models may be blended (not cluster ids).
     estimator_type : {"regressor", "classifier"}
         scikit-learn's estimator type for the models of this kind.
     default_metric : str
@@ -57,6 +62,8 @@ class ProblemKind:
     description: ClassVar[str]
     classification: ClassVar[bool]
     has_positive_class: ClassVar[bool] = False
+    needs_target: ClassVar[bool] = True
+    ensembles: ClassVar[bool] = True
     numeric_target: ClassVar[bool]
     estimator_type: ClassVar[str]
     default_metric: ClassVar[str]
@@ -86,11 +93,16 @@ class ProblemKind:
         """The sorted classes of a classification target, else None."""
         return None
 
+    def reference(self, schema: Any, X_train: pd.DataFrame) -> Any:
+        """Kinds without a target: the space the rows are judged in, fitted on the training rows
+        (an object with ``coordinates(X) -> array``)."""
+        raise NotImplementedError(f"{self.name} has a target")
+
     # -- split and folds -------------------------------------------------------------------------
     def split_test(
         self,
         frame: pd.DataFrame,
-        target: str,
+        target: str | None,
         *,
         test_size: float,
         seed: int,
@@ -146,10 +158,22 @@ class ProblemKind:
         positive_class: Any = None,
         threshold: float | None = None,
         categories: dict[str, pd.Series] | None = None,
+        known: pd.Series | None = None,
     ) -> dict[str, Any]:
         """The error analysis of out-of-fold raw output ``raw`` against the targets ``y`` (analyse);
-        ``categories`` are the categorical features, for a breakdown of the errors by category."""
+        ``categories`` are the categorical features, for a breakdown of the errors by category;
+        ``known`` a known labelling of a kind without a target (``--labels``), to score against."""
         raise NotImplementedError
+
+    def align_out_of_fold(
+        self, raw: np.ndarray, fold_of_row: np.ndarray, reference: Callable[[], np.ndarray]
+    ) -> np.ndarray:
+        """Out-of-fold raw output made comparable across folds (before :meth:`diagnose`).
+
+        Each fold's model answers in its own terms; values and class probabilities already agree.
+        ``reference()`` gives one model's raw output for every row (the saved model's), for kinds
+        whose fold models name their answers arbitrarily (cluster ids)."""
+        return raw
 
     def diagnostics_summary(self, diagnostics: dict[str, Any]) -> list[str]:
         """A few lines of plain text that sum up :meth:`diagnose`'s answer (the CLI prints them)."""
@@ -202,7 +226,17 @@ def get_kind(kind: str | ProblemKind) -> ProblemKind:
     try:
         return _KINDS[kind]
     except (KeyError, TypeError):
-        names = list(_KINDS)
-        raise ConfigError(
-            f"--task {kind!r}: choose {', '.join(names[:-1])} or {names[-1]}"
-        ) from None
+        raise ConfigError(f"--task {kind!r}: choose {_choices()}") from None
+
+
+def _or(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _choices() -> str:
+    """The kinds, grouped: those of a table with a target, then those without one."""
+    groups = [
+        (_or([n for n, k in _KINDS.items() if k.needs_target == needs]), why)
+        for needs, why in ((True, "a table with a target"), (False, "no target"))
+    ]
+    return " or ".join(f"{names} ({why})" for names, why in groups if names)

@@ -30,13 +30,15 @@ class _Table(ProblemKind):
     def split_test(
         self,
         frame: pd.DataFrame,
-        target: str,
+        target: str | None,
         *,
         test_size: float,
         seed: int,
         id_column: str | None = None,
         stratify_on: str | None = None,
     ) -> TestSplit:
+        if target is None:
+            raise ConfigError(f"--task {self.name} needs the column to predict: --target COL")
         return split_test(
             frame,
             target,
@@ -94,6 +96,7 @@ class Regression(_Table):
         positive_class: Any = None,
         threshold: float | None = None,
         categories: dict[str, pd.Series] | None = None,
+        known: pd.Series | None = None,
     ) -> dict[str, Any]:
         return diagnostics.regression_diagnostics(y, raw, categories)
 
@@ -169,6 +172,7 @@ class _Classes(_Table):
         positive_class: Any = None,
         threshold: float | None = None,
         categories: dict[str, pd.Series] | None = None,
+        known: pd.Series | None = None,
     ) -> dict[str, Any]:
         positive = str(positive_class) if self.has_positive_class else None
         return diagnostics.classification_diagnostics(y, raw, classes or [], positive, threshold)

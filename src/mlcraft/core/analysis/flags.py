@@ -190,7 +190,7 @@ def _near_key(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-def duplicate_rows(frame: pd.DataFrame, features: Sequence[str], target: str) -> list[Flag]:
+def duplicate_rows(frame: pd.DataFrame, features: Sequence[str], target: str | None) -> list[Flag]:
     """Exact and near-duplicate rows over the features, and duplicates whose targets disagree."""
     if not features:
         return []
@@ -202,13 +202,15 @@ def duplicate_rows(frame: pd.DataFrame, features: Sequence[str], target: str) ->
     flags = []
     n = max(len(frame), 1)
     if exact:
-        pairs = pd.DataFrame(
-            {
-                "h": exact_hash.to_numpy(),
-                "y": pd.util.hash_pandas_object(frame[target], index=False).to_numpy(),
-            }
-        )
-        conflicting = int((pairs.groupby("h")["y"].nunique() > 1).sum())
+        conflicting = 0
+        if target is not None:
+            pairs = pd.DataFrame(
+                {
+                    "h": exact_hash.to_numpy(),
+                    "y": pd.util.hash_pandas_object(frame[target], index=False).to_numpy(),
+                }
+            )
+            conflicting = int((pairs.groupby("h")["y"].nunique() > 1).sum())
         extra = f"; {conflicting:,} group(s) of them disagree on {target}" if conflicting else ""
         flags.append(
             Flag(

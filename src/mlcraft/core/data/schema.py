@@ -80,7 +80,7 @@ class ColumnInfo:
 class Schema:
     """The columns of a training table, by role, plus the target."""
 
-    target: str
+    target: str | None  # None: a kind without a target (clustering)
     columns: tuple[ColumnInfo, ...]
     n_rows: int
     target_dtype: str = "float64"
@@ -225,7 +225,8 @@ class Schema:
             numeric=tuple(c.name for c in features if c.role is Role.NUMERIC),
             categorical=tuple(c for c in features if c.role is Role.CATEGORICAL),
             has_datetime=any(c.role is Role.DATETIME for c in features),
-            known=frozenset(c.name for c in self.columns) | {self.target},
+            known=frozenset(c.name for c in self.columns)
+            | ({self.target} if self.target is not None else set()),
         )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -248,7 +249,7 @@ class Schema:
     def coerce_target(self, values: pd.Series, numeric: bool, where: str = "data") -> pd.Series:
         """The target column, converted to numbers when ``numeric`` (the kind's ``numeric_target``)."""
         if numeric:
-            return _to_float(values, self.target, where, lambda i: f"row {i + 1}")
+            return _to_float(values, str(self.target), where, lambda i: f"row {i + 1}")
         return values
 
 
@@ -496,7 +497,7 @@ def _infer_role(values: pd.Series, n_rows: int) -> tuple[Role, str | None]:
 
 def infer_schema(
     frame: pd.DataFrame,
-    target: str,
+    target: str | None,
     *,
     categorical: Iterable[str] = (),
     drop: Iterable[str] = (),
@@ -544,7 +545,10 @@ def infer_schema(
                 role, note = Role.IDENTIFIER, "unique per row: identifier, not a feature"
         columns.append(_describe(name, values, role, note))
     schema = Schema(
-        target=target, columns=tuple(columns), n_rows=n_rows, target_dtype=str(frame[target].dtype)
+        target=target,
+        columns=tuple(columns),
+        n_rows=n_rows,
+        target_dtype="none" if target is None else str(frame[target].dtype),
     )
     if not schema.features:
         raise DataError(

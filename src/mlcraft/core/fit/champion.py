@@ -105,7 +105,7 @@ def likely_members(
     ranked = _rank(results, scorer)
     pool = _greedy_pool(ranked)
     picked = []
-    if len(pool) >= 2:
+    if len(pool) >= 2 and get_kind(task).ensembles:
         weights = fit_blend("caruana", [_oof(m) for m in pool], y, scorer, task).weights
         picked = [m for m, w in zip(pool, weights) if w > 0]
     out: list[CVResult] = []
@@ -118,7 +118,10 @@ def likely_members(
 def build_ensembles(
     results: Sequence[CVResult], y: np.ndarray, folds, scorer: Scorer, task: str
 ) -> list[Champion]:
-    """Cross-validated ensembles of the trials (caruana, stacking, soft and hard voting)."""
+    """Cross-validated ensembles of the trials (caruana, stacking, soft and hard voting); none
+    for a kind whose outputs cannot be blended (cluster ids)."""
+    if not get_kind(task).ensembles:
+        return []
     ranked = _rank(results, scorer)
     families = _family_best(ranked)
     plans = [("caruana", _greedy_pool(ranked)), ("stacking", families), ("soft_vote", families[:3])]
@@ -169,6 +172,8 @@ def ensemble_calls(n_results: int, n_folds: int, task: str, n_families: int = 0)
     the targets (:meth:`Scorer.bind`, greedy selection's many calls), and plain (the others)."""
     from mlcraft.core.fit.blending import CARUANA_ROUNDS
 
+    if not get_kind(task).ensembles:
+        return 0, 0
     pool = min(n_results, ENSEMBLE_POOL + n_families)
     return (n_folds + 1) * CARUANA_ROUNDS * pool, (n_folds + 1) * (
         2 * FAMILY_POOL + (2 if not get_kind(task).classification else 4)

@@ -86,11 +86,13 @@ def _trials_frame(results: Sequence[CVResult], metric: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _oof_frame(data, keep: Sequence[CVResult], target: str) -> pd.DataFrame:
+def _oof_frame(data, keep: Sequence[CVResult], target: str | None) -> pd.DataFrame:
     fold_of = np.empty(len(data.y), dtype=int)
     for i, (_, va) in enumerate(data.folds):
         fold_of[va] = i
-    oof: dict[str, Any] = {"row": data.rows, "fold": fold_of, target: data.y.to_numpy()}
+    oof: dict[str, Any] = {"row": data.rows, "fold": fold_of}
+    if target is not None:  # a kind without a target is judged in a space rebuilt from the rows
+        oof[target] = data.y.to_numpy()
     for r in keep:
         assert r.oof is not None  # the kept results are the scored ones
         if r.oof.ndim == 1:
@@ -147,7 +149,7 @@ def write_run(
     board: pd.DataFrame,
     chosen: ChosenModel,
     pipeline: Any,
-    target: str,
+    target: str | None,
     blend: Any = None,
     *,
     baseline: CVResult | None = None,

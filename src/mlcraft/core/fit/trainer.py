@@ -57,7 +57,14 @@ from mlcraft.core.predict.pipeline import FittedModel
 from mlcraft.exceptions import BudgetError
 from mlcraft.tasks import get_kind
 
-__all__ = ["TrainingData", "training_data", "Trainer", "TrainOutcome", "SAVE_RESERVE_S"]
+__all__ = [
+    "TrainingData",
+    "training_data",
+    "reference_frame",
+    "Trainer",
+    "TrainOutcome",
+    "SAVE_RESERVE_S",
+]
 
 SAVE_RESERVE_S = 3.0  # time kept for writing the run and the model
 RESERVE_MARGIN = 1.3  # the refit estimate is multiplied by this while searching
@@ -79,18 +86,29 @@ class TrainingData:
     notes: list[str]
 
 
+def reference_frame(coordinates: np.ndarray) -> pd.DataFrame:
+    """Reference coordinates as the target of a kind without one: a column per coordinate."""
+    return pd.DataFrame(coordinates, columns=[f"ref_{j}" for j in range(coordinates.shape[1])])
+
+
 def training_data(
     config: ProjectConfig, schema: Schema, frame: pd.DataFrame, is_test: np.ndarray
 ) -> TrainingData:
     """The labelled training rows of ``frame`` (every row but the test rows), checked and folded."""
     kind = get_kind(config.task)
-    keep = ~is_test & frame[config.target].notna().to_numpy()
+    keep = ~is_test
+    if kind.needs_target:
+        keep &= frame[config.target].notna().to_numpy()
     rows = np.flatnonzero(keep)
     train = frame.iloc[rows].reset_index(drop=True)
     X, notes = schema.coerce(train, where="training data")
-    y = pd.Series(
-        schema.coerce_target(train[config.target], kind.numeric_target), name=config.target
-    )
+    y: Any
+    if kind.needs_target:
+        y = pd.Series(
+            schema.coerce_target(train[config.target], kind.numeric_target), name=config.target
+        )
+    else:  # judged in the kind's reference space, fitted on these rows
+        y = reference_frame(kind.reference(schema, X).coordinates(X))
     classes = kind.classes(y)
     scorer = Scorer(
         get_metric(config.metric, config.task),
@@ -310,11 +328,14 @@ class Trainer:
                                 NoteKind.WARNING,
                             )
                         )
-                baseline = naive_baseline(
-                    data.X, data.y, data.folds, data.scorer, cfg.task
-                )  # the reference row: never a candidate
+                baseline = (
+                    naive_baseline(data.X, data.y, data.folds, data.scorer, cfg.task)
+                    if get_kind(cfg.task).needs_target
+                    else None
+                )  # the reference row: never a candidate (a kind without a target has none)
                 board = leaderboard_frame(
-                    [*results, *(e.result for e in ensembles), baseline], data.scorer
+                    [*results, *(e.result for e in ensembles), *([baseline] if baseline else [])],
+                    data.scorer,
                 )
                 write_run(
                     run_dir,
@@ -360,7 +381,7 @@ class Trainer:
         def reserve(results: list[CVResult], candidates: list[Candidate]) -> float:
             ok = [r for r in results if r.ok]
             if (
-                ok and not call_s
+                ok and not call_s and get_kind(task).ensembles
             ):  # one plain and one bound scorer call, on all rows (the blends see 80 to 100% of them)
                 y = data.y.to_numpy()
                 for score in (lambda p: data.scorer(y, p), data.scorer.bind(y)):

@@ -86,7 +86,8 @@ class FittedModel:
 
     @property
     def target(self) -> str:
-        return self.schema.target
+        """The name of the predicted column: the target's, or the kind's for a kind without one."""
+        return self.schema.target or self.kind.name
 
     @property
     def kind(self) -> ProblemKind:

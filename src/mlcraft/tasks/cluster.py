@@ -1,0 +1,207 @@
+"""Clustering: rows grouped by similarity, with no column to predict (the book's chapter 9).
+
+A clustering project has no target. Models are compared by internal scores (silhouette by
+default) of the clusters they give **held-out** rows, all measured in one reference space: the
+training rows' numeric columns standardised and their categories one-hot encoded, so that a model
+whose own preparation differs is measured with the same ruler. The ruler is fitted on the training
+rows only and never fitted to the clusters. A known labelling (``--labels COL``) is never a
+feature and never fitted: it only scores the result (adjusted Rand index, mutual information).
+
+The engine sees the reference coordinates through the target slot: ``y`` is the training rows'
+coordinates in that space (a frame with one column per coordinate), so a fold is scored as
+``scorer(y[held_out], clusters of held_out)`` like any other kind. Models ignore ``y`` when fitting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlcraft.config import check_test_size
+from mlcraft.core.data.preprocess import build_preprocessor
+from mlcraft.core.data.schema import Schema
+from mlcraft.core.data.split import TestSplit, hash_fraction, row_fraction
+from mlcraft.exceptions import ConfigError, DataError
+from mlcraft.formatting import format_number
+from mlcraft.tasks.base import Folds, ProblemKind, register_kind
+
+__all__ = ["Cluster", "ReferenceSpace", "NOISE"]
+
+NOISE = -1  # the cluster id of a row that belongs to no cluster (DBSCAN's convention)
+
+
+@dataclass
+class ReferenceSpace:
+    """The ruler every clustering is measured with: a preparation fitted on the training rows."""
+
+    transformer: Any
+
+    @classmethod
+    def fit(cls, schema: Schema, X: pd.DataFrame) -> ReferenceSpace:
+        transformer = build_preprocessor(schema, scale=True, categorical="onehot")
+        transformer.fit(X)
+        return cls(transformer)
+
+    def coordinates(self, X: pd.DataFrame) -> np.ndarray:
+        out = self.transformer.transform(X)
+        out = out.toarray() if hasattr(out, "toarray") else np.asarray(out)
+        return np.asarray(out, dtype=float)
+
+
+def _row_hash_split(frame: pd.DataFrame, test_size: float, id_column: str | None) -> np.ndarray:
+    """Test rows by a hash of the identifier, else of the row's own values: a refreshed table keeps
+    its test rows (and a duplicated row stays on one side)."""
+    if id_column is not None:
+        return hash_fraction(frame[id_column]) < test_size
+    return row_fraction(frame) < test_size
+
+
+@register_kind
+class Cluster(ProblemKind):
+    name = "cluster"
+    description = "group similar rows (no target)"
+    classification = False
+    numeric_target = False
+    needs_target = False
+    ensembles = False
+    estimator_type = "clusterer"
+    default_metric = "silhouette"
+    report_section = "cluster"
+
+    # -- framing ---------------------------------------------------------------------------------
+    def check_target(self, present: pd.Series, target: str) -> None:
+        raise ConfigError(
+            f"--task cluster has no target; give the known labelling as --labels {target} to score the clusters (never to fit them)"
+        )
+
+    # -- split and folds -------------------------------------------------------------------------
+    def split_test(
+        self,
+        frame: pd.DataFrame,
+        target: str | None,
+        *,
+        test_size: float,
+        seed: int,
+        id_column: str | None = None,
+        stratify_on: str | None = None,
+    ) -> TestSplit:
+        check_test_size(test_size)
+        n = len(frame)
+        if test_size == 0:
+            return TestSplit(np.zeros(n, dtype=bool), "none")
+        is_test = _row_hash_split(frame, test_size, id_column)
+        if is_test.sum() < 1 or n - is_test.sum() < 2:
+            raise DataError(
+                f"{n} rows cannot be split with test size {test_size} (--test-size): use more data, another --test-size, or --test-size 0"
+            )
+        return TestSplit(is_test, "hash")
+
+    def folds(self, y: pd.Series, *, n_folds: int, seed: int) -> Folds:
+        from sklearn.model_selection import KFold
+
+        n = len(y)
+        if n < 2 * n_folds:
+            raise DataError(f"{n} training rows are too few for {n_folds} folds; use more data")
+        splitter = KFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        return [(tr, va) for tr, va in splitter.split(np.zeros(n))]
+
+    def reference(self, schema: Schema, X_train: pd.DataFrame) -> ReferenceSpace:
+        """The ruler of internal scores, fitted on the training rows (see the module's docstring)."""
+        return ReferenceSpace.fit(schema, X_train)
+
+    # -- outputs ---------------------------------------------------------------------------------
+    def empty_output(self, n_rows: int, classes: Sequence[Any] | None) -> np.ndarray:
+        return np.full(n_rows, float(NOISE))
+
+    def predict_raw(self, estimator: Any, X: Any, classes: Sequence[Any] | None) -> np.ndarray:
+        return np.asarray(estimator.predict(X), dtype=float).ravel()
+
+    def labels(
+        self,
+        raw: np.ndarray,
+        classes: Sequence[Any] | None,
+        positive_class: Any = None,
+        threshold: float | None = None,
+    ) -> np.ndarray:
+        return np.where(np.isfinite(raw), raw, NOISE).astype(int)
+
+    def outputs(
+        self, raw: np.ndarray, labels: np.ndarray, classes: Sequence[Any] | None
+    ) -> tuple[list[Any], list[dict[str, float]] | None]:
+        return [int(v) for v in labels], None
+
+    def logged_raw(
+        self, values: Sequence[Any], probabilities: Sequence[dict[str, float] | None], classes
+    ) -> np.ndarray:
+        return np.array(values, dtype=float)
+
+    def label_values(self, values: pd.Series, where: Callable[[int], str]) -> list[Any]:
+        raise DataError(
+            "a clustering project has no labels to feed back; score against a known labelling with --labels at training"
+        )
+
+    # -- analysis --------------------------------------------------------------------------------
+    def diagnose(
+        self,
+        y: np.ndarray,
+        raw: np.ndarray,
+        *,
+        classes: Sequence[Any] | None,
+        positive_class: Any = None,
+        threshold: float | None = None,
+        categories: dict[str, pd.Series] | None = None,
+        known: pd.Series | None = None,
+    ) -> dict[str, Any]:
+        from mlcraft.core.analysis.clusters import cluster_diagnostics, external_scores, k_curve
+
+        labels = self.labels(raw, None)
+        out = cluster_diagnostics(y, labels)
+        out["k_curve"] = k_curve(y)
+        out["known"] = None if known is None else external_scores(known, labels)
+        return out
+
+    def align_out_of_fold(
+        self, raw: np.ndarray, fold_of_row: np.ndarray, reference: Callable[[], np.ndarray]
+    ) -> np.ndarray:
+        """Each fold model numbers its clusters its own way: renumber each fold's clusters to the
+        saved model's by the largest overlap (a one-to-one matching); an unmatched cluster gets a
+        new number, noise stays noise."""
+        from scipy.optimize import linear_sum_assignment
+
+        ref = self.labels(reference(), None)
+        labels = self.labels(raw, None)
+        out = labels.copy()
+        spare = int(max(ref.max(initial=0), labels.max(initial=0))) + 1
+        for fold in np.unique(fold_of_row):
+            rows = (fold_of_row == fold) & (labels != NOISE)
+            mine, theirs = np.unique(labels[rows]), np.unique(ref[rows])
+            overlap = np.array(
+                [[np.sum(rows & (labels == a) & (ref == b)) for b in theirs] for a in mine]
+            )
+            matched: dict[int, int] = {}
+            if overlap.size:
+                for i, j in zip(*linear_sum_assignment(-overlap)):
+                    if theirs[j] != NOISE:
+                        matched[int(mine[i])] = int(theirs[j])
+            for a in mine:
+                if int(a) not in matched:
+                    matched[int(a)] = spare
+                    spare += 1
+                out[rows & (labels == a)] = matched[int(a)]
+        return out.astype(float)
+
+    def diagnostics_summary(self, diagnostics: dict[str, Any]) -> list[str]:
+        d = diagnostics
+        lines = [
+            f"{d['n_clusters']} cluster(s), {d['noise']:,} noise row(s); out-of-fold silhouette {format_number(d['silhouette'])}"
+        ]
+        if d.get("known"):
+            k = d["known"]
+            lines.append(
+                f"against the known labels: adjusted Rand {format_number(k['adjusted_rand'])}, NMI {format_number(k['normalized_mutual_info'])}"
+            )
+        return lines

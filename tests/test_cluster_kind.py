@@ -1,0 +1,203 @@
+"""Clustering as a kind of problem: no target, the same verbs (issue 15, part 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_blobs
+
+from mlcraft.api import Project
+from mlcraft.exceptions import ConfigError, DataError
+from mlcraft.tasks import get_kind
+
+FAMILIES = ["kmeans", "gmm"]
+
+
+def blobs(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    X, y = make_blobs(n_samples=n, centers=3, n_features=4, cluster_std=0.8, random_state=seed)
+    frame = pd.DataFrame(X * [1, 10, 100, 0.1], columns=["a", "b", "c", "d"])  # scaling matters
+    frame["kind"] = np.array(["x", "y", "z"])[y]
+    return frame
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cluster") / "p"
+    project = Project.create(path, blobs(), task="cluster", labels="kind", max_trials=8)
+    project.train(max_trials=8, families=FAMILIES, n_jobs=1)
+    return project
+
+
+def test_framing_has_no_target_and_the_labels_never_fit(trained):
+    cfg = trained.config
+    assert cfg.target is None and cfg.labels == "kind" and cfg.metric == "silhouette"
+    assert "kind" not in trained.schema.features and set(trained.schema.features) == set("abcd")
+    assert cfg.split_method == "hash"
+    reopened = Project.open(trained.path)
+    assert reopened.config.target is None and reopened.kind is get_kind("cluster")
+
+
+def test_the_split_follows_the_rows_not_their_order(tmp_path):
+    frame = blobs()
+    a = Project.create(tmp_path / "a", frame, task="cluster")
+    b = Project.create(tmp_path / "b", frame.iloc[::-1].reset_index(drop=True), task="cluster")
+    test_a = a.test_frame().sort_values("a").reset_index(drop=True)
+    test_b = b.test_frame().sort_values("a").reset_index(drop=True)
+    pd.testing.assert_frame_equal(test_a, test_b)
+
+
+def test_train_predict_evaluate(trained):
+    board = trained.leaderboard() if hasattr(trained, "leaderboard") else None
+    assert board is None or len(board) > 0
+    X = blobs(60, seed=0).drop(columns="kind")
+    pred = trained.predict(X)
+    assert list(pred.columns) == ["cluster"] and pred["cluster"].dtype.kind == "i"
+    assert pred["cluster"].nunique() >= 2
+    ev = trained.evaluate()
+    assert ev.metric == "silhouette" and 0.3 < ev.value <= 1 and ev.ci_low <= ev.value <= ev.ci_high
+
+
+def test_the_search_finds_the_three_blobs(trained):
+    truth = blobs()["kind"]
+    pred = trained.predict(blobs().drop(columns="kind"))["cluster"]
+    from sklearn.metrics import adjusted_rand_score
+
+    assert adjusted_rand_score(truth, pred) > 0.9
+
+
+def test_analyse_scores_against_the_known_labels(trained):
+    result = trained.analyse(learning_curve=False, importance=False)
+    d = result.document["diagnostics"]
+    assert result.document["section"] == "cluster"
+    assert d["n_clusters"] == 3 and d["known"]["adjusted_rand"] > 0.9
+    assert d["silhouette"] == pytest.approx(result.document["cv"]["mean"], abs=0.1)
+    assert any("adjusted Rand" in line for line in result.document["summary"])
+    names = {Path(p).stem for p in result.plots}
+    assert {"silhouette_diagram", "cluster_sizes", "cluster_map"} <= names
+    html = Path(result.html).read_text()
+    assert "Silhouette diagram" in html and "Against the known labels" in html
+
+
+def test_report_shows_the_clusters(trained):
+    result = trained.report()
+    html = Path(result.html).read_text()
+    assert "silhouette" in html and result.size_bytes < 5_000_000
+    assert result.document["framing"]["section"] == "cluster"
+
+
+def test_out_of_fold_clusters_are_renumbered_like_the_saved_model():
+    kind = get_kind("cluster")
+    ref = np.array([0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2], dtype=float)
+    folds = np.array([0] * 6 + [1] * 6)
+    raw = np.array(
+        [2, 2, 0, 0, 1, 1, 1, 1, 2, 2, 0, -1], dtype=float
+    )  # renamed per fold; a noise row
+    out = kind.align_out_of_fold(raw, folds, lambda: ref)
+    assert out.tolist() == [0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, -1]
+
+
+def test_serving_answers_cluster_ids(trained):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from mlcraft.api.serving import ServeSettings
+    from mlcraft.serve import create_app
+
+    X = blobs(5, seed=1).drop(columns="kind")
+    with TestClient(create_app(ServeSettings(str(trained.path), log=False))) as client:
+        body = client.post("/predict", json=X.to_dict(orient="records")).json()
+        bad = client.post("/predict", json=[{"a": 1.0}])
+    assert body["target"] == "cluster" and body["probabilities"] is None
+    assert body["predictions"] == trained.predict(X)["cluster"].tolist()
+    assert bad.status_code == 422 or bad.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (
+            {"target": "a"},
+            ConfigError,
+            "has no target: leave out --target a, or give it as --labels a",
+        ),
+        ({"labels": "nope"}, DataError, "--labels column"),
+        ({"target": None, "task": None}, ConfigError, "--target COL, or --task cluster"),
+    ],
+)
+def test_bad_framing(tmp_path, kwargs, error, message):
+    args = {"task": "cluster", **kwargs}
+    with pytest.raises(error, match=message):
+        Project.create(tmp_path / "p", blobs(), **args)
+    assert not (tmp_path / "p").exists()
+
+
+def test_bad_data(tmp_path):
+    same = pd.DataFrame({"a": [1.0] * 50, "b": [2.0] * 50})
+    with pytest.raises(DataError, match="every row is the same"):
+        Project.create(tmp_path / "same", same, task="cluster")
+    with pytest.raises(DataError, match="the only column"):
+        Project.create(tmp_path / "only", blobs()[["kind"]], task="cluster", labels="kind")
+    with pytest.raises(ConfigError, match="--labels scores a kind without a target"):
+        Project.create(tmp_path / "reg", blobs(), target="a", labels="kind")
+    with pytest.raises(DataError, match="no labels to feed back"):
+        get_kind("cluster").label_values(pd.Series([1]), str)
+
+
+@pytest.mark.slow
+def test_the_cli_trains_and_predicts_clusters(tmp_path):
+    from conftest import run_cli
+
+    data = tmp_path / "blobs.csv"
+    blobs().to_csv(data, index=False)
+    project = tmp_path / "p"
+    train = run_cli(
+        "train", data, "--task", "cluster", "--labels", "kind", "--project", project,
+        "--max-trials", "6", "--family", ",".join(FAMILIES),
+    )  # fmt: skip
+    assert train.returncode == 0, train.stderr
+    assert "labels" in train.stdout and "silhouette" in train.stdout
+    out = tmp_path / "pred.csv"
+    pred = run_cli("predict", data, "--project", project, "--out", out)
+    assert pred.returncode == 0, pred.stderr
+    assert pd.read_csv(out)["cluster"].nunique() == 3
+    analysed = run_cli("analyse", "--project", project, "--no-learning-curve")
+    assert analysed.returncode == 0, analysed.stderr
+    assert "adjusted Rand" in analysed.stdout
+    for args in (
+        ("train", data, "--task", "cluster", "--target", "a", "--project", tmp_path / "q"),
+        ("feedback", data, "--project", project),
+        ("retrain", "--data", data, "--project", project),
+    ):
+        bad = run_cli(*args)
+        assert bad.returncode == 2, (args, bad.stdout, bad.stderr)
+        lines = bad.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in bad.stderr, bad.stderr
+    assert not (tmp_path / "q").exists()
+
+
+@pytest.mark.slow
+def test_the_readme_clustering_section_runs_as_written(tmp_path):
+    import os
+    import re
+    import subprocess
+    import sys
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text[text.index("## Clustering a table without a target") :]
+    script = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    clusters = pd.read_csv(tmp_path / "clusters.csv")["cluster"]
+    assert len(clusters) == 150 and clusters.nunique() >= 2
+    assert "adjusted Rand" in done.stdout
