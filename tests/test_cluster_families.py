@@ -139,6 +139,13 @@ def test_space_defaults_lie_in_their_ranges(name):
             for key in ("n_clusters", "n_components"):
                 if key in extra:
                     assert 2 <= extra[key] <= kmax(n)
+            space = family.space("cluster", n)
+            for key, value in extra.items():  # a portfolio entry never leaves the space
+                dim = space[key]
+                if hasattr(dim, "choices"):
+                    assert value in dim.choices, (name, n, key, value)
+                else:
+                    assert dim.low <= value <= dim.high, (name, n, key, value)
 
 
 def test_kmax_follows_the_rows():

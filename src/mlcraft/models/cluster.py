@@ -557,9 +557,12 @@ FAMILIES = [
             "HDBSCAN (density-based clusters of any shape, and noise; "
             f"fitted on at most {HDBSCAN_MAX_ROWS:,} rows)"
         ),
-        portfolio=lambda task, n: [
-            {"min_cluster_size": 15},
-            {"cluster_selection_method": "leaf", "min_cluster_size": 15},
+        portfolio=lambda task, n: [  # 15, or the space's top on small tables (never outside it)
+            {"min_cluster_size": min(15, _hdbscan_space(task, n)["min_cluster_size"].high)},
+            {
+                "cluster_selection_method": "leaf",
+                "min_cluster_size": min(15, _hdbscan_space(task, n)["min_cluster_size"].high),
+            },
         ],
     ),
     Family(
