@@ -201,3 +201,34 @@ def test_the_readme_clustering_section_runs_as_written(tmp_path):
     clusters = pd.read_csv(tmp_path / "clusters.csv")["cluster"]
     assert len(clusters) == 150 and clusters.nunique() >= 2
     assert "adjusted Rand" in done.stdout
+
+
+def test_monitor_reads_the_cluster_shares_of_the_log(trained, tmp_path):
+    """Predictions served and logged; monitor compares the logged cluster shares with the
+    training rows' (PSI and chi-squared over cluster ids): the same mix passes, one cluster alone
+    is flagged."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from mlcraft.api.serving import ServeSettings
+    from mlcraft.serve import create_app
+
+    frame = blobs()
+    X = frame.drop(columns="kind")
+
+    def serve(rows: pd.DataFrame) -> None:
+        with TestClient(create_app(ServeSettings(str(trained.path)))) as client:
+            for start in range(0, len(rows), 50):
+                chunk = rows.iloc[start : start + 50].to_dict(orient="records")
+                assert client.post("/predict", json=chunk).status_code == 200
+
+    serve(X)
+    same = trained.monitor(since="1d", out=tmp_path / "same")
+    prediction = same.report["prediction"]
+    assert prediction["kind"] == "label" and same.report["rows"] == len(X)
+    assert {c["name"] for c in prediction["checks"]} == {"psi", "chi2"}
+    assert not any(c["flagged"] for c in prediction["checks"]), prediction
+    one = X[(frame["kind"] == "x").to_numpy()]
+    serve(pd.concat([one] * 3, ignore_index=True))
+    shifted = trained.monitor(since="1d", out=tmp_path / "shifted")
+    assert any(c["flagged"] for c in shifted.report["prediction"]["checks"])
