@@ -25,7 +25,7 @@ from mlcraft.config import check_test_size
 from mlcraft.core.data.preprocess import build_preprocessor
 from mlcraft.core.data.schema import Schema
 from mlcraft.core.data.split import TestSplit, hash_fraction, row_fraction
-from mlcraft.exceptions import ConfigError, DataError
+from mlcraft.exceptions import DataError
 from mlcraft.formatting import format_number
 from mlcraft.tasks.base import Folds, ProblemKind, register_kind
 
@@ -71,12 +71,6 @@ class Cluster(ProblemKind):
     estimator_type = "clusterer"
     default_metric = "silhouette"
     report_section = "cluster"
-
-    # -- framing ---------------------------------------------------------------------------------
-    def check_target(self, present: pd.Series, target: str) -> None:
-        raise ConfigError(
-            f"--task cluster has no target; give the known labelling as --labels {target} to score the clusters (never to fit them)"
-        )
 
     # -- split and folds -------------------------------------------------------------------------
     def split_test(
