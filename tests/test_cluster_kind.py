@@ -232,3 +232,25 @@ def test_monitor_reads_the_cluster_shares_of_the_log(trained, tmp_path):
     serve(pd.concat([one] * 3, ignore_index=True))
     shifted = trained.monitor(since="1d", out=tmp_path / "shifted")
     assert any(c["flagged"] for c in shifted.report["prediction"]["checks"])
+
+
+def test_analyse_draws_the_ways_of_choosing_k_and_the_profiles(trained):
+    result = trained.analyse(learning_curve=False, importance=False)
+    d = result.document["diagnostics"]
+    assert {c["covariance"] for c in d["mixture_curve"]} == {"full", "tied", "diag", "spherical"}
+    assert [c["k"] for c in d["k_curve"]][:2] == [2, 3]
+    best_k = max(d["k_curve"], key=lambda c: c["silhouette"])["k"]
+    assert best_k == 3  # three blobs: the silhouette against k peaks at 3
+    lowest = min(
+        (c for c in d["mixture_curve"] if c["covariance"] == "full"), key=lambda c: c["bic"]
+    )
+    assert lowest["k"] == 3
+    distances = d["k_distance"]["distance"]
+    assert distances == sorted(distances) and d["k_distance"]["k"] == 10
+    profiles = d["profiles"]
+    assert profiles["columns"] == ["a", "b", "c", "d"] and len(profiles["rows"]) == 3
+    assert sum(r["rows"] for r in profiles["rows"]) == d["n_rows"]
+    html = Path(result.html).read_text()
+    assert "Cluster profiles" in html and "BIC and AIC" in html and "k-distance curve" in html
+    names = {Path(p).stem for p in result.plots}
+    assert {"k_curve", "mixture_curve", "k_distance"} <= names

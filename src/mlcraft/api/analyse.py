@@ -212,6 +212,7 @@ def _diagnose(
         threshold=threshold,
         categories={c: features[c] for c in project.schema.categorical},
         known=known,
+        features=features,
     )
 
 

@@ -346,7 +346,7 @@ def silhouette_diagram(sizes: Sequence[dict[str, Any]], mean: float) -> Plot:
     """The book's knife plot: each cluster's silhouettes, sorted, as one filled band per cluster."""
     fig = new_figure(6, 5)
     ax = fig.subplots()
-    low = 0
+    low, ticks, names = 0, [], []
     for i, c in enumerate(list(sizes)[:MAX_LABELS]):
         values = np.asarray(c["profile"], dtype=float)
         if not len(values):
@@ -354,11 +354,12 @@ def silhouette_diagram(sizes: Sequence[dict[str, Any]], mean: float) -> Plot:
         height = max(1, round(100 * c["share"]))
         ys = low + np.linspace(0, height, len(values))
         ax.fill_betweenx(ys, 0, values, alpha=0.7, color=f"C{i % 10}")
-        ax.text(-0.05, low + height / 2, str(c["cluster"]), ha="right", va="center", fontsize=8)
+        ticks.append(low + height / 2)
+        names.append(str(c["cluster"]))
         low += height + 3
     ax.axvline(mean, color="tab:red", linestyle="--", label=f"mean {mean:.3f}")
     ax.set_xlabel("silhouette coefficient")
-    ax.set_yticks([])
+    ax.set_yticks(ticks, names, fontsize=8)
     ax.set_ylabel("cluster (band height: share of rows)")
     ax.legend(loc="lower right", fontsize=8)
     return to_plot(
@@ -421,6 +422,39 @@ def k_curve(curve: Sequence[dict[str, Any]], chosen: int) -> Plot:
     )
 
 
+def mixture_curve(curve: Sequence[dict[str, Any]]) -> Plot:
+    """BIC and AIC of Gaussian mixtures against k, one line per covariance type."""
+    fig = new_figure(9, 3.8)
+    axes = fig.subplots(1, 2)
+    for ax, key in zip(axes, ("bic", "aic")):
+        for cov in dict.fromkeys(c["covariance"] for c in curve):
+            points = [c for c in curve if c["covariance"] == cov]
+            ax.plot([c["k"] for c in points], [c[key] for c in points], marker=".", label=cov)
+        ax.set_xlabel("k (components)")
+        ax.set_ylabel(key.upper())
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    return to_plot(
+        fig,
+        "mixture_curve",
+        "Gaussian mixtures: BIC and AIC against k",
+        "lower is better; one line per covariance type, on the reference space",
+    )
+
+
+def k_distance(curve: dict[str, Any]) -> Plot:
+    """The sorted distance of each row to its k-th nearest neighbour (DBSCAN's eps at the knee)."""
+    fig = new_figure(6, 4)
+    ax = fig.subplots()
+    ax.plot(curve["rank"], curve["distance"])
+    ax.set_xlabel("rows, sorted")
+    ax.set_ylabel(f"distance to the {curve['k']}th nearest neighbour")
+    ax.grid(alpha=0.3)
+    return to_plot(
+        fig, "k_distance", "k-distance curve", "DBSCAN's eps is read at the knee of this curve"
+    )
+
+
 @register_section_figures("cluster")
 def _cluster_figures(diag, y, pred, *, target, marks, seed) -> list[Plot]:
     idx = sample_index(len(pred), PLOT_SAMPLE, seed)
@@ -432,4 +466,8 @@ def _cluster_figures(diag, y, pred, *, target, marks, seed) -> list[Plot]:
     ]
     if diag.get("k_curve"):
         plots.append(k_curve(diag["k_curve"], diag["n_clusters"]))
+    if diag.get("mixture_curve"):
+        plots.append(mixture_curve(diag["mixture_curve"]))
+    if diag.get("k_distance"):
+        plots.append(k_distance(diag["k_distance"]))
     return plots

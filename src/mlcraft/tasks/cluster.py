@@ -149,13 +149,17 @@ class Cluster(ProblemKind):
         threshold: float | None = None,
         categories: dict[str, pd.Series] | None = None,
         known: pd.Series | None = None,
+        features: pd.DataFrame | None = None,
     ) -> dict[str, Any]:
-        from mlcraft.core.analysis.clusters import cluster_diagnostics, external_scores, k_curve
+        from mlcraft.core.analysis import clusters
 
         labels = self.labels(raw, None)
-        out = cluster_diagnostics(y, labels)
-        out["k_curve"] = k_curve(y)
-        out["known"] = None if known is None else external_scores(known, labels)
+        out = clusters.cluster_diagnostics(y, labels)
+        out["k_curve"] = clusters.k_curve(y)
+        out["mixture_curve"] = clusters.mixture_curve(y)
+        out["k_distance"] = clusters.k_distance_curve(y)
+        out["profiles"] = None if features is None else clusters.cluster_profiles(features, labels)
+        out["known"] = None if known is None else clusters.external_scores(known, labels)
         return out
 
     def align_out_of_fold(

@@ -12,7 +12,17 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
-__all__ = ["cluster_diagnostics", "external_scores", "k_curve", "SAMPLE"]
+from mlcraft.formatting import format_number
+
+__all__ = [
+    "cluster_diagnostics",
+    "external_scores",
+    "k_curve",
+    "mixture_curve",
+    "k_distance_curve",
+    "cluster_profiles",
+    "SAMPLE",
+]
 
 SAMPLE = 2_000
 PROFILE = 100  # silhouette values kept per cluster for its knife plot
@@ -110,3 +120,64 @@ def k_curve(coordinates: Any, max_k: int = MAX_K, seed: int = 0) -> list[dict[st
             }
         )
     return out
+
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
+def mixture_curve(coordinates: Any, max_k: int = MAX_K, seed: int = 0) -> list[dict[str, Any]]:
+    """BIC and AIC of Gaussian mixtures for k = 1 .. ``max_k`` and each covariance type, on (a
+    sample of) the rows: the book's way of choosing a mixture's k (the lowest BIC)."""
+    from sklearn.mixture import GaussianMixture
+
+    X = np.asarray(coordinates, dtype=float)[_sample(len(coordinates), seed)]
+    out = []
+    for cov in COVARIANCE_TYPES:
+        for k in range(1, min(max_k, len(X) - 1) + 1):
+            gm = GaussianMixture(k, covariance_type=cov, reg_covar=1e-4, random_state=seed).fit(X)
+            out.append(
+                {"covariance": cov, "k": k, "bic": float(gm.bic(X)), "aic": float(gm.aic(X))}
+            )
+    return out
+
+
+def k_distance_curve(
+    coordinates: Any, k: int = 10, points: int = 200, seed: int = 0
+) -> dict[str, Any]:
+    """Each row's distance to its ``k``-th nearest neighbour, sorted (on a sample of the rows, kept
+    at ``points`` points): DBSCAN's eps is read at the curve's knee (the book's heuristic)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    X = np.asarray(coordinates, dtype=float)[_sample(len(coordinates), seed)]
+    k = max(1, min(k, len(X) - 1))
+    distances = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X)[0][:, k]
+    ordered = np.sort(distances)
+    keep = np.unique(np.linspace(0, len(ordered) - 1, min(points, len(ordered))).astype(int))
+    return {"k": k, "rank": [int(i) for i in keep], "distance": [float(ordered[i]) for i in keep]}
+
+
+def cluster_profiles(
+    features: Any, labels: np.ndarray, max_columns: int = 12, max_categories: int = 3
+) -> dict[str, Any]:
+    """Per cluster (noise included, as -1): its rows, the mean of each numeric feature and the
+    commonest categories of each categorical one (their shares inside the cluster), as text for a
+    table; the first ``max_columns`` features, in their order."""
+    import pandas as pd
+
+    frame = pd.DataFrame(features).reset_index(drop=True)
+    labels = np.asarray(labels, dtype=int)
+    columns = [str(c) for c in frame.columns[:max_columns]]
+    rows = []
+    for cid in np.unique(labels):
+        part = frame[labels == cid]
+        row: dict[str, Any] = {"cluster": str(cid) if cid != NOISE else "noise", "rows": len(part)}
+        for col, values in zip(columns, (part[c] for c in frame.columns[:max_columns])):
+            if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
+                values.dtype
+            ):
+                row[col] = "-" if values.isna().all() else format_number(float(values.mean()))
+            else:
+                shares = values.astype(str).value_counts(normalize=True).head(max_categories)
+                row[col] = ", ".join(f"{k} {v:.0%}" for k, v in shares.items())
+        rows.append(row)
+    return {"columns": columns, "rows": rows}
