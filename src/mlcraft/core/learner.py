@@ -107,11 +107,8 @@ def frame_problem(
     check_metric_target(get_metric(metric_name), present, target)
     positive = kind.positive_class(present, positive_class)
     data_mod.check_finite(frame, table.source, table.line_of)
-    test_table = None
-    if test_data is not None:
-        test_table = data_mod.load_table(test_data, encoding=encoding)
-        data_mod.require_columns(test_table.frame, list(frame.columns), test_table.source)
-        data_mod.check_finite(test_table.frame, test_table.source, test_table.line_of)
+    test_table = _test_table(test_data, frame, encoding)
+    if test_table is not None:
         test_size = 0.0
     if stratify_on is not None:
         data_mod.require_columns(frame, [stratify_on], table.source, "--stratify-on column")
@@ -135,19 +132,20 @@ def frame_problem(
     schema = infer_schema(train_rows, target, categorical=categorical, drop=drop, id_column=ident)
     if kind.classification:  # every class must reach the training rows
         framing.check_target(train_rows[target], target)
-    config = ProjectConfig(
+    return _framed(
+        table,
+        notes,
+        is_test,
+        schema,
+        test_table,
+        split.method,
         target=target,
         task=kind.name,
         metric=metric_name,
         positive_class=framing.to_native(positive),
-        source=str(table.source),
-        dataset=data_mod.frame_hash(frame),
-        test_source=None if test_table is None else str(test_table.source),
-        test_dataset=None if test_table is None else data_mod.frame_hash(test_table.frame),
         id_column=ident,
         categorical=tuple(categorical),
         drop=tuple(drop),
-        split_method="external" if test_table is not None else split.method,
         test_size=test_size,
         stratify_on=stratify_on,
         seed=seed,
@@ -156,9 +154,41 @@ def frame_problem(
         n_folds=n_folds,
         **settings,
     )
+
+
+def _test_table(
+    test_data: str | os.PathLike[str] | pd.DataFrame | None, frame: pd.DataFrame, encoding
+) -> data_mod.LoadedTable | None:
+    """A separate test set (``--test-data``), checked to hold the data's columns, or None."""
+    if test_data is None:
+        return None
+    table = data_mod.load_table(test_data, encoding=encoding)
+    data_mod.require_columns(table.frame, list(frame.columns), table.source)
+    data_mod.check_finite(table.frame, table.source, table.line_of)
+    return table
+
+
+def _framed(
+    table: data_mod.LoadedTable,
+    notes: list[str],
+    is_test: np.ndarray,
+    schema: Schema,
+    test_table: data_mod.LoadedTable | None,
+    split_method: str,
+    **fields: Any,
+) -> Framing:
+    """The framing of ``table``: its settings (``fields`` plus where the data came from)."""
+    config = ProjectConfig(
+        source=str(table.source),
+        dataset=data_mod.frame_hash(table.frame),
+        test_source=None if test_table is None else str(test_table.source),
+        test_dataset=None if test_table is None else data_mod.frame_hash(test_table.frame),
+        split_method="external" if test_table is not None else split_method,
+        **fields,
+    )
     return Framing(
         config,
-        frame,
+        table.frame,
         is_test,
         schema,
         str(table.source),
@@ -201,11 +231,8 @@ def _frame_without_target(
             raise DataError(
                 f"{table.source}: --labels {labels!r} is the only column; the rows need features to be grouped by"
             )
-    test_table = None
-    if test_data is not None:
-        test_table = data_mod.load_table(test_data, encoding=encoding)
-        data_mod.require_columns(test_table.frame, list(frame.columns), test_table.source)
-        data_mod.check_finite(test_table.frame, test_table.source, test_table.line_of)
+    test_table = _test_table(test_data, frame, encoding)
+    if test_table is not None:
         test_size = 0.0
     features = frame.drop(columns=[labels]) if labels is not None else frame
     if len(features.drop_duplicates()) < 2:
@@ -220,32 +247,24 @@ def _frame_without_target(
         drop=(*drop, *([labels] if labels is not None else [])),
         id_column=ident,
     )
-    config = ProjectConfig(
+    return _framed(
+        table,
+        notes,
+        split.is_test,
+        schema,
+        test_table,
+        split.method,
         target=None,
         labels=labels,
         task=kind.name,
         metric=metric_name,
-        source=str(table.source),
-        dataset=data_mod.frame_hash(frame),
-        test_source=None if test_table is None else str(test_table.source),
-        test_dataset=None if test_table is None else data_mod.frame_hash(test_table.frame),
         id_column=ident,
         categorical=tuple(categorical),
         drop=tuple(drop),
-        split_method="external" if test_table is not None else split.method,
         test_size=test_size,
         seed=seed,
         time_limit=time_limit,
         max_trials=max_trials,
         n_folds=n_folds,
         **settings,
-    )
-    return Framing(
-        config,
-        frame,
-        split.is_test,
-        schema,
-        str(table.source),
-        None if test_table is None else test_table.frame,
-        notes,
     )
