@@ -254,3 +254,20 @@ def test_analyse_draws_the_ways_of_choosing_k_and_the_profiles(trained):
     assert "Cluster profiles" in html and "BIC and AIC" in html and "k-distance curve" in html
     names = {Path(p).stem for p in result.plots}
     assert {"k_curve", "mixture_curve", "k_distance"} <= names
+
+
+def test_analyse_measures_stability_across_halves(trained):
+    result = trained.analyse(learning_curve=False, importance=False)
+    s = result.document["diagnostics"]["stability"]
+    assert s["measure"] == "adjusted Rand index" and s["repeats"] == 3 and len(s["values"]) == 3
+    assert s["mean"] > 0.9  # three well separated blobs: the same grouping from either half
+    assert any(line.startswith("stability: adjusted Rand") for line in result.document["summary"])
+    assert "between fits on random halves" in Path(result.html).read_text()
+    unstable = get_kind("cluster").agreement(np.array([0, 0, 1, 1.0]), np.array([0, 1, 0, 1.0]))
+    assert unstable < 0.1
+
+
+def test_supervised_kinds_measure_no_stability():
+    assert get_kind("regression").stability_measure is None
+    with pytest.raises(NotImplementedError):
+        get_kind("binary").agreement(np.zeros(2), np.zeros(2))

@@ -160,9 +160,24 @@ def _refits(
     notes: list[str],
 ) -> dict[str, Any]:
     cfg = project.config
-    out: dict[str, Any] = {"learning_curve": None, "reading": None, "importance": None}
+    out: dict[str, Any] = {
+        "learning_curve": None,
+        "reading": None,
+        "importance": None,
+        "stability": None,
+    }
     if build is None:
         return out
+    if project.kind.stability_measure is not None:
+        out["stability"] = learning.resample_agreement(
+            build,
+            data.X,
+            data.y,
+            project.kind.agreement,
+            task=cfg.task,
+            classes=data.classes,
+            seed=cfg.seed,
+        )
     if curve:
         out["learning_curve"] = learning.learning_curve(
             build,
@@ -452,6 +467,8 @@ def run_analysis(
         n_jobs=resolve_n_jobs(None),
         notes=notes,
     )
+    if refits["stability"] is not None:  # shown beside the error analysis (kinds that measure it)
+        diag["stability"] = {**refits["stability"], "measure": project.kind.stability_measure}
     board = subject.run.board_rows()
     cv = subject.run.cv_scores(
         [str(r["model"]) for r in board if r.get("status", TrialStatus.OK) == TrialStatus.OK]

@@ -63,6 +63,7 @@ class ProblemKind:
     classification: ClassVar[bool]
     has_positive_class: ClassVar[bool] = False
     needs_target: ClassVar[bool] = True
+    stability_measure: ClassVar[str | None] = None  # what :meth:`agreement` measures, if anything
     ensembles: ClassVar[bool] = True
     numeric_target: ClassVar[bool]
     estimator_type: ClassVar[str]
@@ -176,6 +177,11 @@ class ProblemKind:
         ``reference()`` gives one model's raw output for every row (the saved model's), for kinds
         whose fold models name their answers arbitrarily (cluster ids)."""
         return raw
+
+    def agreement(self, raw_a: np.ndarray, raw_b: np.ndarray) -> float:
+        """How far two models' raw outputs for the same rows agree (1: the same answers): the
+        stability of a kind's models across resamples (kinds with a ``stability_measure``)."""
+        raise NotImplementedError(f"{self.name} does not measure stability across resamples")
 
     def diagnostics_summary(self, diagnostics: dict[str, Any]) -> list[str]:
         """A few lines of plain text that sum up :meth:`diagnose`'s answer (the CLI prints them)."""

@@ -71,6 +71,7 @@ class Cluster(ProblemKind):
     estimator_type = "clusterer"
     default_metric = "silhouette"
     report_section = "cluster"
+    stability_measure = "adjusted Rand index"
 
     # -- split and folds -------------------------------------------------------------------------
     def split_test(
@@ -192,11 +193,23 @@ class Cluster(ProblemKind):
                 out[rows & (labels == a)] = matched[int(a)]
         return out.astype(float)
 
+    def agreement(self, raw_a: np.ndarray, raw_b: np.ndarray) -> float:
+        """The adjusted Rand index of the two clusterings (noise as its own cluster): cluster ids
+        may differ, the grouping is compared."""
+        from sklearn.metrics import adjusted_rand_score
+
+        return float(adjusted_rand_score(self.labels(raw_a, None), self.labels(raw_b, None)))
+
     def diagnostics_summary(self, diagnostics: dict[str, Any]) -> list[str]:
         d = diagnostics
         lines = [
             f"{d['n_clusters']} cluster(s), {d['noise']:,} noise row(s); out-of-fold silhouette {format_number(d['silhouette'])}"
         ]
+        if d.get("stability"):
+            s = d["stability"]
+            lines.append(
+                f"stability: adjusted Rand {format_number(s['mean'])} between fits on random halves of the rows ({s['repeats']} halvings)"
+            )
         if d.get("known"):
             k = d["known"]
             lines.append(

@@ -27,9 +27,12 @@ __all__ = [
     "learning_curve",
     "read_learning_curve",
     "permutation_importances",
+    "resample_agreement",
+    "AGREEMENT_REPEATS",
 ]
 
 SIZES = (0.1, 0.325, 0.55, 0.775, 1.0)  # shares of each fold's training rows
+AGREEMENT_REPEATS = 3  # random halvings of the training rows for resample_agreement
 LEARNING_FOLDS = 3  # the first folds of the project's cross-validation
 IMPORTANCE_REPEATS = 5
 IMPORTANCE_ROWS = 5000  # held-out rows permuted (at most)
@@ -176,3 +179,39 @@ def permutation_importances(
     ]
     rows.sort(key=lambda r: -r["mean"])
     return {"metric": scorer.name, "rows": len(X_valid), "repeats": repeats, "features": rows}
+
+
+def resample_agreement(
+    build: Callable[[], Any],
+    X: pd.DataFrame,
+    y: Any,
+    agree: Callable[[np.ndarray, np.ndarray], float],
+    *,
+    task: str,
+    classes: Sequence[Any] | None,
+    seed: int,
+    repeats: int = AGREEMENT_REPEATS,
+) -> dict[str, Any]:
+    """How much a model's answers depend on the rows it was fitted on: ``repeats`` times, the
+    training rows are halved at random, the model fitted on each half, and ``agree`` (e.g. the
+    adjusted Rand index of two clusterings) compares the two fits' answers on every row."""
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(repeats):
+        order = rng.permutation(len(X))
+        halves = order[: len(X) // 2], order[len(X) // 2 :]
+        raws = []
+        for half in halves:
+            pipeline = build()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pipeline.fit(X.iloc[half], y.iloc[half])
+            raws.append(predict_array(pipeline, X, task, classes))
+        values.append(float(agree(raws[0], raws[1])))
+    return {
+        "mean": float(np.mean(values)),
+        "std": float(np.std(values)),
+        "values": values,
+        "repeats": repeats,
+        "rows": len(X),
+    }
