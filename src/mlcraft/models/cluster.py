@@ -414,23 +414,24 @@ def _mixture_memory(n, d, p):
     return 50e6 + 8.0 * n * max(d, 1) * 6 + 8.0 * n * k * 3 + 8.0 * k * max(d, 1) ** 2
 
 
+def _family(**fields: Any) -> Family:
+    """A clustering family: distances need scaled numbers and one-hot categories, whatever the method."""
+    return Family(tasks=CLUSTER, needs_scaling=True, categorical="onehot", **fields)
+
+
 FAMILIES = [
-    Family(
+    _family(
         name="kmeans",
         priority=70,
-        tasks=CLUSTER,
         build=_kmeans,
         space=lambda task, n: {"n_clusters": _k(n), "n_init": Choice((3, 10), 3)},
         cost=_kmeans_cost,
-        needs_scaling=True,
-        categorical="onehot",
         description="k-means (k-means++ initialisation, the best of several runs)",
         portfolio=_kmeans_portfolio,
     ),
-    Family(
+    _family(
         name="minibatch_kmeans",
         priority=40,
-        tasks=CLUSTER,
         build=_minibatch_kmeans,
         space=lambda task, n: {
             "n_clusters": _k(n),
@@ -440,31 +441,25 @@ FAMILIES = [
             "batch_size": Choice((1024, 4096, 16384), 4096),
         },
         cost=_minibatch_cost,
-        needs_scaling=True,
-        categorical="onehot",
         description="mini-batch k-means (k-means on small random batches, for large tables)",
         portfolio=_minibatch_portfolio,
     ),
-    Family(
+    _family(
         name="gmm",
         priority=60,
-        tasks=CLUSTER,
         build=_gmm,
         space=lambda task, n: {
             "n_components": _k(n),
             "covariance_type": Choice(("full", "tied", "diag", "spherical"), "full"),
         },
         cost=_gmm_cost,
-        needs_scaling=True,
-        categorical="onehot",
         description="Gaussian mixture (EM; a row goes to its most probable component)",
         portfolio=_gmm_portfolio,
         memory=_mixture_memory,
     ),
-    Family(
+    _family(
         name="bayesian_gmm",
         priority=50,
-        tasks=CLUSTER,
         build=_bayesian_gmm,
         space=lambda task, n: {
             # an upper bound: the components it does not need get weights near 0
@@ -473,8 +468,6 @@ FAMILIES = [
             "covariance_type": Choice(("full", "diag"), "full"),
         },
         cost=_bayesian_gmm_cost,
-        needs_scaling=True,
-        categorical="onehot",
         description="Bayesian Gaussian mixture (variational; prunes the components it does not need)",
         portfolio=lambda task, n: [
             {"n_components": kmax(n)},
@@ -483,34 +476,28 @@ FAMILIES = [
         ],
         memory=_mixture_memory,
     ),
-    Family(
+    _family(
         name="agglomerative",
         priority=45,
-        tasks=CLUSTER,
         build=_agglomerative,
         space=lambda task, n: {
             "n_clusters": _k(n),
             "linkage": Choice(("ward", "average", "complete"), "ward"),
         },
         cost=_subsampled_cost(2.5e-8, 2, AGGLOMERATIVE_MAX_ROWS),
-        needs_scaling=True,
-        categorical="onehot",
         description=f"agglomerative clustering (fitted on at most {AGGLOMERATIVE_MAX_ROWS:,} rows)",
         portfolio=_agglomerative_portfolio,
         memory=_square_memory(AGGLOMERATIVE_MAX_ROWS, 1.5),
     ),
-    Family(
+    _family(
         name="birch",
         priority=35,
-        tasks=CLUSTER,
         build=_birch,
         space=lambda task, n: {
             "threshold": Float(0.1, 1.0, 0.25, log=True),  # x sqrt(features)
             "n_clusters": _k(n),
         },
         cost=_subsampled_cost(2e-6, 1, BIRCH_MAX_ROWS),
-        needs_scaling=True,
-        categorical="onehot",
         description=(
             "BIRCH (a tree of subclusters, then agglomerative clustering of them; "
             f"fitted on at most {BIRCH_MAX_ROWS:,} rows)"
@@ -519,18 +506,15 @@ FAMILIES = [
         # the final agglomerative step: up to one subcluster a row at the smallest threshold
         memory=_square_memory(BIRCH_MAX_ROWS, 1.5),
     ),
-    Family(
+    _family(
         name="dbscan",
         priority=45,
-        tasks=CLUSTER,
         build=_dbscan,
         space=lambda task, n: {
             "min_samples": Int(3, 50, 10, log=True),
             "eps_quantile": Float(0.5, 0.99, 0.9),  # eps read from the k-distance curve
         },
         cost=_subsampled_cost(8e-9, 2, DBSCAN_MAX_ROWS),
-        needs_scaling=True,
-        categorical="onehot",
         description=(
             "DBSCAN (eps from the k-distance curve; a new row joins its nearest core sample "
             f"within eps, else is noise; fitted on at most {DBSCAN_MAX_ROWS:,} rows)"
@@ -544,15 +528,12 @@ FAMILIES = [
         # the eps-neighbourhoods: up to a quarter of the fitted rows each
         memory=_square_memory(DBSCAN_MAX_ROWS, 0.25),
     ),
-    Family(
+    _family(
         name="hdbscan",
         priority=50,
-        tasks=CLUSTER,
         build=_hdbscan,
         space=_hdbscan_space,
         cost=_subsampled_cost(1e-8, 2, HDBSCAN_MAX_ROWS),
-        needs_scaling=True,
-        categorical="onehot",
         description=(
             "HDBSCAN (density-based clusters of any shape, and noise; "
             f"fitted on at most {HDBSCAN_MAX_ROWS:,} rows)"
@@ -565,10 +546,9 @@ FAMILIES = [
             },
         ],
     ),
-    Family(
+    _family(
         name="spectral",
         priority=20,
-        tasks=CLUSTER,
         build=_spectral,
         space=lambda task, n: {
             "n_clusters": _k(n),
@@ -578,37 +558,29 @@ FAMILIES = [
             "n_neighbors": Int(5, 50, 20, log=True),
         },
         cost=_subsampled_cost(1e-7, 2, SPECTRAL_MAX_ROWS, base=0.1),
-        needs_scaling=True,
-        categorical="onehot",
         description=f"spectral clustering (small data: fitted on at most {SPECTRAL_MAX_ROWS:,} rows)",
         portfolio=_by_k("n_clusters", 6),
         memory=_square_memory(SPECTRAL_MAX_ROWS, 4),
     ),
-    Family(
+    _family(
         name="meanshift",
         priority=10,
-        tasks=CLUSTER,
         build=_meanshift,
         # scikit-learn's bandwidth quantile, 0.3, merges tables of more than three or four clusters
         space=lambda task, n: {"bandwidth_quantile": Float(0.02, 0.3, 0.1, log=True)},
         cost=_subsampled_cost(6e-4 / 1.5, 1, MEANSHIFT_MAX_ROWS, base=0.2),
-        needs_scaling=True,
-        categorical="onehot",
         description=(
             "mean shift (finds the number of clusters; "
             f"fitted on at most {MEANSHIFT_MAX_ROWS:,} rows)"
         ),
         memory=_square_memory(MEANSHIFT_MAX_ROWS, 1),
     ),
-    Family(
+    _family(
         name="affinity_propagation",
         priority=10,
-        tasks=CLUSTER,
         build=_affinity_propagation,
         space=lambda task, n: {"damping": Float(0.5, 0.95, 0.5)},
         cost=_subsampled_cost(2e-7, 2, AFFINITY_MAX_ROWS, base=0.2),
-        needs_scaling=True,
-        categorical="onehot",
         description=(
             "affinity propagation (finds the number of clusters; "
             f"fitted on at most {AFFINITY_MAX_ROWS:,} rows)"
