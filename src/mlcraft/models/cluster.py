@@ -48,6 +48,7 @@ from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from mlcraft.core.analysis.clusters import k_distances
 from mlcraft.core.fit.family import Choice, Family, Float, Int
 
 __all__ = ["AssignByNeighbours", "CLUSTER", "k_distance_eps", "kmax", "FAMILIES"]
@@ -86,10 +87,7 @@ def k_distance_eps(X: Any, min_samples: int, quantile: float) -> float:
     A row whose k-distance is at most ``eps`` is a core sample, so about ``quantile`` of the rows
     are core samples; the elbow of the sorted k-distance curve usually sits between 0.8 and 0.95.
     """
-    X = np.asarray(X, dtype=float)
-    k = max(1, min(int(min_samples), len(X)))
-    dist, _ = NearestNeighbors(n_neighbors=k).fit(X).kneighbors(X)
-    eps = float(np.quantile(dist[:, -1], quantile))
+    eps = float(np.quantile(k_distances(X, min_samples), quantile))
     return max(eps, 1e-10)  # duplicated rows: a k-distance of 0 (DBSCAN needs eps > 0)
 
 

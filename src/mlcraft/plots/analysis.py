@@ -448,7 +448,7 @@ def k_distance(curve: dict[str, Any]) -> Plot:
     ax = fig.subplots()
     ax.plot(curve["rank"], curve["distance"])
     ax.set_xlabel("rows, sorted")
-    ax.set_ylabel(f"distance to the {curve['k']}th nearest neighbour")
+    ax.set_ylabel(f"distance to the {curve['k']}th nearest row (itself counted)")
     ax.grid(alpha=0.3)
     return to_plot(
         fig, "k_distance", "k-distance curve", "DBSCAN's eps is read at the knee of this curve"

@@ -21,10 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.config import check_test_size
 from mlcraft.core.data.preprocess import build_preprocessor
 from mlcraft.core.data.schema import Schema
-from mlcraft.core.data.split import TestSplit, hash_fraction, row_fraction
+from mlcraft.core.data.split import TestSplit, cv_folds, split_test
 from mlcraft.exceptions import DataError
 from mlcraft.formatting import format_number
 from mlcraft.tasks.base import Folds, ProblemKind, register_kind
@@ -52,14 +51,6 @@ class ReferenceSpace:
         return np.asarray(out, dtype=float)
 
 
-def _row_hash_split(frame: pd.DataFrame, test_size: float, id_column: str | None) -> np.ndarray:
-    """Test rows by a hash of the identifier, else of the row's own values: a refreshed table keeps
-    its test rows (and a duplicated row stays on one side)."""
-    if id_column is not None:
-        return hash_fraction(frame[id_column]) < test_size
-    return row_fraction(frame) < test_size
-
-
 @register_kind
 class Cluster(ProblemKind):
     name = "cluster"
@@ -84,25 +75,17 @@ class Cluster(ProblemKind):
         id_column: str | None = None,
         stratify_on: str | None = None,
     ) -> TestSplit:
-        check_test_size(test_size)
-        n = len(frame)
-        if test_size == 0:
-            return TestSplit(np.zeros(n, dtype=bool), "none")
-        is_test = _row_hash_split(frame, test_size, id_column)
-        if is_test.sum() < 1 or n - is_test.sum() < 2:
-            raise DataError(
-                f"{n} rows cannot be split with test size {test_size} (--test-size): use more data, another --test-size, or --test-size 0"
-            )
-        return TestSplit(is_test, "hash")
+        return split_test(
+            frame,
+            None,
+            classification=False,
+            test_size=test_size,
+            seed=seed,
+            id_column=id_column,
+        )  # a hash of the identifier, else of each row: a refreshed table keeps its test rows
 
     def folds(self, y: pd.Series, *, n_folds: int, seed: int) -> Folds:
-        from sklearn.model_selection import KFold
-
-        n = len(y)
-        if n < 2 * n_folds:
-            raise DataError(f"{n} training rows are too few for {n_folds} folds; use more data")
-        splitter = KFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        return [(tr, va) for tr, va in splitter.split(np.zeros(n))]
+        return cv_folds(y, classification=False, n_folds=n_folds, seed=seed)
 
     def reference(self, schema: Schema, X_train: pd.DataFrame) -> ReferenceSpace:
         """The ruler of internal scores, fitted on the training rows (see the module's docstring)."""
@@ -160,7 +143,7 @@ class Cluster(ProblemKind):
         out["mixture_curve"] = clusters.mixture_curve(y)
         out["k_distance"] = clusters.k_distance_curve(y)
         out["profiles"] = None if features is None else clusters.cluster_profiles(features, labels)
-        out["known"] = None if known is None else clusters.external_scores(known, labels)
+        out["known"] = None if known is None else clusters.external_cluster_scores(known, labels)
         return out
 
     def align_out_of_fold(

@@ -16,15 +16,15 @@ from mlcraft.formatting import format_number
 
 __all__ = [
     "cluster_diagnostics",
-    "external_scores",
     "k_curve",
     "mixture_curve",
+    "external_cluster_scores",
+    "k_distances",
     "k_distance_curve",
     "cluster_profiles",
-    "SAMPLE",
 ]
 
-SAMPLE = 2_000
+SAMPLE = 2_000  # silhouettes are quadratic in the rows: scored on a fixed sample (here and by the search)
 PROFILE = 100  # silhouette values kept per cluster for its knife plot
 MAX_K = 12  # the k-means curve of inertia and silhouette is drawn for k = 2 .. MAX_K
 NOISE = -1
@@ -87,16 +87,30 @@ def cluster_diagnostics(coordinates: Any, labels: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def external_scores(known: Any, labels: np.ndarray) -> dict[str, float]:
-    """Agreement with a known labelling (noise counted as its own cluster): adjusted Rand index,
-    normalised mutual information, homogeneity and completeness (scikit-learn's)."""
-    truth = np.asarray(known, dtype=object).astype(str)
-    pred = np.asarray(labels, dtype=int)
+def external_cluster_scores(labels_true: Any, labels_pred: Any) -> dict[str, float]:
+    """A clustering scored against known labels (``--labels``; never fitted on, never searched).
+
+    Adjusted Rand index, normalised mutual information, homogeneity and completeness, from
+    scikit-learn; noise (-1) counts as a cluster of its own, and rows whose known label is missing
+    are left out.
+
+    >>> scores = external_cluster_scores(["a", "a", "b", "b"], [1, 1, 0, 0])
+    >>> {name: round(value, 3) for name, value in scores.items()}
+    {'adjusted_rand': 1.0, 'normalized_mutual_info': 1.0, 'homogeneity': 1.0, 'completeness': 1.0}
+    """
+    import pandas as pd
+
+    true = pd.Series(np.asarray(labels_true, dtype=object))
+    pred = np.asarray(labels_pred)
+    if len(true) != len(pred):
+        raise ValueError(f"{len(true)} known labels for {len(pred)} predicted clusters")
+    known = true.notna().to_numpy()
+    t, p = true[known].astype(str).to_numpy(), pred[known]
     return {
-        "adjusted_rand": float(skm.adjusted_rand_score(truth, pred)),
-        "normalized_mutual_info": float(skm.normalized_mutual_info_score(truth, pred)),
-        "homogeneity": float(skm.homogeneity_score(truth, pred)),
-        "completeness": float(skm.completeness_score(truth, pred)),
+        "adjusted_rand": float(skm.adjusted_rand_score(t, p)),
+        "normalized_mutual_info": float(skm.normalized_mutual_info_score(t, p)),
+        "homogeneity": float(skm.homogeneity_score(t, p)),
+        "completeness": float(skm.completeness_score(t, p)),
     }
 
 
@@ -141,17 +155,24 @@ def mixture_curve(coordinates: Any, max_k: int = MAX_K, seed: int = 0) -> list[d
     return out
 
 
+def k_distances(X: Any, k: int) -> np.ndarray:
+    """Each row's distance to its ``k``-th nearest neighbour, the row itself counted (as DBSCAN
+    counts ``min_samples``): the k-distance curve, and where DBSCAN's eps is read from."""
+    from sklearn.neighbors import NearestNeighbors
+
+    X = np.asarray(X, dtype=float)
+    k = max(1, min(int(k), len(X)))
+    return NearestNeighbors(n_neighbors=k).fit(X).kneighbors(X)[0][:, -1]
+
+
 def k_distance_curve(
     coordinates: Any, k: int = 10, points: int = 200, seed: int = 0
 ) -> dict[str, Any]:
-    """Each row's distance to its ``k``-th nearest neighbour, sorted (on a sample of the rows, kept
-    at ``points`` points): DBSCAN's eps is read at the curve's knee (the book's heuristic)."""
-    from sklearn.neighbors import NearestNeighbors
-
+    """:func:`k_distances` sorted, on a sample of the rows, kept at ``points`` points: DBSCAN's
+    eps is read at the curve's knee (the book's heuristic)."""
     X = np.asarray(coordinates, dtype=float)[_sample(len(coordinates), seed)]
-    k = max(1, min(k, len(X) - 1))
-    distances = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X)[0][:, k]
-    ordered = np.sort(distances)
+    k = max(1, min(k, len(X)))
+    ordered = np.sort(k_distances(X, k))
     keep = np.unique(np.linspace(0, len(ordered) - 1, min(points, len(ordered))).astype(int))
     return {"k": k, "rank": [int(i) for i in keep], "distance": [float(ordered[i]) for i in keep]}
 

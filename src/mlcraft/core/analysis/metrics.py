@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+from mlcraft.core.analysis.clusters import SAMPLE as SILHOUETTE_MAX_ROWS
+from mlcraft.core.analysis.clusters import external_cluster_scores
 from mlcraft.core.data.targets import decide_labels
 from mlcraft.exceptions import ConfigError
 from mlcraft.tasks import get_kind
@@ -158,7 +160,6 @@ def _top2(y, proba, k, pos):
 
 # -- clustering: internal scores of cluster ids against the rows' reference coordinates ----------
 
-SILHOUETTE_MAX_ROWS = 2_000  # the silhouette is quadratic in the rows: scored on a fixed sample
 _WORST_DAVIES_BOULDIN = 1e6  # "lower is better" with fewer than 2 clusters: large, finite
 
 
@@ -204,33 +205,6 @@ def _davies_bouldin(Y, labels) -> float:
     if k < 2 or k >= len(kept):
         return _WORST_DAVIES_BOULDIN
     return float(skm.davies_bouldin_score(X, kept))
-
-
-def external_cluster_scores(labels_true: Any, labels_pred: Any) -> dict[str, float]:
-    """A clustering scored against known labels (``--labels``; never fitted on, never searched).
-
-    Adjusted Rand index, normalised mutual information, homogeneity and completeness, from
-    scikit-learn; noise (-1) counts as a cluster of its own, and rows whose known label is missing
-    are left out.
-
-    >>> scores = external_cluster_scores(["a", "a", "b", "b"], [1, 1, 0, 0])
-    >>> {name: round(value, 3) for name, value in scores.items()}
-    {'adjusted_rand': 1.0, 'normalized_mutual_info': 1.0, 'homogeneity': 1.0, 'completeness': 1.0}
-    """
-    import pandas as pd
-
-    true = pd.Series(np.asarray(labels_true, dtype=object))
-    pred = np.asarray(labels_pred)
-    if len(true) != len(pred):
-        raise ValueError(f"{len(true)} known labels for {len(pred)} predicted clusters")
-    known = true.notna().to_numpy()
-    t, p = true[known].astype(str).to_numpy(), pred[known]
-    return {
-        "adjusted_rand": float(skm.adjusted_rand_score(t, p)),
-        "normalized_mutual_info": float(skm.normalized_mutual_info_score(t, p)),
-        "homogeneity": float(skm.homogeneity_score(t, p)),
-        "completeness": float(skm.completeness_score(t, p)),
-    }
 
 
 _CLUSTER = frozenset({"cluster"})

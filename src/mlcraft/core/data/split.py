@@ -70,9 +70,17 @@ def strata(values: pd.Series, *, classification: bool, n_bins: int = N_BINS) -> 
     return labels
 
 
+def _check_sides(n: int, n_test: int, test_size: float) -> None:
+    if n_test < 1 or n - n_test < 2:
+        raise DataError(
+            f"{n} rows cannot be split with test size {test_size} (--test-size): that leaves {n_test} test and "
+            f"{n - n_test} training rows (at least 1 test and 2 training rows are needed); use more data, another --test-size, or --test-size 0"
+        )
+
+
 def split_test(
     frame: pd.DataFrame,
-    target: str,
+    target: str | None,
     *,
     classification: bool,
     test_size: float,
@@ -96,16 +104,16 @@ def split_test(
         return TestSplit(np.zeros(n, dtype=bool), "none")
     if id_column is not None:
         return TestSplit(hash_fraction(frame[id_column]) < test_size, "hash")
+    if target is None and stratify_on is None:  # no target (clustering): a hash of each row
+        is_test = row_fraction(frame) < test_size
+        _check_sides(n, int(is_test.sum()), test_size)
+        return TestSplit(is_test, "hash")
     if stratify_on is not None and stratify_on not in frame.columns:
         raise DataError(f"--stratify-on {stratify_on!r}: no such column")
     column = frame[stratify_on] if stratify_on is not None else frame[target]
     labels = strata(column, classification=classification and stratify_on is None)
     n_test = int(round(n * test_size))
-    if n_test < 1 or n - n_test < 2:
-        raise DataError(
-            f"{n} rows cannot be split with test size {test_size} (--test-size): that leaves {n_test} test and "
-            f"{n - n_test} training rows (at least 1 test and 2 training rows are needed); use more data, another --test-size, or --test-size 0"
-        )
+    _check_sides(n, n_test, test_size)
     is_test = np.zeros(n, dtype=bool)
     if labels is not None and n_test >= len(set(labels)):
         splitter = StratifiedShuffleSplit(n_splits=1, test_size=n_test, random_state=seed)
