@@ -64,7 +64,7 @@ DEMO_TIME_LIMIT_S = 40.0  # seconds of training per demo dataset
 
 # section name -> fields stored in it (the file stays readable; the dataclass stays flat)
 _SECTIONS: dict[str, tuple[str, ...]] = {
-    "framing": ("target", "task", "metric", "positive_class", "objective", "labels"),
+    "framing": ("target", "task", "metric", "positive_class", "objective", "labels", "dims"),
     "data": ("source", "dataset", "test_source", "test_dataset"),
     "roles": ("id_column", "categorical", "drop"),
     "split": ("split_method", "test_size", "stratify_on"),
@@ -89,6 +89,9 @@ class ProjectConfig:
     labels : str or None
         A kind without a target: a known labelling (``--labels``), never a feature and never fitted,
         only used to score the result.
+    dims : int or None
+        ``--task embed``: the number of coordinates of the embedding (``--dims``), resolved when
+        the problem is framed (omitted: the PCA components that keep 95% of the variance).
     objective : str or None
         The objective in the user's own words (``--objective``), shown by explore and report; None:
         they show a generated sentence instead, and say so. Older ``mlcraft.toml`` files have none.
@@ -124,6 +127,7 @@ class ProjectConfig:
     positive_class: str | int | bool | None = None
     objective: str | None = None
     labels: str | None = None
+    dims: int | None = None
     test_source: str | None = None
     test_dataset: str | None = None
     id_column: str | None = None
@@ -142,6 +146,12 @@ class ProjectConfig:
         check_test_size(self.test_size, "test_size in mlcraft.toml [split]")
         if self.n_folds < 2:
             raise ConfigError(f"n_folds={self.n_folds}: cross-validation needs at least 2 folds")
+        if self.dims is not None and (
+            isinstance(self.dims, bool) or not isinstance(self.dims, int) or self.dims < 1
+        ):
+            raise ConfigError(
+                f"--dims {self.dims!r}: give a whole number of coordinates, at least 1"
+            )
         if self.time_limit is not None and self.time_limit <= 0:
             raise ConfigError(f"time limit {self.time_limit} must be positive (seconds)")
         if self.max_trials is not None and self.max_trials < 1:

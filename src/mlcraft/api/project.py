@@ -113,6 +113,7 @@ class Project:
         encoding: str | None = None,
         objective: str | None = None,
         labels: str | None = None,
+        dims: int | None = None,
     ) -> Project:
         """Frame the problem, store the data and set the test set aside, before anything else looks.
 
@@ -140,6 +141,9 @@ class Project:
         labels : str, optional
             ``task="cluster"``: a known labelling, never a feature and never fitted; it only scores
             the clusters (adjusted Rand index, mutual information).
+        dims : int, optional
+            ``task="embed"``: the number of coordinates of the embedding (default: the PCA
+            components that keep 95% of the variance, between 2 and 50).
         """
         ws = Workspace(path)
         if ws.exists():
@@ -169,6 +173,7 @@ class Project:
             encoding=encoding,
             objective=objective,
             labels=labels,
+            **({} if dims is None else {"dims": dims}),
         )
         config, digest = framed.config, framed.config.dataset
         with atomic.atomic_dir(ws.root) as tmp:

@@ -47,6 +47,8 @@ KEY_PLOTS = (
     "calibration_curve",
     "silhouette_diagram",
     "cluster_map",
+    "explained_variance",
+    "row_map",
     "histograms",
     "histograms_1",
     "correlation_matrix",

@@ -213,12 +213,17 @@ def train(
     ),
     task: str | None = typer.Option(
         None,
-        help="regression, binary or multiclass (default: inferred from the target), or cluster (no --target: group the rows).",
+        help="regression, binary or multiclass (default: inferred from the target), or cluster (no --target: group the rows), or embed (no --target: reduce the columns to --dims coordinates).",
     ),
     labels: str | None = typer.Option(
         None,
         "--labels",
         help="--task cluster: a known labelling to score the clusters against (ARI, NMI); never a feature, never fitted.",
+    ),
+    dims: int | None = typer.Option(
+        None,
+        "--dims",
+        help="--task embed: coordinates of the embedding (default: the PCA components that keep 95% of the variance).",
     ),
     objective: str | None = typer.Option(
         None,
@@ -296,6 +301,10 @@ def train(
                 f"{project} is not a project yet: give DATA and --target (or --task cluster), e.g. `mlcraft train data.csv --target price --project {project}`"
             )
         limit, trials = resolve_budget(time_limit, max_trials)
+        if family:  # a family that cannot be trained is refused before the project is written
+            from mlcraft.api.train import check_families
+
+            check_families(split_names(family))
         given: dict[str, Any] = {
             k: v
             for k, v in {"test_size": test_size, "seed": seed, "n_folds": folds}.items()
@@ -318,6 +327,7 @@ def train(
             encoding=encoding,
             objective=objective,
             labels=labels,
+            dims=dims,
             **given,
         )
         for note in proj.notes:

@@ -89,6 +89,11 @@ def frame_problem(
             encoding=encoding,
             **settings,
         )
+    if settings.get("dims") is not None:
+        kind_name = kind.name if kind else "regression, binary or multiclass"
+        raise ConfigError(
+            f"--dims sets the coordinates of --task embed; it does not apply to --task {kind_name}"
+        )
     if labels is not None:
         raise ConfigError(
             f"--labels scores a kind without a target (--task cluster); for --task {kind.name if kind else 'regression, binary or multiclass'} the column to learn is --target"
@@ -247,6 +252,10 @@ def _frame_without_target(
         drop=(*drop, *([labels] if labels is not None else [])),
         id_column=ident,
     )
+    settings, decided = kind.frame_settings(
+        schema, schema.coerce(train_rows, where="training data")[0], settings
+    )
+    notes.extend(decided)
     return _framed(
         table,
         notes,

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from mlcraft.core.fit.family import Family
 from mlcraft.exceptions import ConfigError
-from mlcraft.models import boosting, cluster, linear, neighbors, neural, svm, trees
+from mlcraft.models import boosting, cluster, embed, linear, neighbors, neural, svm, trees
 
 __all__ = ["REGISTRY", "get_family", "families_for", "family_names"]
 
-_MODULES = [linear, svm, neighbors, trees, boosting, neural, cluster]
+_MODULES = [linear, svm, neighbors, trees, boosting, neural, cluster, embed]
 
 REGISTRY: dict[str, Family] = {f.name: f for module in _MODULES for f in module.FAMILIES}
 
@@ -22,6 +22,8 @@ def family_names() -> list[str]:
 
 
 def get_family(name: str) -> Family:
+    if name in embed.MAP_ONLY:  # t-SNE, MDS, UMAP: they cannot place new rows
+        raise ConfigError(embed.MAP_ONLY[name])
     try:
         return REGISTRY[name]
     except KeyError:

@@ -27,6 +27,8 @@ __all__ = [
     "multilabel_f1",
     "section_figures",
     "register_section_figures",
+    "explained_variance",
+    "row_maps",
 ]
 
 MAX_LABELS = 25
@@ -471,3 +473,82 @@ def _cluster_figures(diag, y, pred, *, target, marks, seed) -> list[Plot]:
     if diag.get("k_distance"):
         plots.append(k_distance(diag["k_distance"]))
     return plots
+
+
+# -- embeddings -----------------------------------------------------------------------------------
+
+
+def explained_variance(curve: dict[str, Any], dims: int) -> Plot:
+    """PCA's cumulative explained variance against the components, the 95% line and the chosen
+    number of dimensions marked (the book's figure 8-8)."""
+    fig = new_figure(6, 4)
+    ax = fig.subplots()
+    cumulative = np.asarray(curve["cumulative"], dtype=float)
+    ks = np.arange(1, len(cumulative) + 1)
+    ax.plot(ks, cumulative, marker="." if len(ks) <= 60 else None, linewidth=2)
+    ax.axhline(curve["share"], color="tab:gray", linestyle=":", linewidth=1)
+    ax.axvline(dims, color="tab:red", linestyle="--", linewidth=1, label=f"--dims {dims}")
+    ax.axvline(
+        curve["components_kept"],
+        color="tab:green",
+        linestyle=":",
+        linewidth=1,
+        label=f"{curve['share']:.0%} of the variance: {curve['components_kept']}",
+    )
+    ax.set_xlabel("dimensions (principal components)")
+    ax.set_ylabel("explained variance (cumulative)")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return to_plot(
+        fig,
+        "explained_variance",
+        "Explained variance",
+        "PCA of the prepared columns: the share of the variance the first components keep",
+    )
+
+
+def row_maps(maps: dict[str, Any], own: np.ndarray, codes: Sequence[int] | None) -> Plot:
+    """2-D maps of the rows, side by side: the model's own first two coordinates (out-of-fold),
+    PCA, t-SNE and MDS (and UMAP) of the prepared columns, coloured by the known labels if any."""
+    panels = [("this model (out-of-fold, first two coordinates)", np.arange(len(own)), own)]
+    titles = {"pca": "PCA", "tsne": "t-SNE (a sample)", "mds": "MDS (a sample)", "umap": "UMAP"}
+    for key, title in titles.items():
+        if key in maps:
+            panels.append((title, np.asarray(maps[key]["rows"]), np.asarray(maps[key]["xy"])))
+    fig = new_figure(4.0 * min(len(panels), 3), 3.8 * ((len(panels) + 2) // 3))
+    axes = np.atleast_1d(fig.subplots((len(panels) + 2) // 3, min(len(panels), 3))).ravel()
+    colours = None if codes is None else np.asarray(codes)
+    for ax, (title, rows, xy) in zip(axes, panels):
+        xy = xy if xy.shape[1] >= 2 else np.c_[xy, np.zeros(len(xy))]
+        c = None if colours is None else colours[rows]
+        ax.scatter(xy[:, 0], xy[:, 1], c=c, s=4, alpha=0.6, cmap="tab10", rasterized=True)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    return to_plot(
+        fig,
+        "row_map",
+        "A 2-D map of the rows",
+        "each point is a training row"
+        + ("; colours: the known labels (never fitted)" if codes is not None else ""),
+    )
+
+
+@register_section_figures("embed")
+def _embed_figures(diag, y, pred, *, target, marks, seed) -> list[Plot]:
+    from mlcraft.core.analysis.embedding import maps
+
+    Y = np.asarray(y, dtype=float)
+    E = np.asarray(pred, dtype=float).reshape(len(Y), -1)
+    idx = sample_index(len(Y), PLOT_SAMPLE, seed)
+    known = diag.get("known") or {}
+    codes = known.get("codes")
+    drawn = maps(Y[idx], seed=seed)
+    own = E[idx, :2] if E.shape[1] >= 2 else np.c_[E[idx], np.zeros(len(idx))]
+    return [
+        explained_variance(diag["variance"], diag["dims"]),
+        row_maps(drawn["maps"], own, None if codes is None else np.asarray(codes)[idx]),
+    ]

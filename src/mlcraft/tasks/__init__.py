@@ -2,7 +2,7 @@
 
 >>> from mlcraft.tasks import get_kind, kind_names
 >>> kind_names()
-['regression', 'binary', 'multiclass', 'cluster']
+['regression', 'binary', 'multiclass', 'cluster', 'embed']
 >>> get_kind("multiclass").estimator_type
 'classifier'
 """
@@ -19,6 +19,7 @@ from mlcraft.tasks.tabular import (
 
 # isort: split
 from mlcraft.tasks.cluster import Cluster  # registered after the table kinds, listed after them
+from mlcraft.tasks.embed import Embed
 
 __all__ = [
     "ProblemKind",
@@ -30,6 +31,7 @@ __all__ = [
     "Binary",
     "Multiclass",
     "Cluster",
+    "Embed",
     "decide_labels",
     "align_proba",
 ]

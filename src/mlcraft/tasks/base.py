@@ -99,6 +99,23 @@ class ProblemKind:
         (an object with ``coordinates(X) -> array``)."""
         raise NotImplementedError(f"{self.name} has a target")
 
+    def frame_settings(
+        self, schema: Any, X_train: pd.DataFrame, settings: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[str]]:
+        """Settings this kind resolves from the training rows when the problem is framed (e.g. the
+        embedding's ``dims``), and notes that say what was decided; refuse the ones that do not fit
+        the data (``ConfigError``). ``settings`` are the further ProjectConfig fields given."""
+        if settings.get("dims") is not None:
+            raise ConfigError(
+                f"--dims sets the coordinates of --task embed; it does not apply to --task {self.name}"
+            )
+        return settings, []
+
+    def raw_columns(self, config: Any) -> list[str] | None:
+        """Kinds without classes whose raw output has several columns (an embedding's
+        coordinates): their names, which go where classes go (None: one value a row)."""
+        return None
+
     # -- split and folds -------------------------------------------------------------------------
     def split_test(
         self,
@@ -186,6 +203,13 @@ class ProblemKind:
     def diagnostics_summary(self, diagnostics: dict[str, Any]) -> list[str]:
         """A few lines of plain text that sum up :meth:`diagnose`'s answer (the CLI prints them)."""
         return []
+
+    def prediction_columns(
+        self, raw: np.ndarray, labels: np.ndarray, target: str, classes: Sequence[Any] | None
+    ) -> dict[str, np.ndarray]:
+        """The predicted column(s) of ``predict``'s table, by name (class probabilities are added
+        after them): the target's column by default, one column a coordinate for an embedding."""
+        return {target: labels}
 
     def outputs(
         self, raw: np.ndarray, labels: np.ndarray, classes: Sequence[Any] | None

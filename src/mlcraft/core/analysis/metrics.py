@@ -51,7 +51,7 @@ class Metric:
     name: str
     tasks: frozenset[str]
     greater_is_better: bool
-    needs: str  # "value" (regression), "label" or "proba" (classification), "clusters"
+    needs: str  # "value" (regression), "label" or "proba" (classification), "clusters", "embedding"
     _func: Callable[..., float] | None  # None: computed by Scorer from the name
     description: str
     sklearn: tuple[str, ...] = ()
@@ -208,6 +208,41 @@ def _davies_bouldin(Y, labels) -> float:
 
 
 _CLUSTER = frozenset({"cluster"})
+_EMBED = frozenset({"embed"})
+
+TRUSTWORTHINESS_MAX_ROWS = 1_000  # rows compared (its cost grows with their square)
+TRUSTWORTHINESS_NEIGHBOURS = 5  # scikit-learn's default
+
+
+def _trustworthiness(Y, embedded) -> float:
+    """scikit-learn's trustworthiness of an embedding of the rows whose reference coordinates are
+    ``Y``: 1 when each row's nearest neighbours in the embedding are also near it in ``Y``.
+    Rows without an embedding (NaN) are left out, repeated rows count once; at most 1,000
+    seeded-sampled rows."""
+    from sklearn.manifold import trustworthiness
+
+    Y = np.asarray(Y, dtype=float)
+    E = np.asarray(embedded, dtype=float)
+    if E.ndim == 1:
+        E = E.reshape(-1, 1)
+    keep = np.isfinite(E).all(axis=1)
+    Y, E = Y[keep], E[keep]
+    # a row repeated (a bootstrap resample) is its own nearest neighbour at distance 0 in both
+    # spaces, and the ties make its ranks arbitrary: each distinct row counts once
+    _, first = np.unique(np.c_[Y, E], axis=0, return_index=True)
+    if len(first) < len(Y):
+        first = np.sort(first)
+        Y, E = Y[first], E[first]
+    if len(Y) > TRUSTWORTHINESS_MAX_ROWS:  # the same rows for every model of these rows
+        rows = np.sort(
+            np.random.default_rng(0).choice(len(Y), TRUSTWORTHINESS_MAX_ROWS, replace=False)
+        )
+        Y, E = Y[rows], E[rows]
+    k = min(TRUSTWORTHINESS_NEIGHBOURS, (len(Y) - 1) // 2 - 1)
+    if k < 1:
+        return 0.0
+    return float(trustworthiness(Y, E, n_neighbors=k))
+
 
 _REG = frozenset({"regression"})
 _CLS = frozenset({"binary", "multiclass"})
@@ -537,6 +572,17 @@ _METRICS += [
         "Davies-Bouldin index: mean similarity of each cluster to its closest (noise left out)",
     ),
 ]
+# embeddings: scored against the rows' reference coordinates, like clusterings
+_METRICS += [
+    Metric(
+        "trustworthiness",
+        _EMBED,
+        True,
+        "embedding",
+        _trustworthiness,
+        "trustworthiness: how far each row's nearest neighbours in the embedding are near it in the prepared columns (1: all; 5 neighbours, sampled to 1,000 rows)",
+    ),
+]
 _BY_NAME = {m.name: m for m in _METRICS}
 _ALIASES = {
     **{name: m.name for m in _METRICS for name in m.sklearn if name != m.name},
@@ -710,6 +756,9 @@ class Scorer:
         m = self.metric
         if m.needs == "value":
             assert m._func is not None  # every regression metric has its function
+            return float(m._func(y_true, pred))
+        if m.needs == "embedding":  # reference coordinates and embedding coordinates
+            assert m._func is not None
             return float(m._func(y_true, pred))
         if m.needs == "clusters":
             # reference coordinates and cluster ids (floats from a fold array; NaN: not predicted)

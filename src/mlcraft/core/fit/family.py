@@ -121,6 +121,7 @@ class BuildContext:
     n_features: int
     seed: int
     n_jobs: int = 1
+    dims: int | None = None  # --task embed: the coordinates of the embedding
 
     @property
     def kind(self) -> ProblemKind:

@@ -109,7 +109,7 @@ def training_data(
         )
     else:  # judged in the kind's reference space, fitted on these rows
         y = reference_frame(kind.reference(schema, X).coordinates(X))
-    classes = kind.classes(y)
+    classes = kind.classes(y) if kind.needs_target else kind.raw_columns(config)
     scorer = Scorer(
         get_metric(config.metric, config.task),
         classes=classes,
@@ -237,6 +237,7 @@ class Trainer:
             n_features=width,
             seed=self.config.seed,
             n_jobs=1,
+            dims=self.config.dims,
         )
         fit_params = {**params, **(truncated or {})}
         return Builder(family, self.schema, fit_params, context, max_rows), {
@@ -289,7 +290,7 @@ class Trainer:
         cfg, data, budget = self.config, self.data, self.budget
         n_fit = len(data.y) - len(data.y) // len(data.folds)
         specs = [
-            family_spec(f, self.schema, cfg.task, cfg.seed, n_fit, self.n_jobs)
+            family_spec(f, self.schema, cfg.task, cfg.seed, n_fit, self.n_jobs, dims=cfg.dims)
             for f in self.families.values()
         ]
         with self._pool() as pool:

@@ -144,7 +144,8 @@ class FittedModel:
         """
         features, notes = self.schema.coerce(data, where=where, line_of=line_of)
         raw = self.predict_raw(features)
-        frame = pd.DataFrame({self.target: self.labels(raw)}, index=data.index)
+        columns = self.kind.prediction_columns(raw, self.labels(raw), self.target, self.classes)
+        frame = pd.DataFrame(columns, index=data.index)
         if self.kind.classification:
             for j, cls in enumerate(self.classes or []):
                 frame[proba_column(cls)] = raw[:, j]
