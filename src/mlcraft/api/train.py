@@ -57,7 +57,6 @@ class TrainResult:
     inference: dict[str, Any] = field(default_factory=dict)
 
 
-
 def check_families(names: Iterable[str]) -> None:
     """Refuse, in one line, a family name that cannot be trained (unknown, or a method such as
     t-SNE that cannot place new rows), before anything is written."""
@@ -65,6 +64,7 @@ def check_families(names: Iterable[str]) -> None:
 
     for name in names:
         get_family(name)
+
 
 def resolve_n_jobs(n_jobs: int | None) -> int:
     n_jobs = env_n_jobs() if n_jobs is None else n_jobs

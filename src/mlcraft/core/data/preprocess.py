@@ -26,6 +26,10 @@ __all__ = [
     "LogHeavyTails",
     "NativeCategories",
     "CATEGORICAL_MODES",
+    "VarianceKeptPCA",
+    "ClusterSimilarity",
+    "REDUCTIONS",
+    "reduction_step",
 ]
 
 CATEGORICAL_MODES = ("onehot", "ordinal", "native")
@@ -224,3 +228,99 @@ def build_preprocessor(
     if categorical == "native":
         transformer.set_output(transform="pandas")
     return transformer
+
+
+# -- searchable preparations after the encoding (supervised kinds: linear models, SVMs, k-NN) --------
+
+# the values of a trial's ``prepare`` setting: the encoded columns as they are, replaced by the
+# principal components keeping a share of their variance, or with the RBF similarity to k k-means
+# centres appended
+REDUCTIONS = (
+    "none",
+    "pca:0.8",
+    "pca:0.9",
+    "pca:0.95",
+    "pca:0.99",
+    "similarity:5",
+    "similarity:10",
+    "similarity:20",
+)
+SIMILARITY_FIT_ROWS = 20_000  # k-means of the similarity features is fitted on at most these rows
+
+
+def _dense(X) -> np.ndarray:
+    return np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+
+
+class VarianceKeptPCA(TransformerMixin, BaseEstimator):
+    """The prepared columns replaced by the principal components that keep ``variance`` of their
+    variance (the book's ``PCA(n_components=0.95)`` before a model); sparse input is made dense."""
+
+    def __init__(self, variance: float = 0.95):
+        self.variance = variance
+
+    def fit(self, X, y=None):
+        from sklearn.decomposition import PCA
+
+        X = _dense(X)
+        share = float(self.variance)
+        self.pca_ = PCA(n_components=share if share < 1 else None, svd_solver="full").fit(X)
+        self.n_components_ = int(self.pca_.n_components_)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self)
+        return self.pca_.transform(_dense(X))
+
+
+class ClusterSimilarity(TransformerMixin, BaseEstimator):
+    """The book's cluster-similarity features (its housing chapter): the Gaussian RBF similarity of
+    each row to ``n_clusters`` k-means centres of the prepared training rows, appended to the
+    columns. ``gamma_scale`` is in units of ``1 / columns`` (distances between standardised rows
+    grow with the columns)."""
+
+    def __init__(
+        self, n_clusters: int = 10, gamma_scale: float = 1.0, random_state: int | None = None
+    ):
+        self.n_clusters = n_clusters
+        self.gamma_scale = gamma_scale
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        from sklearn.cluster import KMeans
+
+        X = _dense(X)
+        rows = np.arange(len(X))
+        if len(X) > SIMILARITY_FIT_ROWS:
+            rng = np.random.default_rng(self.random_state)
+            rows = np.sort(rng.choice(len(X), SIMILARITY_FIT_ROWS, replace=False))
+        k = int(max(1, min(self.n_clusters, len(rows))))
+        self.kmeans_ = KMeans(n_clusters=k, n_init=3, random_state=self.random_state).fit(X[rows])
+        self.gamma_ = float(self.gamma_scale) / max(X.shape[1], 1)
+        return self
+
+    def transform(self, X):
+        from sklearn.metrics.pairwise import rbf_kernel
+
+        check_is_fitted(self)
+        X = _dense(X)
+        return np.c_[X, rbf_kernel(X, self.kmeans_.cluster_centers_, gamma=self.gamma_)]
+
+
+def reduction_step(params: dict, seed: int) -> TransformerMixin | None:
+    """The step a trial's ``prepare`` setting (one of :data:`REDUCTIONS`) adds after the encoding,
+    or None: ``"pca:<share>"`` (the components keeping that share of the variance) or
+    ``"similarity:<k>"`` (RBF similarity to k k-means centres, gamma 1 / columns, appended).
+
+    >>> type(reduction_step({"prepare": "pca:0.9"}, 0)).__name__, reduction_step({}, 0)
+    ('VarianceKeptPCA', None)
+    """
+    choice = str(params.get("prepare", "none"))
+    method, _, value = choice.partition(":")
+    if choice == "none":
+        return None
+    if method == "pca" and value:
+        return VarianceKeptPCA(float(value))
+    if method == "similarity" and value:
+        return ClusterSimilarity(int(value), 1.0, random_state=seed)
+    raise ValueError(f"prepare must be one of {', '.join(REDUCTIONS)}, got {choice!r}")

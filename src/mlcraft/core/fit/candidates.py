@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlcraft.core.data.schema import Schema
-from mlcraft.core.fit.family import BuildContext, Family, Subsampled
+from mlcraft.core.fit.family import BuildContext, Family, Subsampled, preparation_space
 from mlcraft.core.fit.scheduler import available_memory
 from mlcraft.core.fit.search import Candidate
 from mlcraft.core.fit.tuning import FamilySpec
@@ -132,6 +132,9 @@ def family_spec(
     first = [family.default_params(task, n_fit_rows)]
     if portfolio:
         first += family.portfolio_params(task, n_fit_rows)
+    preparation = preparation_space(family, task)
+    # the first trials prepare as before (a searched preparation is the sampler's to try)
+    first = [{**p, **{k: d.default for k, d in preparation.items()}} for p in first]
     width = encoded_width(schema, family)
 
     def make(name: str, params: dict[str, Any]) -> Candidate:
@@ -141,7 +144,7 @@ def family_spec(
 
     return FamilySpec(
         family.name,
-        family.space(task, n_fit_rows),
+        {**family.space(task, n_fit_rows), **preparation},
         first,
         make,
         family.cost(n_fit_rows, width),

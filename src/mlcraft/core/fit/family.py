@@ -35,6 +35,7 @@ __all__ = [
     "time_left",
     "truncation",
     "default_memory",
+    "preparation_space",
 ]
 
 _DEADLINE: float | None = None  # wall-clock time (time.time()) by which the current fit must end
@@ -306,3 +307,17 @@ class GrowWithin(_Wrapper):
         if hasattr(est, "classes_"):
             self.classes_ = est.classes_
         return self
+
+
+def preparation_space(family: Family, task: str) -> dict[str, Dimension]:
+    """The searched preparation of a family: one ``prepare`` setting (added to its space by the
+    search; its first trials keep the default, "none"): PCA keeping a share of the variance, or the
+    book's cluster-similarity features (RBF similarity to k-means centres), see
+    :data:`~mlcraft.core.data.preprocess.REDUCTIONS`. Only for the families that work on scaled,
+    encoded columns in this process (linear models, SVMs, k-NN) of a kind with a target; trees
+    split on single columns and gain nothing from either."""
+    from mlcraft.core.data.preprocess import REDUCTIONS
+
+    if not (family.needs_scaling and family.requires is None and get_kind(task).needs_target):
+        return {}
+    return {"prepare": Choice(REDUCTIONS, "none")}

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from mlcraft.core.data.preprocess import build_preprocessor
+from mlcraft.core.data.preprocess import build_preprocessor, reduction_step
 from mlcraft.core.data.schema import FeatureColumns, Schema
 from mlcraft.core.fit.family import BuildContext, Family
 from mlcraft.core.predict.compiled import verified_predictor
@@ -27,10 +27,15 @@ from mlcraft.tasks import ProblemKind, get_kind
 __all__ = ["make_pipeline", "predict_array", "FittedModel", "Prediction", "proba_column"]
 
 
+PREPARE_PREFIX = "prepare_"  # searched settings of the preparation, not of the estimator
+
+
 def make_pipeline(
     family: Family, schema: Schema, params: Mapping[str, Any], context: BuildContext
 ) -> Pipeline:
-    """Preparation (as the family needs it) followed by the family's estimator, unfitted."""
+    """Preparation (as the family needs it) followed by the family's estimator, unfitted; the
+    ``prepare_*`` settings of a trial (:func:`~mlcraft.core.fit.family.preparation_space`) add a
+    reduction step between them and are not passed to the estimator."""
     prepare = build_preprocessor(
         schema,
         scale=family.needs_scaling,
@@ -38,7 +43,10 @@ def make_pipeline(
         log_heavy_tails=family.needs_scaling,
         impute=not family.handles_missing,
     )
-    return Pipeline([("prepare", prepare), ("model", family.make(params, context))])
+    own = {k: v for k, v in params.items() if not k.startswith(PREPARE_PREFIX)}
+    reduce = reduction_step(dict(params), context.seed)
+    middle = [] if reduce is None else [("reduce", reduce)]
+    return Pipeline([("prepare", prepare), *middle, ("model", family.make(own, context))])
 
 
 def predict_array(
