@@ -18,7 +18,7 @@ from mlcraft.core.fit.family import BuildContext
 from mlcraft.core.predict.pipeline import make_pipeline, predict_array
 from mlcraft.exceptions import ConfigError
 from mlcraft.models import REGISTRY, families_for, get_family
-from mlcraft.models.embed import FAMILIES, MAP_ONLY, FitOnSample
+from mlcraft.models.embed import FAMILIES, NOT_FAMILIES, FitOnSample
 from mlcraft.tasks import get_kind
 from mlcraft.tasks.embed import coordinate_names
 
@@ -117,8 +117,10 @@ def test_map_only_methods_are_refused_in_one_line():
     for name in ("tsne", "mds", "umap"):
         with pytest.raises(ConfigError) as err:
             get_family(name)
-        assert "\n" not in str(err.value) and name in MAP_ONLY
-    assert "t-SNE cannot place new rows" in MAP_ONLY["tsne"]
+        assert "\n" not in str(err.value) and name in NOT_FAMILIES
+    assert "t-SNE cannot place new rows" in NOT_FAMILIES["tsne"]
+    with pytest.raises(ConfigError, match="LDA fits on labels"):
+        get_family("lda")
 
 
 def test_trustworthiness_metric():

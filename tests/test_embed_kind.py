@@ -64,6 +64,8 @@ def test_analyse_shows_the_variance_curve_maps_and_bounds(trained):
     assert d["jl"][0]["eps"] == 0.1 and not d["jl"][0]["met"]  # 2 dims are far below the bound
     assert d["kernel_pca"] and d["kernel_pca"][0]["error"] <= d["kernel_pca"][-1]["error"]
     assert d["known"]["knn_embedding"] > 0.9  # the label follows the first direction
+    # the champion maps back to its prepared columns up to the noise (two directions of six)
+    assert d["model_error"] is not None and 0 <= d["model_error"] < 0.05, d["model_error"]
     assert any("5-NN accuracy" in line for line in doc["summary"])
     names = {Path(p).stem for p in result.plots}
     assert {"explained_variance", "row_map"} <= names

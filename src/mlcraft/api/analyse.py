@@ -462,6 +462,8 @@ def run_analysis(
         if cfg.labels is None
         else project.training_frame()[cfg.labels][keep].reset_index(drop=True),
     )
+    if subject.own:  # what the kind reads from the saved model itself
+        diag.update(project.kind.model_diagnostics(subject.fitted().pipeline, data.X[keep]))
     build = _builder(project, subject, data, notes)
     refits = _refits(
         project,

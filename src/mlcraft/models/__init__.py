@@ -22,8 +22,8 @@ def family_names() -> list[str]:
 
 
 def get_family(name: str) -> Family:
-    if name in embed.MAP_ONLY:  # t-SNE, MDS, UMAP: they cannot place new rows
-        raise ConfigError(embed.MAP_ONLY[name])
+    if name in embed.NOT_FAMILIES:  # t-SNE, MDS, UMAP (no new rows), LDA (fits on labels)
+        raise ConfigError(embed.NOT_FAMILIES[name])
     try:
         return REGISTRY[name]
     except KeyError:

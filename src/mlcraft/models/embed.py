@@ -8,8 +8,9 @@ new rows. The methods whose cost grows with the square of the rows (kernel PCA, 
 fitted on a seeded subsample of large tables by :class:`FitOnSample`; every row is still mapped.
 
 t-SNE, MDS and UMAP embed only the rows they were fitted on: they are not families (a model must
-place new rows); asking for one says so in one line (:data:`MAP_ONLY`), and ``analyse`` draws
-them as maps of the training rows.
+place new rows); asking for one says so in one line (:data:`NOT_FAMILIES`), and ``analyse`` draws
+them as maps of the training rows. Nor is linear discriminant analysis: it fits on labels, which a
+project without a target never does.
 
 >>> import numpy as np
 >>> from sklearn.decomposition import KernelPCA
@@ -34,7 +35,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from mlcraft.core.fit.family import BuildContext, Choice, Family, Float, Int
 from mlcraft.tasks.embed import CANNOT_TRANSFORM
 
-__all__ = ["FitOnSample", "EMBED", "MAP_ONLY", "FAMILIES"]
+__all__ = ["FitOnSample", "EMBED", "NOT_FAMILIES", "FAMILIES"]
 
 EMBED = frozenset({"embed"})
 
@@ -43,11 +44,17 @@ LLE_MAX_ROWS = 5_000
 ISOMAP_MAX_ROWS = 3_000  # all shortest paths of the neighbour graph: an n x n matrix
 
 # what asking for a method that cannot place new rows answers (one line; the CLI exits 2)
-MAP_ONLY = {
+NOT_FAMILIES = {
     name: f"{why}; `mlcraft analyse` draws it as a 2-D map of the training rows. Train with pca, "
     "randomized_pca, incremental_pca, kernel_pca, lle, isomap, gaussian_projection or sparse_projection"
     for name, why in CANNOT_TRANSFORM.items()
 }
+# linear discriminant analysis fits on labels; an embedding project never fits its --labels (they
+# only score the result), so LDA is not a family: asking for it says what to do instead
+NOT_FAMILIES["lda"] = (
+    "LDA fits on labels, and a project without a target never fits its --labels (they only "
+    "score the embedding); for a supervised projection train a classifier with --target COL"
+)
 
 
 class FitOnSample(TransformerMixin, BaseEstimator):

@@ -200,6 +200,12 @@ class ProblemKind:
         stability of a kind's models across resamples (kinds with a ``stability_measure``)."""
         raise NotImplementedError(f"{self.name} does not measure stability across resamples")
 
+    def model_diagnostics(self, pipeline: Any, X: pd.DataFrame) -> dict[str, Any]:
+        """What analyse adds about the saved model itself (its fitted ``pipeline`` and the training
+        rows' features ``X``), merged into :meth:`diagnose`'s answer: e.g. an embedding's
+        reconstruction error. Nothing by default."""
+        return {}
+
     def diagnostics_summary(self, diagnostics: dict[str, Any]) -> list[str]:
         """A few lines of plain text that sum up :meth:`diagnose`'s answer (the CLI prints them)."""
         return []

@@ -203,6 +203,19 @@ class Embed(ProblemKind):
 
         return embedding.embedding_diagnostics(y, raw, known=known)
 
+    def model_diagnostics(self, pipeline: Any, X: pd.DataFrame) -> dict[str, Any]:
+        """The saved model's reconstruction error on the training rows, in its own prepared
+        columns (mean squared, standard units), for the methods with an inverse (PCA, kernel PCA
+        fitted with its pre-image, random projections); None for the others (LLE, Isomap)."""
+        from mlcraft.core.analysis import embedding
+
+        steps = getattr(pipeline, "steps", None)
+        if not steps or len(steps) < 2:
+            return {"model_error": None}
+        prepared = pipeline[:-1].transform(X)
+        prepared = prepared.toarray() if hasattr(prepared, "toarray") else prepared
+        return {"model_error": embedding.reconstruction_error(prepared, steps[-1][1])}
+
     def diagnostics_summary(self, diagnostics: dict[str, Any]) -> list[str]:
         d = diagnostics
         v = d["variance"]
@@ -210,10 +223,14 @@ class Embed(ProblemKind):
             f"{d['dims']} coordinate(s) from {d['width']} prepared column(s); out-of-fold trustworthiness {format_number(d['trustworthiness'])}",
             f"PCA: {v['components_kept']} component(s) keep {v['share']:.0%} of the variance; {d['dims']} keep {d['variance_at_dims']:.1%}",
         ]
+        if d.get("model_error") is not None:
+            lines.append(
+                f"reconstruction error of this model (inverse of its coordinates): {format_number(d['model_error'])} (mean squared, standard units)"
+            )
         if d.get("kernel_pca"):
             best = d["kernel_pca"][0]
             lines.append(
-                f"kernel PCA by pre-image error (the book's choice): {best['kernel']} kernel, gamma {best['gamma_scale']:g}/columns, error {format_number(best['error'])}"
+                f"kernel PCA by pre-image error (the book's choice): {best['kernel']} kernel, gamma {best['gamma_scale']:g} / columns, error {format_number(best['error'])}"
             )
         if d.get("known"):
             k = d["known"]
