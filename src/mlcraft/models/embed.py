@@ -40,7 +40,7 @@ __all__ = ["FitOnSample", "EMBED", "NOT_FAMILIES", "FAMILIES"]
 EMBED = frozenset({"embed"})
 
 KERNEL_PCA_MAX_ROWS = 3_000  # an n x n kernel matrix and its eigenvectors
-LLE_MAX_ROWS = 5_000
+LLE_MAX_ROWS = 2_000  # its dense eigensolver (10 or more coordinates) is cubic in the rows
 ISOMAP_MAX_ROWS = 3_000  # all shortest paths of the neighbour graph: an n x n matrix
 
 # what asking for a method that cannot place new rows answers (one line; the CLI exits 2)
@@ -140,7 +140,7 @@ def _lle(p, ctx):
         n_components=dims,
         n_neighbors=neighbours,
         method=method,
-        eigen_solver="dense",  # ARPACK fails to converge on small, nearly flat neighbourhoods
+        eigen_solver="auto",  # scikit-learn: dense below 200 rows or from 10 coordinates, else ARPACK
         random_state=ctx.seed,
         n_jobs=ctx.n_jobs,
     )
