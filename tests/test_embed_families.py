@@ -32,6 +32,7 @@ EXPECTED = {
     "gaussian_projection",
     "sparse_projection",
 }
+OPTIONAL = {"umap"}  # only where umap-learn is installed
 
 
 def table(n: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -55,10 +56,14 @@ def fitted(name: str, frame: pd.DataFrame, dims: int = 2, seed: int = 0):
 
 
 def test_the_embed_families_are_registered_for_the_embed_kind_only():
-    assert {f.name for f in FAMILIES} == EXPECTED
-    assert [f.name for f in families_for("embed")] == [f.name for f in FAMILIES]
+    assert {f.name for f in FAMILIES} == EXPECTED | OPTIONAL
+    available = [f.name for f in FAMILIES if f.available()]
+    assert [f.name for f in families_for("embed")] == available
+    assert set(available) >= EXPECTED
+    umap = REGISTRY["umap"]
+    assert umap.requires == "umap" and umap.available() == embedding.umap_available()
     for family in FAMILIES:
-        assert family.tasks == frozenset({"embed"}) and family.available()
+        assert family.tasks == frozenset({"embed"}) and (family.available() or family.requires)
         assert family.needs_scaling and family.categorical == "onehot" and family.description
         for n in (50, 1000, 10**6):
             assert family.cost(n, 10) > 0 and family.memory_bytes(n, 10, {}) > 0
@@ -66,7 +71,18 @@ def test_the_embed_families_are_registered_for_the_embed_kind_only():
         assert not {f.name for f in families_for(task)} & EXPECTED
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize(
+    "name",
+    [
+        *sorted(EXPECTED),
+        pytest.param(
+            "umap",
+            marks=pytest.mark.skipif(
+                not embedding.umap_available(), reason="umap-learn is not installed"
+            ),
+        ),
+    ],
+)
 def test_each_family_maps_new_rows_to_dims_coordinates(name):
     frame = table()
     pipeline, X = fitted(name, frame, dims=3)
@@ -114,7 +130,7 @@ def test_isomap_unrolls_the_swiss_roll_better_than_pca():
 
 
 def test_map_only_methods_are_refused_in_one_line():
-    for name in ("tsne", "mds", "umap"):
+    for name in ("tsne", "mds", "lda"):
         with pytest.raises(ConfigError) as err:
             get_family(name)
         assert "\n" not in str(err.value) and name in NOT_FAMILIES
@@ -164,3 +180,13 @@ def test_the_maps_skip_umap_with_a_reason_when_it_is_missing():
         assert "umap" in drawn["maps"]
     else:
         assert any("umap-learn is not installed" in s for s in drawn["skipped"])
+
+
+@pytest.mark.skipif(embedding.umap_available(), reason="umap-learn is installed")
+def test_umap_without_umap_learn_is_refused_in_one_line():
+    from mlcraft.api.train import check_families
+
+    with pytest.raises(ConfigError, match="needs the optional package 'umap-learn'") as err:
+        check_families(["pca", "umap"])
+    assert "\n" not in str(err.value)
+    assert "umap" not in {f.name for f in families_for("embed")}

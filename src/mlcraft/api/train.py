@@ -58,12 +58,20 @@ class TrainResult:
 
 
 def check_families(names: Iterable[str]) -> None:
-    """Refuse, in one line, a family name that cannot be trained (unknown, or a method such as
-    t-SNE that cannot place new rows), before anything is written."""
+    """Refuse, in one line, a family name that cannot be trained (unknown, a method such as t-SNE
+    that cannot place new rows, or one whose optional package is not installed), before anything
+    is written."""
+    from mlcraft.exceptions import ConfigError
     from mlcraft.models import get_family
 
+    packages = {"umap": "umap-learn"}  # import name -> what pip installs, where they differ
     for name in names:
-        get_family(name)
+        family = get_family(name)
+        if not family.available():
+            package = packages.get(family.requires or "", family.requires)
+            raise ConfigError(
+                f"model family {name!r} needs the optional package {package!r}, which is not installed: pip install {package}, or choose another --family"
+            )
 
 
 def resolve_n_jobs(n_jobs: int | None) -> int:

@@ -7,8 +7,9 @@ ignores ``y`` (the engine passes the reference coordinates it scores with); ``tr
 new rows. The methods whose cost grows with the square of the rows (kernel PCA, LLE, Isomap) are
 fitted on a seeded subsample of large tables by :class:`FitOnSample`; every row is still mapped.
 
-t-SNE, MDS and UMAP embed only the rows they were fitted on: they are not families (a model must
-place new rows); asking for one says so in one line (:data:`NOT_FAMILIES`), and ``analyse`` draws
+UMAP is a family only where umap-learn is installed (``requires="umap"``; its import takes
+seconds, so it is imported only when a UMAP model is built). t-SNE and MDS embed only the rows
+they were fitted on: they are not families (a model must place new rows); asking for one says so in one line (:data:`NOT_FAMILIES`), and ``analyse`` draws
 them as maps of the training rows. Nor is linear discriminant analysis: it fits on labels, which a
 project without a target never does.
 
@@ -42,11 +43,13 @@ EMBED = frozenset({"embed"})
 KERNEL_PCA_MAX_ROWS = 3_000  # an n x n kernel matrix and its eigenvectors
 LLE_MAX_ROWS = 2_000  # its dense eigensolver (10 or more coordinates) is cubic in the rows
 ISOMAP_MAX_ROWS = 3_000  # all shortest paths of the neighbour graph: an n x n matrix
+UMAP_MAX_ROWS = 20_000
 
 # what asking for a method that cannot place new rows answers (one line; the CLI exits 2)
 NOT_FAMILIES = {
     name: f"{why}; `mlcraft analyse` draws it as a 2-D map of the training rows. Train with pca, "
-    "randomized_pca, incremental_pca, kernel_pca, lle, isomap, gaussian_projection or sparse_projection"
+    "randomized_pca, incremental_pca, kernel_pca, lle, isomap, gaussian_projection, sparse_projection "
+    "(or umap, with umap-learn installed)"
     for name, why in CANNOT_TRANSFORM.items()
 }
 # linear discriminant analysis fits on labels; an embedding project never fits its --labels (they
@@ -152,6 +155,18 @@ def _isomap(p, ctx):
     return FitOnSample(inner, max_rows=ISOMAP_MAX_ROWS, random_state=ctx.seed)
 
 
+def _umap(p, ctx):
+    import umap  # seconds to import: only when a UMAP model is built
+
+    inner = umap.UMAP(
+        n_components=_dims(ctx),
+        n_neighbors=int(p["n_neighbors"]),
+        min_dist=float(p["min_dist"]),
+        random_state=ctx.seed,
+    )
+    return FitOnSample(inner, max_rows=UMAP_MAX_ROWS, random_state=ctx.seed)
+
+
 def _gaussian_projection(p, ctx):
     return GaussianRandomProjection(n_components=_dims(ctx), random_state=ctx.seed + p["draw"])
 
@@ -242,6 +257,18 @@ FAMILIES = [
         description=f"Isomap (geodesic distances on the neighbour graph; fitted on at most {ISOMAP_MAX_ROWS:,} rows)",
         portfolio=lambda task, n: [{"n_neighbors": 25}],
         memory=lambda n, d, p: 50e6 + 8.0 * 4 * min(n, ISOMAP_MAX_ROWS) ** 2,
+    ),
+    _family(
+        name="umap",
+        priority=30,
+        build=_umap,
+        requires="umap",  # umap-learn: the family exists only where it is installed
+        space=lambda task, n: {
+            "n_neighbors": Int(5, 50, 15, log=True),
+            "min_dist": Float(0.0, 0.99, 0.1),
+        },
+        cost=lambda n, d: 2.0 + 2e-4 * min(n, UMAP_MAX_ROWS) * (1 + d / 20),
+        description=f"UMAP (needs umap-learn; fitted on at most {UMAP_MAX_ROWS:,} rows)",
     ),
     _family(
         name="gaussian_projection",

@@ -13,8 +13,9 @@ when it is more than the prepared columns, or the PCA components that keep 95% o
 (between 2 and 50). The raw output is the ``(rows, dims)`` matrix of coordinates; their names
 (``dim_1`` ...) go where classes go, so that every part of the engine sizes its arrays by them.
 
-Methods that only map the rows they were fitted on (t-SNE, MDS, UMAP) are not models of this kind:
-they cannot place new rows. ``analyse`` draws them as 2-D maps of the training rows.
+Methods that only map the rows they were fitted on (t-SNE, MDS) are not models of this kind: they
+cannot place new rows. ``analyse`` draws them as 2-D maps of the training rows (and UMAP's, which
+is a family too when umap-learn is installed).
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ __all__ = ["Embed", "coordinate_names", "CANNOT_TRANSFORM"]
 CANNOT_TRANSFORM = {
     "tsne": "t-SNE cannot place new rows: it only maps the rows it was fitted on",
     "mds": "MDS cannot place new rows: it only maps the rows it was fitted on",
-    "umap": "UMAP is drawn as a map of the training rows only",
 }
 
 
