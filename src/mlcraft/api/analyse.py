@@ -109,7 +109,12 @@ def _builder(project: Project, subject: _Subject, data: TrainingData, notes: lis
         else family.default_params(cfg.task, n_fit)
     )
     context = BuildContext(
-        task=cfg.task, n_rows=n_fit, n_features=data.X.shape[1], seed=cfg.seed, n_jobs=1
+        task=cfg.task,
+        n_rows=n_fit,
+        n_features=data.X.shape[1],
+        seed=cfg.seed,
+        n_jobs=1,
+        contamination=cfg.contamination,
     )
     return lambda: make_pipeline(family, project.schema, params, context)
 

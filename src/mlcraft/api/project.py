@@ -30,6 +30,7 @@ from mlcraft.core.learner import frame_problem
 from mlcraft.exceptions import ConfigError, ProjectError
 from mlcraft.registry import ModelRegistry
 from mlcraft.tasks import ProblemKind, get_kind
+from mlcraft.tasks.anomaly import parse_contamination
 from mlcraft.workspace import Workspace
 
 if TYPE_CHECKING:  # the step modules load on first use
@@ -113,6 +114,7 @@ class Project:
         encoding: str | None = None,
         objective: str | None = None,
         labels: str | None = None,
+        contamination: float | str | None = None,
     ) -> Project:
         """Frame the problem, store the data and set the test set aside, before anything else looks.
 
@@ -139,7 +141,10 @@ class Project:
             and shown by ``explore`` and ``report`` (default: a generated sentence, marked as such).
         labels : str, optional
             ``task="cluster"``: a known labelling, never a feature and never fitted; it only scores
-            the clusters (adjusted Rand index, mutual information).
+            the clusters (adjusted Rand index, mutual information); ``task="anomaly"``: 1 marks
+            an anomaly, and the detectors are scored by ROC AUC and average precision against it.
+        contamination : float, optional
+            ``task="anomaly"``: the share of rows flagged, in (0, 0.5]; None or "auto" estimates it.
         """
         ws = Workspace(path)
         if ws.exists():
@@ -150,6 +155,7 @@ class Project:
             raise ProjectError(
                 f"{ws.root} exists and is not empty; choose a new directory for the project"
             )
+        rate = parse_contamination(contamination)
         framed = frame_problem(
             data,
             target,
@@ -169,6 +175,7 @@ class Project:
             encoding=encoding,
             objective=objective,
             labels=labels,
+            **({} if rate is None else {"contamination": rate}),
         )
         config, digest = framed.config, framed.config.dataset
         with atomic.atomic_dir(ws.root) as tmp:

@@ -179,10 +179,27 @@ def run_tune(
         trials = min(trials, size)
     n_jobs = resolve_n_jobs(n_jobs)
     defaults = fam.default_params(cfg.task, n_fit)
-    spec = family_spec(fam, project.schema, cfg.task, cfg.seed, n_fit, n_jobs, portfolio=False)
+    spec = family_spec(
+        fam,
+        project.schema,
+        cfg.task,
+        cfg.seed,
+        n_fit,
+        n_jobs,
+        portfolio=False,
+        contamination=cfg.contamination,
+    )
     spec.space, spec.first = dims, []
     spec.make = lambda name, params: make_candidate(
-        fam, project.schema, cfg.task, cfg.seed, n_fit, name, {**defaults, **params}, n_jobs
+        fam,
+        project.schema,
+        cfg.task,
+        cfg.seed,
+        n_fit,
+        name,
+        {**defaults, **params},
+        n_jobs,
+        cfg.contamination,
     )
     run_id = ws.new_run_id()
     with (

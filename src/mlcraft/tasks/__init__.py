@@ -2,7 +2,7 @@
 
 >>> from mlcraft.tasks import get_kind, kind_names
 >>> kind_names()
-['regression', 'binary', 'multiclass', 'cluster']
+['regression', 'binary', 'multiclass', 'cluster', 'anomaly']
 >>> get_kind("multiclass").estimator_type
 'classifier'
 """
@@ -20,6 +20,9 @@ from mlcraft.tasks.tabular import (
 # isort: split
 from mlcraft.tasks.cluster import Cluster  # registered after the table kinds, listed after them
 
+# isort: split
+from mlcraft.tasks.anomaly import Anomaly  # after the cluster kind, whose reference space it uses
+
 __all__ = [
     "ProblemKind",
     "get_kind",
@@ -30,6 +33,7 @@ __all__ = [
     "Binary",
     "Multiclass",
     "Cluster",
+    "Anomaly",
     "decide_labels",
     "align_proba",
 ]

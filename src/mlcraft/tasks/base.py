@@ -99,6 +99,28 @@ class ProblemKind:
         (an object with ``coordinates(X) -> array``)."""
         raise NotImplementedError(f"{self.name} has a target")
 
+    def check_framing(
+        self,
+        *,
+        metric: str,
+        known: pd.Series | None,
+        labels: str | None,
+        contamination: float | None,
+    ) -> None:
+        """Refuse settings this kind cannot use: ``known`` is the ``--labels`` column (kinds without a
+        target), ``contamination`` the share of rows to flag (anomaly detection)."""
+        if contamination is not None:
+            raise ConfigError(
+                f"--contamination only applies to anomaly detection (--task anomaly), not to --task {self.name}"
+            )
+
+    def judged_on(self, coordinates: np.ndarray, known: pd.Series | None) -> np.ndarray:
+        """Kinds without a target: what the rows are scored against in place of a target, from
+        their :meth:`reference` coordinates and their known labels (``--labels``, or None). The
+        default: the coordinates alone; a kind whose metrics read the labels adds them (the models
+        never fit this)."""
+        return coordinates
+
     # -- split and folds -------------------------------------------------------------------------
     def split_test(
         self,
@@ -193,6 +215,11 @@ class ProblemKind:
         """What ``/predict`` answers for these rows: one JSON value per row (the prediction) and, for
         kinds that have them, a ``{class: probability}`` dict per row (else None)."""
         raise NotImplementedError
+
+    def prediction_columns(self, raw: np.ndarray) -> dict[str, np.ndarray]:
+        """Columns that ``predict`` writes beside the prediction (classification's ``proba_<class>``
+        columns are written by the engine); e.g. an anomaly score."""
+        return {}
 
     def logged_raw(
         self, values: Sequence[Any], probabilities: Sequence[dict[str, float] | None], classes

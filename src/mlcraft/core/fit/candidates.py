@@ -91,6 +91,7 @@ def make_candidate(
     name: str,
     params: Mapping[str, Any],
     n_jobs: int = 1,
+    contamination: float | None = None,
 ) -> Candidate:
     """One configuration of ``family`` as a candidate for cross-validation (memory-checked)."""
     width = encoded_width(schema, family)
@@ -101,6 +102,7 @@ def make_candidate(
         n_features=width,
         seed=seed,
         n_jobs=1,
+        contamination=contamination,
     )
     candidate = Candidate(
         name=name,
@@ -124,6 +126,7 @@ def family_spec(
     n_jobs: int,
     *,
     portfolio: bool = True,
+    contamination: float | None = None,
 ) -> FamilySpec:
     """The search's view of a family: its space, its first trials (defaults, portfolio) and a factory."""
     first = [family.default_params(task, n_fit_rows)]
@@ -132,7 +135,9 @@ def family_spec(
     width = encoded_width(schema, family)
 
     def make(name: str, params: dict[str, Any]) -> Candidate:
-        return make_candidate(family, schema, task, seed, n_fit_rows, name, params, n_jobs)
+        return make_candidate(
+            family, schema, task, seed, n_fit_rows, name, params, n_jobs, contamination
+        )
 
     return FamilySpec(
         family.name,

@@ -121,6 +121,7 @@ class BuildContext:
     n_features: int
     seed: int
     n_jobs: int = 1
+    contamination: float | None = None  # anomaly detection: the share of rows flagged (None: auto)
 
     @property
     def kind(self) -> ProblemKind:

@@ -152,6 +152,8 @@ class FittedModel:
                 isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in self.classes
             ):
                 frame[self.target] = frame[self.target].astype("int64")
+        for name, values in self.kind.prediction_columns(raw).items():  # e.g. anomaly scores
+            frame[name] = values
         return Prediction(frame, notes)
 
     def save(self, path: str | Path) -> None:
