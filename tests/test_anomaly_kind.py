@@ -149,6 +149,33 @@ def test_serving_answers_flags_and_scores(trained):
     assert bad.status_code in (400, 422)
 
 
+def test_monitor_compares_the_share_of_rows_flagged(trained, tmp_path):
+    """Served and logged flags: the training mix passes, a stream of far rows is flagged."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from mlcraft.api.serving import ServeSettings
+    from mlcraft.serve import create_app
+
+    frame = table(300, seed=4)
+    X = frame.drop(columns="odd")
+
+    def serve(rows: pd.DataFrame) -> None:
+        with TestClient(create_app(ServeSettings(str(trained.path)))) as client:
+            for start in range(0, len(rows), 100):
+                chunk = rows.iloc[start : start + 100].to_dict(orient="records")
+                assert client.post("/predict", json=chunk).status_code == 200
+
+    serve(X)
+    same = trained.monitor(since="1d", out=tmp_path / "same")
+    assert same.report["prediction"]["kind"] == "label" and same.report["rows"] == len(X)
+    assert not any(c["flagged"] for c in same.report["prediction"]["checks"])
+    far = X[(frame["odd"] == 1).to_numpy()]
+    serve(pd.concat([far] * 20, ignore_index=True))
+    shifted = trained.monitor(since="1d", out=tmp_path / "shifted")
+    assert any(c["flagged"] for c in shifted.report["prediction"]["checks"])
+
+
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
@@ -185,32 +212,32 @@ def test_feedback_is_refused_in_one_line():
 
 @pytest.mark.slow
 def test_the_cli_trains_flags_and_refuses_bad_input(tmp_path):
-    import subprocess
-    import sys
+    from conftest import run_cli
 
     table().to_csv(tmp_path / "rows.csv", index=False)
     table(50, seed=3).drop(columns="odd").to_csv(tmp_path / "new.csv", index=False)
-    cli = [sys.executable, "-m", "mlcraft"]
 
     def run(*args):
-        return subprocess.run(
-            [*cli, *args], cwd=tmp_path, capture_output=True, text=True, timeout=300
-        )
+        return run_cli(*args, cwd=tmp_path, timeout=300)
 
     done = run(
         "train", "rows.csv", "--task", "anomaly", "--labels", "odd", "--project", "p",
         "--max-trials", "4", "--family", "isolation_forest,rank_average",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    done = run("predict", "--project", "p", "new.csv", "--out", "flags.csv")
+    assert "consensus" in done.stdout
+    done = run("predict", "new.csv", "--project", "p", "--out", "flags.csv")
     assert done.returncode == 0, done.stderr
     out = pd.read_csv(tmp_path / "flags.csv")
     assert list(out.columns) == ["anomaly", "anomaly_score"] and len(out) == 50
-    bad = run("train", "rows.csv", "--task", "anomaly", "--contamination", "0.9", "--project", "q")
-    assert bad.returncode == 2 and "outside (0, 0.5]" in bad.stderr + bad.stdout
-    assert "Traceback" not in bad.stderr and not (tmp_path / "q").exists()
-    bad = run("train", "rows.csv", "--task", "anomaly", "--contamination", "lots", "--project", "q")
-    assert bad.returncode == 2 and "share of rows to flag" in bad.stderr + bad.stdout
+    for rate, message in (("0.9", "outside (0, 0.5]"), ("lots", "share of rows to flag")):
+        bad = run(
+            "train", "rows.csv", "--task", "anomaly", "--contamination", rate, "--project", "q"
+        )
+        assert bad.returncode == 2 and message in bad.stderr + bad.stdout
+        assert "Traceback" not in bad.stderr and not (tmp_path / "q").exists()
+    bad = run("train", "rows.csv", "--task", "anomaly", "--labels", "c", "--project", "q")
+    assert bad.returncode == 2 and "must hold 0 (normal) or 1 (anomaly)" in bad.stderr + bad.stdout
 
 
 @pytest.mark.slow
