@@ -73,6 +73,8 @@ def test_a_fixed_contamination_flags_that_share_of_the_training_rows(tmp_path):
     )
     project.train(max_trials=1, families=["isolation_forest"], n_jobs=1)
     assert project.config.contamination == 0.2
+    summary = project.analyse(learning_curve=False, importance=False).document["summary"]
+    assert any("a heuristic, not a measure of accuracy" in line for line in summary)
     model = project.load_model()
     X, _ = model.schema.coerce(project.training_frame(), where="training data")
     assert model.labels(model.predict_raw(X)).mean() == pytest.approx(0.2, abs=0.01)

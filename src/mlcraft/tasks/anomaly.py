@@ -214,6 +214,10 @@ class Anomaly(ProblemKind):
         lines = [
             f"{d['flagged']:,} of {d['rows']:,} row(s) flagged out of fold ({d['flag_rate']:.1%})"
         ]
+        if not d.get("known"):
+            lines.append(
+                "no --labels: detectors are ranked by consensus (agreement with a model-free outlyingness), a heuristic, not a measure of accuracy"
+            )
         if d.get("known"):
             k = d["known"]
             lines.append(
