@@ -176,6 +176,8 @@ def test_monitor_compares_the_share_of_rows_flagged(trained, tmp_path):
     serve(pd.concat([far] * 20, ignore_index=True))
     shifted = trained.monitor(since="1d", out=tmp_path / "shifted")
     assert any(c["flagged"] for c in shifted.report["prediction"]["checks"])
+    flagged = {d["value"]: d for d in shifted.report["prediction"]["shares"]}["1"]
+    assert flagged["current"] > 0.5 > 0.2 > flagged["reference"]  # the share of rows flagged
 
 
 @pytest.mark.parametrize(
