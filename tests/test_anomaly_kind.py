@@ -111,6 +111,7 @@ def test_analyse_shows_scores_threshold_top_rows_and_the_known_anomalies(trained
 def test_report_shows_the_anomalies(trained):
     result = trained.report()
     assert result.document["framing"]["section"] == "anomaly"
+    assert result.document["framing"]["objective"] == "score and flag unusual rows by 4 feature(s)"
     assert "flagged" in Path(result.html).read_text()
 
 

@@ -68,6 +68,7 @@ class Anomaly(ProblemKind):
     estimator_type = "outlier_detector"
     default_metric = "consensus"
     report_section = "anomaly"
+    goal = "score and flag unusual rows"
 
     # -- framing ---------------------------------------------------------------------------------
     def check_framing(

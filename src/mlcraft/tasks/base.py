@@ -69,6 +69,9 @@ class ProblemKind:
     estimator_type: ClassVar[str]
     default_metric: ClassVar[str]
     report_section: ClassVar[str]
+    goal: ClassVar[str | None] = (
+        None  # a kind without a target: "<goal> by N feature(s)" (objective)
+    )
 
     def __repr__(self) -> str:
         return f"<problem kind {self.name}>"
