@@ -64,7 +64,16 @@ DEMO_TIME_LIMIT_S = 40.0  # seconds of training per demo dataset
 
 # section name -> fields stored in it (the file stays readable; the dataclass stays flat)
 _SECTIONS: dict[str, tuple[str, ...]] = {
-    "framing": ("target", "task", "metric", "positive_class", "objective", "labels", "dims"),
+    "framing": (
+        "target",
+        "task",
+        "metric",
+        "positive_class",
+        "objective",
+        "labels",
+        "contamination",
+        "dims",
+    ),
     "data": ("source", "dataset", "test_source", "test_dataset"),
     "roles": ("id_column", "categorical", "drop"),
     "split": ("split_method", "test_size", "stratify_on"),
@@ -92,6 +101,9 @@ class ProjectConfig:
     dims : int or None
         ``--task embed``: the number of coordinates of the embedding (``--dims``), resolved when
         the problem is framed (omitted: the PCA components that keep 95% of the variance).
+    contamination : float or None
+        Anomaly detection: the share of training rows flagged (``--contamination``); None: estimated
+        from the training rows' scores (``auto``, see :mod:`mlcraft.models.anomaly`).
     objective : str or None
         The objective in the user's own words (``--objective``), shown by explore and report; None:
         they show a generated sentence instead, and say so. Older ``mlcraft.toml`` files have none.
@@ -128,6 +140,7 @@ class ProjectConfig:
     objective: str | None = None
     labels: str | None = None
     dims: int | None = None
+    contamination: float | None = None
     test_source: str | None = None
     test_dataset: str | None = None
     id_column: str | None = None

@@ -115,6 +115,7 @@ def _builder(project: Project, subject: _Subject, data: TrainingData, notes: lis
         seed=cfg.seed,
         n_jobs=1,
         dims=cfg.dims,
+        contamination=cfg.contamination,
     )
     return lambda: make_pipeline(family, project.schema, params, context)
 

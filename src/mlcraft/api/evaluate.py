@@ -82,7 +82,10 @@ def evaluate(project: Project, *, version: int | None = None) -> Evaluation:
         y = model.schema.coerce_target(test[cfg.target], model.kind.numeric_target)
     else:  # judged in the reference space of the training rows, as in the search
         train, _ = model.schema.coerce(project.training_frame(), where="training data")
-        y = model.kind.reference(model.schema, train).coordinates(features)
+        known = None if cfg.labels is None else test[cfg.labels].reset_index(drop=True)
+        y = model.kind.judged_on(
+            model.kind.reference(model.schema, train).coordinates(features), known
+        )
     pred = model.predict_raw(features)
     scorer = Scorer(
         get_metric(cfg.metric, cfg.task),

@@ -23,6 +23,7 @@ from mlcraft.core.analysis import drift, flags, profile
 from mlcraft.core.data.framing import objective
 from mlcraft.exceptions import ConfigError, DataError
 from mlcraft.plots.base import PLOT_SAMPLE
+from mlcraft.tasks import get_kind
 from mlcraft.workspace import now_iso
 
 if TYPE_CHECKING:
@@ -328,7 +329,9 @@ def _document(
         "source": cfg.source,
         "target": cfg.target,
         "task": cfg.task,
-        "objective": objective(cfg.objective, cfg.target, cfg.task, len(schema.features)),
+        "objective": objective(
+            cfg.objective, cfg.target, cfg.task, len(schema.features), get_kind(cfg.task).goal
+        ),
         "scope": (
             f"training rows only ({len(frame):,} rows); the test rows were not read. The drift check compares "
             "summary statistics of the test side's features (counts, missing share, mean, standard deviation, "

@@ -193,7 +193,22 @@ def _prediction_drift(
     ref_labels = as_category_strings(pd.Series(model.labels(ref)))
     cur_labels = as_category_strings(pd.Series(cur_values, dtype=object))
     checks = categorical_drift(ref_labels, cur_labels, s, psi_threshold=s.prediction_psi)
-    return {"kind": "label", "checks": [c.to_dict() for c in checks if c.name in ("psi", "chi2")]}
+    # each answer's share among the training rows and the logged rows (anomaly: the share flagged)
+    ref_share = pd.Series(ref_labels, dtype=object).value_counts(normalize=True)
+    cur_share = pd.Series(cur_labels, dtype=object).value_counts(normalize=True)
+    shares = [
+        {
+            "value": str(v),
+            "reference": float(ref_share.get(v, 0.0)),
+            "current": float(cur_share.get(v, 0.0)),
+        }
+        for v in sorted(set(ref_share.index) | set(cur_share.index), key=str)
+    ]
+    return {
+        "kind": "label",
+        "checks": [c.to_dict() for c in checks if c.name in ("psi", "chi2")],
+        "shares": shares,
+    }
 
 
 def _service(

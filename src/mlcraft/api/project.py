@@ -30,6 +30,7 @@ from mlcraft.core.learner import frame_problem
 from mlcraft.exceptions import ConfigError, ProjectError
 from mlcraft.registry import ModelRegistry
 from mlcraft.tasks import ProblemKind, get_kind
+from mlcraft.tasks.anomaly import parse_contamination
 from mlcraft.workspace import Workspace
 
 if TYPE_CHECKING:  # the step modules load on first use
@@ -114,6 +115,7 @@ class Project:
         objective: str | None = None,
         labels: str | None = None,
         dims: int | None = None,
+        contamination: float | str | None = None,
     ) -> Project:
         """Frame the problem, store the data and set the test set aside, before anything else looks.
 
@@ -140,10 +142,13 @@ class Project:
             and shown by ``explore`` and ``report`` (default: a generated sentence, marked as such).
         labels : str, optional
             ``task="cluster"``: a known labelling, never a feature and never fitted; it only scores
-            the clusters (adjusted Rand index, mutual information).
+            the clusters (adjusted Rand index, mutual information); ``task="anomaly"``: 1 marks
+            an anomaly, and the detectors are scored by ROC AUC and average precision against it.
         dims : int, optional
             ``task="embed"``: the number of coordinates of the embedding (default: the PCA
             components that keep 95% of the variance, between 2 and 50).
+        contamination : float, optional
+            ``task="anomaly"``: the share of rows flagged, in (0, 0.5]; None or "auto" estimates it.
         """
         ws = Workspace(path)
         if ws.exists():
@@ -154,6 +159,7 @@ class Project:
             raise ProjectError(
                 f"{ws.root} exists and is not empty; choose a new directory for the project"
             )
+        rate = parse_contamination(contamination)
         framed = frame_problem(
             data,
             target,
@@ -174,6 +180,7 @@ class Project:
             objective=objective,
             labels=labels,
             **({} if dims is None else {"dims": dims}),
+            **({} if rate is None else {"contamination": rate}),
         )
         config, digest = framed.config, framed.config.dataset
         with atomic.atomic_dir(ws.root) as tmp:

@@ -224,7 +224,9 @@ def _headline(
 def _framing(project: Project) -> dict[str, Any]:
     cfg = project.config
     metric = get_metric(cfg.metric, cfg.task)
-    goal = objective(cfg.objective, cfg.target, cfg.task, len(project.schema.features))
+    goal = objective(
+        cfg.objective, cfg.target, cfg.task, len(project.schema.features), project.kind.goal
+    )
     return {
         "objective": goal["text"],
         "objective_source": goal["source"],

@@ -180,7 +180,15 @@ def run_tune(
     n_jobs = resolve_n_jobs(n_jobs)
     defaults = fam.default_params(cfg.task, n_fit)
     spec = family_spec(
-        fam, project.schema, cfg.task, cfg.seed, n_fit, n_jobs, portfolio=False, dims=cfg.dims
+        fam,
+        project.schema,
+        cfg.task,
+        cfg.seed,
+        n_fit,
+        n_jobs,
+        portfolio=False,
+        dims=cfg.dims,
+        contamination=cfg.contamination,
     )
     spec.space, spec.first = dims, []
     spec.make = lambda name, params: make_candidate(
@@ -193,6 +201,7 @@ def run_tune(
         {**defaults, **params},
         n_jobs,
         dims=cfg.dims,
+        contamination=cfg.contamination,
     )
     run_id = ws.new_run_id()
     with (

@@ -213,12 +213,17 @@ def train(
     ),
     task: str | None = typer.Option(
         None,
-        help="regression, binary or multiclass (default: inferred from the target), or cluster (no --target: group the rows), or embed (no --target: reduce the columns to --dims coordinates).",
+        help="regression, binary or multiclass (default: inferred from the target); with no --target: cluster (group the rows), embed (reduce the columns to --dims coordinates) or anomaly (score and flag unusual rows).",
     ),
     labels: str | None = typer.Option(
         None,
         "--labels",
-        help="--task cluster: a known labelling to score the clusters against (ARI, NMI); never a feature, never fitted.",
+        help="--task cluster: a known labelling to score the clusters against (ARI, NMI); --task anomaly: a 0/1 column (1 = anomaly) that scores the detectors (ROC AUC, average precision); never a feature, never fitted.",
+    ),
+    contamination: str | None = typer.Option(
+        None,
+        "--contamination",
+        help="--task anomaly: the share of rows to flag, in (0, 0.5], or auto (default: estimated from the training rows' scores, median + 3 robust SDs).",
     ),
     dims: int | None = typer.Option(
         None,
@@ -328,6 +333,7 @@ def train(
             objective=objective,
             labels=labels,
             dims=dims,
+            contamination=contamination,
             **given,
         )
         for note in proj.notes:

@@ -110,6 +110,9 @@ def frame_problem(
     kind.check_target(present, target)
     metric_name = get_metric(metric or kind.default_metric, kind.name).name
     check_metric_target(get_metric(metric_name), present, target)
+    kind.check_framing(
+        metric=metric_name, known=None, labels=None, contamination=settings.get("contamination")
+    )
     positive = kind.positive_class(present, positive_class)
     data_mod.check_finite(frame, table.source, table.line_of)
     test_table = _test_table(test_data, frame, encoding)
@@ -239,6 +242,12 @@ def _frame_without_target(
     test_table = _test_table(test_data, frame, encoding)
     if test_table is not None:
         test_size = 0.0
+    kind.check_framing(
+        metric=metric_name,
+        known=None if labels is None else frame[labels],
+        labels=labels,
+        contamination=settings.get("contamination"),
+    )
     features = frame.drop(columns=[labels]) if labels is not None else frame
     if len(features.drop_duplicates()) < 2:
         raise DataError(f"{table.source}: every row is the same; there is nothing to group")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from mlcraft.core.fit.family import Family
 from mlcraft.exceptions import ConfigError
-from mlcraft.models import boosting, cluster, embed, linear, neighbors, neural, svm, trees
+from mlcraft.models import anomaly, boosting, cluster, embed, linear, neighbors, neural, svm, trees
 
 __all__ = ["REGISTRY", "get_family", "families_for", "family_names"]
 
-_MODULES = [linear, svm, neighbors, trees, boosting, neural, cluster, embed]
+_MODULES = [linear, svm, neighbors, trees, boosting, neural, cluster, embed, anomaly]
 
 REGISTRY: dict[str, Family] = {f.name: f for module in _MODULES for f in module.FAMILIES}
 

@@ -34,6 +34,8 @@ th{background:#f3f3f3}.bad{background:#fde2e2}.ok{color:#2a7a2a}.alert{color:#b0
 {% else %}<p>No labels joined yet (send them with <code>mlcraft feedback</code> or POST /feedback).</p>{% endif %}
 <h2>Prediction drift</h2>
 {{ checks_table(r.prediction.checks) }}
+{% if r.prediction.get("shares") %}<table><tr><th>answer</th><th>share of training rows</th><th>share of logged rows</th></tr>
+{% for v in r.prediction.shares[:20] %}<tr><td>{{ v.value }}</td><td>{{ '%.1f%%'|format(100 * v.reference) }}</td><td>{{ '%.1f%%'|format(100 * v.current) }}</td></tr>{% endfor %}</table>{% endif %}
 <h2>Feature drift</h2>
 {% for f in r.features %}<h3 class="{{ 'alert' if f.drift else '' }}">{{ f.name }} <small>({{ f.role }})</small>{{ ' - drift' if f.drift else '' }}</h3>
 {{ checks_table(f.checks) }}{% endfor %}

@@ -552,3 +552,88 @@ def _embed_figures(diag, y, pred, *, target, marks, seed) -> list[Plot]:
         explained_variance(diag["variance"], diag["dims"]),
         row_maps(drawn["maps"], own, None if codes is None else np.asarray(codes)[idx]),
     ]
+
+
+# -- anomaly detection -----------------------------------------------------------------------------
+
+
+def anomaly_scores(histogram: dict[str, Any], threshold: float | None) -> Plot:
+    """The distribution of the out-of-fold anomaly scores, the flagging threshold marked."""
+    edges = np.asarray(histogram["edges"], dtype=float)
+    counts = np.asarray(histogram["counts"], dtype=float)
+    fig = new_figure(6, 4)
+    ax = fig.subplots()
+    if len(counts):
+        ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="tab:blue", alpha=0.7)
+    if threshold is not None:
+        ax.axvline(threshold, color="tab:red", linestyle="--", linewidth=1, label="threshold")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("anomaly score (higher: more anomalous)")
+    ax.set_ylabel("rows")
+    ax.grid(alpha=0.3)
+    return to_plot(
+        fig,
+        "anomaly_scores",
+        "Anomaly scores and the threshold",
+        "out-of-fold scores; rows right of the dashed line are flagged",
+    )
+
+
+def anomaly_map(coordinates: np.ndarray, scores: np.ndarray) -> Plot:
+    """The rows on their first two principal components (of the reference space), by score."""
+    from sklearn.decomposition import PCA
+
+    X = np.asarray(coordinates, dtype=float)
+    xy = PCA(n_components=2, random_state=0).fit_transform(X) if X.shape[1] > 2 else X
+    if xy.shape[1] == 1:
+        xy = np.c_[xy, np.zeros(len(xy))]
+    order = np.argsort(scores)  # the most anomalous drawn last, on top
+    fig = new_figure(6, 5)
+    ax = fig.subplots()
+    points = ax.scatter(
+        xy[order, 0], xy[order, 1], c=scores[order], s=5, cmap="viridis", rasterized=True
+    )
+    fig.colorbar(points, ax=ax, label="anomaly score")
+    ax.set_xlabel("first principal component")
+    ax.set_ylabel("second principal component")
+    return to_plot(
+        fig,
+        "anomaly_map",
+        "The rows by anomaly score",
+        "reference space, first two principal components",
+    )
+
+
+def anomaly_curves(curves: dict[str, Any]) -> Plot:
+    """ROC and precision-recall curves of the scores against the known anomalies."""
+    fig = new_figure(9, 3.8)
+    left, right = fig.subplots(1, 2)
+    left.plot(curves["fpr"], curves["tpr"])
+    left.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    left.set_xlabel("false positive rate")
+    left.set_ylabel("true positive rate")
+    right.plot(curves["recall"], curves["precision"], color="tab:green")
+    right.set_xlabel("recall")
+    right.set_ylabel("precision")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    return to_plot(
+        fig,
+        "anomaly_curves",
+        "Against the known anomalies",
+        "ROC and precision-recall curves of the out-of-fold scores (the labels were never fitted)",
+    )
+
+
+@register_section_figures("anomaly")
+def _anomaly_figures(diag, y, pred, *, target, marks, seed) -> list[Plot]:
+    raw = np.asarray(pred, dtype=float).reshape(-1, 2)
+    idx = sample_index(len(raw), PLOT_SAMPLE, seed)
+    coords = np.asarray(y, dtype=float)[:, :-1]  # the last column: the known labels
+    plots = [
+        anomaly_scores(diag["histogram"], diag["threshold"]),
+        anomaly_map(coords[idx], raw[idx, 0]),
+    ]
+    if diag.get("known") and diag["known"].get("curves"):
+        plots.append(anomaly_curves(diag["known"]["curves"]))
+    return plots

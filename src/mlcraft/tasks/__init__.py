@@ -2,7 +2,7 @@
 
 >>> from mlcraft.tasks import get_kind, kind_names
 >>> kind_names()
-['regression', 'binary', 'multiclass', 'cluster', 'embed']
+['regression', 'binary', 'multiclass', 'cluster', 'embed', 'anomaly']
 >>> get_kind("multiclass").estimator_type
 'classifier'
 """
@@ -21,6 +21,9 @@ from mlcraft.tasks.tabular import (
 from mlcraft.tasks.cluster import Cluster  # registered after the table kinds, listed after them
 from mlcraft.tasks.embed import Embed
 
+# isort: split
+from mlcraft.tasks.anomaly import Anomaly  # after the cluster kind, whose reference space it uses
+
 __all__ = [
     "ProblemKind",
     "get_kind",
@@ -32,6 +35,7 @@ __all__ = [
     "Multiclass",
     "Cluster",
     "Embed",
+    "Anomaly",
     "decide_labels",
     "align_proba",
 ]

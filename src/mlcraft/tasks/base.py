@@ -69,6 +69,9 @@ class ProblemKind:
     estimator_type: ClassVar[str]
     default_metric: ClassVar[str]
     report_section: ClassVar[str]
+    goal: ClassVar[str | None] = (
+        None  # a kind without a target: "<goal> by N feature(s)" (objective)
+    )
 
     def __repr__(self) -> str:
         return f"<problem kind {self.name}>"
@@ -115,6 +118,28 @@ class ProblemKind:
         """Kinds without classes whose raw output has several columns (an embedding's
         coordinates): their names, which go where classes go (None: one value a row)."""
         return None
+
+    def check_framing(
+        self,
+        *,
+        metric: str,
+        known: pd.Series | None,
+        labels: str | None,
+        contamination: float | None,
+    ) -> None:
+        """Refuse settings this kind cannot use: ``known`` is the ``--labels`` column (kinds without a
+        target), ``contamination`` the share of rows to flag (anomaly detection)."""
+        if contamination is not None:
+            raise ConfigError(
+                f"--contamination only applies to anomaly detection (--task anomaly), not to --task {self.name}"
+            )
+
+    def judged_on(self, coordinates: np.ndarray, known: pd.Series | None) -> np.ndarray:
+        """Kinds without a target: what the rows are scored against in place of a target, from
+        their :meth:`reference` coordinates and their known labels (``--labels``, or None). The
+        default: the coordinates alone; a kind whose metrics read the labels adds them (the models
+        never fit this)."""
+        return coordinates
 
     # -- split and folds -------------------------------------------------------------------------
     def split_test(

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+from mlcraft.core.analysis import anomalies
 from mlcraft.core.analysis.clusters import SAMPLE as SILHOUETTE_MAX_ROWS
 from mlcraft.core.analysis.clusters import external_cluster_scores
 from mlcraft.core.data.targets import decide_labels
@@ -51,7 +52,7 @@ class Metric:
     name: str
     tasks: frozenset[str]
     greater_is_better: bool
-    needs: str  # "value" (regression), "label" or "proba" (classification), "clusters", "embedding"
+    needs: str  # "value" (regression), "label" or "proba" (classification), "clusters", "embedding", "anomaly"
     _func: Callable[..., float] | None  # None: computed by Scorer from the name
     description: str
     sklearn: tuple[str, ...] = ()
@@ -583,6 +584,48 @@ _METRICS += [
         "trustworthiness: how far each row's nearest neighbours in the embedding are near it in the prepared columns (1: all; 5 neighbours, sampled to 1,000 rows)",
     ),
 ]
+# anomaly detection: scores and flags ("anomaly"), against the rows' reference coordinates with the
+# known labels (1 = anomaly, NaN without them) as their last column; see core.analysis.anomalies
+_ANOMALY = frozenset({"anomaly"})
+_METRICS += [
+    Metric(
+        "consensus",
+        _ANOMALY,
+        True,
+        "anomaly",
+        anomalies.consensus,
+        "rank correlation of the scores with a model-free outlyingness of the rows (no labels needed)",
+    ),
+    Metric(
+        "precision_at_rate",
+        _ANOMALY,
+        True,
+        "anomaly",
+        anomalies.precision_at_rate,
+        "share of known anomalies among the flagged rows (needs --labels)",
+    ),
+]
+# names shared with classification, with their anomaly-detection meaning (scores against --labels)
+_FOR_TASK = {
+    ("roc_auc", "anomaly"): Metric(
+        "roc_auc",
+        _ANOMALY,
+        True,
+        "anomaly",
+        anomalies.roc_auc,
+        "ROC AUC of the anomaly scores against the known anomalies (needs --labels)",
+        ("roc_auc",),
+    ),
+    ("average_precision", "anomaly"): Metric(
+        "average_precision",
+        _ANOMALY,
+        True,
+        "anomaly",
+        anomalies.average_precision,
+        "average precision of the anomaly scores against the known anomalies (needs --labels)",
+        ("average_precision",),
+    ),
+}
 _BY_NAME = {m.name: m for m in _METRICS}
 _ALIASES = {
     **{name: m.name for m in _METRICS for name in m.sklearn if name != m.name},
@@ -640,6 +683,8 @@ def get_metric(name: str, task: str | None = None) -> Metric:
         raise ConfigError(
             f"unknown metric {name!r}; choose one of: {', '.join(sorted(_BY_NAME))} (or a scikit-learn scorer name)"
         )
+    if task is not None and (metric.name, task) in _FOR_TASK:
+        return _FOR_TASK[(metric.name, task)]
     if task is not None and task not in metric.tasks:
         why = _WHY_NOT.get((metric.name, task))
         raise ConfigError(
@@ -760,6 +805,9 @@ class Scorer:
         if m.needs == "embedding":  # reference coordinates and embedding coordinates
             assert m._func is not None
             return float(m._func(y_true, pred))
+        if m.needs == "anomaly":  # reference coordinates (+ known labels) and [score, flag]
+            assert m._func is not None
+            return float(m._func(np.asarray(y_true, dtype=float), np.asarray(pred, dtype=float)))
         if m.needs == "clusters":
             # reference coordinates and cluster ids (floats from a fold array; NaN: not predicted)
             assert m._func is not None

@@ -41,7 +41,9 @@ def class_labels(values: pd.Series) -> list[Any]:
     return [to_native(v) for v in np.unique(values.dropna().to_numpy())]
 
 
-def objective(given: str | None, target: str | None, task: str, n_features: int) -> dict[str, str]:
+def objective(
+    given: str | None, target: str | None, task: str, n_features: int, goal: str | None = None
+) -> dict[str, str]:
     """The objective to show: the user's own words (``--objective``), else a generated sentence.
 
     ``source`` says which (``"user"`` or ``"generated"``), so that a page can say it was generated.
@@ -49,7 +51,8 @@ def objective(given: str | None, target: str | None, task: str, n_features: int)
     if given is not None and given.strip():
         return {"text": given.strip(), "source": "user"}
     if target is None:  # a kind without a target
-        return {"text": f"{task} the rows by {n_features} feature(s)", "source": "generated"}
+        what = goal or f"{task} the rows"  # goal: the kind's own phrase (ProblemKind.goal)
+        return {"text": f"{what} by {n_features} feature(s)", "source": "generated"}
     return {
         "text": f"predict {target} ({task}) from {n_features} feature(s)",
         "source": "generated",

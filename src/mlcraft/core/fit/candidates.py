@@ -92,6 +92,7 @@ def make_candidate(
     params: Mapping[str, Any],
     n_jobs: int = 1,
     dims: int | None = None,
+    contamination: float | None = None,
 ) -> Candidate:
     """One configuration of ``family`` as a candidate for cross-validation (memory-checked)."""
     width = encoded_width(schema, family)
@@ -103,6 +104,7 @@ def make_candidate(
         seed=seed,
         n_jobs=1,
         dims=dims,
+        contamination=contamination,
     )
     candidate = Candidate(
         name=name,
@@ -127,6 +129,7 @@ def family_spec(
     *,
     portfolio: bool = True,
     dims: int | None = None,
+    contamination: float | None = None,
 ) -> FamilySpec:
     """The search's view of a family: its space, its first trials (defaults, portfolio) and a factory."""
     first = [family.default_params(task, n_fit_rows)]
@@ -139,7 +142,16 @@ def family_spec(
 
     def make(name: str, params: dict[str, Any]) -> Candidate:
         return make_candidate(
-            family, schema, task, seed, n_fit_rows, name, params, n_jobs, dims=dims
+            family,
+            schema,
+            task,
+            seed,
+            n_fit_rows,
+            name,
+            params,
+            n_jobs,
+            dims=dims,
+            contamination=contamination,
         )
 
     return FamilySpec(

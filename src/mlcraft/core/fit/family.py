@@ -123,6 +123,7 @@ class BuildContext:
     seed: int
     n_jobs: int = 1
     dims: int | None = None  # --task embed: the coordinates of the embedding
+    contamination: float | None = None  # anomaly detection: the share of rows flagged (None: auto)
 
     @property
     def kind(self) -> ProblemKind:

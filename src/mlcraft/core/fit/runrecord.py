@@ -98,7 +98,8 @@ def _oof_frame(data, keep: Sequence[CVResult], target: str | None) -> pd.DataFra
         if r.oof.ndim == 1:
             oof[r.name] = r.oof
         else:
-            for j, cls in enumerate(data.classes):
+            # class probabilities, or the columns of a kind's raw output (anomaly: score, flag)
+            for j, cls in enumerate(data.classes or range(r.oof.shape[1])):
                 oof[f"{r.name}:{proba_column(cls)}"] = r.oof[:, j]
     return pd.DataFrame(oof)
 

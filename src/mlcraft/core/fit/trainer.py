@@ -108,7 +108,8 @@ def training_data(
             schema.coerce_target(train[config.target], kind.numeric_target), name=config.target
         )
     else:  # judged in the kind's reference space, fitted on these rows
-        y = reference_frame(kind.reference(schema, X).coordinates(X))
+        known = None if config.labels is None else train[config.labels].reset_index(drop=True)
+        y = reference_frame(kind.judged_on(kind.reference(schema, X).coordinates(X), known))
     classes = kind.classes(y) if kind.needs_target else kind.raw_columns(config)
     scorer = Scorer(
         get_metric(config.metric, config.task),
@@ -238,6 +239,7 @@ class Trainer:
             seed=self.config.seed,
             n_jobs=1,
             dims=self.config.dims,
+            contamination=self.config.contamination,
         )
         fit_params = {**params, **(truncated or {})}
         return Builder(family, self.schema, fit_params, context, max_rows), {
@@ -290,7 +292,16 @@ class Trainer:
         cfg, data, budget = self.config, self.data, self.budget
         n_fit = len(data.y) - len(data.y) // len(data.folds)
         specs = [
-            family_spec(f, self.schema, cfg.task, cfg.seed, n_fit, self.n_jobs, dims=cfg.dims)
+            family_spec(
+                f,
+                self.schema,
+                cfg.task,
+                cfg.seed,
+                n_fit,
+                self.n_jobs,
+                dims=cfg.dims,
+                contamination=cfg.contamination,
+            )
             for f in self.families.values()
         ]
         with self._pool() as pool:
