@@ -64,7 +64,15 @@ DEMO_TIME_LIMIT_S = 40.0  # seconds of training per demo dataset
 
 # section name -> fields stored in it (the file stays readable; the dataclass stays flat)
 _SECTIONS: dict[str, tuple[str, ...]] = {
-    "framing": ("target", "task", "metric", "positive_class", "objective", "labels"),
+    "framing": (
+        "target",
+        "task",
+        "metric",
+        "positive_class",
+        "objective",
+        "labels",
+        "semi_supervised",
+    ),
     "data": ("source", "dataset", "test_source", "test_dataset"),
     "roles": ("id_column", "categorical", "drop"),
     "split": ("split_method", "test_size", "stratify_on"),
@@ -89,6 +97,9 @@ class ProjectConfig:
     labels : str or None
         A kind without a target: a known labelling (``--labels``), never a feature and never fitted,
         only used to score the result.
+    semi_supervised : bool
+        A classification target may have missing labels (``--semi-supervised``): those rows stay in
+        the training data, are never tested or scored, and only the semi-supervised families fit them.
     objective : str or None
         The objective in the user's own words (``--objective``), shown by explore and report; None:
         they show a generated sentence instead, and say so. Older ``mlcraft.toml`` files have none.
@@ -124,6 +135,7 @@ class ProjectConfig:
     positive_class: str | int | bool | None = None
     objective: str | None = None
     labels: str | None = None
+    semi_supervised: bool = False
     test_source: str | None = None
     test_dataset: str | None = None
     id_column: str | None = None

@@ -113,6 +113,7 @@ class Project:
         encoding: str | None = None,
         objective: str | None = None,
         labels: str | None = None,
+        semi_supervised: bool = False,
     ) -> Project:
         """Frame the problem, store the data and set the test set aside, before anything else looks.
 
@@ -140,6 +141,9 @@ class Project:
         labels : str, optional
             ``task="cluster"``: a known labelling, never a feature and never fitted; it only scores
             the clusters (adjusted Rand index, mutual information).
+        semi_supervised : bool
+            A classification target may have missing labels: those rows are learnt from by the
+            semi-supervised families, never tested or scored (``--semi-supervised``).
         """
         ws = Workspace(path)
         if ws.exists():
@@ -169,6 +173,7 @@ class Project:
             encoding=encoding,
             objective=objective,
             labels=labels,
+            semi_supervised=semi_supervised,
         )
         config, digest = framed.config, framed.config.dataset
         with atomic.atomic_dir(ws.root) as tmp:
@@ -320,6 +325,7 @@ class Project:
                 self.config.task,
                 list(families) if families is not None else None,
                 list(exclude or ()),
+                semi_supervised=self.config.semi_supervised,
             )
         ]
 

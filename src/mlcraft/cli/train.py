@@ -220,6 +220,11 @@ def train(
         "--labels",
         help="--task cluster: a known labelling to score the clusters against (ARI, NMI); never a feature, never fitted.",
     ),
+    semi_supervised: bool = typer.Option(
+        False,
+        "--semi-supervised",
+        help="A classification target may have missing labels: semi-supervised families (the book's cluster representatives, label spreading, self-training) learn from those rows too; they are never tested or scored.",
+    ),
     objective: str | None = typer.Option(
         None,
         help="The objective in your own words (what the predictions are for), recorded with the framing and shown by explore and report.",
@@ -318,6 +323,7 @@ def train(
             encoding=encoding,
             objective=objective,
             labels=labels,
+            semi_supervised=semi_supervised,
             **given,
         )
         for note in proj.notes:
