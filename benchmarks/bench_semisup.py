@@ -66,6 +66,8 @@ def _train(frame: pd.DataFrame, semi: bool, budget: float, seed: int, where: Pat
     board = result.leaderboard
     ok = board[board["status"] == "ok"] if "status" in board else board
     best_by_family = ok.groupby("family")["accuracy_mean"].max().round(3).to_dict()
+    log = (project.path / "runs" / result.run_id / "log.txt").read_text().splitlines()
+    why = [line for line in log if "not chosen" in line or "refitted although" in line]
     return {
         "project": project,
         "champion": result.best,
@@ -73,6 +75,7 @@ def _train(frame: pd.DataFrame, semi: bool, budget: float, seed: int, where: Pat
         "trials": result.trials,
         "best_cv_by_family": best_by_family,
         "seconds": round(time.perf_counter() - start, 1),
+        "choice_notes": why[:3],
     }
 
 

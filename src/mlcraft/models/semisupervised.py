@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
 from sklearn.semi_supervised import LabelSpreading, SelfTrainingClassifier
 from sklearn.utils.validation import check_array, check_is_fitted
 
@@ -38,6 +39,7 @@ __all__ = [
     "encode_partial",
 ]
 
+SCALE = Choice((True, False), True)  # standardise the numbers first (pixels may rather not)
 MAX_SPREAD_ROWS = 4000  # label spreading's rbf kernel is a dense rows x rows matrix
 
 
@@ -62,13 +64,23 @@ def encode_partial(y) -> tuple[np.ndarray, np.ndarray]:
 class _Partial(ClassifierMixin, BaseEstimator):
     """A classifier fitted on rows of which some have no label; probabilities over ``classes_``."""
 
+    scale: bool
+
     def _prepare(self, X, y):
         X = check_array(X, accept_sparse="csr", dtype=float)
+        self.scaler_ = (
+            StandardScaler(with_mean=not hasattr(X, "toarray")).fit(X) if self.scale else None
+        )
+        X = self._scaled(X)
         self.classes_, codes = encode_partial(y)
         if len(self.classes_) < 2:
             raise ValueError("the labelled rows hold fewer than two classes")
         self.n_labelled_ = int((codes >= 0).sum())
         return X, codes
+
+    def _scaled(self, X):
+        X = check_array(X, accept_sparse="csr", dtype=float)
+        return X if self.scaler_ is None else self.scaler_.transform(X)
 
     def _proba(self, proba: np.ndarray, codes) -> np.ndarray:
         """``proba`` (columns: the class codes ``codes``) over every class, rows summing to one."""
@@ -103,8 +115,10 @@ class RepresentativesClassifier(_Partial):
         clusters_per_label: float = 1.0,
         percentile: float = 50.0,
         C: float = 1.0,
+        scale: bool = True,
         random_state: int | None = None,
     ):
+        self.scale = scale
         self.clusters_per_label = clusters_per_label
         self.percentile = percentile
         self.C = C
@@ -134,7 +148,7 @@ class RepresentativesClassifier(_Partial):
 
     def predict_proba(self, X):
         check_is_fitted(self)
-        X = check_array(X, accept_sparse="csr", dtype=float)
+        X = self._scaled(X)
         return self._proba(self.model_.predict_proba(X), self.model_.classes_)
 
 
@@ -147,8 +161,10 @@ class SpreadingClassifier(_Partial):
         n_neighbors: int = 7,
         gamma: float = 20.0,
         alpha: float = 0.2,
+        scale: bool = True,
         random_state: int | None = None,
     ):
+        self.scale = scale
         self.kernel = kernel
         self.n_neighbors = n_neighbors
         self.gamma = gamma
@@ -180,7 +196,7 @@ class SpreadingClassifier(_Partial):
 
     def predict_proba(self, X):
         check_is_fitted(self)
-        X = check_array(X, accept_sparse="csr", dtype=float)
+        X = self._scaled(X)
         X = X.toarray() if hasattr(X, "toarray") else X
         with np.errstate(invalid="ignore", divide="ignore"):  # a row far from all: uniform
             proba = self.model_.predict_proba(X)
@@ -196,8 +212,10 @@ class SelfTrainedClassifier(_Partial):
         threshold: float = 0.9,
         C: float = 1.0,
         max_iter: int = 10,
+        scale: bool = True,
         random_state: int | None = None,
     ):
+        self.scale = scale
         self.base = base
         self.threshold = threshold
         self.C = C
@@ -220,7 +238,7 @@ class SelfTrainedClassifier(_Partial):
 
     def predict_proba(self, X):
         check_is_fitted(self)
-        X = check_array(X, accept_sparse="csr", dtype=float)
+        X = self._scaled(X)
         return self._proba(self.model_.predict_proba(X), self.model_.classes_)
 
 
@@ -238,20 +256,23 @@ FAMILIES = [
             clusters_per_label=p["clusters_per_label"],
             percentile=p["percentile"],
             C=p["C"],
+            scale=p["scale"],
             random_state=ctx.seed,
         ),
         space=lambda task, n: {
             "clusters_per_label": Float(0.5, 3.0, 1.0),
             "percentile": Float(10.0, 100.0, 50.0),
             "C": Float(1e-2, 1e2, 1.0, log=True),
+            "scale": SCALE,
         },
         portfolio=lambda task, n: [
+            {"scale": False},
             {"percentile": 20.0},
             {"percentile": 100.0},
             {"clusters_per_label": 2.0},
         ],
         cost=lambda n, d: 0.5 + 2e-5 * n * d,
-        needs_scaling=True,
+        needs_scaling=False,  # standardised inside, or not: "scale" is searched
         memory=_memory,
         description="the book's cluster representatives: k-means, labels propagated within clusters, logistic regression",
     ),
@@ -265,6 +286,7 @@ FAMILIES = [
             n_neighbors=p["n_neighbors"],
             gamma=p["gamma"],
             alpha=p["alpha"],
+            scale=p["scale"],
             random_state=ctx.seed,
         ),
         space=lambda task, n: {
@@ -272,10 +294,15 @@ FAMILIES = [
             "n_neighbors": Int(3, 30, 7, log=True),
             "gamma": Float(3.0, 100.0, 20.0, log=True),
             "alpha": Float(0.01, 0.8, 0.2, log=True),
+            "scale": SCALE,
         },
-        portfolio=lambda task, n: [{"kernel": "rbf"}, {"n_neighbors": 15}],
+        portfolio=lambda task, n: [
+            {"scale": False},
+            {"kernel": "rbf"},
+            {"n_neighbors": 15, "scale": False},
+        ],
         cost=lambda n, d: 0.5 + 2e-5 * n * d,
-        needs_scaling=True,
+        needs_scaling=False,  # standardised inside, or not: "scale" is searched
         memory=lambda n, d, p: 100e6 + 8.0 * MAX_SPREAD_ROWS**2 * 3,
         description="scikit-learn's label spreading over a knn or rbf graph of all rows",
     ),
@@ -285,16 +312,24 @@ FAMILIES = [
         tasks=CLASSIFICATION,
         semi_supervised=True,
         build=lambda p, ctx: SelfTrainedClassifier(
-            base=p["base"], threshold=p["threshold"], C=p["C"], random_state=ctx.seed
+            base=p["base"],
+            threshold=p["threshold"],
+            C=p["C"],
+            scale=p["scale"],
+            random_state=ctx.seed,
         ),
         space=lambda task, n: {
             "base": Choice(("logistic", "random_forest"), "logistic"),
             "threshold": Float(0.5, 0.99, 0.9),
             "C": Float(1e-2, 1e2, 1.0, log=True),
+            "scale": SCALE,
         },
-        portfolio=lambda task, n: [{"base": "random_forest", "threshold": 0.7}],
+        portfolio=lambda task, n: [
+            {"scale": False},
+            {"base": "random_forest", "threshold": 0.7},
+        ],
         cost=lambda n, d: 1.0 + 1e-4 * n * d,
-        needs_scaling=True,
+        needs_scaling=False,  # standardised inside, or not: "scale" is searched
         memory=_memory,
         description="scikit-learn's self-training: a classifier labels its confident predictions and refits",
     ),
