@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mlcraft-installed
 TORCH  := torch==2.13.0
 
-.PHONY: setup browser demo lint test test-fast bench bench-explore bench-nn bench-nn-quality bench-compare bench-inference bench-serve bench-cluster bench-anomaly postgres clean
+.PHONY: setup browser demo lint test test-fast bench bench-explore bench-nn bench-nn-quality bench-compare bench-inference bench-serve bench-cluster bench-anomaly bench-semisup postgres clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -102,6 +102,9 @@ bench-cluster: setup
 
 bench-anomaly: setup
 	flock /tmp/mlcraft-bench.lock $(PY) benchmarks/bench_anomaly.py
+
+bench-semisup: setup
+	flock /tmp/mlcraft-bench.lock $(PY) benchmarks/bench_semisup.py
 
 bench-serve: setup
 	flock /tmp/mlcraft-bench.lock $(PY) benchmarks/bench_serve.py

@@ -73,6 +73,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "labels",
         "contamination",
         "dims",
+        "semi_supervised",
     ),
     "data": ("source", "dataset", "test_source", "test_dataset"),
     "roles": ("id_column", "categorical", "drop"),
@@ -104,6 +105,9 @@ class ProjectConfig:
     contamination : float or None
         Anomaly detection: the share of training rows flagged (``--contamination``); None: estimated
         from the training rows' scores (``auto``, see :mod:`mlcraft.models.anomaly`).
+    semi_supervised : bool
+        A classification target may have missing labels (``--semi-supervised``): those rows stay in
+        the training data, are never tested or scored, and only the semi-supervised families fit them.
     objective : str or None
         The objective in the user's own words (``--objective``), shown by explore and report; None:
         they show a generated sentence instead, and say so. Older ``mlcraft.toml`` files have none.
@@ -141,6 +145,7 @@ class ProjectConfig:
     labels: str | None = None
     dims: int | None = None
     contamination: float | None = None
+    semi_supervised: bool = False
     test_source: str | None = None
     test_dataset: str | None = None
     id_column: str | None = None

@@ -116,6 +116,7 @@ class Project:
         labels: str | None = None,
         dims: int | None = None,
         contamination: float | str | None = None,
+        semi_supervised: bool = False,
     ) -> Project:
         """Frame the problem, store the data and set the test set aside, before anything else looks.
 
@@ -149,6 +150,9 @@ class Project:
             components that keep 95% of the variance, between 2 and 50).
         contamination : float, optional
             ``task="anomaly"``: the share of rows flagged, in (0, 0.5]; None or "auto" estimates it.
+        semi_supervised : bool
+            A classification target may have missing labels: those rows are learnt from by the
+            semi-supervised families, never tested or scored (``--semi-supervised``).
         """
         ws = Workspace(path)
         if ws.exists():
@@ -181,6 +185,7 @@ class Project:
             labels=labels,
             **({} if dims is None else {"dims": dims}),
             **({} if rate is None else {"contamination": rate}),
+            semi_supervised=semi_supervised,
         )
         config, digest = framed.config, framed.config.dataset
         with atomic.atomic_dir(ws.root) as tmp:
@@ -332,6 +337,7 @@ class Project:
                 self.config.task,
                 list(families) if families is not None else None,
                 list(exclude or ()),
+                semi_supervised=self.config.semi_supervised,
             )
         ]
 

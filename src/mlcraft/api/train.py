@@ -105,7 +105,10 @@ def trainer_for(
 
     cfg = project.config
     chosen = families_for(
-        cfg.task, list(families) if families is not None else None, list(exclude or ())
+        cfg.task,
+        list(families) if families is not None else None,
+        list(exclude or ()),
+        semi_supervised=cfg.semi_supervised,
     )
     if not chosen:
         raise BudgetError(

@@ -16,6 +16,7 @@ from mlcraft.cli import report as _report  # noqa: E402,F401
 from mlcraft.cli import retrain as _retrain  # noqa: E402,F401
 from mlcraft.cli import rollback as _rollback  # noqa: E402,F401
 from mlcraft.cli import serve as _serve  # noqa: E402,F401
+from mlcraft.cli import suggest as _suggest  # noqa: E402,F401
 
 # each module registers its command(s) on import: adding a command is one module plus one line here
 from mlcraft.cli import train as _train  # noqa: E402,F401

@@ -230,6 +230,11 @@ def train(
         "--dims",
         help="--task embed: coordinates of the embedding (default: the PCA components that keep 95% of the variance).",
     ),
+    semi_supervised: bool = typer.Option(
+        False,
+        "--semi-supervised",
+        help="A classification target may have missing labels: semi-supervised families (the book's cluster representatives, label spreading, self-training) learn from those rows too; they are never tested or scored.",
+    ),
     objective: str | None = typer.Option(
         None,
         help="The objective in your own words (what the predictions are for), recorded with the framing and shown by explore and report.",
@@ -334,6 +339,7 @@ def train(
             labels=labels,
             dims=dims,
             contamination=contamination,
+            semi_supervised=semi_supervised,
             **given,
         )
         for note in proj.notes:

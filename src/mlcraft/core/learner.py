@@ -71,6 +71,10 @@ def frame_problem(
     kind = get_kind(task) if task is not None else None
     check_test_size(test_size)  # also when --test-data replaces the split
     if kind is not None and not kind.needs_target:
+        if settings.get("semi_supervised"):
+            raise ConfigError(
+                f"--semi-supervised learns a classification target from rows without a label; --task {kind.name} has no target: leave the flag out"
+            )
         return _frame_without_target(
             data,
             kind,
@@ -122,10 +126,7 @@ def frame_problem(
         data_mod.require_columns(frame, [stratify_on], table.source, "--stratify-on column")
     ident = detect_identifier(frame, target, id_column)
     labelled = frame[target].notna().to_numpy()
-    if not labelled.all():
-        notes.append(
-            f"{int((~labelled).sum())} row(s) with a missing target are not used for training or testing"
-        )
+    semi = _check_unlabelled(kind, target, labelled, bool(settings.get("semi_supervised")), notes)
     split = kind.split_test(
         frame[labelled].reset_index(drop=True),
         target,
@@ -136,7 +137,7 @@ def frame_problem(
     )
     is_test = np.zeros(len(frame), dtype=bool)
     is_test[np.flatnonzero(labelled)] = split.is_test
-    train_rows = frame[labelled & ~is_test]
+    train_rows = frame[(labelled | semi) & ~is_test]  # unlabelled rows are training rows too
     schema = infer_schema(train_rows, target, categorical=categorical, drop=drop, id_column=ident)
     if kind.classification:  # every class must reach the training rows
         framing.check_target(train_rows[target], target)
@@ -162,6 +163,31 @@ def frame_problem(
         n_folds=n_folds,
         **settings,
     )
+
+
+def _check_unlabelled(
+    kind: ProblemKind, target: str, labelled: np.ndarray, semi: bool, notes: list[str]
+) -> bool:
+    """Rows with a missing target: unlabelled rows (``--semi-supervised``), dropped with a note
+    (kinds that cannot learn from them), or refused (a classification target without the flag)."""
+    if semi and not kind.semi_supervised:
+        raise ConfigError(
+            f"--semi-supervised learns a classification target from rows without a label; {target!r} is a {kind.name} target: leave the flag out"
+        )
+    missing = int((~labelled).sum())
+    if semi:
+        notes.append(
+            f"{missing} row(s) without a label are used by the semi-supervised families only (never tested or scored)"
+            if missing
+            else "every row has a label: --semi-supervised has no unlabelled rows to learn from"
+        )
+    elif missing and kind.semi_supervised:
+        raise DataError(
+            f"target {target!r} is missing in {missing} row(s): give --semi-supervised to learn from them as unlabelled rows, or remove those rows"
+        )
+    elif missing:
+        notes.append(f"{missing} row(s) with a missing target are not used for training or testing")
+    return semi
 
 
 def _test_table(

@@ -8,11 +8,33 @@ from __future__ import annotations
 
 from mlcraft.core.fit.family import Family
 from mlcraft.exceptions import ConfigError
-from mlcraft.models import anomaly, boosting, cluster, embed, linear, neighbors, neural, svm, trees
+from mlcraft.models import (
+    anomaly,
+    boosting,
+    cluster,
+    embed,
+    linear,
+    neighbors,
+    neural,
+    semisupervised,
+    svm,
+    trees,
+)
 
 __all__ = ["REGISTRY", "get_family", "families_for", "family_names"]
 
-_MODULES = [linear, svm, neighbors, trees, boosting, neural, cluster, embed, anomaly]
+_MODULES = [
+    linear,
+    svm,
+    neighbors,
+    trees,
+    boosting,
+    neural,
+    cluster,
+    embed,
+    anomaly,
+    semisupervised,
+]
 
 REGISTRY: dict[str, Family] = {f.name: f for module in _MODULES for f in module.FAMILIES}
 
@@ -33,10 +55,22 @@ def get_family(name: str) -> Family:
 
 
 def families_for(
-    task: str, include: list[str] | None = None, exclude: list[str] | None = None
+    task: str,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+    *,
+    semi_supervised: bool = False,
 ) -> list[Family]:
-    """Families that support ``task`` and whose optional dependency is installed."""
+    """Families that support ``task`` and whose optional dependency is installed; the
+    semi-supervised ones only for a project with unlabelled rows (``semi_supervised``)."""
     names = include if include is not None else list(REGISTRY)
     chosen = [get_family(n) for n in names]
     excluded = set(exclude or ())
-    return [f for f in chosen if f.supports(task) and f.available() and f.name not in excluded]
+    return [
+        f
+        for f in chosen
+        if f.supports(task)
+        and f.available()
+        and f.name not in excluded
+        and (semi_supervised or not f.semi_supervised)
+    ]

@@ -46,6 +46,9 @@ class ProblemKind:
     needs_target : bool
         The data has a column to predict (``--target``). A kind without one (clustering) is judged
         against :meth:`reference` coordinates of the rows instead.
+    semi_supervised : bool
+        Rows whose target is missing may be learnt from (``--semi-supervised``): classification,
+        where scikit-learn's semi-supervised estimators take them as unlabelled rows.
     ensembles : bool
         The raw outputs of several models may be blended (not cluster ids).
     estimator_type : {"regressor", "classifier"}
@@ -63,6 +66,7 @@ class ProblemKind:
     classification: ClassVar[bool]
     has_positive_class: ClassVar[bool] = False
     needs_target: ClassVar[bool] = True
+    semi_supervised: ClassVar[bool] = False
     stability_measure: ClassVar[str | None] = None  # what :meth:`agreement` measures, if anything
     ensembles: ClassVar[bool] = True
     numeric_target: ClassVar[bool]

@@ -127,6 +127,7 @@ class Regression(_Table):
 
 class _Classes(_Table):
     classification = True
+    semi_supervised = True
     numeric_target = False
     estimator_type = "classifier"
     report_section = "classification"

@@ -56,6 +56,11 @@ class Builder:
             max_rows,
         )
 
+    @property
+    def semi_supervised(self) -> bool:
+        """Its pipeline is fitted on the unlabelled training rows too (see ``Family.semi_supervised``)."""
+        return self.family.semi_supervised
+
     def __call__(self):
         pipeline = make_pipeline(self.family, self.schema, self.params, self.context)
         if self.max_rows is not None:

@@ -166,6 +166,10 @@ class Family:
     priority : int
         Prior promise: families with a higher priority are cross-validated first, so that a short
         time limit is spent on the likely winners (AutoGluon and FLAML order their models alike).
+    semi_supervised : bool
+        It learns from unlabelled rows too (``--semi-supervised``): it is fitted on a fold's
+        labelled rows plus every unlabelled training row, whose target is missing (None); it is
+        only tried on a project with ``--semi-supervised``. Other families never see those rows.
     """
 
     name: str
@@ -182,6 +186,7 @@ class Family:
     portfolio: Callable[[str, int], list[dict[str, Any]]] | None = None
     memory: Callable[[int, int, Mapping[str, Any]], float] | None = None
     priority: int = 0
+    semi_supervised: bool = False
 
     def portfolio_params(self, task: str, n_rows: int) -> list[dict[str, Any]]:
         """The known-good configurations, each completed with the defaults (duplicates dropped)."""

@@ -35,7 +35,7 @@ from mlcraft.core.fit.status import TrialStatus
 from mlcraft.core.predict.pipeline import predict_array
 from mlcraft.tasks import get_kind
 
-__all__ = ["Trial", "FoldPool", "peak_memory_mb", "available_memory"]
+__all__ = ["Trial", "FoldPool", "peak_memory_mb", "available_memory", "with_unlabelled"]
 
 GRACE_S = 2.0  # a fold may overrun the deadline by this much before its worker is killed
 
@@ -91,6 +91,20 @@ def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def with_unlabelled(
+    build: Any, X: pd.DataFrame, y: pd.Series, unlabelled: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The rows ``build``'s pipeline is fitted on: ``X, y``, plus the ``unlabelled`` rows (target
+    None) when it is a semi-supervised family's (``build.semi_supervised``); others never see them."""
+    if unlabelled is None or not len(unlabelled) or not getattr(build, "semi_supervised", False):
+        return X, y
+    missing = pd.Series([None] * len(unlabelled), dtype=object, name=y.name)
+    return (
+        pd.concat([X, unlabelled], ignore_index=True),
+        pd.concat([y.astype(object), missing], ignore_index=True),
+    )
+
+
 def _fold_task(
     build: Callable[[], Any],
     fold: int,
@@ -104,7 +118,9 @@ def _fold_task(
         warnings.simplefilter("ignore")
         pipeline = build()
         start = time.perf_counter()
-        pipeline.fit(X.iloc[train_idx], y.iloc[train_idx])
+        pipeline.fit(
+            *with_unlabelled(build, X.iloc[train_idx], y.iloc[train_idx], _STATE.get("unlabelled"))
+        )
         fit_time = time.perf_counter() - start
         if fit_only:
             return pipeline, fit_time, truncation(pipeline), _maxrss_mb()
@@ -127,7 +143,7 @@ def _fit_task(build: Callable[[], Any], deadline: float | None):
         warnings.simplefilter("ignore")
         pipeline = build()
         start = time.perf_counter()
-        pipeline.fit(X, y)
+        pipeline.fit(*with_unlabelled(build, X, y, _STATE.get("unlabelled")))
         return pipeline, time.perf_counter() - start, truncation(pipeline), _maxrss_mb()
 
 
@@ -197,6 +213,7 @@ class FoldPool:
         *,
         task: str,
         n_jobs: int = 1,
+        unlabelled: pd.DataFrame | None = None,
     ):
         self.folds, self.scorer, self.task = list(folds), scorer, task
         self.y_values = y.to_numpy()
@@ -207,6 +224,7 @@ class FoldPool:
             "folds": self.folds,
             "task": task,
             "classes": scorer.classes,
+            "unlabelled": unlabelled,  # training rows without a target (semi-supervised families)
         }
         self._executor: Any = None
         self.worker_peak_mb = 0.0

@@ -84,6 +84,10 @@ class TrainingData:
     folds: list[tuple[np.ndarray, np.ndarray]]
     classes: list[Any] | None
     notes: list[str]
+    # training rows whose target is missing (``--semi-supervised``): only semi-supervised families
+    # fit them; ``X``, ``y``, the folds and every score are the labelled rows'
+    unlabelled: pd.DataFrame | None = None
+    unlabelled_rows: np.ndarray | None = None
 
 
 def reference_frame(coordinates: np.ndarray) -> pd.DataFrame:
@@ -117,7 +121,14 @@ def training_data(
         positive_class=config.positive_class,
     )
     folds = kind.folds(y, n_folds=config.n_folds, seed=config.seed)
-    return TrainingData(X, y, rows, scorer, folds, classes, notes)
+    unlabelled, unlabelled_rows = None, None
+    if config.semi_supervised and kind.needs_target:
+        unlabelled_rows = np.flatnonzero(~is_test & frame[config.target].isna().to_numpy())
+        unlabelled, more = schema.coerce(
+            frame.iloc[unlabelled_rows].reset_index(drop=True), where="unlabelled training rows"
+        )
+        notes += more
+    return TrainingData(X, y, rows, scorer, folds, classes, notes, unlabelled, unlabelled_rows)
 
 
 @dataclass
@@ -284,6 +295,7 @@ class Trainer:
             d.scorer,
             task=self.task,
             n_jobs=self.n_jobs if n_jobs is None else n_jobs,
+            unlabelled=d.unlabelled,
         )
 
     # -- the search ----------------------------------------------------------------------------
