@@ -54,7 +54,8 @@ def test_train_predict_evaluate(trained):
     assert board is None or len(board) > 0
     X = blobs(60, seed=0).drop(columns="kind")
     pred = trained.predict(X)
-    assert list(pred.columns) == ["cluster"] and pred["cluster"].dtype.kind == "i"
+    assert pred.columns[0] == "cluster" and pred["cluster"].dtype.kind == "i"
+    assert all(c.startswith("proba_") for c in pred.columns[1:])  # a mixture's memberships
     assert pred["cluster"].nunique() >= 2
     ev = trained.evaluate()
     assert ev.metric == "silhouette" and 0.3 < ev.value <= 1 and ev.ci_low <= ev.value <= ev.ci_high
@@ -110,7 +111,12 @@ def test_serving_answers_cluster_ids(trained):
     with TestClient(create_app(ServeSettings(str(trained.path), log=False))) as client:
         body = client.post("/predict", json=X.to_dict(orient="records")).json()
         bad = client.post("/predict", json=[{"a": 1.0}])
-    assert body["target"] == "cluster" and body["probabilities"] is None
+    assert body["target"] == "cluster"
+    expected = trained.predict(X).drop(columns="cluster").to_numpy()
+    if body["probabilities"] is None:  # a family without memberships
+        assert expected.shape[1] == 0
+    else:
+        assert np.allclose([list(p.values()) for p in body["probabilities"]], expected)
     assert body["predictions"] == trained.predict(X)["cluster"].tolist()
     assert bad.status_code == 422 or bad.status_code == 400
 
@@ -271,3 +277,44 @@ def test_supervised_kinds_measure_no_stability():
     assert get_kind("regression").stability_measure is None
     with pytest.raises(NotImplementedError):
         get_kind("binary").agreement(np.zeros(2), np.zeros(2))
+
+
+def test_a_mixture_answers_membership_probabilities(tmp_path):
+    """A Gaussian mixture champion: predict, ``/predict`` and the prediction log carry each row's
+    membership probabilities ({cluster: p}); the cluster is the most probable component."""
+    project = Project.create(tmp_path / "p", blobs().drop(columns="kind"), task="cluster")
+    project.train(max_trials=2, families=["gmm"], n_jobs=1)
+    X = blobs(20, seed=1).drop(columns="kind")
+    pred = project.predict(X)
+    proba = pred.drop(columns="cluster")
+    assert list(proba.columns) == [f"proba_{j}" for j in range(proba.shape[1])]
+    assert proba.shape[1] >= 2 and np.allclose(proba.sum(axis=1), 1.0)
+    assert (proba.to_numpy().argmax(axis=1) == pred["cluster"].to_numpy()).all()
+    model = project.load_model()
+    kind = get_kind("cluster")
+    raw = model.predict_raw(X)
+    values, probabilities = kind.outputs(raw, model.labels(raw), model.classes)
+    assert probabilities is not None and set(probabilities[0]) == {
+        str(j) for j in range(proba.shape[1])
+    }
+    assert np.allclose(kind.logged_raw(values, probabilities, None), raw)  # the log's round trip
+    assert kind.labels(raw, None).tolist() == values
+    ev = project.evaluate()  # scored on the cluster column
+    assert ev.metric == "silhouette" and ev.value > 0.3
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from mlcraft.api.serving import ServeSettings
+    from mlcraft.serve import create_app
+
+    with TestClient(create_app(ServeSettings(str(project.path), log=False))) as client:
+        body = client.post("/predict", json=X.to_dict(orient="records")).json()
+    assert body["predictions"] == values
+    assert np.allclose([list(p.values()) for p in body["probabilities"]], proba.to_numpy())
+
+
+def test_other_families_answer_no_probabilities():
+    kind = get_kind("cluster")
+    values, probabilities = kind.outputs(np.array([0.0, 1.0, -1.0]), np.array([0, 1, -1]), None)
+    assert values == [0, 1, -1] and probabilities is None
+    assert kind.logged_raw(values, [None] * 3, None).tolist() == [0.0, 1.0, -1.0]

@@ -136,6 +136,13 @@ class ProblemKind:
         """Predictions from raw output: the values, or the decided class."""
         raise NotImplementedError
 
+    def served_raw(self, estimator: Any, X: Any, raw: np.ndarray) -> np.ndarray:
+        """A saved model's raw output for users (predict, ``/predict``, monitor), from the raw
+        output ``raw`` the search scores (:meth:`predict_raw`) and the fitted ``estimator``: kinds
+        whose models say more than what they are scored on add it here (a mixture's membership
+        probabilities); :meth:`labels` and :meth:`outputs` read either form."""
+        return raw
+
     def pick(self, *, regressor: Any, classifier: Any) -> Any:
         """The regressor or the classifier flavour of a model family."""
         return classifier if self.classification else regressor

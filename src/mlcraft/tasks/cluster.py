@@ -98,6 +98,15 @@ class Cluster(ProblemKind):
     def predict_raw(self, estimator: Any, X: Any, classes: Sequence[Any] | None) -> np.ndarray:
         return np.asarray(estimator.predict(X), dtype=float).ravel()
 
+    def served_raw(self, estimator: Any, X: Any, raw: np.ndarray) -> np.ndarray:
+        """Mixtures (a final step with ``predict_proba``): ``[cluster, p_0 .. p_k-1]`` columns, each
+        row's membership probability of every component; other families: the cluster ids."""
+        model = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+        if not hasattr(model, "predict_proba"):
+            return raw
+        proba = np.asarray(estimator.predict_proba(X), dtype=float)
+        return np.column_stack([np.asarray(raw, dtype=float).ravel(), proba])
+
     def labels(
         self,
         raw: np.ndarray,
@@ -105,17 +114,30 @@ class Cluster(ProblemKind):
         positive_class: Any = None,
         threshold: float | None = None,
     ) -> np.ndarray:
-        return np.where(np.isfinite(raw), raw, NOISE).astype(int)
+        raw = np.asarray(raw, dtype=float)
+        ids = raw[:, 0] if raw.ndim == 2 else raw
+        return np.where(np.isfinite(ids), ids, NOISE).astype(int)
 
     def outputs(
         self, raw: np.ndarray, labels: np.ndarray, classes: Sequence[Any] | None
     ) -> tuple[list[Any], list[dict[str, float]] | None]:
-        return [int(v) for v in labels], None
+        values = [int(v) for v in labels]
+        raw = np.asarray(raw, dtype=float)
+        if raw.ndim != 2:
+            return values, None
+        keys = [str(j) for j in range(raw.shape[1] - 1)]  # a JSON object's keys are strings
+        return values, [dict(zip(keys, map(float, row[1:]), strict=True)) for row in raw]
 
     def logged_raw(
         self, values: Sequence[Any], probabilities: Sequence[dict[str, float] | None], classes
     ) -> np.ndarray:
-        return np.array(values, dtype=float)
+        ids = np.array(values, dtype=float)
+        given = [p for p in probabilities if p is not None]
+        if not len(values) or len(given) < len(values):
+            return ids
+        keys = sorted(given[0], key=int)
+        proba = np.array([[float(p.get(k, 0.0)) for k in keys] for p in given])
+        return np.column_stack([ids, proba.reshape(len(ids), len(keys))])
 
     def label_values(self, values: pd.Series, where: Callable[[int], str]) -> list[Any]:
         raise DataError(

@@ -715,6 +715,7 @@ class Scorer:
             # reference coordinates and cluster ids (floats from a fold array; NaN: not predicted)
             assert m._func is not None
             ids = np.asarray(pred, dtype=float)
+            ids = ids[:, 0] if ids.ndim == 2 else ids  # [cluster, memberships...] (a mixture's)
             labels = np.where(np.isfinite(ids), np.rint(ids), -1).astype(np.int64)
             return float(m._func(np.asarray(y_true, dtype=float), labels))
         # classification is scored on class positions: labels of any type behave the same
