@@ -269,6 +269,13 @@ def test_analyse_measures_stability_across_halves(trained):
     assert s["mean"] > 0.9  # three well separated blobs: the same grouping from either half
     assert any(line.startswith("stability: adjusted Rand") for line in result.document["summary"])
     assert "between fits on random halves" in Path(result.html).read_text()
+    finalists = result.document["diagnostics"]["finalists"]  # the best model of each family
+    assert sorted(f["family"] for f in finalists) == sorted(FAMILIES)
+    assert all(f["stability"] > 0.8 and f["score"] > 0.3 for f in finalists)
+    assert any(
+        line.startswith("stability of the best of each family")
+        for line in result.document["summary"]
+    )
     unstable = get_kind("cluster").agreement(np.array([0, 0, 1, 1.0]), np.array([0, 1, 0, 1.0]))
     assert unstable < 0.1
 
@@ -318,3 +325,37 @@ def test_other_families_answer_no_probabilities():
     values, probabilities = kind.outputs(np.array([0.0, 1.0, -1.0]), np.array([0, 1, -1]), None)
     assert values == [0, 1, -1] and probabilities is None
     assert kind.logged_raw(values, [None] * 3, None).tolist() == [0.0, 1.0, -1.0]
+
+
+BAD_TABLES = {
+    "no usable feature columns": pd.DataFrame(
+        {"id": range(50), "note": [f"free text number {i} here" for i in range(50)]}
+    ),
+    "every row is the same": pd.DataFrame({"a": [1.0] * 40, "b": [2.0] * 40}),
+    "needs at least 20": pd.DataFrame({"a": np.arange(12.0), "b": [1.0, 5.0, 2.0] * 4}),
+}
+
+
+@pytest.mark.parametrize("message", list(BAD_TABLES))
+def test_tables_that_cannot_be_clustered(tmp_path, message):
+    with pytest.raises(DataError, match=message):
+        Project.create(tmp_path / "p", BAD_TABLES[message], task="cluster")
+    assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.slow
+def test_the_cli_refuses_tables_that_cannot_be_clustered_in_one_line(tmp_path):
+    from conftest import run_cli
+
+    cases = [(name, frame, ()) for name, frame in BAD_TABLES.items()]
+    cases += [
+        ("labels column 'nope' not found", blobs(), ("--labels", "nope")),
+        ("is the only column", blobs()[["kind"]], ("--labels", "kind")),
+    ]
+    for i, (message, frame, extra) in enumerate(cases):
+        data = tmp_path / f"t{i}.csv"
+        frame.to_csv(data, index=False)
+        done = run_cli("train", data, "--task", "cluster", "--project", tmp_path / f"p{i}", *extra)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr
+        assert not (tmp_path / f"p{i}").exists()

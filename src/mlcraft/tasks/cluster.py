@@ -215,6 +215,11 @@ class Cluster(ProblemKind):
             lines.append(
                 f"stability: adjusted Rand {format_number(s['mean'])} between fits on random halves of the rows ({s['repeats']} halvings)"
             )
+        if d.get("finalists"):
+            lines.append(
+                "stability of the best of each family: "
+                + ", ".join(f"{f['model']} {format_number(f['stability'])}" for f in d["finalists"])
+            )
         if d.get("known"):
             k = d["known"]
             lines.append(
