@@ -259,7 +259,13 @@ def test_analyse_draws_the_ways_of_choosing_k_and_the_profiles(trained):
     html = Path(result.html).read_text()
     assert "Cluster profiles" in html and "BIC and AIC" in html and "k-distance curve" in html
     names = {Path(p).stem for p in result.plots}
-    assert {"k_curve", "mixture_curve", "k_distance"} <= names
+    assert {"k_curve", "mixture_curve", "k_distance", "knife_plots", "tsne_map"} <= names
+    assert [c["k"] for c in d["knife"]] == [2, 3, 4, 5]  # around the chosen 3
+    best_knife = max(d["knife"], key=lambda c: c["silhouette"])
+    assert best_knife["k"] == 3 and len(best_knife["sizes"]) == 3
+    tsne = d["tsne_map"]
+    assert len(tsne["x"]) == len(tsne["cluster"]) == d["n_rows"] <= 2_000
+    assert "Silhouette diagrams against k" in html and "t-SNE map" in html
 
 
 def test_analyse_measures_stability_across_halves(trained):

@@ -162,6 +162,8 @@ class Cluster(ProblemKind):
         labels = self.labels(raw, None)
         out = clusters.cluster_diagnostics(y, labels)
         out["k_curve"] = clusters.k_curve(y)
+        out["knife"] = clusters.knife_curves(y, out["n_clusters"])
+        out["tsne_map"] = clusters.tsne_map(y, labels)
         out["mixture_curve"] = clusters.mixture_curve(y)
         out["k_distance"] = clusters.k_distance_curve(y)
         out["profiles"] = None if features is None else clusters.cluster_profiles(features, labels)
