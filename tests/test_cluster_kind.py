@@ -234,10 +234,18 @@ def test_monitor_reads_the_cluster_shares_of_the_log(trained, tmp_path):
     assert prediction["kind"] == "label" and same.report["rows"] == len(X)
     assert {c["name"] for c in prediction["checks"]} == {"psi", "chi2"}
     assert not any(c["flagged"] for c in prediction["checks"]), prediction
+    groups = prediction["windows"]  # the share per cluster per window, against training's
+    assert set(groups["groups"]) == {"0", "1", "2"}
+    assert all(abs(v - 1 / 3) < 0.05 for v in groups["reference"].values())
+    (window,) = groups["windows"]
+    assert window["n"] == len(X) and window["max_change"] < 0.05
     one = X[(frame["kind"] == "x").to_numpy()]
     serve(pd.concat([one] * 3, ignore_index=True))
-    shifted = trained.monitor(since="1d", out=tmp_path / "shifted")
+    shifted = trained.monitor(since="1d", window="1h", out=tmp_path / "shifted")
     assert any(c["flagged"] for c in shifted.report["prediction"]["checks"])
+    (window,) = shifted.report["prediction"]["windows"]["windows"]  # the last hour's, the only one
+    assert window["n"] == 2 * len(X) and window["max_change"] > 0.25
+    assert "Share of rows per group over time" in Path(shifted.html_path).read_text()
 
 
 def test_analyse_draws_the_ways_of_choosing_k_and_the_profiles(trained):

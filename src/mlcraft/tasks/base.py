@@ -190,6 +190,12 @@ class ProblemKind:
         stability of a kind's models across resamples (kinds with a ``stability_measure``)."""
         raise NotImplementedError(f"{self.name} does not measure stability across resamples")
 
+    def prediction_groups(self, labels: np.ndarray) -> list[str] | None:
+        """The group each prediction puts its row in (monitor follows the share of rows per group
+        over time against the training rows' shares), or None for kinds whose predictions are not
+        groups to follow."""
+        return None
+
     def diagnostics_summary(self, diagnostics: dict[str, Any]) -> list[str]:
         """A few lines of plain text that sum up :meth:`diagnose`'s answer (the CLI prints them)."""
         return []

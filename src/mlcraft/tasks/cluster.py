@@ -207,6 +207,10 @@ class Cluster(ProblemKind):
 
         return float(adjusted_rand_score(self.labels(raw_a, None), self.labels(raw_b, None)))
 
+    def prediction_groups(self, labels: np.ndarray) -> list[str] | None:
+        """Each row's cluster ("noise" for -1): monitor shows the share per cluster over time."""
+        return ["noise" if int(v) == NOISE else str(int(v)) for v in np.asarray(labels)]
+
     def diagnostics_summary(self, diagnostics: dict[str, Any]) -> list[str]:
         d = diagnostics
         lines = [
