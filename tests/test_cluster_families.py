@@ -421,3 +421,17 @@ def test_the_mixture_chooses_k_and_the_covariance_type_by_bic():
     assert np.allclose(model.predict_proba(X).sum(axis=1), 1.0)
     by_aic = MixtureByCriterion(max_components=6, criterion="aic", covariance_type="diag").fit(X)
     assert {c["covariance"] for c in by_aic.criteria_} == {"diag"} and by_aic.n_components_ >= 3
+
+
+def test_the_mixture_walk_stops_at_the_fit_deadline():
+    import time
+
+    from mlcraft.core.fit.family import fit_deadline
+    from mlcraft.models.cluster import MixtureByCriterion
+
+    X, _ = make_blobs(300, centers=3, random_state=0)
+    with fit_deadline(time.time()):  # no time left: k = 2 only, every covariance type
+        model = MixtureByCriterion(max_components=8, random_state=0).fit(X)
+    assert model.stopped_at_ == 3 and {c["k"] for c in model.criteria_} == {2}
+    assert len(model.criteria_) == 4 and model.n_components_ == 2
+    assert MixtureByCriterion(max_components=4, random_state=0).fit(X).stopped_at_ is None

@@ -206,6 +206,9 @@ def test_the_readme_clustering_section_runs_as_written(tmp_path):
     assert done.returncode == 0, done.stderr
     clusters = pd.read_csv(tmp_path / "clusters.csv")["cluster"]
     assert len(clusters) == 150 and clusters.nunique() >= 2
+    memberships = pd.read_csv(tmp_path / "memberships.csv")
+    proba = memberships.filter(like="proba_")
+    assert proba.shape[1] >= 2 and np.allclose(proba.sum(axis=1), 1.0)
     assert "adjusted Rand" in done.stdout
 
 
@@ -373,3 +376,22 @@ def test_the_cli_refuses_tables_that_cannot_be_clustered_in_one_line(tmp_path):
         lines = done.stderr.strip().splitlines()
         assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr
         assert not (tmp_path / f"p{i}").exists()
+
+
+def test_cluster_fold_models_are_never_bagged():
+    """Out of time, a tabular champion is bagged from its fold models (their outputs averaged);
+    cluster ids cannot be averaged (each fold numbers its clusters its own way): refitted."""
+    from mlcraft.core.analysis.metrics import Scorer, get_metric
+    from mlcraft.core.fit.champion import choose
+    from mlcraft.core.fit.search import CVResult
+
+    def result():
+        r = CVResult("hdbscan", "hdbscan", {}, scores=[0.5] * 5, oof=np.zeros(10), fit_time=10.0)
+        r.models = [object()] * 5
+        return r
+
+    scorer = Scorer(get_metric("silhouette"))
+    args = {"seconds_left": 0.0, "n_rows": 1000, "n_folds": 5}
+    assert choose([result()], [], scorer, **args).forms == ["bag"]
+    kind = get_kind("cluster")
+    assert choose([result()], [], scorer, can_bag=kind.ensembles, **args).forms == ["refit"]

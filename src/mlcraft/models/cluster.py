@@ -27,6 +27,7 @@ that the search sees the silhouette of every k from 2 up, as the book chooses k.
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from typing import Any
 
@@ -51,7 +52,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mlcraft.core.analysis.clusters import k_distances
-from mlcraft.core.fit.family import Choice, Family, Float, Int
+from mlcraft.core.fit.family import Choice, Family, Float, Int, time_left
 
 __all__ = [
     "AssignByNeighbours",
@@ -234,7 +235,8 @@ class MixtureByCriterion(ClusterMixin, BaseEstimator):
     """A Gaussian mixture whose number of components (and covariance type) is chosen by an
     information criterion on the rows it is fitted on, as the book chooses them: every
     ``k`` in ``[2, max_components]`` for each covariance type in ``covariance_type`` ("all": the
-    four), and the fit of the lowest BIC (or AIC) is kept.
+    four), and the fit of the lowest BIC (or AIC) is kept. k grows until the fit's deadline
+    (:func:`~mlcraft.core.fit.family.time_left`) would not leave room for the next k.
 
     ``predict`` gives the most probable component, ``predict_proba`` each row's membership
     probabilities. ``criteria_`` lists ``{"k", "covariance", "bic", "aic"}`` of every fit tried.
@@ -257,11 +259,16 @@ class MixtureByCriterion(ClusterMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Fit every candidate on ``X`` (``y`` is ignored) and keep the lowest criterion's."""
         X = validate_data(self, X, dtype=np.float64)
+        started = time.perf_counter()
         types = COVARIANCE_TYPES if self.covariance_type == "all" else (self.covariance_type,)
         high = max(2, min(int(self.max_components), X.shape[0] - 1))
         best, best_score, self.criteria_ = None, math.inf, []
-        for cov in types:
-            for k in range(2, high + 1):
+        self.stopped_at_ = None  # the k the fit's deadline stopped the walk before, if it did
+        for k in range(2, high + 1):
+            if best is not None and time_left() < 1.5 * (time.perf_counter() - started) / (k - 2):
+                self.stopped_at_ = k
+                break
+            for cov in types:
                 gm = GaussianMixture(
                     n_components=k,
                     covariance_type=cov,
@@ -477,6 +484,14 @@ def _by_k(param: str, up_to: int):
     return lambda task, n: [{param: k} for k in _small_ks(n, up_to)]
 
 
+def _tsne_space(task, n):
+    high = max(10, min(n, TSNE_MAX_ROWS) // 10)
+    return {
+        "min_cluster_size": Int(5, high, min(15, high), log=True),
+        "perplexity": Float(5.0, 50.0, 30.0),
+    }
+
+
 def _hdbscan_space(task, n):
     high = max(10, min(500, min(n, HDBSCAN_MAX_ROWS) // 10))
     return {
@@ -684,10 +699,7 @@ FAMILIES = [
         name="tsne_hdbscan",
         priority=48,
         build=_tsne_hdbscan,
-        space=lambda task, n: {
-            "min_cluster_size": Int(5, max(10, min(n, TSNE_MAX_ROWS) // 10), 15, log=True),
-            "perplexity": Float(5.0, 50.0, 30.0),
-        },
+        space=_tsne_space,
         cost=_tsne_cost,
         description=(
             "t-SNE map then HDBSCAN (clusters of the 2-D map; a new row joins its nearest "
