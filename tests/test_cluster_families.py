@@ -367,6 +367,9 @@ def test_a_few_outlying_rows_split_off_are_not_clusters():
     X = np.r_[rng.normal(size=(300, 3)), [[40.0, 0, 0], [0, 40.0, 0]]]
     split_off = np.r_[np.zeros(300), 1, 2]
     assert Scorer(get_metric("silhouette"))(X, split_off) == -1.0
+    two = np.r_[np.zeros(294), np.ones(8)]  # 97% and 3%: the 3% under a tenth of the mean size
+    X2 = np.r_[rng.normal(size=(294, 3)), rng.normal(size=(8, 3)) + 30]
+    assert Scorer(get_metric("silhouette"))(X2, two) == -1.0
     X = np.r_[rng.normal(size=(150, 3)), rng.normal(size=(150, 3)) + 8]
     assert Scorer(get_metric("silhouette"))(X, np.r_[np.zeros(150), np.ones(150)]) > 0.5
 

@@ -31,6 +31,11 @@ def trained(tmp_path_factory):
     return project
 
 
+@pytest.fixture(scope="module")
+def analysed(trained):
+    return trained.analyse(learning_curve=False, importance=False)
+
+
 def test_framing_has_no_target_and_the_labels_never_fit(trained):
     cfg = trained.config
     assert cfg.target is None and cfg.labels == "kind" and cfg.metric == "silhouette"
@@ -69,8 +74,8 @@ def test_the_search_finds_the_three_blobs(trained):
     assert adjusted_rand_score(truth, pred) > 0.9
 
 
-def test_analyse_scores_against_the_known_labels(trained):
-    result = trained.analyse(learning_curve=False, importance=False)
+def test_analyse_scores_against_the_known_labels(analysed):
+    result = analysed
     d = result.document["diagnostics"]
     assert result.document["section"] == "cluster"
     assert d["n_clusters"] == 3 and d["known"]["adjusted_rand"] > 0.9
@@ -251,8 +256,8 @@ def test_monitor_reads_the_cluster_shares_of_the_log(trained, tmp_path):
     assert "Share of rows per group over time" in Path(shifted.html_path).read_text()
 
 
-def test_analyse_draws_the_ways_of_choosing_k_and_the_profiles(trained):
-    result = trained.analyse(learning_curve=False, importance=False)
+def test_analyse_draws_the_ways_of_choosing_k_and_the_profiles(analysed):
+    result = analysed
     d = result.document["diagnostics"]
     assert {c["covariance"] for c in d["mixture_curve"]} == {"full", "tied", "diag", "spherical"}
     assert [c["k"] for c in d["k_curve"]][:2] == [2, 3]
@@ -279,8 +284,8 @@ def test_analyse_draws_the_ways_of_choosing_k_and_the_profiles(trained):
     assert "Silhouette diagrams against k" in html and "t-SNE map" in html
 
 
-def test_analyse_measures_stability_across_halves(trained):
-    result = trained.analyse(learning_curve=False, importance=False)
+def test_analyse_measures_stability_across_halves(analysed):
+    result = analysed
     s = result.document["diagnostics"]["stability"]
     assert s["measure"] == "adjusted Rand index" and s["repeats"] == 3 and len(s["values"]) == 3
     assert s["mean"] > 0.9  # three well separated blobs: the same grouping from either half

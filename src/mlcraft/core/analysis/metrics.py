@@ -165,21 +165,26 @@ _WORST_DAVIES_BOULDIN = 1e6  # "lower is better" with fewer than 2 clusters: lar
 
 
 MIN_CLUSTER_SHARE = 0.01  # a group of fewer rows (and of 1 row) is scored as noise, not a cluster
+MIN_CLUSTER_OF_MEAN = 0.1  # ... and so is a group under a tenth of the clusters' mean size
 
 
 def _clustered(Y: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, int]:
     """The rows of ``Y`` in clusters and their labels, and how many clusters they form.
 
-    Noise rows, and rows of a cluster holding fewer than 1% of the rows (or a single row), are
-    left out: a few outlying rows split off as "clusters" would otherwise make a clustering of
-    everything else into one group look well separated (mean shift on the digits' pixels:
-    silhouette 0.29 for 98% of the rows in one cluster)."""
+    Noise rows, and rows of a cluster holding fewer than 1% of the rows, or under a tenth of the
+    clusters' mean size, or a single row, are left out: a few outlying rows split off as
+    "clusters" would otherwise make a clustering of everything else into one group look well
+    separated (on the digits' pixels, mean shift: silhouette 0.29 for 98% of the rows in one
+    cluster; HDBSCAN: 0.16 for two clusters of 98% and 2%)."""
     Y = np.asarray(Y, dtype=float)
     if Y.ndim == 1:
         Y = Y.reshape(-1, 1)
     labels = np.asarray(labels)
     ids, counts = np.unique(labels[labels >= 0], return_counts=True)
-    smallest = max(2, math.ceil(MIN_CLUSTER_SHARE * len(labels)))
+    mean_size = counts.sum() / len(ids) if len(ids) else 0.0
+    smallest = max(
+        2, math.ceil(MIN_CLUSTER_SHARE * len(labels)), math.ceil(MIN_CLUSTER_OF_MEAN * mean_size)
+    )
     keep = np.isin(labels, ids[counts >= smallest])
     return Y[keep], labels[keep], int(len(np.unique(labels[keep])))
 
