@@ -118,7 +118,7 @@ FINALISTS = 3  # the best models of the leaderboard (one a family) whose stabili
 
 
 def _finalists_stability(
-    project: Project, subject: _Subject, data: TrainingData
+    project: Project, subject: _Subject, data: TrainingData, own: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """The stability across random halves of the leaderboard's best model of each of the
     ``FINALISTS`` best families (kinds with a ``stability_measure``): beside their held-out score, so
@@ -156,14 +156,18 @@ def _finalists_stability(
         def build(fam=fam, params=params):
             return make_pipeline(fam, project.schema, params, context)
 
-        s = learning.resample_agreement(
-            build,
-            data.X,
-            data.y,
-            project.kind.agreement,
-            task=project.config.task,
-            classes=data.classes,
-            seed=project.config.seed,
+        s = (
+            own  # the analysed model's, measured already
+            if model == subject.name
+            else learning.resample_agreement(
+                build,
+                data.X,
+                data.y,
+                project.kind.agreement,
+                task=project.config.task,
+                classes=data.classes,
+                seed=project.config.seed,
+            )
         )
         score = next((v for k, v in row.items() if str(k).endswith("_mean")), None)
         out.append(
@@ -535,7 +539,7 @@ def run_analysis(
     )
     if refits["stability"] is not None:  # shown beside the error analysis (kinds that measure it)
         diag["stability"] = {**refits["stability"], "measure": project.kind.stability_measure}
-        diag["finalists"] = _finalists_stability(project, subject, data)
+        diag["finalists"] = _finalists_stability(project, subject, data, refits["stability"])
     board = subject.run.board_rows()
     cv = subject.run.cv_scores(
         [str(r["model"]) for r in board if r.get("status", TrialStatus.OK) == TrialStatus.OK]

@@ -76,6 +76,7 @@ MEANSHIFT_MAX_ROWS = 5_000
 AFFINITY_MAX_ROWS = 2_000  # similarity, responsibility and availability: three m x m matrices
 TSNE_MAX_ROWS = 5_000  # Barnes-Hut t-SNE: about 3.5 s for 1,400 rows x 30 components here
 MIXTURE_MAX_K = 10  # the mixtures' criterion walks k = 2 .. this (or kmax, if smaller)
+PATIENCE = 2  # ... and stops after this many k in a row without a lower criterion
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 LARGE_TABLE_ROWS = 50_000  # above it, mini-batch k-means is the cheap k-means
 
@@ -235,7 +236,8 @@ class MixtureByCriterion(ClusterMixin, BaseEstimator):
     """A Gaussian mixture whose number of components (and covariance type) is chosen by an
     information criterion on the rows it is fitted on, as the book chooses them: every
     ``k`` in ``[2, max_components]`` for each covariance type in ``covariance_type`` ("all": the
-    four), and the fit of the lowest BIC (or AIC) is kept. k grows until the fit's deadline
+    four), and the fit of the lowest BIC (or AIC) is kept. k grows until the criterion has not
+    improved for ``PATIENCE`` k in a row, or the fit's deadline
     (:func:`~mlcraft.core.fit.family.time_left`) would not leave room for the next k.
 
     ``predict`` gives the most probable component, ``predict_proba`` each row's membership
@@ -264,7 +266,10 @@ class MixtureByCriterion(ClusterMixin, BaseEstimator):
         high = max(2, min(int(self.max_components), X.shape[0] - 1))
         best, best_score, self.criteria_ = None, math.inf, []
         self.stopped_at_ = None  # the k the fit's deadline stopped the walk before, if it did
+        best_k = 2
         for k in range(2, high + 1):
+            if k - best_k > PATIENCE:  # the criterion has not improved for PATIENCE k in a row
+                break
             if best is not None and time_left() < 1.5 * (time.perf_counter() - started) / (k - 2):
                 self.stopped_at_ = k
                 break
@@ -278,7 +283,7 @@ class MixtureByCriterion(ClusterMixin, BaseEstimator):
                 row = {"k": k, "covariance": cov, "bic": float(gm.bic(X)), "aic": float(gm.aic(X))}
                 self.criteria_.append(row)
                 if row[self.criterion] < best_score:
-                    best, best_score = gm, row[self.criterion]
+                    best, best_score, best_k = gm, row[self.criterion], k
         assert best is not None
         self.mixture_ = best
         self.n_components_ = int(best.n_components)

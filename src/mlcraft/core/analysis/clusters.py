@@ -172,7 +172,12 @@ def tsne_map(coordinates: Any, labels: np.ndarray, seed: int = 0) -> dict[str, l
     if X.shape[1] > 30:
         X = PCA(30, random_state=seed).fit_transform(X)
     xy = TSNE(
-        2, perplexity=min(30.0, (len(X) - 1) / 3.0), init="pca", max_iter=500, random_state=seed
+        2,
+        perplexity=min(30.0, (len(X) - 1) / 3.0),
+        init="pca",
+        max_iter=500,
+        random_state=seed,
+        n_jobs=1,  # (a figure: the analysis's other work runs beside it)
     ).fit_transform(X)
     return {
         "x": [round(float(v), 3) for v in xy[:, 0]],
