@@ -63,6 +63,8 @@ def run(name: str, budget: float, seed: int = 42) -> dict:
         theirs = kmeans.predict(scaler.transform(test[features]))
         truth = test["label"].to_numpy()
         meta = project.registry.meta(result.version)
+        board = project.leaderboard()
+        best_by_family = board[board["status"] == "ok"].drop_duplicates("family")
         return {
             "dataset": name,
             "rows": len(frame),
@@ -78,6 +80,11 @@ def run(name: str, budget: float, seed: int = 42) -> dict:
             "kmeans_true_k_ari": float(adjusted_rand_score(truth, theirs)),
             "kmeans_true_k_nmi": float(normalized_mutual_info_score(truth, theirs)),
             "fit_s": round(elapsed, 1),
+            "trials": int(len(project.leaderboard())),
+            "best_by_family": {
+                str(r["family"]): round(float(r["silhouette_mean"]), 4)
+                for _, r in best_by_family.iterrows()
+            },
             "budget_s": budget,
         }
 

@@ -31,6 +31,11 @@ def trained(tmp_path_factory):
     return project
 
 
+@pytest.fixture(scope="module")
+def analysed(trained):
+    return trained.analyse(learning_curve=False, importance=False)
+
+
 def test_framing_has_no_target_and_the_labels_never_fit(trained):
     cfg = trained.config
     assert cfg.target is None and cfg.labels == "kind" and cfg.metric == "silhouette"
@@ -54,7 +59,8 @@ def test_train_predict_evaluate(trained):
     assert board is None or len(board) > 0
     X = blobs(60, seed=0).drop(columns="kind")
     pred = trained.predict(X)
-    assert list(pred.columns) == ["cluster"] and pred["cluster"].dtype.kind == "i"
+    assert pred.columns[0] == "cluster" and pred["cluster"].dtype.kind == "i"
+    assert all(c.startswith("proba_") for c in pred.columns[1:])  # a mixture's memberships
     assert pred["cluster"].nunique() >= 2
     ev = trained.evaluate()
     assert ev.metric == "silhouette" and 0.3 < ev.value <= 1 and ev.ci_low <= ev.value <= ev.ci_high
@@ -68,8 +74,8 @@ def test_the_search_finds_the_three_blobs(trained):
     assert adjusted_rand_score(truth, pred) > 0.9
 
 
-def test_analyse_scores_against_the_known_labels(trained):
-    result = trained.analyse(learning_curve=False, importance=False)
+def test_analyse_scores_against_the_known_labels(analysed):
+    result = analysed
     d = result.document["diagnostics"]
     assert result.document["section"] == "cluster"
     assert d["n_clusters"] == 3 and d["known"]["adjusted_rand"] > 0.9
@@ -110,7 +116,12 @@ def test_serving_answers_cluster_ids(trained):
     with TestClient(create_app(ServeSettings(str(trained.path), log=False))) as client:
         body = client.post("/predict", json=X.to_dict(orient="records")).json()
         bad = client.post("/predict", json=[{"a": 1.0}])
-    assert body["target"] == "cluster" and body["probabilities"] is None
+    assert body["target"] == "cluster"
+    expected = trained.predict(X).drop(columns="cluster").to_numpy()
+    if body["probabilities"] is None:  # a family without memberships
+        assert expected.shape[1] == 0
+    else:
+        assert np.allclose([list(p.values()) for p in body["probabilities"]], expected)
     assert body["predictions"] == trained.predict(X)["cluster"].tolist()
     assert bad.status_code == 422 or bad.status_code == 400
 
@@ -200,6 +211,9 @@ def test_the_readme_clustering_section_runs_as_written(tmp_path):
     assert done.returncode == 0, done.stderr
     clusters = pd.read_csv(tmp_path / "clusters.csv")["cluster"]
     assert len(clusters) == 150 and clusters.nunique() >= 2
+    memberships = pd.read_csv(tmp_path / "memberships.csv")
+    proba = memberships.filter(like="proba_")
+    assert proba.shape[1] >= 2 and np.allclose(proba.sum(axis=1), 1.0)
     assert "adjusted Rand" in done.stdout
 
 
@@ -228,14 +242,22 @@ def test_monitor_reads_the_cluster_shares_of_the_log(trained, tmp_path):
     assert prediction["kind"] == "label" and same.report["rows"] == len(X)
     assert {c["name"] for c in prediction["checks"]} == {"psi", "chi2"}
     assert not any(c["flagged"] for c in prediction["checks"]), prediction
+    groups = prediction["windows"]  # the share per cluster per window, against training's
+    assert set(groups["groups"]) == {"0", "1", "2"}
+    assert all(abs(v - 1 / 3) < 0.05 for v in groups["reference"].values())
+    (window,) = groups["windows"]
+    assert window["n"] == len(X) and window["max_change"] < 0.05
     one = X[(frame["kind"] == "x").to_numpy()]
     serve(pd.concat([one] * 3, ignore_index=True))
-    shifted = trained.monitor(since="1d", out=tmp_path / "shifted")
+    shifted = trained.monitor(since="1d", window="1h", out=tmp_path / "shifted")
     assert any(c["flagged"] for c in shifted.report["prediction"]["checks"])
+    (window,) = shifted.report["prediction"]["windows"]["windows"]  # the last hour's, the only one
+    assert window["n"] == 2 * len(X) and window["max_change"] > 0.25
+    assert "Share of rows per group over time" in Path(shifted.html_path).read_text()
 
 
-def test_analyse_draws_the_ways_of_choosing_k_and_the_profiles(trained):
-    result = trained.analyse(learning_curve=False, importance=False)
+def test_analyse_draws_the_ways_of_choosing_k_and_the_profiles(analysed):
+    result = analysed
     d = result.document["diagnostics"]
     assert {c["covariance"] for c in d["mixture_curve"]} == {"full", "tied", "diag", "spherical"}
     assert [c["k"] for c in d["k_curve"]][:2] == [2, 3]
@@ -253,16 +275,29 @@ def test_analyse_draws_the_ways_of_choosing_k_and_the_profiles(trained):
     html = Path(result.html).read_text()
     assert "Cluster profiles" in html and "BIC and AIC" in html and "k-distance curve" in html
     names = {Path(p).stem for p in result.plots}
-    assert {"k_curve", "mixture_curve", "k_distance"} <= names
+    assert {"k_curve", "mixture_curve", "k_distance", "knife_plots", "tsne_map"} <= names
+    assert [c["k"] for c in d["knife"]] == [2, 3, 4, 5]  # around the chosen 3
+    best_knife = max(d["knife"], key=lambda c: c["silhouette"])
+    assert best_knife["k"] == 3 and len(best_knife["sizes"]) == 3
+    tsne = d["tsne_map"]
+    assert len(tsne["x"]) == len(tsne["cluster"]) == d["n_rows"] <= 2_000
+    assert "Silhouette diagrams against k" in html and "t-SNE map" in html
 
 
-def test_analyse_measures_stability_across_halves(trained):
-    result = trained.analyse(learning_curve=False, importance=False)
+def test_analyse_measures_stability_across_halves(analysed):
+    result = analysed
     s = result.document["diagnostics"]["stability"]
     assert s["measure"] == "adjusted Rand index" and s["repeats"] == 3 and len(s["values"]) == 3
     assert s["mean"] > 0.9  # three well separated blobs: the same grouping from either half
     assert any(line.startswith("stability: adjusted Rand") for line in result.document["summary"])
     assert "between fits on random halves" in Path(result.html).read_text()
+    finalists = result.document["diagnostics"]["finalists"]  # the best model of each family
+    assert sorted(f["family"] for f in finalists) == sorted(FAMILIES)
+    assert all(f["stability"] > 0.8 and f["score"] > 0.3 for f in finalists)
+    assert any(
+        line.startswith("stability of the best of each family")
+        for line in result.document["summary"]
+    )
     unstable = get_kind("cluster").agreement(np.array([0, 0, 1, 1.0]), np.array([0, 1, 0, 1.0]))
     assert unstable < 0.1
 
@@ -271,3 +306,97 @@ def test_supervised_kinds_measure_no_stability():
     assert get_kind("regression").stability_measure is None
     with pytest.raises(NotImplementedError):
         get_kind("binary").agreement(np.zeros(2), np.zeros(2))
+
+
+def test_a_mixture_answers_membership_probabilities(tmp_path):
+    """A Gaussian mixture champion: predict, ``/predict`` and the prediction log carry each row's
+    membership probabilities ({cluster: p}); the cluster is the most probable component."""
+    project = Project.create(tmp_path / "p", blobs().drop(columns="kind"), task="cluster")
+    project.train(max_trials=2, families=["gmm"], n_jobs=1)
+    X = blobs(20, seed=1).drop(columns="kind")
+    pred = project.predict(X)
+    proba = pred.drop(columns="cluster")
+    assert list(proba.columns) == [f"proba_{j}" for j in range(proba.shape[1])]
+    assert proba.shape[1] >= 2 and np.allclose(proba.sum(axis=1), 1.0)
+    assert (proba.to_numpy().argmax(axis=1) == pred["cluster"].to_numpy()).all()
+    model = project.load_model()
+    kind = get_kind("cluster")
+    raw = model.predict_raw(X)
+    values, probabilities = kind.outputs(raw, model.labels(raw), model.classes)
+    assert probabilities is not None and set(probabilities[0]) == {
+        str(j) for j in range(proba.shape[1])
+    }
+    assert np.allclose(kind.logged_raw(values, probabilities, None), raw)  # the log's round trip
+    assert kind.labels(raw, None).tolist() == values
+    ev = project.evaluate()  # scored on the cluster column
+    assert ev.metric == "silhouette" and ev.value > 0.3
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from mlcraft.api.serving import ServeSettings
+    from mlcraft.serve import create_app
+
+    with TestClient(create_app(ServeSettings(str(project.path), log=False))) as client:
+        body = client.post("/predict", json=X.to_dict(orient="records")).json()
+    assert body["predictions"] == values
+    assert np.allclose([list(p.values()) for p in body["probabilities"]], proba.to_numpy())
+
+
+def test_other_families_answer_no_probabilities():
+    kind = get_kind("cluster")
+    values, probabilities = kind.outputs(np.array([0.0, 1.0, -1.0]), np.array([0, 1, -1]), None)
+    assert values == [0, 1, -1] and probabilities is None
+    assert kind.logged_raw(values, [None] * 3, None).tolist() == [0.0, 1.0, -1.0]
+
+
+BAD_TABLES = {
+    "no usable feature columns": pd.DataFrame(
+        {"id": range(50), "note": [f"free text number {i} here" for i in range(50)]}
+    ),
+    "every row is the same": pd.DataFrame({"a": [1.0] * 40, "b": [2.0] * 40}),
+    "needs at least 20": pd.DataFrame({"a": np.arange(12.0), "b": [1.0, 5.0, 2.0] * 4}),
+}
+
+
+@pytest.mark.parametrize("message", list(BAD_TABLES))
+def test_tables_that_cannot_be_clustered(tmp_path, message):
+    with pytest.raises(DataError, match=message):
+        Project.create(tmp_path / "p", BAD_TABLES[message], task="cluster")
+    assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.slow
+def test_the_cli_refuses_tables_that_cannot_be_clustered_in_one_line(tmp_path):
+    from conftest import run_cli
+
+    cases = [(name, frame, ()) for name, frame in BAD_TABLES.items()]
+    cases += [
+        ("labels column 'nope' not found", blobs(), ("--labels", "nope")),
+        ("is the only column", blobs()[["kind"]], ("--labels", "kind")),
+    ]
+    for i, (message, frame, extra) in enumerate(cases):
+        data = tmp_path / f"t{i}.csv"
+        frame.to_csv(data, index=False)
+        done = run_cli("train", data, "--task", "cluster", "--project", tmp_path / f"p{i}", *extra)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr
+        assert not (tmp_path / f"p{i}").exists()
+
+
+def test_cluster_fold_models_are_never_bagged():
+    """Out of time, a tabular champion is bagged from its fold models (their outputs averaged);
+    cluster ids cannot be averaged (each fold numbers its clusters its own way): refitted."""
+    from mlcraft.core.analysis.metrics import Scorer, get_metric
+    from mlcraft.core.fit.champion import choose
+    from mlcraft.core.fit.search import CVResult
+
+    def result():
+        r = CVResult("hdbscan", "hdbscan", {}, scores=[0.5] * 5, oof=np.zeros(10), fit_time=10.0)
+        r.models = [object()] * 5
+        return r
+
+    scorer = Scorer(get_metric("silhouette"))
+    args = {"seconds_left": 0.0, "n_rows": 1000, "n_folds": 5}
+    assert choose([result()], [], scorer, **args).forms == ["bag"]
+    kind = get_kind("cluster")
+    assert choose([result()], [], scorer, can_bag=kind.ensembles, **args).forms == ["refit"]

@@ -353,3 +353,39 @@ def test_pages_render_in_headless_chromium(name, request):
             shown[key],
             value,
         )
+
+
+def test_cluster_pages_render_in_headless_chromium(tmp_path):
+    """A clustering project's report and analysis (knife plots, t-SNE map among the figures) load
+    without console errors, every image decodes, and the report stays under 5 MB."""
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("chromium is not installed")
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(300, centers=3, n_features=4, random_state=0)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"]).assign(kind=y)
+    data = tmp_path / "blobs.csv"
+    frame.to_csv(data, index=False)
+    project = tmp_path / "p"
+    ok("train", data, "--task", "cluster", "--labels", "kind", "--project", project,
+       "--max-trials", "4", "--family", "kmeans,gmm")  # fmt: skip
+    ok("evaluate", "--project", project)
+    ok("report", "--project", project)
+    html = project / "reports" / "report.html"
+    doc = load(project / "reports" / "report.json")
+    analysis = Path(doc["sources"]["analysis"]) / "analysis.html"
+    assert html.stat().st_size < FIVE_MB and analysis.stat().st_size < FIVE_MB
+    with Browser(executable) as browser:
+        for page in (html, analysis):
+            browser.load(page.resolve().as_uri())
+            facts = browser.evaluate(PAGE_FACTS)
+            assert browser.console_errors() == [], page
+            assert len(facts["images"]) == page.read_text().count("data:image/png;base64,") >= 2
+            assert all(i["complete"] and i["width"] > 0 for i in facts["images"]), page
+            if page == analysis:
+                alts = {i["alt"] for i in facts["images"]}
+                assert {
+                    "Silhouette diagrams against k",
+                    "The rows by cluster on a t-SNE map",
+                } <= alts

@@ -120,6 +120,76 @@ def _builder(project: Project, subject: _Subject, data: TrainingData, notes: lis
     return lambda: make_pipeline(family, project.schema, params, context)
 
 
+FINALISTS = 3  # the best models of the leaderboard (one a family) whose stability is measured
+
+
+def _finalists_stability(
+    project: Project, subject: _Subject, data: TrainingData, own: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The stability across random halves of the leaderboard's best model of each of the
+    ``FINALISTS`` best families (kinds with a ``stability_measure``): beside their held-out score, so
+    that a choice which scores well but moves with the rows it saw can be seen."""
+    import json
+
+    from mlcraft.models import get_family
+
+    trials = subject.run.path / "trials.csv"
+    if not trials.exists():
+        return []
+    table = pd.read_csv(trials)
+    params_of = {str(m): p for m, p in zip(table["model"], table["params"], strict=True)}
+    cfg = project.config
+    n_fit = len(data.y) - len(data.y) // len(data.folds)
+    context = BuildContext(
+        task=cfg.task, n_rows=n_fit, n_features=data.X.shape[1], seed=cfg.seed, n_jobs=1
+    )
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for row in subject.run.board_rows():
+        family = str(row.get("family") or "")
+        model = str(row.get("model"))
+        if row.get("status", TrialStatus.OK) != TrialStatus.OK or family in seen:
+            continue
+        if not isinstance(params_of.get(model), str):
+            continue
+        try:
+            fam = get_family(family)
+        except ConfigError:  # an ensemble, or a family this version does not know
+            continue
+        seen.add(family)
+        params = json.loads(params_of[model])
+
+        def build(fam=fam, params=params):
+            return make_pipeline(fam, project.schema, params, context)
+
+        s = (
+            own  # the analysed model's, measured already
+            if model == subject.name
+            else learning.resample_agreement(
+                build,
+                data.X,
+                data.y,
+                project.kind.agreement,
+                task=project.config.task,
+                classes=data.classes,
+                seed=project.config.seed,
+            )
+        )
+        score = next((v for k, v in row.items() if str(k).endswith("_mean")), None)
+        out.append(
+            {
+                "model": model,
+                "family": family,
+                "score": None if score is None else float(score),
+                "stability": s["mean"],
+                "stability_std": s["std"],
+            }
+        )
+        if len(out) == FINALISTS:
+            break
+    return out
+
+
 def _ensemble_builder(project: Project, subject: _Subject, notes: list[str]):
     """The saved ensemble with its members unfitted: fitting it fits each member, and the blend learnt
     on the out-of-fold predictions is kept (as in the final model). Only the version's own ensemble
@@ -477,6 +547,7 @@ def run_analysis(
     )
     if refits["stability"] is not None:  # shown beside the error analysis (kinds that measure it)
         diag["stability"] = {**refits["stability"], "measure": project.kind.stability_measure}
+        diag["finalists"] = _finalists_stability(project, subject, data, refits["stability"])
     board = subject.run.board_rows()
     cv = subject.run.cv_scores(
         [str(r["model"]) for r in board if r.get("status", TrialStatus.OK) == TrialStatus.OK]

@@ -112,6 +112,7 @@ def monitor(
             if col.is_feature
         ]
         prediction = _prediction_drift(model, ref_features, rows, settings)
+        prediction["windows"] = _group_windows(model, ref_features, rows, start, now, step)
     service = _service(log, start, now, rows, settings)
     quality = _quality(project, model, version, rows, start, now, step, settings)
     report = {
@@ -208,6 +209,47 @@ def _prediction_drift(
         "kind": "label",
         "checks": [c.to_dict() for c in checks if c.name in ("psi", "chi2")],
         "shares": shares,
+    }
+
+
+def _group_windows(
+    model, ref_features: pd.DataFrame, rows: list[tuple], start: float, now: float, step: float
+) -> dict[str, Any] | None:
+    """The share of logged rows per group (a kind's :meth:`prediction_groups`: clusters) in each
+    time window, beside the training rows' shares; None for kinds without groups."""
+    if model.kind.prediction_groups(np.zeros(0)) is None:
+        return None
+    ref_groups = model.kind.prediction_groups(model.labels(model.predict_raw(ref_features))) or []
+    raw = model.kind.logged_raw(
+        [json.loads(r[3]) for r in rows],
+        [json.loads(r[4]) if r[4] is not None else None for r in rows],
+        model.classes,
+    )
+    groups = np.array(model.kind.prediction_groups(model.labels(raw)) or [], dtype=object)
+    times = np.array([r[0] for r in rows], dtype=float)
+    reference = pd.Series(ref_groups).value_counts(normalize=True)
+    names = sorted(set(reference.index) | set(groups), key=lambda g: (not g.isdigit(), len(g), g))
+    windows = []
+    for lo in np.arange(start, now, step):
+        mine = groups[(times >= lo) & (times < lo + step)]
+        if not len(mine):
+            continue
+        shares = pd.Series(mine).value_counts(normalize=True)
+        windows.append(
+            {
+                "start": _iso(lo),
+                "n": len(mine),
+                "shares": {g: float(shares.get(g, 0.0)) for g in names},
+                # the largest move of one group's share from training
+                "max_change": float(
+                    max(abs(shares.get(g, 0.0) - reference.get(g, 0.0)) for g in names)
+                ),
+            }
+        )
+    return {
+        "groups": names,
+        "reference": {g: float(reference.get(g, 0.0)) for g in names},
+        "windows": windows,
     }
 
 

@@ -36,6 +36,13 @@ def monitor(
     console.print(
         f"{report['rows']} logged row(s) since {report['since']} (model version {report['model_version']}); {report['service']['requests']} request(s)"
     )
+    groups = (report["prediction"] or {}).get("windows") or {}
+    if groups.get("windows"):
+        moved = max(groups["windows"], key=lambda w: w["max_change"])
+        console.print(
+            f"share of rows per group ({', '.join(groups['groups'][:12])}) in {len(groups['windows'])} window(s): "
+            f"at most {100 * moved['max_change']:.1f} points from the training rows' (window from {moved['start']})"
+        )
     for note in report["notes"]:
         console.print(f"[yellow]note[/]: {note}")
     for alert in result.alerts:

@@ -280,6 +280,11 @@ def _frame_without_target(
     ident = detect_identifier(frame, labels or "", id_column)
     split = kind.split_test(frame, None, test_size=test_size, seed=seed, id_column=ident)
     train_rows = frame[~split.is_test]
+    need = 4 * n_folds  # each fold's held-out rows can hold two clusters of two rows
+    if len(train_rows) < need:
+        raise DataError(
+            f"{table.source}: {len(train_rows)} training row(s); grouping rows into at least 2 clusters scored over {n_folds} folds needs at least {need}; add rows, or use fewer --folds"
+        )
     schema = infer_schema(
         train_rows,
         None,

@@ -27,6 +27,7 @@ that the search sees the silhouette of every k from 2 up, as the book chooses k.
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from typing import Any
 
@@ -44,14 +45,24 @@ from sklearn.cluster import (
     SpectralClustering,
     estimate_bandwidth,
 )
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
 from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mlcraft.core.analysis.clusters import k_distances
-from mlcraft.core.fit.family import Choice, Family, Float, Int
+from mlcraft.core.fit.family import Choice, Family, Float, Int, time_left
 
-__all__ = ["AssignByNeighbours", "CLUSTER", "k_distance_eps", "kmax", "FAMILIES"]
+__all__ = [
+    "AssignByNeighbours",
+    "CLUSTER",
+    "EmbedThenCluster",
+    "MixtureByCriterion",
+    "k_distance_eps",
+    "kmax",
+    "FAMILIES",
+]
 
 CLUSTER = frozenset({"cluster"})
 
@@ -63,6 +74,10 @@ BIRCH_MAX_ROWS = 10_000  # its final agglomerative step may see one subcluster a
 SPECTRAL_MAX_ROWS = 3_000
 MEANSHIFT_MAX_ROWS = 5_000
 AFFINITY_MAX_ROWS = 2_000  # similarity, responsibility and availability: three m x m matrices
+TSNE_MAX_ROWS = 5_000  # Barnes-Hut t-SNE: about 3.5 s for 1,400 rows x 30 components here
+MIXTURE_MAX_K = 10  # the mixtures' criterion walks k = 2 .. this (or kmax, if smaller)
+PATIENCE = 2  # ... and stops after this many k in a row without a lower criterion
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 LARGE_TABLE_ROWS = 50_000  # above it, mini-batch k-means is the cheap k-means
 
 
@@ -217,6 +232,119 @@ class AssignByNeighbours(ClusterMixin, BaseEstimator):
         return out
 
 
+class MixtureByCriterion(ClusterMixin, BaseEstimator):
+    """A Gaussian mixture whose number of components (and covariance type) is chosen by an
+    information criterion on the rows it is fitted on, as the book chooses them: every
+    ``k`` in ``[2, max_components]`` for each covariance type in ``covariance_type`` ("all": the
+    four), and the fit of the lowest BIC (or AIC) is kept. k grows until the criterion has not
+    improved for ``PATIENCE`` k in a row, or the fit's deadline
+    (:func:`~mlcraft.core.fit.family.time_left`) would not leave room for the next k.
+
+    ``predict`` gives the most probable component, ``predict_proba`` each row's membership
+    probabilities. ``criteria_`` lists ``{"k", "covariance", "bic", "aic"}`` of every fit tried.
+    """
+
+    def __init__(
+        self,
+        max_components: int = MIXTURE_MAX_K,
+        covariance_type: str = "all",
+        criterion: str = "bic",
+        reg_covar: float = 1e-4,
+        random_state: int | None = None,
+    ):
+        self.max_components = max_components
+        self.covariance_type = covariance_type
+        self.criterion = criterion
+        self.reg_covar = reg_covar
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        """Fit every candidate on ``X`` (``y`` is ignored) and keep the lowest criterion's."""
+        X = validate_data(self, X, dtype=np.float64)
+        started = time.perf_counter()
+        types = COVARIANCE_TYPES if self.covariance_type == "all" else (self.covariance_type,)
+        high = max(2, min(int(self.max_components), X.shape[0] - 1))
+        best, best_score, self.criteria_ = None, math.inf, []
+        self.stopped_at_ = None  # the k the fit's deadline stopped the walk before, if it did
+        best_k = 2
+        for k in range(2, high + 1):
+            if k - best_k > PATIENCE:  # the criterion has not improved for PATIENCE k in a row
+                break
+            if best is not None and time_left() < 1.5 * (time.perf_counter() - started) / (k - 2):
+                self.stopped_at_ = k
+                break
+            for cov in types:
+                gm = GaussianMixture(
+                    n_components=k,
+                    covariance_type=cov,
+                    reg_covar=self.reg_covar,
+                    random_state=self.random_state,
+                ).fit(X)
+                row = {"k": k, "covariance": cov, "bic": float(gm.bic(X)), "aic": float(gm.aic(X))}
+                self.criteria_.append(row)
+                if row[self.criterion] < best_score:
+                    best, best_score, best_k = gm, row[self.criterion], k
+        assert best is not None
+        self.mixture_ = best
+        self.n_components_ = int(best.n_components)
+        self.covariance_type_ = str(best.covariance_type)
+        self.labels_ = best.predict(X)
+        return self
+
+    def predict(self, X):
+        """The most probable component of each row."""
+        check_is_fitted(self)
+        return self.mixture_.predict(validate_data(self, X, dtype=np.float64, reset=False))
+
+    def predict_proba(self, X):
+        """Each row's membership probability of every component."""
+        check_is_fitted(self)
+        return self.mixture_.predict_proba(validate_data(self, X, dtype=np.float64, reset=False))
+
+
+class EmbedThenCluster(ClusterMixin, BaseEstimator):
+    """Cluster the rows in a 2-D t-SNE map of them (PCA first when there are many columns).
+
+    t-SNE keeps each row's neighbours near it and pulls apart groups that a straight-line distance
+    in many dimensions blurs (the book's digits). It maps only the rows it is fitted on: wrap it in
+    :class:`AssignByNeighbours`, which gives a new row the cluster of its nearest clustered
+    training row in the prepared space. ``labels_``: the clusterer's labels of the training rows
+    (-1: noise); ``embedding_``: their map.
+    """
+
+    def __init__(
+        self,
+        clusterer: Any = None,
+        perplexity: float = 30.0,
+        pca_components: int = 30,
+        random_state: int | None = None,
+        n_jobs: int | None = None,
+    ):
+        self.clusterer = clusterer
+        self.perplexity = perplexity
+        self.pca_components = pca_components
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def fit(self, X, y=None):
+        X = validate_data(self, X, dtype=np.float64)
+        n, d = X.shape
+        if d > self.pca_components and n > self.pca_components:
+            X = PCA(self.pca_components, random_state=self.random_state).fit_transform(X)
+        if n < 5:  # nothing to map: every row its own neighbourhood
+            self.embedding_ = np.zeros((n, 2))
+        else:
+            self.embedding_ = TSNE(
+                2,
+                perplexity=min(float(self.perplexity), (n - 1) / 3.0),
+                init="pca",
+                random_state=self.random_state,
+                n_jobs=self.n_jobs,
+            ).fit_transform(X)
+        self.labels_ = np.asarray(clone(self.clusterer).fit(self.embedding_).labels_, np.int64)
+        return self
+
+
 # -- builds --------------------------------------------------------------------------------------
 
 
@@ -242,12 +370,23 @@ _REG_COVAR = 1e-4
 
 
 def _gmm(p, ctx):
-    return GaussianMixture(
-        n_components=p["n_components"],
+    return MixtureByCriterion(
+        max_components=min(MIXTURE_MAX_K, kmax(ctx.n_rows)),
         covariance_type=p["covariance_type"],
+        criterion=p["criterion"],
         reg_covar=_REG_COVAR,
         random_state=ctx.seed,
     )
+
+
+def _tsne_hdbscan(p, ctx):
+    inner = EmbedThenCluster(
+        HDBSCAN(min_cluster_size=p["min_cluster_size"], copy=True),
+        perplexity=p["perplexity"],
+        random_state=ctx.seed,
+        n_jobs=ctx.n_jobs,
+    )
+    return AssignByNeighbours(inner, max_rows=TSNE_MAX_ROWS, random_state=ctx.seed)
 
 
 def _bayesian_gmm(p, ctx):
@@ -336,9 +475,8 @@ def _minibatch_portfolio(task, n):
 
 
 def _gmm_portfolio(task, n):
-    k = _k(n).default
-    by_k = [{"n_components": j, "covariance_type": "full"} for j in _small_ks(n)]
-    return by_k + [{"n_components": k, "covariance_type": c} for c in ("diag", "tied", "spherical")]
+    # k and the covariance type by BIC (the default), then by AIC, then k by BIC per type
+    return [{"criterion": "aic"}] + [{"covariance_type": c} for c in COVARIANCE_TYPES]
 
 
 def _agglomerative_portfolio(task, n):
@@ -349,6 +487,14 @@ def _agglomerative_portfolio(task, n):
 
 def _by_k(param: str, up_to: int):
     return lambda task, n: [{param: k} for k in _small_ks(n, up_to)]
+
+
+def _tsne_space(task, n):
+    high = max(10, min(n, TSNE_MAX_ROWS) // 10)
+    return {
+        "min_cluster_size": Int(5, high, min(15, high), log=True),
+        "perplexity": Float(5.0, 50.0, 30.0),
+    }
 
 
 def _hdbscan_space(task, n):
@@ -377,8 +523,15 @@ def _minibatch_cost(n, d):
 
 
 def _gmm_cost(n, d):
-    # EM with full covariances: iterations x n x k (8) x d^2
-    return 0.03 + 2e-8 * n * 8 * max(d, 1) * (1 + d / 4)
+    # EM with full covariances: iterations x n x k x d^2, for k = 2 .. 10 (54 components) and the
+    # four covariance types (about 2.5 times the full one's cost)
+    return 0.03 + 2e-8 * n * 54 * 2.5 * max(d, 1) * (1 + d / 4)
+
+
+def _tsne_cost(n, d):
+    # PCA to 30 columns, then Barnes-Hut t-SNE (about n log n), then HDBSCAN on the 2-D map
+    m = min(n, TSNE_MAX_ROWS)
+    return 0.3 + 2.5e-3 * m * (1 + math.log10(max(m, 10)) / 4) + _assign_cost(n, d, TSNE_MAX_ROWS)
 
 
 def _bayesian_gmm_cost(n, d):
@@ -447,11 +600,14 @@ FAMILIES = [
         priority=60,
         build=_gmm,
         space=lambda task, n: {
-            "n_components": _k(n),
-            "covariance_type": Choice(("full", "tied", "diag", "spherical"), "full"),
+            "criterion": Choice(("bic", "aic"), "bic"),
+            "covariance_type": Choice(("all", *COVARIANCE_TYPES), "all"),
         },
         cost=_gmm_cost,
-        description="Gaussian mixture (EM; a row goes to its most probable component)",
+        description=(
+            "Gaussian mixture (EM; k from 2 to 10 and the covariance type chosen by BIC or AIC on "
+            "the training rows; a row goes to its most probable component)"
+        ),
         portfolio=_gmm_portfolio,
         memory=_mixture_memory,
     ),
@@ -543,6 +699,21 @@ FAMILIES = [
                 "min_cluster_size": min(15, _hdbscan_space(task, n)["min_cluster_size"].high),
             },
         ],
+    ),
+    _family(
+        name="tsne_hdbscan",
+        priority=48,
+        build=_tsne_hdbscan,
+        space=_tsne_space,
+        cost=_tsne_cost,
+        description=(
+            "t-SNE map then HDBSCAN (clusters of the 2-D map; a new row joins its nearest "
+            f"clustered training row; fitted on at most {TSNE_MAX_ROWS:,} rows)"
+        ),
+        portfolio=lambda task, n: [
+            {"min_cluster_size": min(30, max(10, min(n, TSNE_MAX_ROWS) // 10))}
+        ],
+        memory=lambda n, d, p: 100e6 + 8.0 * n * max(d, 1) * 4 + 8.0 * min(n, TSNE_MAX_ROWS) * 400,
     ),
     _family(
         name="spectral",

@@ -36,6 +36,12 @@ th{background:#f3f3f3}.bad{background:#fde2e2}.ok{color:#2a7a2a}.alert{color:#b0
 {{ checks_table(r.prediction.checks) }}
 {% if r.prediction.get("shares") %}<table><tr><th>answer</th><th>share of training rows</th><th>share of logged rows</th></tr>
 {% for v in r.prediction.shares[:20] %}<tr><td>{{ v.value }}</td><td>{{ '%.1f%%'|format(100 * v.reference) }}</td><td>{{ '%.1f%%'|format(100 * v.current) }}</td></tr>{% endfor %}</table>{% endif %}
+{% if r.prediction.get("windows") and r.prediction.windows.windows %}{% set g = r.prediction.windows %}
+<h3>Share of rows per group over time</h3>
+<table><tr><th>window start</th><th>rows</th>{% for name in g.groups %}<th>{{ name }}</th>{% endfor %}<th>largest change</th></tr>
+<tr><td>training rows</td><td>-</td>{% for name in g.groups %}<td>{{ '%.1f%%'|format(100 * g.reference[name]) }}</td>{% endfor %}<td>-</td></tr>
+{% for w in g.windows %}<tr><td>{{ w.start }}</td><td>{{ w.n }}</td>{% for name in g.groups %}<td>{{ '%.1f%%'|format(100 * w.shares[name]) }}</td>{% endfor %}<td>{{ '%.1f'|format(100 * w.max_change) }} points</td></tr>{% endfor %}</table>
+{% endif %}
 <h2>Feature drift</h2>
 {% for f in r.features %}<h3 class="{{ 'alert' if f.drift else '' }}">{{ f.name }} <small>({{ f.role }})</small>{{ ' - drift' if f.drift else '' }}</h3>
 {{ checks_table(f.checks) }}{% endfor %}

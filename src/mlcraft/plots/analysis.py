@@ -348,6 +348,50 @@ def silhouette_diagram(sizes: Sequence[dict[str, Any]], mean: float) -> Plot:
     """The book's knife plot: each cluster's silhouettes, sorted, as one filled band per cluster."""
     fig = new_figure(6, 5)
     ax = fig.subplots()
+    _knife(ax, sizes, mean)
+    ax.set_ylabel("cluster (band height: share of rows)")
+    ax.legend(loc="lower right", fontsize=8)
+    return to_plot(
+        fig,
+        "silhouette_diagram",
+        "Silhouette diagram",
+        "out-of-fold silhouettes per cluster, sorted; noise rows count 0",
+    )
+
+
+def knife_plots(curves: Sequence[dict[str, Any]], chosen: int) -> Plot:
+    """Silhouette diagrams of k-means for a few k around the chosen number of clusters."""
+    fig = new_figure(3.2 * len(curves), 4.2)
+    axes = np.atleast_1d(fig.subplots(1, len(curves), sharex=True))
+    for ax, curve in zip(axes, curves):
+        _knife(ax, curve["sizes"], curve["silhouette"])
+        mark = " (chosen)" if curve["k"] == chosen else ""
+        ax.set_title(f"k = {curve['k']}{mark}: {curve['silhouette']:.3f}", fontsize=9)
+        ax.set_xlabel("silhouette", fontsize=8)
+    return to_plot(
+        fig,
+        "knife_plots",
+        "Silhouette diagrams against k",
+        "k-means on the reference space for a few k around the chosen number of clusters; dashed: the mean silhouette",
+    )
+
+
+def tsne_cluster_map(m: dict[str, Any]) -> Plot:
+    """The rows on a 2-D t-SNE map of the reference space, by cluster."""
+    fig = new_figure(6, 5)
+    ax = fig.subplots()
+    ax.scatter(m["x"], m["y"], c=m["cluster"], s=4, alpha=0.6, cmap="tab10", rasterized=True)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return to_plot(
+        fig,
+        "tsne_map",
+        "The rows by cluster on a t-SNE map",
+        f"{len(m['x']):,} rows of the reference space (a seeded sample), PCA to 30 columns then t-SNE; distances between far groups mean little",
+    )
+
+
+def _knife(ax, sizes: Sequence[dict[str, Any]], mean: float) -> None:
     low, ticks, names = 0, [], []
     for i, c in enumerate(list(sizes)[:MAX_LABELS]):
         values = np.asarray(c["profile"], dtype=float)
@@ -362,14 +406,6 @@ def silhouette_diagram(sizes: Sequence[dict[str, Any]], mean: float) -> Plot:
     ax.axvline(mean, color="tab:red", linestyle="--", label=f"mean {mean:.3f}")
     ax.set_xlabel("silhouette coefficient")
     ax.set_yticks(ticks, names, fontsize=8)
-    ax.set_ylabel("cluster (band height: share of rows)")
-    ax.legend(loc="lower right", fontsize=8)
-    return to_plot(
-        fig,
-        "silhouette_diagram",
-        "Silhouette diagram",
-        "out-of-fold silhouettes per cluster, sorted; noise rows count 0",
-    )
 
 
 def cluster_sizes(sizes: Sequence[dict[str, Any]], noise: int) -> Plot:
@@ -466,8 +502,12 @@ def _cluster_figures(diag, y, pred, *, target, marks, seed) -> list[Plot]:
         cluster_sizes(diag["sizes"], diag["noise"]),
         cluster_map(np.asarray(y, dtype=float)[idx], labels[idx]),
     ]
+    if diag.get("tsne_map") and diag["tsne_map"]["x"]:
+        plots.append(tsne_cluster_map(diag["tsne_map"]))
     if diag.get("k_curve"):
         plots.append(k_curve(diag["k_curve"], diag["n_clusters"]))
+    if diag.get("knife"):
+        plots.append(knife_plots(diag["knife"], diag["n_clusters"]))
     if diag.get("mixture_curve"):
         plots.append(mixture_curve(diag["mixture_curve"]))
     if diag.get("k_distance"):

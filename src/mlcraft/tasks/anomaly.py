@@ -162,6 +162,10 @@ class Anomaly(ProblemKind):
         scores = np.asarray(raw, dtype=float).reshape(-1, 2)[:, 0]
         return {target: labels, f"{target}_score": scores}
 
+    def prediction_groups(self, labels: np.ndarray) -> list[str] | None:
+        """Flagged or normal: monitor shows the share of rows flagged over time."""
+        return ["flagged" if int(v) == 1 else "normal" for v in np.asarray(labels)]
+
     def logged_raw(
         self, values: Sequence[Any], probabilities: Sequence[dict[str, float] | None], classes
     ) -> np.ndarray:

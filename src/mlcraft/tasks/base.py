@@ -182,6 +182,13 @@ class ProblemKind:
         """Predictions from raw output: the values, or the decided class."""
         raise NotImplementedError
 
+    def served_raw(self, estimator: Any, X: Any, raw: np.ndarray) -> np.ndarray:
+        """A saved model's raw output for users (predict, ``/predict``, monitor), from the raw
+        output ``raw`` the search scores (:meth:`predict_raw`) and the fitted ``estimator``: kinds
+        whose models say more than what they are scored on add it here (a mixture's membership
+        probabilities); :meth:`labels` and :meth:`outputs` read either form."""
+        return raw
+
     def pick(self, *, regressor: Any, classifier: Any) -> Any:
         """The regressor or the classifier flavour of a model family."""
         return classifier if self.classification else regressor
@@ -234,6 +241,12 @@ class ProblemKind:
         rows' features ``X``), merged into :meth:`diagnose`'s answer: e.g. an embedding's
         reconstruction error. Nothing by default."""
         return {}
+
+    def prediction_groups(self, labels: np.ndarray) -> list[str] | None:
+        """The group each prediction puts its row in (monitor follows the share of rows per group
+        over time against the training rows' shares), or None for kinds whose predictions are not
+        groups to follow."""
+        return None
 
     def diagnostics_summary(self, diagnostics: dict[str, Any]) -> list[str]:
         """A few lines of plain text that sum up :meth:`diagnose`'s answer (the CLI prints them)."""

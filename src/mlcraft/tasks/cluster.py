@@ -98,6 +98,15 @@ class Cluster(ProblemKind):
     def predict_raw(self, estimator: Any, X: Any, classes: Sequence[Any] | None) -> np.ndarray:
         return np.asarray(estimator.predict(X), dtype=float).ravel()
 
+    def served_raw(self, estimator: Any, X: Any, raw: np.ndarray) -> np.ndarray:
+        """Mixtures (a final step with ``predict_proba``): ``[cluster, p_0 .. p_k-1]`` columns, each
+        row's membership probability of every component; other families: the cluster ids."""
+        model = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+        if not hasattr(model, "predict_proba"):
+            return raw
+        proba = np.asarray(estimator.predict_proba(X), dtype=float)
+        return np.column_stack([np.asarray(raw, dtype=float).ravel(), proba])
+
     def labels(
         self,
         raw: np.ndarray,
@@ -105,17 +114,30 @@ class Cluster(ProblemKind):
         positive_class: Any = None,
         threshold: float | None = None,
     ) -> np.ndarray:
-        return np.where(np.isfinite(raw), raw, NOISE).astype(int)
+        raw = np.asarray(raw, dtype=float)
+        ids = raw[:, 0] if raw.ndim == 2 else raw
+        return np.where(np.isfinite(ids), ids, NOISE).astype(int)
 
     def outputs(
         self, raw: np.ndarray, labels: np.ndarray, classes: Sequence[Any] | None
     ) -> tuple[list[Any], list[dict[str, float]] | None]:
-        return [int(v) for v in labels], None
+        values = [int(v) for v in labels]
+        raw = np.asarray(raw, dtype=float)
+        if raw.ndim != 2:
+            return values, None
+        keys = [str(j) for j in range(raw.shape[1] - 1)]  # a JSON object's keys are strings
+        return values, [dict(zip(keys, map(float, row[1:]), strict=True)) for row in raw]
 
     def logged_raw(
         self, values: Sequence[Any], probabilities: Sequence[dict[str, float] | None], classes
     ) -> np.ndarray:
-        return np.array(values, dtype=float)
+        ids = np.array(values, dtype=float)
+        given = [p for p in probabilities if p is not None]
+        if not len(values) or len(given) < len(values):
+            return ids
+        keys = sorted(given[0], key=int)
+        proba = np.array([[float(p.get(k, 0.0)) for k in keys] for p in given])
+        return np.column_stack([ids, proba.reshape(len(ids), len(keys))])
 
     def label_values(self, values: pd.Series, where: Callable[[int], str]) -> list[Any]:
         raise DataError(
@@ -140,6 +162,8 @@ class Cluster(ProblemKind):
         labels = self.labels(raw, None)
         out = clusters.cluster_diagnostics(y, labels)
         out["k_curve"] = clusters.k_curve(y)
+        out["knife"] = clusters.knife_curves(y, out["n_clusters"])
+        out["tsne_map"] = clusters.tsne_map(y, labels)
         out["mixture_curve"] = clusters.mixture_curve(y)
         out["k_distance"] = clusters.k_distance_curve(y)
         out["profiles"] = None if features is None else clusters.cluster_profiles(features, labels)
@@ -183,6 +207,10 @@ class Cluster(ProblemKind):
 
         return float(adjusted_rand_score(self.labels(raw_a, None), self.labels(raw_b, None)))
 
+    def prediction_groups(self, labels: np.ndarray) -> list[str] | None:
+        """Each row's cluster ("noise" for -1): monitor shows the share per cluster over time."""
+        return ["noise" if int(v) == NOISE else str(int(v)) for v in np.asarray(labels)]
+
     def diagnostics_summary(self, diagnostics: dict[str, Any]) -> list[str]:
         d = diagnostics
         lines = [
@@ -192,6 +220,11 @@ class Cluster(ProblemKind):
             s = d["stability"]
             lines.append(
                 f"stability: adjusted Rand {format_number(s['mean'])} between fits on random halves of the rows ({s['repeats']} halvings)"
+            )
+        if d.get("finalists"):
+            lines.append(
+                "stability of the best of each family: "
+                + ", ".join(f"{f['model']} {format_number(f['stability'])}" for f in d["finalists"])
             )
         if d.get("known"):
             k = d["known"]

@@ -136,6 +136,56 @@ def k_curve(coordinates: Any, max_k: int = MAX_K, seed: int = 0) -> list[dict[st
     return out
 
 
+def knife_curves(coordinates: Any, around: int, seed: int = 0) -> list[dict[str, Any]]:
+    """The book's silhouette diagrams ("knife plots") of k-means for a few k around ``around`` (the
+    chosen model's number of clusters): each k's clusters with their sorted silhouettes, as
+    :func:`cluster_diagnostics` gives them, on (a sample of) the rows."""
+    from sklearn.cluster import KMeans
+
+    X = np.asarray(coordinates, dtype=float)[_sample(len(coordinates), seed)]
+    low = max(2, min(around, MAX_K) - 1)
+    out = []
+    for k in range(low, min(low + 4, len(X) - 1, MAX_K + 1)):
+        labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(X)
+        if len(np.unique(labels)) < 2:
+            break
+        d = cluster_diagnostics(X, labels)
+        out.append({"k": k, "silhouette": d["silhouette"], "sizes": d["sizes"]})
+    return out
+
+
+TSNE_ROWS = 2_000  # rows of the t-SNE map (a seeded sample): about 10 s on one core
+
+
+def tsne_map(coordinates: Any, labels: np.ndarray, seed: int = 0) -> dict[str, list]:
+    """A 2-D t-SNE map of (a sample of at most ``TSNE_ROWS``) rows, PCA to 30 columns first, with
+    each row's cluster: neighbours stay together, so groups that the first two principal
+    components overlap can show apart."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    X = np.asarray(coordinates, dtype=float)
+    rows = np.sort(_sample(len(X), seed)[:TSNE_ROWS]) if len(X) > TSNE_ROWS else np.arange(len(X))
+    X = X[rows]
+    if len(X) < 5:
+        return {"x": [], "y": [], "cluster": []}
+    if X.shape[1] > 30:
+        X = PCA(30, random_state=seed).fit_transform(X)
+    xy = TSNE(
+        2,
+        perplexity=min(30.0, (len(X) - 1) / 3.0),
+        init="pca",
+        max_iter=500,
+        random_state=seed,
+        n_jobs=1,  # (a figure: the analysis's other work runs beside it)
+    ).fit_transform(X)
+    return {
+        "x": [round(float(v), 3) for v in xy[:, 0]],
+        "y": [round(float(v), 3) for v in xy[:, 1]],
+        "cluster": [int(v) for v in np.asarray(labels)[rows]],
+    }
+
+
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 

@@ -9,6 +9,7 @@ coordinates (an ``(n, d)`` matrix, the same space for every model).
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -164,19 +165,34 @@ def _top2(y, proba, k, pos):
 _WORST_DAVIES_BOULDIN = 1e6  # "lower is better" with fewer than 2 clusters: large, finite
 
 
+MIN_CLUSTER_SHARE = 0.01  # a group of fewer rows (and of 1 row) is scored as noise, not a cluster
+MIN_CLUSTER_OF_MEAN = 0.1  # ... and so is a group under a tenth of the clusters' mean size
+
+
 def _clustered(Y: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, int]:
-    """The non-noise rows of ``Y`` and their labels, and how many clusters they form."""
+    """The rows of ``Y`` in clusters and their labels, and how many clusters they form.
+
+    Noise rows, and rows of a cluster holding fewer than 1% of the rows, or under a tenth of the
+    clusters' mean size, or a single row, are left out: a few outlying rows split off as
+    "clusters" would otherwise make a clustering of everything else into one group look well
+    separated (on the digits' pixels, mean shift: silhouette 0.29 for 98% of the rows in one
+    cluster; HDBSCAN: 0.16 for two clusters of 98% and 2%)."""
     Y = np.asarray(Y, dtype=float)
     if Y.ndim == 1:
         Y = Y.reshape(-1, 1)
     labels = np.asarray(labels)
-    keep = labels >= 0
+    ids, counts = np.unique(labels[labels >= 0], return_counts=True)
+    mean_size = counts.sum() / len(ids) if len(ids) else 0.0
+    smallest = max(
+        2, math.ceil(MIN_CLUSTER_SHARE * len(labels)), math.ceil(MIN_CLUSTER_OF_MEAN * mean_size)
+    )
+    keep = np.isin(labels, ids[counts >= smallest])
     return Y[keep], labels[keep], int(len(np.unique(labels[keep])))
 
 
 def _silhouette(Y, labels) -> float:
-    """Mean silhouette over (at most 2,000 seeded-sampled) rows; noise rows count as 0; -1.0 when
-    the non-noise rows form fewer than 2 clusters."""
+    """Mean silhouette over (at most 2,000 seeded-sampled) rows; noise rows (and those of tiny
+    clusters, see :func:`_clustered`) count as 0; -1.0 when the others form fewer than 2 clusters."""
     Y = np.asarray(Y, dtype=float)
     labels = np.asarray(labels)
     if len(labels) > SILHOUETTE_MAX_ROWS:  # the same rows for every model of these rows
@@ -812,6 +828,7 @@ class Scorer:
             # reference coordinates and cluster ids (floats from a fold array; NaN: not predicted)
             assert m._func is not None
             ids = np.asarray(pred, dtype=float)
+            ids = ids[:, 0] if ids.ndim == 2 else ids  # [cluster, memberships...] (a mixture's)
             labels = np.where(np.isfinite(ids), np.rint(ids), -1).astype(np.int64)
             return float(m._func(np.asarray(y_true, dtype=float), labels))
         # classification is scored on class positions: labels of any type behave the same

@@ -302,8 +302,12 @@ def choose(
     n_rows: int = 1,
     n_folds: int = 5,
     timer: Callable[[CVResult], float | None] | None = None,
+    can_bag: bool = True,
 ) -> Champion:
     """The best single model, or an ensemble when its CV score beats it; each must be ready in time.
+
+    ``can_bag``: False for kinds whose outputs cannot be averaged (cluster ids: each fold model
+    numbers its clusters its own way), which are always refitted.
 
     With ``prefer_fast``, only single models refitted on all rows are considered: the best one
     that predicts 10,000 rows within the target (``timer``: :func:`fold_model_timer`).
@@ -322,7 +326,7 @@ def choose(
     options.sort(key=lambda c: (-scorer.sign * c.result.mean, c.result.name))
     for option in options:
         forms = _forms(option, seconds_left, n_jobs, n_rows, n_folds)
-        if forms is not None and not (prefer_fast and "bag" in forms):
+        if forms is not None and not ((prefer_fast or not can_bag) and "bag" in forms):
             option.forms, option.notes = forms, notes
             if "bag" in forms:
                 notes.append(

@@ -477,6 +477,7 @@ class Trainer:
             n_rows=len(data.y),
             n_folds=len(data.folds),
             timer=timer,
+            can_bag=get_kind(cfg.task).ensembles,
         )
         for note in champion.notes:
             events.on_note(Note(note))

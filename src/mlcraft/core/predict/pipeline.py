@@ -113,6 +113,9 @@ class FittedModel:
         contention cost more than they save there (one row: milliseconds, not hundreds). They
         take the compiled path (:mod:`mlcraft.core.predict.compiled`) when the model has one.
         """
+        return self.kind.served_raw(self.pipeline, _frame(features), self._search_raw(features))
+
+    def _search_raw(self, features: pd.DataFrame | FeatureColumns) -> np.ndarray:
         if len(features) >= MULTITHREAD_ROWS:
             return predict_array(self.pipeline, _frame(features), self.task, self.classes)
         fast = self.compiled()
@@ -161,6 +164,11 @@ class FittedModel:
                 isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in self.classes
             ):
                 frame[self.target] = frame[self.target].astype("int64")
+        else:  # kinds whose answers carry probabilities of their own (a mixture's memberships)
+            _, probabilities = self.kind.outputs(raw, frame[self.target].to_numpy(), self.classes)
+            if probabilities:
+                for key in probabilities[0]:
+                    frame[proba_column(key)] = [p[key] for p in probabilities]
         return Prediction(frame, notes)
 
     def save(self, path: str | Path) -> None:
