@@ -206,7 +206,7 @@ def test_bad_data(tmp_path):
     one_class = table().assign(odd=0)
     with pytest.raises(DataError, match="only 0"):
         Project.create(tmp_path / "q", one_class, task="anomaly", labels="odd")
-    with pytest.raises(ConfigError, match="only applies to anomaly detection"):
+    with pytest.raises(ConfigError, match="--contamination only applies to --task anomaly"):
         Project.create(tmp_path / "r", table(), "odd", contamination=0.1)
 
 

@@ -49,7 +49,7 @@ def fitted(name: str, frame: pd.DataFrame, dims: int = 2, seed: int = 0):
     family = REGISTRY[name]
     schema = infer_schema(frame, "y")
     X, _ = schema.coerce(frame)
-    ctx = BuildContext(task="embed", n_rows=len(frame), n_features=7, seed=seed, dims=dims)
+    ctx = BuildContext(task="embed", n_rows=len(frame), n_features=7, seed=seed, options={"dims": dims})
     params = family.default_params("embed", len(frame))
     reference = np.random.default_rng(1).normal(size=(len(frame), 3))  # y: must be ignored
     return make_pipeline(family, schema, params, ctx).fit(X, reference), X
@@ -101,7 +101,7 @@ def test_the_y_the_engine_passes_is_ignored():
     frame = table()
     a, X = fitted("pca", frame)
     schema = infer_schema(frame, "y")
-    ctx = BuildContext(task="embed", n_rows=len(frame), n_features=7, seed=0, dims=2)
+    ctx = BuildContext(task="embed", n_rows=len(frame), n_features=7, seed=0, options={"dims": 2})
     b = make_pipeline(REGISTRY["pca"], schema, {"whiten": False}, ctx).fit(X)
     assert np.allclose(a.transform(X), b.transform(X))
 

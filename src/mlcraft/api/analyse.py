@@ -114,8 +114,7 @@ def _builder(project: Project, subject: _Subject, data: TrainingData, notes: lis
         n_features=data.X.shape[1],
         seed=cfg.seed,
         n_jobs=1,
-        dims=cfg.dims,
-        contamination=cfg.contamination,
+        options=project.kind.family_options(cfg),
     )
     return lambda: make_pipeline(family, project.schema, params, context)
 

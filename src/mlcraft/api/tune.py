@@ -187,8 +187,7 @@ def run_tune(
         n_fit,
         n_jobs,
         portfolio=False,
-        dims=cfg.dims,
-        contamination=cfg.contamination,
+        options=project.kind.family_options(cfg),
     )
     spec.space, spec.first = dims, []
     spec.make = lambda name, params: make_candidate(
@@ -200,8 +199,7 @@ def run_tune(
         name,
         {**defaults, **params},
         n_jobs,
-        dims=cfg.dims,
-        contamination=cfg.contamination,
+        options=project.kind.family_options(cfg),
     )
     run_id = ws.new_run_id()
     with (

@@ -21,7 +21,7 @@ from mlcraft.core.data import framing
 from mlcraft.core.data import load as data_mod
 from mlcraft.core.data.schema import Schema, detect_identifier, infer_schema
 from mlcraft.exceptions import ConfigError, DataError
-from mlcraft.tasks import ProblemKind, get_kind, infer_kind
+from mlcraft.tasks import ProblemKind, get_kind, infer_kind, refuse_foreign_settings
 
 __all__ = ["Framing", "frame_problem"]
 
@@ -93,11 +93,7 @@ def frame_problem(
             encoding=encoding,
             **settings,
         )
-    if settings.get("dims") is not None:
-        kind_name = kind.name if kind else "regression, binary or multiclass"
-        raise ConfigError(
-            f"--dims sets the coordinates of --task embed; it does not apply to --task {kind_name}"
-        )
+    refuse_foreign_settings(kind, settings)
     if labels is not None:
         raise ConfigError(
             f"--labels scores a kind without a target (--task cluster); for --task {kind.name if kind else 'regression, binary or multiclass'} the column to learn is --target"
@@ -114,9 +110,6 @@ def frame_problem(
     kind.check_target(present, target)
     metric_name = get_metric(metric or kind.default_metric, kind.name).name
     check_metric_target(get_metric(metric_name), present, target)
-    kind.check_framing(
-        metric=metric_name, known=None, labels=None, contamination=settings.get("contamination")
-    )
     positive = kind.positive_class(present, positive_class)
     data_mod.check_finite(frame, table.source, table.line_of)
     test_table = _test_table(test_data, frame, encoding)
@@ -251,6 +244,7 @@ def _frame_without_target(
     **settings: Any,
 ) -> Framing:
     """Frame a kind without a target (clustering): every row is used, ``labels`` only scores."""
+    refuse_foreign_settings(kind, settings)
     if target is not None:
         raise ConfigError(
             f"--task {kind.name} has no target: leave out --target {target}, or give it as --labels {target} to score the result against it (it is never fitted)"
@@ -268,12 +262,6 @@ def _frame_without_target(
     test_table = _test_table(test_data, frame, encoding)
     if test_table is not None:
         test_size = 0.0
-    kind.check_framing(
-        metric=metric_name,
-        known=None if labels is None else frame[labels],
-        labels=labels,
-        contamination=settings.get("contamination"),
-    )
     features = frame.drop(columns=[labels]) if labels is not None else frame
     if len(features.drop_duplicates()) < 2:
         raise DataError(f"{table.source}: every row is the same; there is nothing to group")
@@ -293,7 +281,11 @@ def _frame_without_target(
         id_column=ident,
     )
     settings, decided = kind.frame_settings(
-        schema, schema.coerce(train_rows, where="training data")[0], settings
+        schema,
+        schema.coerce(train_rows, where="training data")[0],
+        settings,
+        metric=metric_name,
+        known=None if labels is None else frame[labels],
     )
     notes.extend(decided)
     return _framed(

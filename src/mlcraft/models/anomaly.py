@@ -264,7 +264,7 @@ class RankAverage(OutlierMixin, BaseEstimator):
 
 
 def _rate(ctx) -> float | None:
-    return getattr(ctx, "contamination", None)
+    return ctx.options.get("contamination")
 
 
 def _isolation_forest(p, ctx):

@@ -2,7 +2,7 @@
 linear embedding, Isomap, and Gaussian and sparse random projections (the book's chapter 8).
 
 Every family is scikit-learn's transformer after the usual preparation (scaled numbers, one-hot
-categories), with ``n_components`` the project's ``--dims`` (``BuildContext.dims``). ``fit(X, y)``
+categories), with ``n_components`` the project's ``--dims`` (``BuildContext.options["dims"]``). ``fit(X, y)``
 ignores ``y`` (the engine passes the reference coordinates it scores with); ``transform(X)`` maps
 new rows. The methods whose cost grows with the square of the rows (kernel PCA, LLE, Isomap) are
 fitted on a seeded subsample of large tables by :class:`FitOnSample`; every row is still mapped.
@@ -97,7 +97,7 @@ class FitOnSample(TransformerMixin, BaseEstimator):
 
 def _dims(ctx: BuildContext) -> int:
     """The coordinates asked for, never more than the prepared columns."""
-    dims = ctx.dims if ctx.dims is not None else 2
+    dims = ctx.options.get("dims") or 2
     return int(max(1, min(dims, max(ctx.n_features, 1))))
 
 

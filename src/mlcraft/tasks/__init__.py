@@ -7,7 +7,13 @@
 'classifier'
 """
 
-from mlcraft.tasks.base import ProblemKind, get_kind, kind_names, register_kind
+from mlcraft.tasks.base import (
+    ProblemKind,
+    get_kind,
+    kind_names,
+    refuse_foreign_settings,
+    register_kind,
+)
 from mlcraft.tasks.tabular import (
     Binary,
     Multiclass,
@@ -29,6 +35,7 @@ __all__ = [
     "get_kind",
     "kind_names",
     "register_kind",
+    "refuse_foreign_settings",
     "infer_kind",
     "Regression",
     "Binary",

@@ -68,19 +68,23 @@ class Anomaly(ProblemKind):
     estimator_type = "outlier_detector"
     default_metric = "consensus"
     report_section = "anomaly"
+    settings = ("contamination",)
     goal = "score and flag unusual rows"
 
     # -- framing ---------------------------------------------------------------------------------
-    def check_framing(
+    def frame_settings(
         self,
+        schema: Any,
+        X_train: pd.DataFrame,
+        settings: dict[str, Any],
         *,
         metric: str,
         known: pd.Series | None,
-        labels: str | None,
-        contamination: float | None,
-    ) -> None:
-        if contamination is not None:
-            check_contamination(float(contamination))
+    ) -> tuple[dict[str, Any], list[str]]:
+        """Check ``contamination`` (in (0, 0.5], or None: estimated) and the known labels (0/1,
+        both present); a metric that reads labels needs them."""
+        if settings.get("contamination") is not None:
+            check_contamination(float(settings["contamination"]))
         from mlcraft.core.analysis.anomalies import LABEL_METRICS
 
         if known is None:
@@ -88,19 +92,20 @@ class Anomaly(ProblemKind):
                 raise ConfigError(
                     f"--metric {metric} scores detectors against known anomalies: give the 0/1 column with --labels COL, or leave --metric out"
                 )
-            return
+            return settings, []
         present = known.dropna()
         values = set(pd.unique(present))
         if len(present) < len(known) or not values <= {0, 1}:
             odd = sorted(map(str, values - {0, 1}))[:3]
             raise DataError(
-                f"--labels {labels!r} must hold 0 (normal) or 1 (anomaly) on every row"
+                f"--labels {known.name!r} must hold 0 (normal) or 1 (anomaly) on every row"
                 + (f"; it holds {', '.join(odd)}" if odd else "; some rows are missing")
             )
         if len(values) < 2:
             raise DataError(
-                f"--labels {labels!r} holds only {int(next(iter(values)))}: it needs both normal (0) and anomalous (1) rows to score the detectors"
+                f"--labels {known.name!r} holds only {int(next(iter(values)))}: it needs both normal (0) and anomalous (1) rows to score the detectors"
             )
+        return settings, []
 
     def judged_on(self, coordinates: np.ndarray, known: pd.Series | None) -> np.ndarray:
         """The reference coordinates, then the known labels (NaN without them) as the last column."""

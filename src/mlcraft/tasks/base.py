@@ -23,7 +23,7 @@ from mlcraft.exceptions import ConfigError
 if TYPE_CHECKING:
     from mlcraft.core.data.split import TestSplit
 
-__all__ = ["ProblemKind", "register_kind", "get_kind", "kind_names"]
+__all__ = ["ProblemKind", "register_kind", "get_kind", "kind_names", "refuse_foreign_settings"]
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
 
@@ -55,6 +55,10 @@ class ProblemKind:
         scikit-learn's estimator type for the models of this kind.
     default_metric : str
         The metric used when the user names none.
+    settings : tuple of str
+        ``ProjectConfig`` fields that only this kind uses (``--dims`` of an embedding,
+        ``--contamination`` of anomaly detection): refused for every other kind, checked and
+        settled by :meth:`frame_settings`, passed to the families by :meth:`family_options`.
     report_section : str
         The name under which the presentation layer shows this kind's error analysis: a figure
         builder in :mod:`mlcraft.plots.analysis` and the macros ``<section>``, ``<section>_cards``
@@ -68,6 +72,7 @@ class ProblemKind:
     needs_target: ClassVar[bool] = True
     semi_supervised: ClassVar[bool] = False
     stability_measure: ClassVar[str | None] = None  # what :meth:`agreement` measures, if anything
+    settings: ClassVar[tuple[str, ...]] = ()  # ProjectConfig fields only this kind uses
     ensembles: ClassVar[bool] = True
     numeric_target: ClassVar[bool]
     estimator_type: ClassVar[str]
@@ -107,36 +112,31 @@ class ProblemKind:
         raise NotImplementedError(f"{self.name} has a target")
 
     def frame_settings(
-        self, schema: Any, X_train: pd.DataFrame, settings: dict[str, Any]
+        self,
+        schema: Any,
+        X_train: pd.DataFrame,
+        settings: dict[str, Any],
+        *,
+        metric: str,
+        known: pd.Series | None,
     ) -> tuple[dict[str, Any], list[str]]:
-        """Settings this kind resolves from the training rows when the problem is framed (e.g. the
-        embedding's ``dims``), and notes that say what was decided; refuse the ones that do not fit
-        the data (``ConfigError``). ``settings`` are the further ProjectConfig fields given."""
-        if settings.get("dims") is not None:
-            raise ConfigError(
-                f"--dims sets the coordinates of --task embed; it does not apply to --task {self.name}"
-            )
+        """Check and settle this kind's :attr:`settings` when the problem is framed, from the
+        training rows' features ``X_train`` (e.g. the embedding's ``dims``); ``metric`` is the
+        chosen metric, ``known`` the ``--labels`` column of every row (kinds without a target), or
+        None. Returns the settings and notes that say what was decided; raises ``ConfigError`` /
+        ``DataError`` for what does not fit. Settings of other kinds never reach it (see
+        :func:`refuse_foreign_settings`)."""
         return settings, []
+
+    def family_options(self, config: Any) -> dict[str, Any]:
+        """What the families of this kind read from the project (``BuildContext.options``): the
+        values of this kind's :attr:`settings` in ``config``."""
+        return {name: getattr(config, name) for name in self.settings}
 
     def raw_columns(self, config: Any) -> list[str] | None:
         """Kinds without classes whose raw output has several columns (an embedding's
         coordinates): their names, which go where classes go (None: one value a row)."""
         return None
-
-    def check_framing(
-        self,
-        *,
-        metric: str,
-        known: pd.Series | None,
-        labels: str | None,
-        contamination: float | None,
-    ) -> None:
-        """Refuse settings this kind cannot use: ``known`` is the ``--labels`` column (kinds without a
-        target), ``contamination`` the share of rows to flag (anomaly detection)."""
-        if contamination is not None:
-            raise ConfigError(
-                f"--contamination only applies to anomaly detection (--task anomaly), not to --task {self.name}"
-            )
 
     def judged_on(self, coordinates: np.ndarray, known: pd.Series | None) -> np.ndarray:
         """Kinds without a target: what the rows are scored against in place of a target, from
@@ -307,6 +307,20 @@ def get_kind(kind: str | ProblemKind) -> ProblemKind:
         return _KINDS[kind]
     except (KeyError, TypeError):
         raise ConfigError(f"--task {kind!r}: choose {_choices()}") from None
+
+
+def refuse_foreign_settings(kind: ProblemKind | None, settings: dict[str, Any]) -> None:
+    """Refuse a setting given for a kind that does not use it (``--dims`` for a regression); ``kind``
+    None: a kind with a target, not inferred yet."""
+    own = kind.settings if kind is not None else ()
+    for other in _KINDS.values():
+        for name in other.settings:
+            if settings.get(name) is not None and name not in own:
+                flag = "--" + name.replace("_", "-")
+                this = kind.name if kind is not None else "regression, binary or multiclass"
+                raise ConfigError(
+                    f"{flag} only applies to --task {other.name}; leave it out for --task {this}"
+                )
 
 
 def _or(names: list[str]) -> str:

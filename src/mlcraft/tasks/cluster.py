@@ -128,6 +128,16 @@ class Cluster(ProblemKind):
         keys = [str(j) for j in range(raw.shape[1] - 1)]  # a JSON object's keys are strings
         return values, [dict(zip(keys, map(float, row[1:]), strict=True)) for row in raw]
 
+    def prediction_columns(
+        self, raw: np.ndarray, labels: np.ndarray, target: str, classes: Sequence[Any] | None
+    ) -> dict[str, np.ndarray]:
+        """The cluster column, and a mixture's membership probabilities as ``proba_<cluster>``."""
+        columns = {target: labels}
+        raw = np.asarray(raw, dtype=float)
+        if raw.ndim == 2:
+            columns.update({f"proba_{j}": raw[:, j + 1] for j in range(raw.shape[1] - 1)})
+        return columns
+
     def logged_raw(
         self, values: Sequence[Any], probabilities: Sequence[dict[str, float] | None], classes
     ) -> np.ndarray:

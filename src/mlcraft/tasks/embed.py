@@ -58,10 +58,17 @@ class Embed(ProblemKind):
     estimator_type = "transformer"
     default_metric = "trustworthiness"
     report_section = "embed"
+    settings = ("dims",)
 
     # -- framing ---------------------------------------------------------------------------------
     def frame_settings(
-        self, schema: Schema, X_train: pd.DataFrame, settings: dict[str, Any]
+        self,
+        schema: Schema,
+        X_train: pd.DataFrame,
+        settings: dict[str, Any],
+        *,
+        metric: str,
+        known: pd.Series | None,
     ) -> tuple[dict[str, Any], list[str]]:
         """Settle ``dims``: the user's (at most the prepared columns), else the PCA components that
         keep 95% of their variance, between 2 and 50."""

@@ -96,8 +96,7 @@ def make_candidate(
     name: str,
     params: Mapping[str, Any],
     n_jobs: int = 1,
-    dims: int | None = None,
-    contamination: float | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> Candidate:
     """One configuration of ``family`` as a candidate for cross-validation (memory-checked)."""
     width = encoded_width(schema, family)
@@ -108,8 +107,7 @@ def make_candidate(
         n_features=width,
         seed=seed,
         n_jobs=1,
-        dims=dims,
-        contamination=contamination,
+        options=dict(options or {}),
     )
     candidate = Candidate(
         name=name,
@@ -133,8 +131,7 @@ def family_spec(
     n_jobs: int,
     *,
     portfolio: bool = True,
-    dims: int | None = None,
-    contamination: float | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> FamilySpec:
     """The search's view of a family: its space, its first trials (defaults, portfolio) and a factory."""
     first = [family.default_params(task, n_fit_rows)]
@@ -155,8 +152,7 @@ def family_spec(
             name,
             params,
             n_jobs,
-            dims=dims,
-            contamination=contamination,
+            options=options,
         )
 
     return FamilySpec(

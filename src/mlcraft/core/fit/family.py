@@ -122,8 +122,9 @@ class BuildContext:
     n_features: int
     seed: int
     n_jobs: int = 1
-    dims: int | None = None  # --task embed: the coordinates of the embedding
-    contamination: float | None = None  # anomaly detection: the share of rows flagged (None: auto)
+    # the kind's own settings (ProblemKind.family_options): an embedding's ``dims``, anomaly
+    # detection's ``contamination``
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def kind(self) -> ProblemKind:

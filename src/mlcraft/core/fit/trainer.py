@@ -249,8 +249,7 @@ class Trainer:
             n_features=width,
             seed=self.config.seed,
             n_jobs=1,
-            dims=self.config.dims,
-            contamination=self.config.contamination,
+            options=get_kind(self.task).family_options(self.config),
         )
         fit_params = {**params, **(truncated or {})}
         return Builder(family, self.schema, fit_params, context, max_rows), {
@@ -311,8 +310,7 @@ class Trainer:
                 cfg.seed,
                 n_fit,
                 self.n_jobs,
-                dims=cfg.dims,
-                contamination=cfg.contamination,
+                options=get_kind(cfg.task).family_options(cfg),
             )
             for f in self.families.values()
         ]

@@ -151,7 +151,8 @@ class FittedModel:
     def predict(self, data: pd.DataFrame, *, where: str = "input", line_of=None) -> Prediction:
         """Check ``data`` against the training schema and predict.
 
-        Returns one column named like the target, plus ``proba_<class>`` columns for classification.
+        Returns the kind's predicted columns (one named like the target by default), plus
+        ``proba_<class>`` columns for classification.
         """
         features, notes = self.schema.coerce(data, where=where, line_of=line_of)
         raw = self.predict_raw(features)
@@ -164,11 +165,6 @@ class FittedModel:
                 isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in self.classes
             ):
                 frame[self.target] = frame[self.target].astype("int64")
-        else:  # kinds whose answers carry probabilities of their own (a mixture's memberships)
-            _, probabilities = self.kind.outputs(raw, frame[self.target].to_numpy(), self.classes)
-            if probabilities:
-                for key in probabilities[0]:
-                    frame[proba_column(key)] = [p[key] for p in probabilities]
         return Prediction(frame, notes)
 
     def save(self, path: str | Path) -> None:
