@@ -41,7 +41,9 @@ def test_each_detector_scores_the_far_rows_highest(name):
 
     X, truth = cloud()
     family = next(f for f in families_for("anomaly") if f.name == name)
-    ctx = BuildContext(task="anomaly", n_rows=len(X), n_features=3, seed=0, options={"contamination": 0.02})
+    ctx = BuildContext(
+        task="anomaly", n_rows=len(X), n_features=3, seed=0, options={"contamination": 0.02}
+    )
     model = family.build(family.default_params("anomaly", len(X)), ctx).fit(X)
     out = model.predict(X)
     assert out.shape == (len(X), 2) and set(np.unique(out[:, 1])) <= {0.0, 1.0}

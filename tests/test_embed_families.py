@@ -49,7 +49,9 @@ def fitted(name: str, frame: pd.DataFrame, dims: int = 2, seed: int = 0):
     family = REGISTRY[name]
     schema = infer_schema(frame, "y")
     X, _ = schema.coerce(frame)
-    ctx = BuildContext(task="embed", n_rows=len(frame), n_features=7, seed=seed, options={"dims": dims})
+    ctx = BuildContext(
+        task="embed", n_rows=len(frame), n_features=7, seed=seed, options={"dims": dims}
+    )
     params = family.default_params("embed", len(frame))
     reference = np.random.default_rng(1).normal(size=(len(frame), 3))  # y: must be ignored
     return make_pipeline(family, schema, params, ctx).fit(X, reference), X

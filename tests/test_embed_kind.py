@@ -122,8 +122,16 @@ def test_a_method_that_cannot_place_new_rows_is_refused():
         ({"dims": 7}, ConfigError, "--dims 7 is more than the 6 column"),
         ({"dims": 0}, ConfigError, "--dims 0"),
         ({"target": "a"}, ConfigError, "has no target"),
-        ({"task": "cluster", "dims": 2}, ConfigError, "only applies to --task embed; leave it out for --task cluster"),
-        ({"task": None, "target": "a", "dims": 2}, ConfigError, "--dims only applies to --task embed"),
+        (
+            {"task": "cluster", "dims": 2},
+            ConfigError,
+            "only applies to --task embed; leave it out for --task cluster",
+        ),
+        (
+            {"task": None, "target": "a", "dims": 2},
+            ConfigError,
+            "--dims only applies to --task embed",
+        ),
     ],
 )
 def test_bad_framing(tmp_path, kwargs, error, message):
