@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn import metrics as skm
@@ -355,21 +356,40 @@ def test_pages_render_in_headless_chromium(name, request):
         )
 
 
-def test_cluster_pages_render_in_headless_chromium(tmp_path):
-    """A clustering project's report and analysis (knife plots, t-SNE map among the figures) load
-    without console errors, every image decodes, and the report stays under 5 MB."""
+KINDS_WITHOUT_TARGET = {  # --task: its families here, and figures its analysis page must show
+    "cluster": (
+        "kmeans,gmm",
+        {"Silhouette diagrams against k", "The rows by cluster on a t-SNE map"},
+    ),
+    "anomaly": (
+        "isolation_forest,gmm_density",
+        {"Anomaly scores and the threshold", "The rows by anomaly score"},
+    ),
+    "embed": ("pca,isomap", {"Explained variance", "A 2-D map of the rows"}),
+}
+
+
+@pytest.mark.parametrize("task", sorted(KINDS_WITHOUT_TARGET))
+def test_pages_of_kinds_without_a_target_render_in_headless_chromium(tmp_path, task):
+    """A clustering, anomaly-detection or embedding project's report and analysis load without
+    console errors, every image decodes, both pages stay under 5 MB, and the kind's own figures
+    are there."""
     executable = chromium_path()
     if executable is None:
         pytest.skip("chromium is not installed")
     from sklearn.datasets import make_blobs
 
     X, y = make_blobs(300, centers=3, n_features=4, random_state=0)
-    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"]).assign(kind=y)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    if task == "anomaly":  # the rows of the smallest group, few, are the anomalies
+        keep = (y != 2) | (np.arange(len(y)) % 10 == 0)
+        frame, y = frame[keep], (y[keep] == 2).astype(int)
     data = tmp_path / "blobs.csv"
-    frame.to_csv(data, index=False)
+    frame.assign(kind=y).to_csv(data, index=False)
     project = tmp_path / "p"
-    ok("train", data, "--task", "cluster", "--labels", "kind", "--project", project,
-       "--max-trials", "4", "--family", "kmeans,gmm")  # fmt: skip
+    families, figures = KINDS_WITHOUT_TARGET[task]
+    ok("train", data, "--task", task, "--labels", "kind", "--project", project,
+       "--max-trials", "4", "--family", families)  # fmt: skip
     ok("evaluate", "--project", project)
     ok("report", "--project", project)
     html = project / "reports" / "report.html"
@@ -384,8 +404,4 @@ def test_cluster_pages_render_in_headless_chromium(tmp_path):
             assert len(facts["images"]) == page.read_text().count("data:image/png;base64,") >= 2
             assert all(i["complete"] and i["width"] > 0 for i in facts["images"]), page
             if page == analysis:
-                alts = {i["alt"] for i in facts["images"]}
-                assert {
-                    "Silhouette diagrams against k",
-                    "The rows by cluster on a t-SNE map",
-                } <= alts
+                assert figures <= {i["alt"] for i in facts["images"]}
