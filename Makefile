@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mlcraft-installed
 TORCH  := torch==2.13.0
 
-.PHONY: setup browser demo lint test test-fast bench bench-explore bench-nn bench-nn-quality bench-compare bench-inference bench-serve bench-cluster bench-anomaly bench-semisup postgres clean
+.PHONY: setup browser demo lint test test-fast bench bench-explore bench-nn bench-nn-quality bench-compare bench-inference bench-serve bench-cluster bench-anomaly bench-semisup bench-scale-unsupervised postgres clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -105,6 +105,9 @@ bench-anomaly: setup
 
 bench-semisup: setup
 	flock /tmp/mlcraft-bench.lock $(PY) benchmarks/bench_semisup.py
+
+bench-scale-unsupervised: setup
+	flock /tmp/mlcraft-bench.lock $(PY) benchmarks/bench_scale_unsupervised.py
 
 bench-serve: setup
 	flock /tmp/mlcraft-bench.lock $(PY) benchmarks/bench_serve.py
