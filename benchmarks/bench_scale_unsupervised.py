@@ -8,7 +8,7 @@ Two commands run as a user would type them, each a separate process:
 
 Each is timed from start to exit (reading the file, the stable split, the reference space, the
 cross-validated search, the refit and writing the project) and its memory is the peak of the summed
-resident memory of the process and its workers, sampled every 0.1 s from /proc. The hand-written
+proportional set size (PSS) of the process and its workers, sampled every 0.1 s from /proc. The hand-written
 reference in the same run: scikit-learn's ``MiniBatchKMeans(8)`` and ``PCA(5)`` fitted once on the
 same array in this process (no split, no folds, no search).
 
@@ -32,8 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 MLCRAFT = [str(Path(sys.executable).with_name("mlcraft"))]  # the console script beside this Python
 
 
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of ``pid`` and all its descendants (Linux /proc), in bytes."""
+def tree_pss_bytes(pid: int) -> int:
+    """Proportional set size of ``pid`` and all its descendants (Linux /proc), in bytes: resident
+    memory with each page shared by forked workers counted once in all, not once per process."""
     total, todo, seen = 0, [pid], set()
     while todo:
         p = todo.pop()
@@ -41,8 +42,8 @@ def tree_rss_bytes(pid: int) -> int:
             continue
         seen.add(p)
         try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            with open(f"/proc/{p}/smaps_rollup") as f:  # PSS: shared pages split between sharers
+                total += next(int(line.split()[1]) * 1024 for line in f if line.startswith("Pss:"))
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     todo.extend(int(c) for c in f.read().split())
@@ -56,7 +57,7 @@ def timed(cmd: list[str]) -> dict:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = 0
     while proc.poll() is None:
-        peak = max(peak, tree_rss_bytes(proc.pid))
+        peak = max(peak, tree_pss_bytes(proc.pid))
         time.sleep(0.1)
     out = proc.stdout.read() if proc.stdout else ""
     return {
