@@ -7,7 +7,7 @@ columns per row, ``[score, flag]``: the score higher for more anomalous rows, th
 score is above the threshold the detector learnt at the contamination rate on its training rows
 (so the threshold is saved with the model).
 
-Rows are judged in the same reference space as clusterings (:class:`mlcraft.tasks.cluster.ReferenceSpace`),
+Rows are judged in the same reference space as clusterings (:class:`mlcraft.tasks.rows.ReferenceSpace`),
 with a known labelling (``--labels COL``, 1 = anomaly) appended as the last column when there is
 one: it is never a feature and never fitted, it only scores (ROC AUC, average precision, precision
 at the contamination rate). Without labels no held-out score ranks detectors honestly; the default
@@ -24,12 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.data.schema import Schema
-from mlcraft.core.data.split import TestSplit, cv_folds, split_test
 from mlcraft.exceptions import ConfigError, DataError
 from mlcraft.formatting import format_number
-from mlcraft.tasks.base import Folds, ProblemKind, register_kind
-from mlcraft.tasks.cluster import ReferenceSpace
+from mlcraft.tasks.base import register_kind
+from mlcraft.tasks.rows import WithoutTarget
 
 __all__ = ["Anomaly", "parse_contamination", "MAX_CONTAMINATION"]
 
@@ -58,12 +56,9 @@ def check_contamination(rate: float) -> None:
 
 
 @register_kind
-class Anomaly(ProblemKind):
+class Anomaly(WithoutTarget):
     name = "anomaly"
     description = "score and flag unusual rows (no target)"
-    classification = False
-    numeric_target = False
-    needs_target = False
     ensembles = False  # flags decided at each detector's own threshold do not blend
     estimator_type = "outlier_detector"
     default_metric = "consensus"
@@ -115,27 +110,6 @@ class Anomaly(ProblemKind):
             else pd.to_numeric(known, errors="coerce").to_numpy(dtype=float)
         )
         return np.column_stack([coordinates, last])
-
-    # -- split and folds -------------------------------------------------------------------------
-    def split_test(
-        self,
-        frame: pd.DataFrame,
-        target: str | None,
-        *,
-        test_size: float,
-        seed: int,
-        id_column: str | None = None,
-        stratify_on: str | None = None,
-    ) -> TestSplit:
-        return split_test(
-            frame, None, classification=False, test_size=test_size, seed=seed, id_column=id_column
-        )  # a hash of the identifier, else of each row (the labels never decide the split)
-
-    def folds(self, y: pd.Series, *, n_folds: int, seed: int) -> Folds:
-        return cv_folds(y, classification=False, n_folds=n_folds, seed=seed)
-
-    def reference(self, schema: Schema, X_train: pd.DataFrame) -> ReferenceSpace:
-        return ReferenceSpace.fit(schema, X_train)
 
     # -- outputs ---------------------------------------------------------------------------------
     def empty_output(self, n_rows: int, classes: Sequence[Any] | None) -> np.ndarray:

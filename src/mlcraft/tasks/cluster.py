@@ -15,81 +15,29 @@ coordinates in that space (a frame with one column per coordinate), so a fold is
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mlcraft.core.data.preprocess import build_preprocessor
-from mlcraft.core.data.schema import Schema
-from mlcraft.core.data.split import TestSplit, cv_folds, split_test
 from mlcraft.exceptions import DataError
 from mlcraft.formatting import format_number
-from mlcraft.tasks.base import Folds, ProblemKind, register_kind
+from mlcraft.tasks.base import register_kind
+from mlcraft.tasks.rows import ReferenceSpace, WithoutTarget
 
 __all__ = ["Cluster", "ReferenceSpace", "NOISE"]
 
 NOISE = -1  # the cluster id of a row that belongs to no cluster (DBSCAN's convention)
 
 
-@dataclass
-class ReferenceSpace:
-    """The ruler every clustering is measured with: a preparation fitted on the training rows."""
-
-    transformer: Any
-
-    @classmethod
-    def fit(cls, schema: Schema, X: pd.DataFrame) -> ReferenceSpace:
-        transformer = build_preprocessor(schema, scale=True, categorical="onehot")
-        transformer.fit(X)
-        return cls(transformer)
-
-    def coordinates(self, X: pd.DataFrame) -> np.ndarray:
-        out = self.transformer.transform(X)
-        out = out.toarray() if hasattr(out, "toarray") else np.asarray(out)
-        return np.asarray(out, dtype=float)
-
-
 @register_kind
-class Cluster(ProblemKind):
+class Cluster(WithoutTarget):
     name = "cluster"
     description = "group similar rows (no target)"
-    classification = False
-    numeric_target = False
-    needs_target = False
-    ensembles = False
     estimator_type = "clusterer"
     default_metric = "silhouette"
     report_section = "cluster"
     stability_measure = "adjusted Rand index"
-
-    # -- split and folds -------------------------------------------------------------------------
-    def split_test(
-        self,
-        frame: pd.DataFrame,
-        target: str | None,
-        *,
-        test_size: float,
-        seed: int,
-        id_column: str | None = None,
-        stratify_on: str | None = None,
-    ) -> TestSplit:
-        return split_test(
-            frame,
-            None,
-            classification=False,
-            test_size=test_size,
-            seed=seed,
-            id_column=id_column,
-        )  # a hash of the identifier, else of each row: a refreshed table keeps its test rows
-
-    def folds(self, y: pd.Series, *, n_folds: int, seed: int) -> Folds:
-        return cv_folds(y, classification=False, n_folds=n_folds, seed=seed)
-
-    def reference(self, schema: Schema, X_train: pd.DataFrame) -> ReferenceSpace:
-        """The ruler of internal scores, fitted on the training rows (see the module's docstring)."""
-        return ReferenceSpace.fit(schema, X_train)
 
     # -- outputs ---------------------------------------------------------------------------------
     def empty_output(self, n_rows: int, classes: Sequence[Any] | None) -> np.ndarray:

@@ -2,7 +2,7 @@
 book's chapter 8).
 
 An embedding project has no target. It is judged like a clustering, in the cluster kind's
-:class:`~mlcraft.tasks.cluster.ReferenceSpace` (the training rows' numbers standardised, their
+:class:`~mlcraft.tasks.rows.ReferenceSpace` (the training rows' numbers standardised, their
 categories one-hot encoded, fitted on the training rows only): the engine's ``y`` is the rows'
 reference coordinates, and a fold is scored as ``scorer(y[held_out], embedding of held_out)``,
 by default with scikit-learn's trustworthiness (are a row's nearest neighbours in the embedding
@@ -27,11 +27,10 @@ import numpy as np
 import pandas as pd
 
 from mlcraft.core.data.schema import Schema
-from mlcraft.core.data.split import TestSplit, cv_folds, split_test
 from mlcraft.exceptions import ConfigError, DataError
 from mlcraft.formatting import format_number
-from mlcraft.tasks.base import Folds, ProblemKind, register_kind
-from mlcraft.tasks.cluster import ReferenceSpace
+from mlcraft.tasks.base import register_kind
+from mlcraft.tasks.rows import ReferenceSpace, WithoutTarget
 
 __all__ = ["Embed", "coordinate_names", "CANNOT_TRANSFORM"]
 
@@ -48,13 +47,9 @@ def coordinate_names(dims: int) -> list[str]:
 
 
 @register_kind
-class Embed(ProblemKind):
+class Embed(WithoutTarget):
     name = "embed"
     description = "reduce the columns to a few coordinates (no target)"
-    classification = False
-    numeric_target = False
-    needs_target = False
-    ensembles = False
     estimator_type = "transformer"
     default_metric = "trustworthiness"
     report_section = "embed"
@@ -103,28 +98,6 @@ class Embed(ProblemKind):
                 "this embedding project has no --dims in mlcraft.toml; add dims = N under [framing]"
             )
         return coordinate_names(int(config.dims))
-
-    def reference(self, schema: Schema, X_train: pd.DataFrame) -> ReferenceSpace:
-        """The ruler of trustworthiness: the cluster kind's reference space of the training rows."""
-        return ReferenceSpace.fit(schema, X_train)
-
-    # -- split and folds -------------------------------------------------------------------------
-    def split_test(
-        self,
-        frame: pd.DataFrame,
-        target: str | None,
-        *,
-        test_size: float,
-        seed: int,
-        id_column: str | None = None,
-        stratify_on: str | None = None,
-    ) -> TestSplit:
-        return split_test(
-            frame, None, classification=False, test_size=test_size, seed=seed, id_column=id_column
-        )
-
-    def folds(self, y: pd.Series, *, n_folds: int, seed: int) -> Folds:
-        return cv_folds(y, classification=False, n_folds=n_folds, seed=seed)
 
     # -- outputs ---------------------------------------------------------------------------------
     def empty_output(self, n_rows: int, classes: Sequence[Any] | None) -> np.ndarray:
