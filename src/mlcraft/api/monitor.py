@@ -111,8 +111,9 @@ def monitor(
             for col in model.schema.columns
             if col.is_feature
         ]
-        prediction = _prediction_drift(model, ref_features, rows, settings)
-        prediction["windows"] = _group_windows(model, ref_features, rows, start, now, step)
+        ref_raw = model.predict_raw(ref_features)  # the training rows' answers, read by both
+        prediction = _prediction_drift(model, ref_raw, rows, settings)
+        prediction["windows"] = _group_windows(model, ref_raw, rows, start, now, step)
     service = _service(log, start, now, rows, settings)
     quality = _quality(project, model, version, rows, start, now, step, settings)
     report = {
@@ -179,9 +180,9 @@ def _numbers(values: pd.Series) -> np.ndarray:
 
 
 def _prediction_drift(
-    model, ref_features: pd.DataFrame, rows: list[tuple], s: MonitorSettings
+    model, ref: np.ndarray, rows: list[tuple], s: MonitorSettings
 ) -> dict[str, Any]:
-    ref = model.predict_raw(ref_features)
+    """Drift of the logged answers from ``ref``, the model's raw output for the training rows."""
     cur_values = [json.loads(r[3]) for r in rows]
     if model.kind.numeric_target:  # the predictions are numbers
         cur = np.array(cur_values, dtype=float)
@@ -213,13 +214,13 @@ def _prediction_drift(
 
 
 def _group_windows(
-    model, ref_features: pd.DataFrame, rows: list[tuple], start: float, now: float, step: float
+    model, ref_raw: np.ndarray, rows: list[tuple], start: float, now: float, step: float
 ) -> dict[str, Any] | None:
     """The share of logged rows per group (a kind's :meth:`prediction_groups`: clusters) in each
     time window, beside the training rows' shares; None for kinds without groups."""
     if model.kind.prediction_groups(np.zeros(0)) is None:
         return None
-    ref_groups = model.kind.prediction_groups(model.labels(model.predict_raw(ref_features))) or []
+    ref_groups = model.kind.prediction_groups(model.labels(ref_raw)) or []
     raw = model.kind.logged_raw(
         [json.loads(r[3]) for r in rows],
         [json.loads(r[4]) if r[4] is not None else None for r in rows],
