@@ -215,6 +215,9 @@ def test_the_readme_clustering_section_runs_as_written(tmp_path):
     proba = memberships.filter(like="proba_")
     assert proba.shape[1] >= 2 and np.allclose(proba.sum(axis=1), 1.0)
     assert "adjusted Rand" in done.stdout
+    three = Project.open(tmp_path / "iris-three")
+    assert three.config.clusters == 3
+    assert three.predict(pd.read_csv(tmp_path / "iris.csv"))["cluster"].nunique() == 3
 
 
 def test_monitor_reads_the_cluster_shares_of_the_log(trained, tmp_path):
@@ -373,6 +376,7 @@ def test_the_cli_refuses_tables_that_cannot_be_clustered_in_one_line(tmp_path):
     cases += [
         ("labels column 'nope' not found", blobs(), ("--labels", "nope")),
         ("is the only column", blobs()[["kind"]], ("--labels", "kind")),
+        ("--clusters 200: the models are fitted on as few as", blobs(), ("--clusters", "200")),
     ]
     for i, (message, frame, extra) in enumerate(cases):
         data = tmp_path / f"t{i}.csv"
@@ -400,3 +404,88 @@ def test_cluster_fold_models_are_never_bagged():
     assert choose([result()], [], scorer, **args).forms == ["bag"]
     kind = get_kind("cluster")
     assert choose([result()], [], scorer, can_bag=kind.ensembles, **args).forms == ["refit"]
+
+
+# -- --clusters K and stability in the choice --------------------------------------------------
+
+
+def test_a_fixed_number_of_clusters_reaches_every_model(tmp_path):
+    """--clusters 4 on three blobs: every model gives 4 clusters (the search could not pick 3),
+    and the families that find their own number are left out, with a note."""
+    project = Project.create(
+        tmp_path / "p", blobs(), task="cluster", labels="kind", clusters=4, max_trials=6
+    )
+    assert project.config.clusters == 4
+    run = project.train(
+        max_trials=6, families=["kmeans", "gmm", "agglomerative", "dbscan"], n_jobs=1
+    )
+    board = run.leaderboard
+    assert "dbscan" not in set(board["family"])
+    assert set(board["family"]) <= {"kmeans", "gmm", "agglomerative"}
+    assert project.predict(blobs().drop(columns="kind"))["cluster"].nunique() == 4
+    log = next((project.path / "runs").glob("*/log.txt")).read_text()
+    assert "dbscan cannot honour --clusters 4: left out" in log
+    reopened = Project.open(project.path)
+    assert reopened.config.clusters == 4
+
+
+def test_a_fixed_number_of_clusters_that_cannot_be_met(tmp_path):
+    with pytest.raises(DataError, match="--clusters 200: the models are fitted on as few as"):
+        Project.create(tmp_path / "many", blobs(), task="cluster", clusters=200)
+    with pytest.raises(
+        ConfigError, match="--clusters 1: give a whole number of clusters, at least 2"
+    ):
+        Project.create(tmp_path / "one", blobs(), task="cluster", clusters=1)
+    with pytest.raises(ConfigError, match="--clusters only applies to --task cluster"):
+        Project.create(tmp_path / "reg", blobs(), target="a", clusters=3)
+    for name in ("many", "one", "reg"):
+        assert not (tmp_path / name).exists()
+    project = Project.create(tmp_path / "p", blobs(), task="cluster", clusters=3)
+    with pytest.raises(
+        ConfigError, match="dbscan cannot honour --clusters 3; leave out --clusters 3"
+    ):
+        project.train(max_trials=2, families=["dbscan"], n_jobs=1)
+
+
+def _result(name, family, scores, fit_time=0.01):
+    from mlcraft.core.fit.search import CVResult
+
+    return CVResult(name, family, {"n": name}, scores=list(scores), fit_time=fit_time)
+
+
+def _stable_choice(results, stabilities, seconds_left=None):
+    from mlcraft.core.analysis.metrics import Scorer, get_metric
+    from mlcraft.core.fit.stability import choose_stable
+
+    scorer = Scorer(get_metric("silhouette", "cluster"))
+    fitted = []
+
+    def stability(result):
+        fitted.append(result.name)
+        return stabilities[result.name]
+
+    return choose_stable(
+        results, scorer, stability, seconds_left=seconds_left, measure="adjusted Rand index"
+    ), fitted
+
+
+def test_stability_decides_between_models_the_folds_cannot_tell_apart():
+    close = [
+        _result("a", "kmeans", [0.60, 0.62, 0.58, 0.61, 0.59]),  # best, unstable
+        _result("b", "gmm", [0.60, 0.61, 0.58, 0.60, 0.59]),  # within one standard error
+        _result("c", "dbscan", [0.30, 0.31, 0.29, 0.30, 0.30]),  # far below, most stable
+    ]
+    choice, fitted = _stable_choice(close, {"a": 0.5, "b": 0.9, "c": 1.0})
+    assert choice.prefer == "b" and sorted(fitted) == ["a", "b", "c"]
+    assert [r.stability for r in close] == [0.5, 0.9, 1.0]
+    assert "b chosen over a" in choice.notes[-1]
+    choice, _ = _stable_choice(close, {"a": 0.95, "b": 0.9, "c": 1.0})
+    assert choice.prefer is None  # the best is also the most stable of those close to it
+    far = [
+        _result("a", "kmeans", [0.80, 0.81, 0.79, 0.80, 0.80]),
+        _result("b", "gmm", [0.60, 0.61, 0.59, 0.60, 0.60]),
+    ]
+    choice, _ = _stable_choice(far, {"a": 0.5, "b": 1.0})
+    assert choice.prefer is None  # more stable but clearly worse: the score decides
+    choice, fitted = _stable_choice(close, {"a": 0.5, "b": 0.9, "c": 1.0}, seconds_left=0.0)
+    assert choice.prefer is None and not fitted and "not measured" in choice.notes[0]

@@ -73,6 +73,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "labels",
         "contamination",
         "dims",
+        "clusters",
         "semi_supervised",
     ),
     "data": ("source", "dataset", "test_source", "test_dataset"),
@@ -102,6 +103,9 @@ class ProjectConfig:
     dims : int or None
         ``--task embed``: the number of coordinates of the embedding (``--dims``), resolved when
         the problem is framed (omitted: the PCA components that keep 95% of the variance).
+    clusters : int or None
+        ``--task cluster``: the number of clusters asked for (``--clusters``); families that find
+        their own number (DBSCAN, HDBSCAN, mean shift...) are left out. None: chosen by the search.
     contamination : float or None
         Anomaly detection: the share of training rows flagged (``--contamination``); None: estimated
         from the training rows' scores (``auto``, see :mod:`mlcraft.models.anomaly`).
@@ -144,6 +148,7 @@ class ProjectConfig:
     objective: str | None = None
     labels: str | None = None
     dims: int | None = None
+    clusters: int | None = None
     contamination: float | None = None
     semi_supervised: bool = False
     test_source: str | None = None
@@ -169,6 +174,14 @@ class ProjectConfig:
         ):
             raise ConfigError(
                 f"--dims {self.dims!r}: give a whole number of coordinates, at least 1"
+            )
+        if self.clusters is not None and (
+            isinstance(self.clusters, bool)
+            or not isinstance(self.clusters, int)
+            or self.clusters < 2
+        ):
+            raise ConfigError(
+                f"--clusters {self.clusters!r}: give a whole number of clusters, at least 2"
             )
         if self.time_limit is not None and self.time_limit <= 0:
             raise ConfigError(f"time limit {self.time_limit} must be positive (seconds)")

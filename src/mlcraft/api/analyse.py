@@ -140,7 +140,12 @@ def _finalists_stability(
     cfg = project.config
     n_fit = len(data.y) - len(data.y) // len(data.folds)
     context = BuildContext(
-        task=cfg.task, n_rows=n_fit, n_features=data.X.shape[1], seed=cfg.seed, n_jobs=1
+        task=cfg.task,
+        n_rows=n_fit,
+        n_features=data.X.shape[1],
+        seed=cfg.seed,
+        n_jobs=1,
+        options=project.kind.family_options(cfg),
     )
     out: list[dict[str, Any]] = []
     seen: set[str] = set()

@@ -115,6 +115,7 @@ class Project:
         objective: str | None = None,
         labels: str | None = None,
         dims: int | None = None,
+        clusters: int | None = None,
         contamination: float | str | None = None,
         semi_supervised: bool = False,
     ) -> Project:
@@ -148,6 +149,9 @@ class Project:
         dims : int, optional
             ``task="embed"``: the number of coordinates of the embedding (default: the PCA
             components that keep 95% of the variance, between 2 and 50).
+        clusters : int, optional
+            ``task="cluster"``: the number of clusters (default: chosen by the search); families
+            that find their own number are left out.
         contamination : float, optional
             ``task="anomaly"``: the share of rows flagged, in (0, 0.5]; None or "auto" estimates it.
         semi_supervised : bool
@@ -184,6 +188,7 @@ class Project:
             objective=objective,
             labels=labels,
             **({} if dims is None else {"dims": dims}),
+            **({} if clusters is None else {"clusters": clusters}),
             **({} if rate is None else {"contamination": rate}),
             semi_supervised=semi_supervised,
         )

@@ -20,7 +20,7 @@ from mlcraft.core.fit.search import Budget, CVResult
 from mlcraft.core.fit.trainer import Trainer, TrainingData, TrainOutcome, families_by_name
 from mlcraft.core.fit.trainer import training_data as _training_data
 from mlcraft.core.predict.pipeline import FittedModel
-from mlcraft.exceptions import BudgetError
+from mlcraft.exceptions import BudgetError, ConfigError
 from mlcraft.registry import library_versions
 from mlcraft.workspace import now_iso
 
@@ -61,7 +61,6 @@ def check_families(names: Iterable[str]) -> None:
     """Refuse, in one line, a family name that cannot be trained (unknown, a method such as t-SNE
     that cannot place new rows, or one whose optional package is not installed), before anything
     is written."""
-    from mlcraft.exceptions import ConfigError
     from mlcraft.models import get_family
 
     packages = {"umap": "umap-learn"}  # import name -> what pip installs, where they differ
@@ -104,12 +103,23 @@ def trainer_for(
     from mlcraft.models import families_for
 
     cfg = project.config
+    include = list(families) if families is not None else None
+    options = project.kind.family_options(cfg)
     chosen = families_for(
-        cfg.task,
-        list(families) if families is not None else None,
-        list(exclude or ()),
-        semi_supervised=cfg.semi_supervised,
+        cfg.task, include, list(exclude or ()), semi_supervised=cfg.semi_supervised, options=options
     )
+    unset = families_for(
+        cfg.task, include, list(exclude or ()), semi_supervised=cfg.semi_supervised
+    )
+    left_out = [f.name for f in unset if f.name not in {c.name for c in chosen}]
+    if left_out:
+        given = ", ".join(
+            f"--{k.replace('_', '-')} {v}" for k, v in options.items() if v is not None
+        )
+        why = f"{', '.join(left_out)} cannot honour {given}"
+        if not chosen:
+            raise ConfigError(f"{why}; leave out {given} or choose other families (--family)")
+        data.notes.append(f"{why}: left out")
     if not chosen:
         raise BudgetError(
             f"no model family left to try for a {cfg.task} task; check --family/--exclude"

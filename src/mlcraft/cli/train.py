@@ -225,6 +225,11 @@ def train(
         "--contamination",
         help="--task anomaly: the share of rows to flag, in (0, 0.5], or auto (default: estimated from the training rows' scores, median + 3 robust SDs).",
     ),
+    clusters: int | None = typer.Option(
+        None,
+        "--clusters",
+        help="--task cluster: the number of clusters (default: chosen by held-out silhouette and stability); families that find their own number (DBSCAN, HDBSCAN, mean shift, affinity propagation, the Bayesian mixture) are left out.",
+    ),
     dims: int | None = typer.Option(
         None,
         "--dims",
@@ -338,6 +343,7 @@ def train(
             objective=objective,
             labels=labels,
             dims=dims,
+            clusters=clusters,
             contamination=contamination,
             semi_supervised=semi_supervised,
             **given,

@@ -6,6 +6,9 @@ one line below.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from mlcraft.core.fit.family import Family
 from mlcraft.exceptions import ConfigError
 from mlcraft.models import (
@@ -60,17 +63,24 @@ def families_for(
     exclude: list[str] | None = None,
     *,
     semi_supervised: bool = False,
+    options: Mapping[str, Any] | None = None,
 ) -> list[Family]:
     """Families that support ``task`` and whose optional dependency is installed; the
-    semi-supervised ones only for a project with unlabelled rows (``semi_supervised``)."""
+    semi-supervised ones only for a project with unlabelled rows (``semi_supervised``); each as
+    the kind's settings ``options`` leave it (:meth:`Family.given`: those that cannot honour them
+    are left out)."""
     names = include if include is not None else list(REGISTRY)
     chosen = [get_family(n) for n in names]
     excluded = set(exclude or ())
-    return [
-        f
-        for f in chosen
-        if f.supports(task)
-        and f.available()
-        and f.name not in excluded
-        and (semi_supervised or not f.semi_supervised)
-    ]
+    out = []
+    for f in chosen:
+        if (
+            f.supports(task)
+            and f.available()
+            and f.name not in excluded
+            and (semi_supervised or not f.semi_supervised)
+        ):
+            given = f.given(options or {})
+            if given is not None:
+                out.append(given)
+    return out

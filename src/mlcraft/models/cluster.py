@@ -242,17 +242,21 @@ class MixtureByCriterion(ClusterMixin, BaseEstimator):
 
     ``predict`` gives the most probable component, ``predict_proba`` each row's membership
     probabilities. ``criteria_`` lists ``{"k", "covariance", "bic", "aic"}`` of every fit tried.
+    ``n_components``: a number of components the user fixed (``--clusters``): only the covariance
+    type is then chosen by the criterion.
     """
 
     def __init__(
         self,
         max_components: int = MIXTURE_MAX_K,
+        n_components: int | None = None,
         covariance_type: str = "all",
         criterion: str = "bic",
         reg_covar: float = 1e-4,
         random_state: int | None = None,
     ):
         self.max_components = max_components
+        self.n_components = n_components
         self.covariance_type = covariance_type
         self.criterion = criterion
         self.reg_covar = reg_covar
@@ -264,13 +268,16 @@ class MixtureByCriterion(ClusterMixin, BaseEstimator):
         started = time.perf_counter()
         types = COVARIANCE_TYPES if self.covariance_type == "all" else (self.covariance_type,)
         high = max(2, min(int(self.max_components), X.shape[0] - 1))
+        low = 2
+        if self.n_components is not None:
+            low = high = min(int(self.n_components), max(X.shape[0] - 1, 1))
         best, best_score, self.criteria_ = None, math.inf, []
         self.stopped_at_ = None  # the k the fit's deadline stopped the walk before, if it did
-        best_k = 2
-        for k in range(2, high + 1):
+        best_k = low
+        for k in range(low, high + 1):
             if k - best_k > PATIENCE:  # the criterion has not improved for PATIENCE k in a row
                 break
-            if best is not None and time_left() < 1.5 * (time.perf_counter() - started) / (k - 2):
+            if best is not None and time_left() < 1.5 * (time.perf_counter() - started) / (k - low):
                 self.stopped_at_ = k
                 break
             for cov in types:
@@ -348,15 +355,31 @@ class EmbedThenCluster(ClusterMixin, BaseEstimator):
 # -- builds --------------------------------------------------------------------------------------
 
 
+def _n_clusters(p, ctx) -> int:
+    """The project's ``--clusters``, else the searched ``n_clusters``."""
+    given = ctx.options.get("clusters")
+    return int(given) if given is not None else int(p["n_clusters"])
+
+
+def _takes_k(options) -> tuple[str, ...]:
+    """A family searching ``n_clusters``: ``--clusters`` decides it."""
+    return ("n_clusters",) if options.get("clusters") is not None else ()
+
+
+def _finds_k(options) -> tuple[str, ...] | None:
+    """A family that finds its own number of clusters: left out when ``--clusters`` is given."""
+    return None if options.get("clusters") is not None else ()
+
+
 def _kmeans(p, ctx):
     return KMeans(
-        n_clusters=p["n_clusters"], init="k-means++", n_init=p["n_init"], random_state=ctx.seed
+        n_clusters=_n_clusters(p, ctx), init="k-means++", n_init=p["n_init"], random_state=ctx.seed
     )
 
 
 def _minibatch_kmeans(p, ctx):
     return MiniBatchKMeans(
-        n_clusters=p["n_clusters"],
+        n_clusters=_n_clusters(p, ctx),
         init="k-means++",
         n_init=p["n_init"],
         batch_size=p["batch_size"],
@@ -372,6 +395,7 @@ _REG_COVAR = 1e-4
 def _gmm(p, ctx):
     return MixtureByCriterion(
         max_components=min(MIXTURE_MAX_K, kmax(ctx.n_rows)),
+        n_components=ctx.options.get("clusters"),
         covariance_type=p["covariance_type"],
         criterion=p["criterion"],
         reg_covar=_REG_COVAR,
@@ -401,7 +425,7 @@ def _bayesian_gmm(p, ctx):
 
 
 def _agglomerative(p, ctx):
-    inner = AgglomerativeClustering(n_clusters=p["n_clusters"], linkage=p["linkage"])
+    inner = AgglomerativeClustering(n_clusters=_n_clusters(p, ctx), linkage=p["linkage"])
     return AssignByNeighbours(inner, max_rows=AGGLOMERATIVE_MAX_ROWS, random_state=ctx.seed)
 
 
@@ -409,7 +433,7 @@ def _birch(p, ctx):
     # the threshold (a subcluster's radius) in units of sqrt(features): distances between rows of
     # standardised data grow like it, and a threshold far below them makes every row a subcluster
     threshold = p["threshold"] * math.sqrt(max(ctx.n_features, 1))
-    inner = Birch(threshold=threshold, n_clusters=p["n_clusters"])
+    inner = Birch(threshold=threshold, n_clusters=_n_clusters(p, ctx))
     return AssignByNeighbours(inner, max_rows=BIRCH_MAX_ROWS, random_state=ctx.seed)
 
 
@@ -436,7 +460,7 @@ def _hdbscan(p, ctx):
 
 def _spectral(p, ctx):
     inner = SpectralClustering(
-        n_clusters=p["n_clusters"],
+        n_clusters=_n_clusters(p, ctx),
         affinity=p["affinity"],
         n_neighbors=min(p["n_neighbors"], max(1, min(ctx.n_rows, SPECTRAL_MAX_ROWS) - 1)),
         assign_labels="cluster_qr",
@@ -573,6 +597,7 @@ def _family(**fields: Any) -> Family:
 FAMILIES = [
     _family(
         name="kmeans",
+        decided_by=_takes_k,
         priority=70,
         build=_kmeans,
         space=lambda task, n: {"n_clusters": _k(n), "n_init": Choice((3, 10), 3)},
@@ -582,6 +607,7 @@ FAMILIES = [
     ),
     _family(
         name="minibatch_kmeans",
+        decided_by=_takes_k,
         priority=40,
         build=_minibatch_kmeans,
         space=lambda task, n: {
@@ -613,6 +639,7 @@ FAMILIES = [
     ),
     _family(
         name="bayesian_gmm",
+        decided_by=_finds_k,
         priority=50,
         build=_bayesian_gmm,
         space=lambda task, n: {
@@ -632,6 +659,7 @@ FAMILIES = [
     ),
     _family(
         name="agglomerative",
+        decided_by=_takes_k,
         priority=45,
         build=_agglomerative,
         space=lambda task, n: {
@@ -645,6 +673,7 @@ FAMILIES = [
     ),
     _family(
         name="birch",
+        decided_by=_takes_k,
         priority=35,
         build=_birch,
         space=lambda task, n: {
@@ -662,6 +691,7 @@ FAMILIES = [
     ),
     _family(
         name="dbscan",
+        decided_by=_finds_k,
         priority=45,
         build=_dbscan,
         space=lambda task, n: {
@@ -684,6 +714,7 @@ FAMILIES = [
     ),
     _family(
         name="hdbscan",
+        decided_by=_finds_k,
         priority=50,
         build=_hdbscan,
         space=_hdbscan_space,
@@ -702,6 +733,7 @@ FAMILIES = [
     ),
     _family(
         name="tsne_hdbscan",
+        decided_by=_finds_k,
         priority=48,
         build=_tsne_hdbscan,
         space=_tsne_space,
@@ -717,6 +749,7 @@ FAMILIES = [
     ),
     _family(
         name="spectral",
+        decided_by=_takes_k,
         priority=20,
         build=_spectral,
         space=lambda task, n: {
@@ -733,6 +766,7 @@ FAMILIES = [
     ),
     _family(
         name="meanshift",
+        decided_by=_finds_k,
         priority=10,
         build=_meanshift,
         # scikit-learn's bandwidth quantile, 0.3, merges tables of more than three or four clusters
@@ -746,6 +780,7 @@ FAMILIES = [
     ),
     _family(
         name="affinity_propagation",
+        decided_by=_finds_k,
         priority=10,
         build=_affinity_propagation,
         space=lambda task, n: {"damping": Float(0.5, 0.95, 0.5)},

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcraft.exceptions import DataError
+from mlcraft.exceptions import ConfigError, DataError
 from mlcraft.formatting import format_number
 from mlcraft.tasks.base import register_kind
 from mlcraft.tasks.rows import ReferenceSpace, WithoutTarget
@@ -38,6 +38,33 @@ class Cluster(WithoutTarget):
     default_metric = "silhouette"
     report_section = "cluster"
     stability_measure = "adjusted Rand index"
+    settings = ("clusters",)
+
+    # -- framing ---------------------------------------------------------------------------------
+    def frame_settings(
+        self,
+        schema: Any,
+        X_train: pd.DataFrame,
+        settings: dict[str, Any],
+        *,
+        metric: str,
+        known: pd.Series | None,
+    ) -> tuple[dict[str, Any], list[str]]:
+        """``--clusters K``: at least 2, and fewer than the rows the smallest fits see (the
+        stability check fits each model on half the training rows; a cluster needs a row)."""
+        k = settings.get("clusters")
+        if k is None:
+            return settings, []
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
+            raise ConfigError(f"--clusters {k!r}: give a whole number of clusters, at least 2")
+        half = len(X_train) // 2
+        if k >= half:
+            raise DataError(
+                f"--clusters {k}: the models are fitted on as few as {half} of the "
+                f"{len(X_train)} training rows (half of them, to measure their stability), not "
+                f"more than the clusters asked for; ask for at most {max(half - 1, 2)} clusters or bring more rows"
+            )
+        return {**settings, "clusters": int(k)}, []
 
     # -- outputs ---------------------------------------------------------------------------------
     def empty_output(self, n_rows: int, classes: Sequence[Any] | None) -> np.ndarray:

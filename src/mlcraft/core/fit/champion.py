@@ -303,11 +303,15 @@ def choose(
     n_folds: int = 5,
     timer: Callable[[CVResult], float | None] | None = None,
     can_bag: bool = True,
+    prefer: str | None = None,
 ) -> Champion:
     """The best single model, or an ensemble when its CV score beats it; each must be ready in time.
 
     ``can_bag``: False for kinds whose outputs cannot be averaged (cluster ids: each fold model
     numbers its clusters its own way), which are always refitted.
+
+    ``prefer``: the name of a single model to put first whatever its score (chosen for its stability
+    across resamples, see :mod:`mlcraft.core.fit.stability`); ensembles do not outrank it.
 
     With ``prefer_fast``, only single models refitted on all rows are considered: the best one
     that predicts 10,000 rows within the target (``timer``: :func:`fold_model_timer`).
@@ -320,10 +324,12 @@ def choose(
         options, notes = _fast_enough(options, n_rows, n_folds, n_jobs, timer)
         if seconds_left is not None:
             seconds_left -= time.perf_counter() - start  # (the timings' own time)
-    elif ranked:
+    elif ranked and prefer is None:
         best_single = scorer.sign * ranked[0].mean
         options += [e for e in ensembles if scorer.sign * e.result.mean > best_single]
-    options.sort(key=lambda c: (-scorer.sign * c.result.mean, c.result.name))
+    options.sort(
+        key=lambda c: (c.result.name != prefer, -scorer.sign * c.result.mean, c.result.name)
+    )
     for option in options:
         forms = _forms(option, seconds_left, n_jobs, n_rows, n_folds)
         if forms is not None and not ((prefer_fast or not can_bag) and "bag" in forms):

@@ -9,6 +9,7 @@ itself is a declaration, not a wrapper, so saved pipelines hold the real estimat
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -167,6 +168,12 @@ class Family:
     priority : int
         Prior promise: families with a higher priority are cross-validated first, so that a short
         time limit is spent on the likely winners (AutoGluon and FLAML order their models alike).
+    decided_by : callable or None
+        ``decided_by(options) -> names or None``: the search dimensions that the kind's settings
+        (``BuildContext.options``, e.g. a clustering's ``--clusters``) decide for this family: they
+        are left out of the search and the build reads them from the options; None: the family
+        cannot honour these settings (k-free clusterers given a number of clusters) and is left out.
+        No callable: the settings change nothing here.
     semi_supervised : bool
         It learns from unlabelled rows too (``--semi-supervised``): it is fitted on a fold's
         labelled rows plus every unlabelled training row, whose target is missing (None); it is
@@ -188,6 +195,19 @@ class Family:
     memory: Callable[[int, int, Mapping[str, Any]], float] | None = None
     priority: int = 0
     semi_supervised: bool = False
+    decided_by: Callable[[Mapping[str, Any]], tuple[str, ...] | None] | None = None
+
+    def given(self, options: Mapping[str, Any]) -> Family | None:
+        """This family for a project with the kind's settings ``options``: its space without the
+        dimensions they decide, or None when it cannot honour them (see ``decided_by``)."""
+        if self.decided_by is None:
+            return self
+        decided = self.decided_by(options)
+        if decided is None:
+            return None
+        if not decided:
+            return self
+        return dataclasses.replace(self, space=_SpaceWithout(self.space, frozenset(decided)))
 
     def portfolio_params(self, task: str, n_rows: int) -> list[dict[str, Any]]:
         """The known-good configurations, each completed with the defaults (duplicates dropped)."""
@@ -220,6 +240,17 @@ class Family:
 
     def make(self, params: Mapping[str, Any], context: BuildContext) -> Any:
         return self.build({**self.fixed, **params}, context)
+
+
+@dataclass(frozen=True)
+class _SpaceWithout:
+    """A family's search space without some dimensions (picklable, unlike a closure)."""
+
+    space: Callable[[str, int], dict[str, Dimension]]
+    left_out: frozenset[str]
+
+    def __call__(self, task: str, n_rows: int) -> dict[str, Dimension]:
+        return {k: d for k, d in self.space(task, n_rows).items() if k not in self.left_out}
 
 
 class _Wrapper(BaseEstimator):

@@ -59,6 +59,8 @@ class CVResult:
     models: list[Any] | None = None  # the fitted fold models, when kept (for k-fold bagging)
     truncations: list[dict[str, Any]] | None = None  # per fold: what a deadline cut short
     stage: Stage = Stage.SHORTLIST  # which part of the search proposed it (its candidate's stage)
+    # agreement between fits on random halves (kinds with a stability measure; finalists only)
+    stability: float | None = None
 
     def __post_init__(self) -> None:
         self.status, self.stage = (
@@ -128,6 +130,8 @@ def leaderboard_frame(results: Sequence[CVResult], scorer: Scorer) -> pd.DataFra
                 "note": r.note or "",
             }
         )
+        if any(x.stability is not None for x in results):  # clusterings: the finalists' stability
+            rows[-1]["stability"] = math.nan if r.stability is None else r.stability
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame

@@ -52,6 +52,7 @@ from mlcraft.core.fit.family import BuildContext, Family
 from mlcraft.core.fit.runrecord import ChosenModel, RunLog, read_chosen, write_run
 from mlcraft.core.fit.scheduler import FoldPool, peak_memory_mb
 from mlcraft.core.fit.search import REFIT_FACTOR, Budget, Candidate, CVResult, leaderboard_frame
+from mlcraft.core.fit.stability import StableChoice, choose_stable, finalists, halves_agreement
 from mlcraft.core.fit.tuning import Search
 from mlcraft.core.predict.pipeline import FittedModel
 from mlcraft.exceptions import BudgetError
@@ -453,6 +454,9 @@ class Trainer:
             tune=tune,
         ).run()
         _best(results, data.scorer)
+        stable = self._stability(results, prefer_fast)
+        for note in stable.notes:
+            events.on_note(Note(note))
         ensembles = build_ensembles(results, data.y.to_numpy(), data.folds, data.scorer, cfg.task)
         seconds_left = None if budget.time_limit is None else budget.remaining() - SAVE_RESERVE_S
         timer = None
@@ -476,11 +480,38 @@ class Trainer:
             n_folds=len(data.folds),
             timer=timer,
             can_bag=get_kind(cfg.task).ensembles,
+            prefer=stable.prefer,
         )
         for note in champion.notes:
             events.on_note(Note(note))
         events.on_refit_start(champion.result.name)
         return results, ensembles, champion
+
+    def _stability(self, results: list[CVResult], prefer_fast: bool) -> StableChoice:
+        """Kinds with a stability measure: the finalists' stability across resamples, and the trial
+        to prefer for it (:mod:`mlcraft.core.fit.stability`), in the time the refit leaves."""
+        kind, data, budget = get_kind(self.task), self.data, self.budget
+        if kind.stability_measure is None or prefer_fast:
+            return StableChoice()
+        left = None
+        if budget.time_limit is not None:
+            refit_s = max((r.fit_time for r in finalists(results, data.scorer)), default=0.0)
+            left = budget.remaining() - SAVE_RESERVE_S - RESERVE_MARGIN * REFIT_FACTOR * refit_s
+        return choose_stable(
+            results,
+            data.scorer,
+            lambda r: halves_agreement(
+                self.member(r.family, r.params)[0],
+                data.X,
+                data.y,
+                kind.agreement,
+                task=self.task,
+                classes=data.classes,
+                seed=self.config.seed,
+            ),
+            seconds_left=left,
+            measure=str(kind.stability_measure),
+        )
 
     def _refit_champion(
         self, champion: Champion, pool: FoldPool
