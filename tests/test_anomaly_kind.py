@@ -65,6 +65,14 @@ def test_train_predict_evaluate(trained):
     assert X["odd"][flagged].mean() > 0.5  # most flagged rows are the far ones
     ev = trained.evaluate()
     assert ev.metric == "consensus" and -1 <= ev.value <= 1
+    # the known labels score the test rows too (never the metric, never fitted)
+    assert set(ev.against_labels) == {"roc_auc", "average_precision", "precision_at_rate"}
+    test = trained.test_frame()
+    test_pred = trained.predict(test.drop(columns="odd"))
+    assert ev.against_labels["roc_auc"] == pytest.approx(
+        roc_auc_score(test["odd"], test_pred["anomaly_score"])
+    )
+    assert ev.against_labels["roc_auc"] > 0.85
 
 
 def test_a_fixed_contamination_flags_that_share_of_the_training_rows(tmp_path):

@@ -64,6 +64,14 @@ def test_train_predict_evaluate(trained):
     assert pred["cluster"].nunique() >= 2
     ev = trained.evaluate()
     assert ev.metric == "silhouette" and 0.3 < ev.value <= 1 and ev.ci_low <= ev.value <= ev.ci_high
+    from sklearn.metrics import adjusted_rand_score
+
+    test = trained.test_frame()
+    found = trained.predict(test.drop(columns="kind"))["cluster"]
+    assert ev.against_labels["adjusted_rand"] == pytest.approx(
+        adjusted_rand_score(test["kind"], found)
+    )
+    assert ev.against_labels["adjusted_rand"] > 0.9  # three clear blobs
 
 
 def test_the_search_finds_the_three_blobs(trained):

@@ -39,6 +39,8 @@ class Evaluation:
     at : when the look happened (ISO date-time, UTC).
     warning : set when the test set had been looked at before (data snooping), else None.
     looks_before : earlier looks at the test set, of any version.
+    against_labels : a kind without a target trained with ``--labels``: the test rows' answers
+        scored against those labels (e.g. ``{"adjusted_rand": ...}``), else None.
     """
 
     metric: str
@@ -55,6 +57,7 @@ class Evaluation:
     at: str
     warning: str | None
     looks_before: int
+    against_labels: dict[str, float] | None = None
 
     @property
     def interval(self) -> tuple[float, float]:
@@ -87,6 +90,9 @@ def evaluate(project: Project, *, version: int | None = None) -> Evaluation:
             model.kind.reference(model.schema, train).coordinates(features), known
         )
     pred = model.predict_raw(features)
+    against = None
+    if not model.kind.needs_target and cfg.labels is not None:
+        against = model.kind.known_scores(pred, test[cfg.labels].reset_index(drop=True)) or None
     scorer = Scorer(
         get_metric(cfg.metric, cfg.task),
         classes=model.classes,
@@ -123,6 +129,7 @@ def evaluate(project: Project, *, version: int | None = None) -> Evaluation:
         at=now_iso(),
         warning=warning,
         looks_before=len(earlier),
+        against_labels=against,
     )
     project.registry.record_test_score(
         version,

@@ -25,3 +25,8 @@ def evaluate(
         f"[bold]{fmt(result.value)}[/] (95% CI {fmt(result.ci_low)} to {fmt(result.ci_high)}, {result.ci_method}; "
         f"CV was {fmt(result.cv_mean)})"
     )
+    if result.against_labels:
+        console.print(
+            "against the known labels (--labels) on the test rows: "
+            + ", ".join(f"{k.replace('_', ' ')} {fmt(v)}" for k, v in result.against_labels.items())
+        )

@@ -157,6 +157,12 @@ class Anomaly(WithoutTarget):
         )
 
     # -- analysis --------------------------------------------------------------------------------
+    def known_scores(self, raw: np.ndarray, known: pd.Series) -> dict[str, float]:
+        """ROC AUC, average precision and precision at the contamination rate (1 = anomaly)."""
+        from mlcraft.core.analysis import anomalies
+
+        return anomalies.label_scores(known, raw)
+
     def diagnose(
         self,
         y: np.ndarray,

@@ -145,6 +145,12 @@ class ProblemKind:
         never fit this)."""
         return coordinates
 
+    def known_scores(self, raw: np.ndarray, known: pd.Series) -> dict[str, float]:
+        """Kinds without a target: the raw output of some rows scored against a known labelling
+        of the same rows (``--labels``): what ``evaluate`` adds on the test rows (never searched
+        on, never fitted). Nothing by default."""
+        return {}
+
     # -- split and folds -------------------------------------------------------------------------
     def split_test(
         self,

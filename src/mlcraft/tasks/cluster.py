@@ -155,6 +155,12 @@ class Cluster(WithoutTarget):
         out["known"] = None if known is None else clusters.external_cluster_scores(known, labels)
         return out
 
+    def known_scores(self, raw: np.ndarray, known: pd.Series) -> dict[str, float]:
+        """Adjusted Rand index, normalised mutual information, homogeneity and completeness."""
+        from mlcraft.core.analysis import clusters
+
+        return clusters.external_cluster_scores(known, self.labels(raw, None))
+
     def align_out_of_fold(
         self, raw: np.ndarray, fold_of_row: np.ndarray, reference: Callable[[], np.ndarray]
     ) -> np.ndarray:
