@@ -25,7 +25,14 @@ from mlcraft.core.analysis.learning import AGREEMENT_REPEATS, resample_agreement
 from mlcraft.core.analysis.metrics import Scorer
 from mlcraft.core.fit.search import CVResult
 
-__all__ = ["FINALISTS", "StableChoice", "finalists", "choose_stable", "halves_agreement"]
+__all__ = [
+    "FINALISTS",
+    "StableChoice",
+    "finalists",
+    "choose_stable",
+    "halves_agreement",
+    "stability_seconds",
+]
 
 FINALISTS = 3  # the best trial of each of this many best families is checked
 
@@ -53,6 +60,21 @@ def finalists(results: Sequence[CVResult], scorer: Scorer, n: int = FINALISTS) -
     return out
 
 
+def _cost(chosen: Sequence[CVResult]) -> float:
+    """Seconds to measure their stability: each repeat fits two halves, about one fold fit's
+    time (``fit_time`` is per fold, on most of the rows)."""
+    return sum(AGREEMENT_REPEATS * 2 * 0.6 * max(r.fit_time, 0.01) for r in chosen)
+
+
+def stability_seconds(results: Sequence[CVResult], scorer: Scorer, task: str) -> float:
+    """What the search keeps back for the stability step (kinds with a stability measure)."""
+    from mlcraft.tasks import get_kind
+
+    if get_kind(task).stability_measure is None:
+        return 0.0
+    return 1.3 * _cost(finalists(results, scorer))
+
+
 def _standard_error(result: CVResult) -> float:
     std = result.std
     return 0.0 if not math.isfinite(std) else std / math.sqrt(len(result.scores))
@@ -72,8 +94,7 @@ def choose_stable(
     chosen = finalists(results, scorer)
     if len(chosen) < 2:
         return StableChoice()
-    # each repeat fits two halves: about one fold fit's time (fit_time is per fold, on 4/5 of the rows)
-    cost = sum(AGREEMENT_REPEATS * 2 * 0.6 * max(r.fit_time, 0.01) for r in chosen)
+    cost = _cost(chosen)
     if seconds_left is not None and cost > seconds_left:
         return StableChoice(
             notes=[

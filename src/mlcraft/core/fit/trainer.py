@@ -52,7 +52,13 @@ from mlcraft.core.fit.family import BuildContext, Family
 from mlcraft.core.fit.runrecord import ChosenModel, RunLog, read_chosen, write_run
 from mlcraft.core.fit.scheduler import FoldPool, peak_memory_mb
 from mlcraft.core.fit.search import REFIT_FACTOR, Budget, Candidate, CVResult, leaderboard_frame
-from mlcraft.core.fit.stability import StableChoice, choose_stable, finalists, halves_agreement
+from mlcraft.core.fit.stability import (
+    StableChoice,
+    choose_stable,
+    finalists,
+    halves_agreement,
+    stability_seconds,
+)
 from mlcraft.core.fit.tuning import Search
 from mlcraft.core.predict.pipeline import FittedModel
 from mlcraft.exceptions import BudgetError
@@ -424,6 +430,7 @@ class Trainer:
             )
             kept = (
                 0.5
+                + stability_seconds(ok, data.scorer, task)
                 + ensemble_s
                 + SAVE_RESERVE_S
                 + RESERVE_MARGIN * max(refit_seconds(likely[len(ok)], n_jobs), coming)
