@@ -31,9 +31,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mlcraft.config import ProjectConfig
+from mlcraft.core.data import stream
 from mlcraft.core.data.load import check_finite
 from mlcraft.core.data.schema import Schema
-from mlcraft.core.data.stream import BATCH_ROWS, ParquetSource, batch_is_test
+from mlcraft.core.data.stream import ParquetSource, batch_is_test
 from mlcraft.core.fit.search import CVResult
 from mlcraft.core.predict.pipeline import FittedModel
 
@@ -148,10 +149,12 @@ def stream_refit(
     config: ProjectConfig,
     schema: Schema,
     families: Sequence[str],
-    batch_rows: int = BATCH_ROWS,
+    batch_rows: int | None = None,
 ) -> StreamedFit:
     """Refit ``model`` (the champion, fitted on ``sample_X``) on every training row of ``source``
-    when it learns incrementally; otherwise keep it. ``families``: those the search compared."""
+    when it learns incrementally; otherwise keep it. ``families``: those the search compared;
+    ``batch_rows``: rows per batch (default :data:`mlcraft.core.data.stream.BATCH_ROWS`)."""
+    batch_rows = stream.BATCH_ROWS if batch_rows is None else batch_rows
     sampled = [f for f in families if f != model.family]
     notes = [
         f"the search compared {', '.join(families)} by cross-validated {config.metric} on the held-out folds of "
