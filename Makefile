@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mlcraft-installed
 TORCH  := torch==2.13.0
 
-.PHONY: setup browser demo lint test test-fast bench bench-explore bench-nn bench-nn-quality bench-compare bench-inference bench-serve bench-cluster bench-anomaly bench-semisup bench-scale-unsupervised postgres clean
+.PHONY: setup browser demo lint test test-fast bench bench-explore bench-nn bench-nn-quality bench-compare bench-inference bench-serve bench-cluster bench-anomaly bench-semisup bench-scale-unsupervised bench-stream postgres clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -108,6 +108,10 @@ bench-semisup: setup
 
 bench-scale-unsupervised: setup
 	flock /tmp/mlcraft-bench.lock $(PY) benchmarks/bench_scale_unsupervised.py
+
+# a generated Parquet file of about 4.3 GB under /tmp (deleted at the end), streamed by `train`
+bench-stream: setup
+	flock /tmp/mlcraft-heavy.lock $(PY) benchmarks/bench_stream.py
 
 bench-serve: setup
 	flock /tmp/mlcraft-bench.lock $(PY) benchmarks/bench_serve.py
