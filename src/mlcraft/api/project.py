@@ -127,7 +127,8 @@ class Project:
         path : path
             The project directory (must not be a project yet; an empty directory is fine).
         data : path or DataFrame
-            CSV or Parquet file, or a DataFrame.
+            CSV or Parquet file, a directory of Parquet files, or a DataFrame. Parquet data over the
+            in-memory limit is framed on a sample and streamed (see ``core/data/stream.py``).
         target : str, optional
             Column to predict (required, except for a kind without one: ``task="cluster"``).
         task : {"regression", "binary", "multiclass"}, optional
