@@ -73,7 +73,9 @@ class ParquetSource:
 
         start = 0
         for file in self.files:
-            parquet = pq.ParquetFile(file)
+            # pre_buffer=False: with pyarrow's default read-ahead cache the resident memory grew by
+            # about the file's size over one pass (3M x 30 float64: +680 MB; without it: +80 MB)
+            parquet = pq.ParquetFile(file, pre_buffer=False)
             for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
                 frame = _normalise_dtypes(batch.to_pandas())
                 frame.index = pd.RangeIndex(start, start + len(frame))
