@@ -36,6 +36,9 @@ __all__ = [
     "env_api_key",
     "env_serve_settings",
     "SERVE_SETTINGS_ENV",
+    "IN_MEMORY_SHARE",
+    "env_in_memory_limit",
+    "parse_bytes",
 ]
 
 
@@ -310,3 +313,40 @@ POLL_SECONDS = 2.0  # how often a server checks the registry for a new champion
 def env_serve_settings() -> str | None:
     """``MLCRAFT_SERVE_SETTINGS``: how `mlcraft serve` hands its settings (JSON) to each worker process."""
     return os.environ.get(SERVE_SETTINGS_ENV) or None
+
+
+# data larger than this share of the machine's memory (estimated in memory) is streamed, not loaded:
+# a training run holds several copies of its table (loaded, checked, prepared, per fold)
+IN_MEMORY_SHARE = 0.125
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNITS |= {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+_UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def parse_bytes(raw: str, where: str) -> int:
+    """``"200MB"``, ``"1.5GB"``, ``"4GiB"`` or a plain number of bytes, as bytes.
+
+    >>> parse_bytes("200MB", "x"), parse_bytes("2GiB", "x"), parse_bytes("1000", "x")
+    (200000000, 2147483648, 1000)
+    """
+    text = raw.strip().upper().replace(" ", "")
+    number = text.rstrip("KMGTIB")
+    unit = text[len(number) :]
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1.0
+    if unit not in _UNITS or not value > 0:
+        raise ConfigError(
+            f"{where}={raw!r} is not a size; give a positive number of bytes with an optional unit, e.g. 200MB or 2GB"
+        )
+    return int(value * _UNITS[unit])
+
+
+def env_in_memory_limit() -> int | None:
+    """``MLCRAFT_IN_MEMORY_LIMIT``: tables estimated larger than this in memory are streamed (e.g.
+    ``200MB``); unset: :data:`IN_MEMORY_SHARE` of the machine's memory."""
+    raw = os.environ.get("MLCRAFT_IN_MEMORY_LIMIT")
+    if raw is None or raw == "":
+        return None
+    return parse_bytes(raw, "MLCRAFT_IN_MEMORY_LIMIT")

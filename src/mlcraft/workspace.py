@@ -5,6 +5,8 @@
     DIR/mlcraft.toml            settings: all that is needed to re-run
     DIR/data/<hash>.parquet     each dataset version, stored once, named by content hash
     DIR/data/<hash>.json        where it came from, rows, columns, when
+                                (Parquet data larger than memory: <hash>.parquet is a seeded sample,
+                                and the JSON's "reference" names the whole data and its fingerprint)
     DIR/split/<hash>.parquet    the test-split assignment of that version (is_test per row)
     DIR/schema.json             column roles inferred on the training rows
     DIR/runs/<id>/              leaderboard, CV scores per fold, out-of-fold predictions, chosen pipeline, log
@@ -136,6 +138,42 @@ class Workspace:
                 "stored": now_iso(),
             },
         )
+
+    def dataset_reference(self, digest: str) -> dict | None:
+        """Where a dataset version larger than memory lives (path, fingerprint, rows), or None
+        for a version stored whole."""
+        path = self.data_dir / f"{digest}.json"
+        if not path.exists():
+            return None
+        return atomic.read_json(path).get("reference")
+
+    def open_reference(self, digest: str):
+        """The whole data a streamed dataset version refers to, after checking that it is unchanged
+        (a :class:`~mlcraft.core.data.stream.ParquetSource`); a :class:`DataError` if it moved or changed.
+
+        A reference, not a copy: copying data larger than memory into the project would double
+        its disk use, and reading it again costs the same as reading the copy.
+        """
+        from mlcraft.core.data import stream
+
+        reference = self.dataset_reference(digest)
+        if reference is None:
+            raise ProjectError(
+                f"{self.root}: dataset version {digest} is stored whole, not referred to"
+            )
+        where = reference["path"]
+        try:
+            source = stream.open_source(where)
+        except DataError as exc:
+            raise DataError(
+                f"{exc}; this project's data (dataset {digest}) was read from there: put it back, or create a new project"
+            ) from None
+        if stream.fingerprint(source) != reference["fingerprint"]:
+            raise DataError(
+                f"{where} changed since this project was created (its fingerprint is no longer {reference['fingerprint']}); "
+                "put the original data back, or create a new --project for the new data"
+            )
+        return source
 
     def load_dataset(self, digest: str) -> pd.DataFrame:
         path = self.data_dir / f"{digest}.parquet"

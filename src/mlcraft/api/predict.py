@@ -67,7 +67,8 @@ def predict_file(
     chunk_rows: int = CHUNK_ROWS,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> PredictSummary:
-    """Score a CSV or Parquet file of any size chunk by chunk into ``out`` (written atomically).
+    """Score a CSV or Parquet file (or a directory of Parquet files) of any size chunk by chunk
+    into ``out`` (written atomically, Parquet through one ``ParquetWriter``): memory stays constant.
 
     ``progress(done, total, unit)`` is called after each chunk (unit: "bytes" or "rows"). A bad value
     anywhere stops the run with an error naming its line, and ``out`` is not written.
@@ -77,7 +78,12 @@ def predict_file(
         raise ConfigError(f"--out {out}: use a .csv or .parquet file name")
     resolved = version if version is not None else project.registry.require_champion()
     model = project.load_model(resolved)
-    chunks = iter_table_chunks(source, chunk_rows=chunk_rows, encoding=encoding)
+    if Path(source).is_dir():  # a directory of Parquet files, read file by file
+        from mlcraft.core.data.stream import table_chunks
+
+        chunks = table_chunks(source, chunk_rows)
+    else:
+        chunks = iter_table_chunks(source, chunk_rows=chunk_rows, encoding=encoding)
     notes, rows = list(chunks.notes), 0
     with atomic.atomic_path(out) as tmp:
         writer = _ChunkWriter(tmp, out.suffix.lower())

@@ -128,7 +128,8 @@ class Project:
         path : path
             The project directory (must not be a project yet; an empty directory is fine).
         data : path or DataFrame
-            CSV or Parquet file, or a DataFrame.
+            CSV or Parquet file, a directory of Parquet files, or a DataFrame. Parquet data over the
+            in-memory limit is framed on a sample and streamed (see ``core/data/stream.py``).
         target : str, optional
             Column to predict (required, except for a kind without one: ``task="cluster"``).
         task : {"regression", "binary", "multiclass"}, optional
@@ -194,9 +195,10 @@ class Project:
         )
         config, digest = framed.config, framed.config.dataset
         with atomic.atomic_dir(ws.root) as tmp:
-            ws.store_dataset(
-                framed.frame, digest, {"source": framed.source, "notes": framed.notes}, root=tmp
-            )
+            info: dict[str, Any] = {"source": framed.source, "notes": framed.notes}
+            if framed.reference is not None:  # larger than memory: a sample and a reference
+                info["reference"] = framed.reference
+            ws.store_dataset(framed.frame, digest, info, root=tmp)
             if framed.test_frame is not None and config.test_dataset is not None:
                 ws.store_dataset(
                     framed.test_frame,
@@ -323,8 +325,13 @@ class Project:
                     f"{self.path} was created with {option} {stored}; the framing of a project cannot change: use a new --project directory"
                 )
         if data is not None:
-            frame = data_mod.load_table(data, encoding=encoding).frame
-            if data_mod.frame_hash(frame) != cfg.dataset:
+            from mlcraft.core.data import stream
+
+            if stream.should_stream(data):  # larger than memory: compared by its fingerprint
+                digest = stream.fingerprint(stream.open_source(data))
+            else:
+                digest = data_mod.frame_hash(data_mod.load_table(data, encoding=encoding).frame)
+            if digest != cfg.dataset:
                 raise ConfigError(
                     f"{data} differs from the data this project was created with (dataset {cfg.dataset}); "
                     "train a new --project directory for it, or omit DATA to re-train on the stored data"

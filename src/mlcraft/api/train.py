@@ -151,6 +151,8 @@ def run_training(
     budget = Budget(time_limit=time_limit, max_trials=max_trials)
     cfg, ws = project.config, project.workspace
     n_jobs = resolve_n_jobs(n_jobs)
+    # data larger than memory: checked unchanged before the search (on its stored sample)
+    source = ws.open_reference(cfg.dataset) if ws.dataset_reference(cfg.dataset) else None
     data = training_data(project)
     if replay is not None:  # any family of the task may be a member of the replayed model
         trainer = trainer_for(project, data, budget=budget, n_jobs=n_jobs, callbacks=callbacks)
@@ -172,7 +174,35 @@ def run_training(
             outcome = trainer.replay(run_dir, run_id, ws.run_dir(replay), replay)
     # for a search, the champion's own record; for a replay, the source run's
     chosen = outcome.chosen
+    streamed = None
+    if (
+        source is not None
+    ):  # the champion refitted on every training row, if it learns incrementally
+        from mlcraft.core.fit.streamed import stream_refit
+
+        sample_champion = outcome.chosen.model
+        outcome = _prefer_incremental(trainer, outcome, ws.run_dir(run_id))
+        chosen = outcome.chosen
+        streamed = stream_refit(
+            outcome.model,
+            data.X,
+            source,
+            config=cfg,
+            schema=project.schema,
+            families=list(trainer.families),
+        )
+        outcome.model = streamed.model
+        if chosen.model != sample_champion:
+            streamed.notes.insert(
+                1,
+                f"{chosen.model} is saved rather than {sample_champion}: their scores on the sample are within one "
+                f"standard deviation, and {chosen.family} learns from every training row",
+            )
+        atomic.write_json(ws.run_dir(run_id) / "streamed.json", {"notes": streamed.notes})
     meta = _meta(project, data, run_id, outcome)
+    if streamed is not None:
+        meta = {**meta, "train_rows": streamed.rows, "streamed": streamed.streamed}
+        meta["notes"] = streamed.notes
     if replay is None:
         reason = f"trained by run {run_id}: best CV {cfg.metric} {chosen.cv_mean:.6g}"
     else:
@@ -194,11 +224,35 @@ def run_training(
         cv_std=chosen.cv_std,
         leaderboard=outcome.leaderboard,
         elapsed=budget.elapsed(),
-        notes=[] if replay is not None else data.notes,
+        notes=([] if replay is not None else data.notes)
+        + ([] if streamed is None else streamed.notes),
         trials=outcome.trials,
         ensemble=outcome.champion.is_ensemble,
         peak_memory_mb=outcome.peak_memory_mb if replay is None else 0.0,
         inference=outcome.inference,
+    )
+
+
+def _prefer_incremental(trainer: Trainer, outcome: TrainOutcome, run_dir) -> TrainOutcome:
+    """Data larger than memory: a champion that cannot learn incrementally gives way to the best
+    model that can, when their cross-validated scores on the sample are within one standard deviation."""
+    from mlcraft.core.fit.streamed import incremental_alternative, learns_incrementally
+
+    if learns_incrementally(outcome.model.pipeline) or outcome.champion.is_ensemble:
+        return outcome
+    alternative = incremental_alternative(trainer, run_dir, outcome.champion.result)
+    if alternative is None:
+        return outcome
+    model, chosen, champion = trainer.refit_one(alternative)
+    atomic.write_json(run_dir / "chosen.json", chosen.to_dict())  # what analyse and report read
+    return TrainOutcome(
+        model,
+        chosen,
+        champion,
+        outcome.leaderboard,
+        outcome.trials,
+        outcome.inference,
+        outcome.peak_memory_mb,
     )
 
 

@@ -396,4 +396,6 @@ def train(
         console.print(
             f"prediction time: one row {result.inference['one_row_ms']:.1f} ms, 10,000 rows {result.inference['rows_10k_s']:.2f} s"
         )
+    for note in result.notes:
+        console.print(f"[yellow]note[/]: {note}")
     console.print(f"next: mlcraft evaluate --project {project}")

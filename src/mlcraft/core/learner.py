@@ -37,6 +37,9 @@ class Framing:
     source: str
     test_frame: pd.DataFrame | None = None  # a separate test set (``--test-data``)
     notes: list[str] = field(default_factory=list)
+    # data larger than memory (:mod:`mlcraft.core.data.stream`): ``frame`` is a seeded sample of it,
+    # and this says where the whole data is and its fingerprint (the dataset version's name)
+    reference: dict[str, Any] | None = None
 
     @property
     def column_notes(self) -> list[str]:
@@ -202,12 +205,15 @@ def _framed(
     schema: Schema,
     test_table: data_mod.LoadedTable | None,
     split_method: str,
+    reference: dict[str, Any] | None = None,
     **fields: Any,
 ) -> Framing:
     """The framing of ``table``: its settings (``fields`` plus where the data came from)."""
     config = ProjectConfig(
         source=str(table.source),
-        dataset=data_mod.frame_hash(table.frame),
+        dataset=data_mod.frame_hash(table.frame)
+        if reference is None
+        else str(reference["fingerprint"]),
         test_source=None if test_table is None else str(test_table.source),
         test_dataset=None if test_table is None else data_mod.frame_hash(test_table.frame),
         split_method="external" if test_table is not None else split_method,
@@ -221,6 +227,7 @@ def _framed(
         str(table.source),
         None if test_table is None else test_table.frame,
         notes,
+        reference,
     )
 
 
@@ -250,7 +257,7 @@ def _frame_without_target(
             f"--task {kind.name} has no target: leave out --target {target}, or give it as --labels {target} to score the result against it (it is never fitted)"
         )
     metric_name = get_metric(metric or kind.default_metric, kind.name).name
-    table = data_mod.load_table(data, encoding=encoding)
+    table, reference = _load_or_sample(data, encoding, seed, test_data)
     frame, notes = table.frame, list(table.notes)
     data_mod.check_finite(frame, table.source, table.line_of)
     if labels is not None:
@@ -295,6 +302,7 @@ def _frame_without_target(
         schema,
         test_table,
         split.method,
+        reference,
         target=None,
         labels=labels,
         task=kind.name,
@@ -309,3 +317,39 @@ def _frame_without_target(
         n_folds=n_folds,
         **settings,
     )
+
+
+def _load_or_sample(
+    data: str | os.PathLike[str] | pd.DataFrame, encoding: str | None, seed: int, test_data: Any
+) -> tuple[data_mod.LoadedTable, dict[str, Any] | None]:
+    """The table, loaded whole; or, for Parquet data larger than memory, a seeded sample of its rows
+    and a reference to the whole data (its fingerprint names the dataset version)."""
+    from mlcraft.core.data import stream
+
+    if not stream.should_stream(data):
+        return data_mod.load_table(data, encoding=encoding), None
+    assert isinstance(data, (str, os.PathLike))
+    if test_data is not None:
+        raise ConfigError(
+            f"{data} is streamed (larger than the in-memory limit); --test-data is not supported with streamed data: leave it out (the test rows are set aside by a hash of each row or of --id)"
+        )
+    source = stream.open_source(data)
+    sample, _ = stream.draw_sample(source, stream.SAMPLE_ROWS, seed)
+    limit = stream.in_memory_limit()
+    reference = {
+        "path": str(source.path.resolve()),
+        "files": [f.name for f in source.files],
+        "fingerprint": stream.fingerprint(source),
+        "rows": source.rows,
+        "columns": list(source.columns),
+        "sample_rows": len(sample),
+        "estimated_bytes": source.estimated_bytes,
+        "in_memory_limit": limit,
+    }
+    note = (
+        f"{source.describe()}, about {stream.format_bytes(source.estimated_bytes)} in memory, over the in-memory "
+        f"limit of {stream.format_bytes(limit)} (MLCRAFT_IN_MEMORY_LIMIT): streamed in batches; the schema, the settings and the "
+        f"sampled families are learnt from a seeded sample of {len(sample):,} rows; the project refers to the data "
+        f"(fingerprint {reference['fingerprint']}) and stores only that sample"
+    )
+    return data_mod.LoadedTable(sample, str(data), [note]), reference

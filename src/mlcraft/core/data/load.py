@@ -175,7 +175,7 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> TableChunks:
     import pyarrow.parquet as pq
 
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(path, pre_buffer=False)  # the read-ahead cache grows with the file
         _check_duplicate_names(parquet.schema_arrow.names, str(path))
     except DataError:
         raise
