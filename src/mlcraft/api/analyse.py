@@ -108,15 +108,21 @@ def _builder(project: Project, subject: _Subject, data: TrainingData, notes: lis
         if chosen.get("model") == model
         else family.default_params(cfg.task, n_fit)
     )
-    context = BuildContext(
+    context = _fold_context(project, data)
+    return lambda: make_pipeline(family, project.schema, params, context)
+
+
+def _fold_context(project: Project, data: TrainingData) -> BuildContext:
+    """The build context of a model sized for one fold's training rows (as in the search)."""
+    cfg = project.config
+    return BuildContext(
         task=cfg.task,
-        n_rows=n_fit,
+        n_rows=len(data.y) - len(data.y) // len(data.folds),
         n_features=data.X.shape[1],
         seed=cfg.seed,
         n_jobs=1,
         options=project.kind.family_options(cfg),
     )
-    return lambda: make_pipeline(family, project.schema, params, context)
 
 
 FINALISTS = 3  # the best models of the leaderboard (one a family) whose stability is measured
@@ -137,16 +143,7 @@ def _finalists_stability(
         return []
     table = pd.read_csv(trials)
     params_of = {str(m): p for m, p in zip(table["model"], table["params"], strict=True)}
-    cfg = project.config
-    n_fit = len(data.y) - len(data.y) // len(data.folds)
-    context = BuildContext(
-        task=cfg.task,
-        n_rows=n_fit,
-        n_features=data.X.shape[1],
-        seed=cfg.seed,
-        n_jobs=1,
-        options=project.kind.family_options(cfg),
-    )
+    context = _fold_context(project, data)
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for row in subject.run.board_rows():
