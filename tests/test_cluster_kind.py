@@ -495,5 +495,17 @@ def test_stability_decides_between_models_the_folds_cannot_tell_apart():
     ]
     choice, _ = _stable_choice(far, {"a": 0.5, "b": 1.0})
     assert choice.prefer is None  # more stable but clearly worse: the score decides
+    from mlcraft.core.analysis.metrics import Scorer, get_metric
+    from mlcraft.core.fit.stability import choose_stable
+
+    def broken(result):  # a fit on half the rows fails for the best: it is not preferred
+        if result.name == "a":
+            raise ValueError("too few rows")
+        return 0.4
+
+    choice = choose_stable(
+        close, Scorer(get_metric("silhouette", "cluster")), broken, seconds_left=None, measure="ARI"
+    )
+    assert choice.prefer == "b" and "not measured for a: ValueError" in " ".join(choice.notes)
     choice, fitted = _stable_choice(close, {"a": 0.5, "b": 0.9, "c": 1.0}, seconds_left=0.0)
     assert choice.prefer is None and not fitted and "not measured" in choice.notes[0]

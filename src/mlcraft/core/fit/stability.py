@@ -101,15 +101,27 @@ def choose_stable(
                 f"stability across resamples not measured: ~{cost:.0f}s needed, {max(seconds_left, 0):.0f}s left; chosen by the held-out score alone"
             ]
         )
+    failed = []
     for r in chosen:
-        r.stability = float(stability(r))
+        try:
+            r.stability = float(stability(r))
+        except Exception as exc:  # a fit on half the rows failed: that model is not preferred
+            r.stability = math.nan
+            failed.append(f"{r.name}: {type(exc).__name__}")
     best = chosen[0]
     floor = scorer.sign * best.mean - _standard_error(best)
     close = [r for r in chosen if scorer.sign * r.mean >= floor]
-    stable = max(close, key=lambda r: (r.stability, scorer.sign * r.mean))
+
+    def key(r: CVResult) -> tuple[float, float]:
+        value = -math.inf if r.stability is None or math.isnan(r.stability) else r.stability
+        return value, scorer.sign * r.mean
+
+    stable = max(close, key=key)
     listed = ", ".join(f"{r.name} {r.stability:.3f}" for r in chosen)
     notes = [f"stability ({measure} between fits on random halves): {listed}"]
-    if stable is best:
+    if failed:
+        notes.append("stability not measured for " + ", ".join(failed))
+    if stable is best or key(stable)[0] <= key(best)[0]:
         return StableChoice(None, notes)
     notes.append(
         f"{stable.name} chosen over {best.name}: its held-out {scorer.name} is within one standard error of the best ({stable.mean:.4g} against {best.mean:.4g}) and it is more stable ({stable.stability:.3f} against {best.stability:.3f})"
