@@ -47,6 +47,7 @@ def test_evaluate_returns_an_evaluation_stored_as_is(project):
     assert ev.version == project.registry.champion() and ev.metric == "rmse"
     assert ev.interval == (ev.ci_low, ev.ci_high) and ev.ci_low <= ev.value <= ev.ci_high
     assert ev.test_rows == ev.n > 0 and ev.looks_before == 0 and ev.warning is None
+    assert ev.against_labels is None  # a kind with a target: nothing to score against
     record = ev.to_dict()
     assert list(record) == [
         "metric",
@@ -63,6 +64,7 @@ def test_evaluate_returns_an_evaluation_stored_as_is(project):
         "at",
         "warning",
         "looks_before",
+        "against_labels",
     ]
     evaluations = project.workspace.evaluations_dir
     path = evaluations / f"{ev.at.replace(':', '')}-v{ev.version}.json"
