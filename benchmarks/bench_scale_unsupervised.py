@@ -47,8 +47,8 @@ def tree_pss_bytes(pid: int) -> int:
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     todo.extend(int(c) for c in f.read().split())
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
+        except (FileNotFoundError, ProcessLookupError, PermissionError, StopIteration):
+            continue  # a process gone, or one with no Pss line
     return total
 
 

@@ -34,28 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
+from bench_scale_unsupervised import (
+    tree_pss_bytes,  # the same PSS walk of the child and its workers
+)
+
 ROOT = Path(__file__).resolve().parents[1]
 MLCRAFT = [str(Path(sys.executable).with_name("mlcraft"))]  # the console script beside this Python
 COLUMNS, RANK, CHUNK = 30, 5, 500_000
-
-
-def tree_pss_bytes(pid: int) -> int:
-    """Proportional set size of ``pid`` and its descendants (Linux /proc), in bytes."""
-    total, todo, seen = 0, [pid], set()
-    while todo:
-        p = todo.pop()
-        if p in seen:
-            continue
-        seen.add(p)
-        try:
-            with open(f"/proc/{p}/smaps_rollup") as f:
-                total += next(int(line.split()[1]) * 1024 for line in f if line.startswith("Pss:"))
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    todo.extend(int(c) for c in f.read().split())
-        except (FileNotFoundError, ProcessLookupError, PermissionError, StopIteration):
-            continue
-    return total
 
 
 def generate(path: Path, rows: int, seed: int = 0) -> float:
