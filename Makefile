@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e '.[nn,dev,serve,postgres]'
+	$(PY) -m pip install -q -e '.[nn,dev,serve,postgres,forecast]'
 	touch $(STAMP)
 
 setup: $(STAMP) browser

@@ -1,18 +1,47 @@
-"""Forecasting baselines on the panel protocol (issue 16, first slice; not yet registered).
+"""The panel protocol every forecasting model implements, and the classic baselines on it.
 
-Each model implements only::
+A panel model sees whole series, never rows::
 
-    fit(series: list[np.ndarray], *, horizon: int, season: int) -> self  # histories, oldest first
-    forecast(histories: list[np.ndarray], horizon: int) -> np.ndarray     # (n_series, horizon)
+    fit(series: list[np.ndarray], *, horizon: int, season: int, inputs: PanelInputs | None = None) -> self
+    forecast(histories: list[np.ndarray], horizon: int, inputs: PanelInputs | None = None) -> np.ndarray
 
-The row adapter and the ``forecast`` kind that will register these as families are not written yet.
+``series`` and ``histories`` are the values of each series, oldest first, on a regular grid (gaps
+already filled); ``forecast`` answers ``(n_series, horizon)``: the next ``horizon`` values after
+each history. ``inputs`` carries what a model may read besides the values (stamps, covariates);
+models that read none of it ignore it. The row adapter (:mod:`mlcraft.models.forecasting`) turns
+a panel model into the estimator the engine fits on rows.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
 
-__all__ = ["PanelBaseline", "BASELINES"]
+import numpy as np
+import pandas as pd
+
+__all__ = ["PanelBaseline", "PanelInputs", "BASELINES"]
+
+
+@dataclass
+class PanelInputs:
+    """What a panel model may read besides the values, one entry per series (same order).
+
+    stamps : the time stamps of each history's values (``len(stamps[i]) == len(series[i])``).
+    freq : the series' frequency (a pandas offset alias: "MS", "D", "QS-JAN"...).
+    future : at forecast time, the ``horizon`` stamps to forecast for each series (else None).
+    static : one row per series of covariates that never change (numeric or category dtype), or None.
+    known : per series, covariates known in the future, one row per stamp: the history's rows at
+        fit time, the history's rows then the ``horizon`` future rows at forecast time; or None.
+    past : per series, covariates observed only up to the last value (one row per history stamp),
+        or None; a model may read them lagged only.
+    """
+
+    stamps: list[pd.DatetimeIndex]
+    freq: str
+    future: list[pd.DatetimeIndex] | None = None
+    static: pd.DataFrame | None = None
+    known: list[pd.DataFrame] | None = None
+    past: list[pd.DataFrame] | None = None
 
 BASELINES = ("naive", "seasonal_naive", "drift", "mean", "seasonal_window_average")
 
@@ -31,7 +60,14 @@ class PanelBaseline:
         self.method = method
         self.window = window
 
-    def fit(self, series: list[np.ndarray], *, horizon: int, season: int) -> PanelBaseline:
+    def fit(
+        self,
+        series: list[np.ndarray],
+        *,
+        horizon: int,
+        season: int,
+        inputs: PanelInputs | None = None,
+    ) -> PanelBaseline:
         if self.method not in BASELINES:
             raise ValueError(f"method {self.method!r}: choose one of {', '.join(BASELINES)}")
         if horizon < 1 or season < 1:
@@ -39,7 +75,9 @@ class PanelBaseline:
         self.horizon_, self.season_ = horizon, season
         return self
 
-    def forecast(self, histories: list[np.ndarray], horizon: int) -> np.ndarray:
+    def forecast(
+        self, histories: list[np.ndarray], horizon: int, inputs: PanelInputs | None = None
+    ) -> np.ndarray:
         return np.vstack([self._one(np.asarray(h, dtype=float), horizon) for h in histories])
 
     def _one(self, y: np.ndarray, horizon: int) -> np.ndarray:

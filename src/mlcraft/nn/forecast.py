@@ -418,8 +418,11 @@ class NeuralForecaster(BaseEstimator):
         )
 
     # -- fitting ----------------------------------------------------------------------------------
-    def fit(self, series: list[np.ndarray], *, horizon: int, season: int = 1) -> NeuralForecaster:
-        """Train one model on windows from every series (each series' history, oldest first)."""
+    def fit(
+        self, series: list[np.ndarray], *, horizon: int, season: int = 1, inputs: Any = None
+    ) -> NeuralForecaster:
+        """Train one model on windows from every series (each series' history, oldest first);
+        ``inputs`` (stamps, covariates: :class:`mlcraft.models.forecast.PanelInputs`) are not read."""
         self._check_settings()
         horizon = _check_horizon(horizon)
         if isinstance(season, bool) or not isinstance(season, (int, np.integer)) or season < 1:
@@ -515,7 +518,7 @@ class NeuralForecaster(BaseEstimator):
             net.eval()
         return np.concatenate(out, axis=1)[:, :horizon]
 
-    def forecast(self, histories: list[np.ndarray], horizon: int) -> np.ndarray:
+    def forecast(self, histories: list[np.ndarray], horizon: int, inputs: Any = None) -> np.ndarray:
         """The next ``horizon`` values of each series, shape ``(n_series, horizon)`` (dropout off)."""
         horizon = _check_horizon(horizon)
         data = _check_series(histories, "histories")
@@ -523,7 +526,7 @@ class NeuralForecaster(BaseEstimator):
         return self._roll(values, mask, horizon, mc=False)
 
     def forecast_samples(
-        self, histories: list[np.ndarray], horizon: int, n_samples: int = 100
+        self, histories: list[np.ndarray], horizon: int, n_samples: int = 100, inputs: Any = None
     ) -> np.ndarray:
         """MC dropout (the book's method): ``n_samples`` forecasts with dropout on,
         shape ``(n_samples, n_series, horizon)``; reproducible for a fixed ``seed``."""
