@@ -43,6 +43,7 @@ class PanelInputs:
     known: list[pd.DataFrame] | None = None
     past: list[pd.DataFrame] | None = None
 
+
 BASELINES = ("naive", "seasonal_naive", "drift", "mean", "seasonal_window_average")
 
 

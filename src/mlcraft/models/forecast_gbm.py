@@ -230,6 +230,8 @@ class GlobalBoosting(BaseEstimator):
         Per-row scale of lags and target: the window's mean absolute value, the last value, 1.
     difference : bool
         Subtract the last value from lags and target (the model learns changes).
+    steps : int or None
+        direct: models fitted (steps ``1..steps``; None: the horizon); later steps roll forward.
     seed : int
         LightGBM's seed (the fit is deterministic for a fixed seed).
 
@@ -256,6 +258,7 @@ class GlobalBoosting(BaseEstimator):
         min_child_samples: int = 20,
         normalise: str = "mean",
         difference: bool = False,
+        steps: int | None = None,
         seed: int = 0,
     ):
         self.strategy = strategy
@@ -266,6 +269,7 @@ class GlobalBoosting(BaseEstimator):
         self.min_child_samples = min_child_samples
         self.normalise = normalise
         self.difference = difference
+        self.steps = steps
         self.seed = seed
 
     # -- settings ---------------------------------------------------------------------------
@@ -278,8 +282,9 @@ class GlobalBoosting(BaseEstimator):
             )
         whole = {"horizon": horizon, "season": season, "n_estimators": self.n_estimators}
         whole |= {"num_leaves": self.num_leaves, "min_child_samples": self.min_child_samples}
-        if self.lags is not None:
-            whole["lags"] = self.lags
+        for name in ("lags", "steps"):
+            if getattr(self, name) is not None:
+                whole[name] = getattr(self, name)
         for name, value in whole.items():
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
@@ -435,13 +440,15 @@ class GlobalBoosting(BaseEstimator):
         self._layout(inputs)
         self.feature_names_ = self._names()
         side = self._side(data, inputs, 0)
-        steps = self.horizon_ if self.strategy == "direct" else 1
+        steps = 1
+        if self.strategy == "direct":
+            steps = self.horizon_ if self.steps is None else min(int(self.steps), self.horizon_)
         self.models_: list[Any] = []
         self.truncated_params_: dict[str, Any] = {}
         last_took = 0.0
         for step in range(1, steps + 1):
             if self.models_ and time_left() < 1.5 * last_took:
-                self.truncated_params_ = {"steps": len(self.models_)}
+                self.truncated_params_["steps"] = len(self.models_)
                 break
             started = time.perf_counter()
             X, target = self._training_set(data, side, step)
@@ -457,7 +464,7 @@ class GlobalBoosting(BaseEstimator):
                 self._params(), train, num_boost_round=int(self.n_estimators), callbacks=[deadline]
             )
             if deadline.fired and self.models_:  # keep whole models only: roll from the last
-                self.truncated_params_ = {"steps": len(self.models_)}
+                self.truncated_params_["steps"] = len(self.models_)
                 break
             if deadline.fired:
                 self.truncated_params_ = {"n_estimators": booster.current_iteration()}
