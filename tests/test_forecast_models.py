@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from mlcraft.core.fit.family import fit_deadline
+from mlcraft.exceptions import DataError
 from mlcraft.models.forecast import PanelBaseline, PanelInputs
 from mlcraft.models.forecast_gbm import GlobalBoosting
 from mlcraft.models.forecast_stats import METHODS, SEARCH_SPACES, StatsModel, seconds
@@ -156,3 +157,21 @@ def test_models_survive_pickling():
     ):
         copy = pickle.loads(pickle.dumps(model))
         np.testing.assert_array_equal(copy.forecast(train, H), model.forecast(train, H))
+
+
+def test_boosting_reads_static_and_past_covariates_and_asks_for_them_later():
+    series, stamps, flags = promo_panel(n=6)
+    train = [s[:T] for s in series]
+    static = pd.DataFrame({"shop": pd.Categorical(list("abcabc")), "size": np.arange(6.0)})
+    past = [pd.DataFrame({"visits": s[:T] * 2.0}) for s in series]
+    inputs = PanelInputs([s[:T] for s in stamps], "MS", static=static, past=past)
+    model = GlobalBoosting(strategy="direct", steps=3, n_estimators=20, min_child_samples=5)
+    model.fit(train, horizon=H, season=M, inputs=inputs)
+    assert {"static_shop", "static_size", "past_visits"} <= set(model.feature_names_)
+    assert model.steps_ == 3  # later steps roll forward
+    f = model.forecast(train, H, inputs=inputs)  # future stamps from the stamps and freq
+    assert f.shape == (6, H) and np.isfinite(f).all()
+    with pytest.raises(DataError, match="calendar"):
+        model.forecast(train, H)
+    with pytest.raises(DataError, match="static"):
+        model.forecast(train, H, inputs=PanelInputs(inputs.stamps, "MS"))

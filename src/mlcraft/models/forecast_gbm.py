@@ -395,7 +395,8 @@ class GlobalBoosting(BaseEstimator):
             ]
         )
 
-    def _training_set(self, data, side, step) -> tuple[np.ndarray, np.ndarray]:
+    def _training_set(self, data, side, step) -> tuple[np.ndarray, np.ndarray] | None:
+        """Rows and scaled targets of one step ahead (None: no series is long enough)."""
         xs, ys = [], []
         for i, y in enumerate(data):
             origins = np.arange(len(y) - step)
@@ -407,10 +408,7 @@ class GlobalBoosting(BaseEstimator):
             xs.append(self._rows(core, side, i, origins, origins + step))
             ys.append((y[origins + step] - base) / scale)
         if not xs:
-            raise DataError(
-                f"no series has the {step + 1} values a training row needs: give longer series "
-                "or a shorter horizon"
-            )
+            return None
         return np.vstack(xs).astype(np.float32), np.concatenate(ys)
 
     def _names(self) -> list[str]:
@@ -428,12 +426,27 @@ class GlobalBoosting(BaseEstimator):
         return out
 
     # -- fitting ------------------------------------------------------------------------------
+    def _train(self, X: np.ndarray, target: np.ndarray) -> tuple[Any, bool]:
+        """One booster, and whether the deadline stopped it."""
+        import lightgbm
+
+        train = lightgbm.Dataset(
+            X,
+            target,
+            feature_name=self.feature_names_,
+            categorical_feature=self._categorical(),
+            free_raw_data=True,
+        )
+        deadline = _StopAtDeadline()
+        booster = lightgbm.train(
+            self._params(), train, num_boost_round=int(self.n_estimators), callbacks=[deadline]
+        )
+        return booster, deadline.fired
+
     def fit(
         self, series: list[np.ndarray], *, horizon: int, season: int = 1, inputs: Any = None
     ) -> GlobalBoosting:
         """Train on every origin of every series (``inputs``: stamps and covariates, optional)."""
-        import lightgbm
-
         self._check_settings(horizon, season)
         data = _check_series(series, "series")
         self.horizon_, self.season_ = int(horizon), int(season)
@@ -455,25 +468,19 @@ class GlobalBoosting(BaseEstimator):
                 self.truncated_params_["steps"] = len(self.models_)
                 break
             started = time.perf_counter()
-            X, target = self._training_set(data, side, step)
-            train = lightgbm.Dataset(
-                X,
-                target,
-                feature_name=self.feature_names_,
-                categorical_feature=self._categorical(),
-                free_raw_data=True,
-            )
-            deadline = _StopAtDeadline()
-            booster = lightgbm.train(
-                self._params(), train, num_boost_round=int(self.n_estimators), callbacks=[deadline]
-            )
-            if deadline.fired and self.models_:  # keep whole models only: roll from the last
+            rows = self._training_set(data, side, step)
+            if rows is None:  # no series this long: later steps roll forward
+                break
+            booster, fired = self._train(*rows)
+            if fired and self.models_:  # keep whole models only: roll from the last
                 self.truncated_params_["steps"] = len(self.models_)
                 break
-            if deadline.fired:
+            if fired:
                 self.truncated_params_ = {"n_estimators": booster.current_iteration()}
             self.models_.append(booster)
             last_took = time.perf_counter() - started
+        if not self.models_:
+            raise DataError("no series has the 2 values a training row needs: give longer series")
         self.steps_ = len(self.models_)
         return self
 
