@@ -2,7 +2,7 @@
 
 The saved model was fitted on the training rows; it forecasts from the **whole** known history
 (training and test rows, plus any newer rows given as ``history``) without retraining: each panel
-model reads the longer histories (:meth:`PanelForecaster.update_history`). Intervals are the
+model reads the longer histories (``ProblemKind.before_scoring``). Intervals are the
 conformal ones the run measured on its backtest windows (``FittedModel.metadata["intervals"]``):
 the forecast plus or minus the scaled error quantile of its horizon step times its series' scale.
 """
@@ -92,7 +92,6 @@ def forecast(
     Columns: the series ids, the time column, the target (the forecast), then
     ``<target>_lo_<level>`` and ``<target>_hi_<level>`` for each interval level.
     """
-    from mlcraft.models.forecasting import panel_adapters
     from mlcraft.tasks.forecast import seasonal_scale
 
     cfg = project.config
@@ -104,8 +103,7 @@ def forecast(
     frame, notes = _history(project, history)
     known, _ = model.schema.coerce(frame, where="history")
     values = pd.to_numeric(frame[cfg.target], errors="coerce").to_numpy(dtype=float)
-    for adapter in panel_adapters(model.pipeline):
-        adapter.update_history(known, values)
+    project.kind.before_scoring(model.pipeline, known, values)  # read the whole history
     future = _future_rows(frame, cfg)
     features, _ = model.schema.coerce(future, where="forecast rows")
     point = model.predict_raw(features)

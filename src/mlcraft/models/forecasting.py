@@ -38,7 +38,7 @@ from mlcraft.core.fit.family import BuildContext, Choice, Family, Float, Int
 from mlcraft.exceptions import DataError, NotFittedError
 from mlcraft.models.forecast import BASELINES, PanelBaseline, PanelInputs
 
-__all__ = ["PanelForecaster", "FORECAST", "FAMILIES", "forecast_family", "panel_adapters"]
+__all__ = ["PanelForecaster", "FORECAST", "FAMILIES", "forecast_family"]
 
 FORECAST = frozenset({"forecast"})
 
@@ -231,18 +231,6 @@ class PanelForecaster(RegressorMixin, BaseEstimator):
         return out
 
 
-def panel_adapters(model: Any) -> list[PanelForecaster]:
-    """Every :class:`PanelForecaster` inside a fitted model (a pipeline, an ensemble's members)."""
-    if isinstance(model, PanelForecaster):
-        return [model]
-    found: list[PanelForecaster] = []
-    for _, step in getattr(model, "steps", None) or []:
-        found += panel_adapters(step)
-    for member in getattr(model, "members", None) or []:
-        found += panel_adapters(member)
-    return found
-
-
 # -- families ------------------------------------------------------------------------------------------
 def forecast_family(make_model, **fields: Any) -> Family:
     """A forecasting family: ``make_model(params, context)`` gives the panel model; the adapter
@@ -276,9 +264,58 @@ def _neural(arch: str | None = None):
         p = dict(params)
         if arch is not None:
             p["arch"] = arch
-        return NeuralForecaster(seed=ctx.seed, **p)
+        return NeuralForecaster(seed=ctx.seed, num_threads=1, **p)  # folds run in processes
 
     return make
+
+
+def _stats(method: str | None = None):
+    def make(params: Mapping[str, Any], ctx: BuildContext):
+        from mlcraft.models.forecast_stats import StatsModel
+
+        p = dict(params)
+        return StatsModel(method=p.pop("method", method), **p)
+
+    return make
+
+
+def _stats_cost(*methods: str):
+    """Seconds for one fit: the measured time per 200-point series, per row (the slowest method)."""
+
+    def cost(n, d):
+        from mlcraft.models.forecast_stats import PER_SERIES_S, REFERENCE_LENGTH
+
+        return 0.05 + max(PER_SERIES_S[m] for m in methods) * n / REFERENCE_LENGTH
+
+    return cost
+
+
+def _stats_space(method: str):
+    def space(task, n):
+        from mlcraft.models.forecast_stats import SEARCH_SPACES
+
+        return dict(SEARCH_SPACES[method])
+
+    return space
+
+
+THETAS = ("auto_theta", "optimized_theta", "dynamic_optimized_theta", "theta", "dynamic_theta")
+
+
+def _boosting(params: Mapping[str, Any], ctx: BuildContext):
+    from mlcraft.models.forecast_gbm import GlobalBoosting
+
+    return GlobalBoosting(seed=ctx.seed, **params)
+
+
+def _boosting_space(task, n):
+    from mlcraft.models.forecast_gbm import SEARCH_SPACE
+
+    return dict(SEARCH_SPACE)
+
+
+def _boosting_cost(n, d):  # 1.7e-7 s per row and tree (forecast_gbm's measurement), 300 trees
+    return 0.2 + 1.7e-7 * n * 300 * 2
 
 
 def _nn_space(hidden: int, epochs: int) -> dict[str, Any]:
@@ -306,6 +343,54 @@ FAMILIES = [
             "window": Int(1, 4, 2),
         },
         cost=lambda n, d: 0.01 + 1e-6 * n,
+    ),
+    forecast_family(
+        _stats(),
+        name="theta",
+        description="Theta methods (StatsForecast): AutoTheta, optimised and dynamic Theta",
+        requires="statsforecast",
+        priority=95,
+        space=lambda task, n: {
+            "method": Choice(THETAS, "auto_theta"),
+            **_stats_space("auto_theta")(task, n),
+        },
+        cost=_stats_cost("auto_theta"),
+    ),
+    forecast_family(
+        _stats("auto_ets"),
+        name="ets",
+        description="exponential smoothing state space models (StatsForecast's AutoETS)",
+        requires="statsforecast",
+        priority=90,
+        space=_stats_space("auto_ets"),
+        cost=_stats_cost("auto_ets"),
+    ),
+    forecast_family(
+        _boosting,
+        name="lightgbm_lags",
+        description="one LightGBM over all series: lags, rolling statistics, calendar, covariates (recursive or direct)",
+        requires="lightgbm",
+        priority=85,
+        space=_boosting_space,
+        cost=_boosting_cost,
+    ),
+    forecast_family(
+        _stats("auto_arima"),
+        name="arima",
+        description="ARIMA with its orders chosen automatically (StatsForecast's AutoARIMA)",
+        requires="statsforecast",
+        priority=70,
+        space=_stats_space("auto_arima"),
+        cost=_stats_cost("auto_arima"),
+    ),
+    forecast_family(
+        _stats("auto_ces"),
+        name="ces",
+        description="complex exponential smoothing (StatsForecast's AutoCES)",
+        requires="statsforecast",
+        priority=60,
+        space=_stats_space("auto_ces"),
+        cost=_stats_cost("auto_ces"),
     ),
     forecast_family(
         _neural("linear"),
