@@ -24,7 +24,7 @@ from mlcraft.exceptions import ConfigError
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
 
-__all__ = ["forecast", "write_forecast"]
+__all__ = ["forecast", "write_forecast", "read_history"]
 
 
 def _history(project: Project, history: str | os.PathLike[str] | pd.DataFrame | None):
@@ -66,6 +66,16 @@ def _history(project: Project, history: str | os.PathLike[str] | pd.DataFrame | 
     return frame, notes
 
 
+def read_history(model: Any, frame: pd.DataFrame) -> np.ndarray:
+    """Let a saved forecaster read every row of ``frame`` as its series' history (not refitted);
+    returns the target's values."""
+    target = model.schema.target
+    known, _ = model.schema.coerce(frame, where="history")
+    values = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float)
+    model.kind.before_scoring(model.pipeline, known, values)
+    return values
+
+
 def _future_rows(frame: pd.DataFrame, cfg: Any) -> pd.DataFrame:
     """The next ``horizon`` stamps of every series; other columns carried from its last row."""
     keys = timeseries.series_keys(frame, tuple(cfg.series_id or ()))
@@ -101,9 +111,7 @@ def forecast(
         )
     model = project.load_model(version)
     frame, notes = _history(project, history)
-    known, _ = model.schema.coerce(frame, where="history")
-    values = pd.to_numeric(frame[cfg.target], errors="coerce").to_numpy(dtype=float)
-    project.kind.before_scoring(model.pipeline, known, values)  # read the whole history
+    values = read_history(model, frame)
     future = _future_rows(frame, cfg)
     features, _ = model.schema.coerce(future, where="forecast rows")
     point = model.predict_raw(features)
