@@ -185,3 +185,34 @@ def test_cli_bad_input_is_one_line(tmp_path):
         len(result.stderr.strip().splitlines()) == 1 and "'13/45/2020' at line 5" in result.stderr
     )
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.slow
+def test_known_covariates_are_given_for_the_horizon(tmp_path):
+    pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(3)
+    parts = []
+    for s in range(4):
+        n = 60
+        promo = (rng.random(n) < 0.3).astype(float)
+        y = 20 + 5 * s + 15 * promo + rng.normal(0, 0.5, n)
+        stamps = pd.date_range("2020-01-06", periods=n, freq="W-MON").strftime("%Y-%m-%d")
+        parts.append(pd.DataFrame({"shop": f"s{s}", "when": stamps, "promo": promo, "y": y}))
+    frame = pd.concat(parts, ignore_index=True)
+    project = create(tmp_path, frame, known=["promo"])
+    assert project.config.known == ("promo",)
+    project.train(max_trials=2, families=["lightgbm_lags"])
+    with pytest.raises(ConfigError, match="--future-covariates"):
+        project.forecast()
+    future = pd.DataFrame(
+        {
+            "shop": np.repeat([f"s{s}" for s in range(4)], H),
+            "when": np.tile(pd.date_range("2021-03-01", periods=H, freq="W-MON"), 4),
+            "promo": np.tile([1.0, 0.0, 1.0, 0.0], 4),
+        }
+    )
+    out = project.forecast(future_covariates=future)
+    lifted = out.y.to_numpy().reshape(4, H)
+    assert (lifted[:, [0, 2]].mean(axis=1) > lifted[:, [1, 3]].mean(axis=1) + 8).all()
+    with pytest.raises(DataError, match="missing for 1 forecast row"):
+        project.forecast(future_covariates=future.iloc[1:])

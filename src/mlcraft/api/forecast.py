@@ -19,7 +19,7 @@ import pandas as pd
 from mlcraft.api.predict import write_table
 from mlcraft.core.data import timeseries
 from mlcraft.core.data.load import load_table
-from mlcraft.exceptions import ConfigError
+from mlcraft.exceptions import ConfigError, DataError
 
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
@@ -91,11 +91,50 @@ def _future_rows(frame: pd.DataFrame, cfg: Any) -> pd.DataFrame:
     return out
 
 
+def _with_future_covariates(future: pd.DataFrame, given: Any, cfg: Any) -> pd.DataFrame:
+    """The known covariates of the forecast rows, from ``given`` (a file or a frame with the
+    series ids, the time column and the ``--known`` columns for every stamp of the horizon)."""
+    known = list(cfg.known or ())
+    if not known:
+        return future
+    if given is None:
+        raise ConfigError(
+            f"this project forecasts with covariates known in the future ({', '.join(known)}): give their values for the next {cfg.horizon} stamp(s) of every series with --future-covariates FILE"
+        )
+    table = load_table(given, encoding=None)
+    ids = [*(cfg.series_id or ()), cfg.time]
+    missing = [c for c in [*ids, *known] if c not in table.frame.columns]
+    if missing:
+        raise DataError(
+            f"{table.source}: --future-covariates needs the column(s) {', '.join(map(repr, missing))}"
+        )
+    values = table.frame[[*ids, *known]].copy()
+    values[cfg.time] = timeseries.parse_time(
+        values[cfg.time], cfg.time, table.source, table.line_of
+    )
+    for c in cfg.series_id or ():
+        values[c] = values[c].astype(str)
+    merged = (
+        future.drop(columns=known)
+        .assign(**{c: future[c].astype(str) for c in cfg.series_id or ()})
+        .merge(values.drop_duplicates(ids, keep="last"), on=ids, how="left")
+    )
+    absent = merged[known].isna().any(axis=1).to_numpy()
+    if absent.any():
+        row = merged[absent].iloc[0]
+        where = ", ".join(f"{c}={row[c]}" for c in cfg.series_id or ())
+        raise DataError(
+            f"{table.source}: the future covariates are missing for {int(absent.sum())} forecast row(s), first {where + ' at ' if where else ''}{row[cfg.time]}: give {', '.join(known)} for every stamp of the horizon"
+        )
+    return merged
+
+
 def forecast(
     project: Project,
     *,
     version: int | None = None,
     history: str | os.PathLike[str] | pd.DataFrame | None = None,
+    future_covariates: str | os.PathLike[str] | pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """The next ``horizon`` values of every series with their intervals, and notes.
 
@@ -112,7 +151,7 @@ def forecast(
     model = project.load_model(version)
     frame, notes = _history(project, history)
     values = read_history(model, frame)
-    future = _future_rows(frame, cfg)
+    future = _with_future_covariates(_future_rows(frame, cfg), future_covariates, cfg)
     features, _ = model.schema.coerce(future, where="forecast rows")
     point = model.predict_raw(features)
     out = future[[*(cfg.series_id or ()), cfg.time]].copy()
@@ -142,7 +181,10 @@ def write_forecast(
     *,
     version: int | None = None,
     history: str | os.PathLike[str] | pd.DataFrame | None = None,
+    future_covariates: str | os.PathLike[str] | pd.DataFrame | None = None,
 ) -> tuple[Path, int, list[str]]:
     """:func:`forecast` written to ``out`` (CSV or Parquet, atomically): (path, rows, notes)."""
-    frame, notes = forecast(project, version=version, history=history)
+    frame, notes = forecast(
+        project, version=version, history=history, future_covariates=future_covariates
+    )
     return write_table(frame, out), len(frame), notes

@@ -201,19 +201,26 @@ class PanelForecaster(RegressorMixin, BaseEstimator):
             for k in names
         ]
         inputs = self._inputs(rows, names, groups, future)
-        if self.known_ and future_rows is not None:
-            fk = self._keys(future_rows)
+        if self.known_:
             inputs.known = [
                 pd.concat(
-                    [
-                        self.rows_[k][self.known_],
-                        future_rows.loc[(fk == k).to_numpy(), self.known_].iloc[:horizon],
-                    ],
+                    [self.rows_[k][self.known_], self._known_ahead(k, stamps, future_rows)],
                     ignore_index=True,
                 )
-                for k in names
+                for k, stamps in zip(names, future)
             ]
         return np.asarray(self.model_.forecast(hist, horizon, inputs=inputs), dtype=float)
+
+    def _known_ahead(
+        self, key: str, stamps: pd.DatetimeIndex, rows: pd.DataFrame | None
+    ) -> pd.DataFrame:
+        """The known covariates of ``key`` at each future stamp, from the rows asked for (NaN
+        where no row gives them)."""
+        if rows is None or not len(rows):
+            return pd.DataFrame(np.nan, index=range(len(stamps)), columns=self.known_)
+        mine = rows[(self._keys(rows) == key).to_numpy()]
+        by_stamp = mine.drop_duplicates(self.time).set_index(self.time)[self.known_]
+        return by_stamp.reindex(stamps).reset_index(drop=True)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Each row's forecast; NaN for a row at or before its series' last seen value."""

@@ -156,7 +156,7 @@ class Forecast(Regression):
     name = "forecast"
     description = "forecast the next values of time series"
     default_metric = "mase"
-    settings = ("time", "series_id", "horizon", "frequency", "season")
+    settings = ("time", "series_id", "horizon", "frequency", "season", "known")
     baseline_family = "seasonal_naive"  # the leaderboard's reference: what a forecaster beats first
 
     # -- framing ---------------------------------------------------------------------------------
@@ -180,11 +180,18 @@ class Forecast(Regression):
             raise ConfigError(
                 f"--horizon {horizon!r}: give a whole number of time steps, at least 1"
             )
-        for col in (time, *series_id):
+        known = tuple(settings.get("known") or ())
+        for col in (time, *series_id, *known):
             if col not in frame.columns:
-                raise DataError(f"{where}: column {col!r} (--time / --series-id) not found")
+                raise DataError(
+                    f"{where}: column {col!r} (--time / --series-id / --known) not found"
+                )
             if col == target:
-                raise ConfigError(f"{col!r} is the target; it cannot also be --time or --series-id")
+                raise ConfigError(
+                    f"{col!r} is the target; it cannot also be --time, --series-id or --known"
+                )
+        if set(known) & {time, *series_id}:
+            raise ConfigError("--known names covariates, not the time or series-id columns")
         regular = timeseries.regularise(
             frame,
             time=time,
@@ -199,6 +206,7 @@ class Forecast(Regression):
         settled = {
             **settings,
             "series_id": series_id or None,
+            "known": known or None,
             "horizon": int(horizon),
             "frequency": regular.freq,
             "season": int(season),
