@@ -151,11 +151,14 @@ def test_regularise_fills_gaps_and_reports_them():
         (lambda f: f, {"horizon": 30}, DataError, "every series is shorter"),
         (lambda f: f.drop(columns="when"), {}, DataError, "'when'"),
         (lambda f: f.groupby("shop").head(2), {}, DataError, "--frequency"),
+        (lambda f: f, {"country": "XX"}, ConfigError, "not a country code"),
+        (lambda f: f, {"known": ("shop",)}, ConfigError, "--known names covariates"),
     ],
 )
 def test_bad_framing_is_refused(tmp_path, change, settings, error, fragment):
     kind = get_kind("forecast")
     base = {"time": "when", "series_id": ("shop",), "horizon": H, "frequency": None, "season": None}
+    pytest.importorskip("holidays")
     with pytest.raises(error, match=None) as info:
         kind.prepare_frame(change(panel()), "y", {**base, **settings}, where="data.csv")
     assert fragment in str(info.value)
@@ -216,3 +219,14 @@ def test_known_covariates_are_given_for_the_horizon(tmp_path):
     assert (lifted[:, [0, 2]].mean(axis=1) > lifted[:, [1, 3]].mean(axis=1) + 8).all()
     with pytest.raises(DataError, match="missing for 1 forecast row"):
         project.forecast(future_covariates=future.iloc[1:])
+
+
+@pytest.mark.slow
+def test_holidays_of_a_country_are_a_known_covariate(tmp_path):
+    pytest.importorskip("holidays")
+    project = create(tmp_path, panel(length=36), country="US")
+    project.train(max_trials=1, families=["lightgbm_lags"])
+    adapter = project.load_model().pipeline.steps[-1][1]
+    assert adapter.country == "US" and adapter.model_.columns_["known"] == ["holidays"]
+    out = project.forecast()  # no file needed: holidays are known from the calendar
+    assert len(out) == 3 * H and np.isfinite(out.y).all()

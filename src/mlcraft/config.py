@@ -79,7 +79,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "clusters",
         "semi_supervised",
     ),
-    "forecast": ("time", "series_id", "horizon", "frequency", "season", "known"),
+    "forecast": ("time", "series_id", "horizon", "frequency", "season", "known", "country"),
     "data": ("source", "dataset", "test_source", "test_dataset"),
     "roles": ("id_column", "categorical", "drop"),
     "split": ("split_method", "test_size", "stratify_on"),
@@ -169,6 +169,7 @@ class ProjectConfig:
     frequency: str | None = None
     season: int | None = None
     known: tuple[str, ...] | None = None
+    country: str | None = None
     semi_supervised: bool = False
     test_source: str | None = None
     test_dataset: str | None = None

@@ -123,6 +123,7 @@ class Project:
         horizon: int | None = None,
         frequency: str | None = None,
         known: Sequence[str] | None = None,
+        country: str | None = None,
     ) -> Project:
         """Frame the problem, store the data and set the test set aside, before anything else looks.
 
@@ -169,6 +170,8 @@ class Project:
         known : sequence of str, optional
             ``task="forecast"``: covariates known in the future, given for the horizon when
             forecasting (``future_covariates``).
+        country : str, optional
+            ``task="forecast"``: an ISO country code whose public holidays become a covariate.
         """
         ws = Workspace(path)
         if ws.exists():
@@ -211,6 +214,7 @@ class Project:
                     "horizon": horizon,
                     "frequency": frequency,
                     "known": None if known is None else tuple(known),
+                    "country": country,
                 }.items()
                 if v is not None
             },

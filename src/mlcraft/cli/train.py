@@ -251,6 +251,11 @@ def train(
         "--known",
         help="--task forecast: covariates known in the future (comma-separated), given for the horizon at predict time (--future-covariates).",
     ),
+    country: str | None = typer.Option(
+        None,
+        "--country",
+        help="--task forecast: an ISO country code; each stamp's number of public holidays becomes a covariate known in the future.",
+    ),
     frequency: str | None = typer.Option(
         None,
         "--frequency",
@@ -370,6 +375,7 @@ def train(
             time=time_column,
             series_id=split_names([series_id] if series_id else None) or None,
             known=split_names([known] if known else None) or None,
+            country=country,
             horizon=horizon,
             frequency=frequency,
             **given,

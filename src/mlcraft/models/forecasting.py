@@ -38,7 +38,7 @@ from mlcraft.core.fit.family import BuildContext, Choice, Family, Float, Int
 from mlcraft.exceptions import DataError, NotFittedError
 from mlcraft.models.forecast import BASELINES, PanelBaseline, PanelInputs
 
-__all__ = ["PanelForecaster", "FORECAST", "FAMILIES", "forecast_family"]
+__all__ = ["PanelForecaster", "FORECAST", "FAMILIES", "forecast_family", "holiday_counts"]
 
 FORECAST = frozenset({"forecast"})
 
@@ -58,6 +58,9 @@ class PanelForecaster(RegressorMixin, BaseEstimator):
     known : tuple of str
         Covariates known in the future (given for the rows to forecast). The other non-id
         columns are static per series when constant within every series, else past-only.
+    country : str or None
+        An ISO country code: the number of public holidays in each stamp's period (the
+        ``holidays`` package) becomes a covariate known in the future, ``holidays``.
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class PanelForecaster(RegressorMixin, BaseEstimator):
         season: int = 1,
         freq: str = "D",
         known: Sequence[str] = (),
+        country: str | None = None,
     ):
         self.model = model
         self.time = time
@@ -77,6 +81,7 @@ class PanelForecaster(RegressorMixin, BaseEstimator):
         self.season = season
         self.freq = freq
         self.known = known
+        self.country = country
 
     # -- shaping rows into series ------------------------------------------------------------------
     def _keys(self, X: pd.DataFrame) -> pd.Series:
@@ -110,14 +115,17 @@ class PanelForecaster(RegressorMixin, BaseEstimator):
             if self.static_
             else None
         )
-        known = [X[self.known_].iloc[groups[k]].reset_index(drop=True) for k in names]
+        known = [
+            self._with_holidays(X[self.known_].iloc[groups[k]].reset_index(drop=True), stamps[i])
+            for i, k in enumerate(names)
+        ]
         past = [X[self.past_].iloc[groups[k]].reset_index(drop=True) for k in names]
         return PanelInputs(
             stamps,
             self.freq,
             future=future,
             static=static,
-            known=known if self.known_ else None,
+            known=known if self.known_ or self.country else None,
             past=past if self.past_ else None,
         )
 
@@ -201,15 +209,26 @@ class PanelForecaster(RegressorMixin, BaseEstimator):
             for k in names
         ]
         inputs = self._inputs(rows, names, groups, future)
-        if self.known_:
+        if self.known_ or self.country:
             inputs.known = [
                 pd.concat(
-                    [self.rows_[k][self.known_], self._known_ahead(k, stamps, future_rows)],
+                    [
+                        self._with_holidays(self.rows_[k][self.known_], self.rows_[k][self.time]),
+                        self._with_holidays(self._known_ahead(k, stamps, future_rows), stamps),
+                    ],
                     ignore_index=True,
                 )
                 for k, stamps in zip(names, future)
             ]
         return np.asarray(self.model_.forecast(hist, horizon, inputs=inputs), dtype=float)
+
+    def _with_holidays(self, known: pd.DataFrame, stamps: Any) -> pd.DataFrame:
+        """``known`` with the holiday count of each stamp's period (``country`` set)."""
+        if not self.country:
+            return known
+        out = known.reset_index(drop=True).copy()
+        out["holidays"] = holiday_counts(pd.DatetimeIndex(stamps), self.freq, self.country)
+        return out
 
     def _known_ahead(
         self, key: str, stamps: pd.DatetimeIndex, rows: pd.DataFrame | None
@@ -238,6 +257,24 @@ class PanelForecaster(RegressorMixin, BaseEstimator):
         return out
 
 
+def holiday_counts(stamps: pd.DatetimeIndex, freq: str, country: str) -> np.ndarray:
+    """Public holidays of ``country`` in each stamp's period (from the stamp to the next one).
+
+    >>> holiday_counts(pd.DatetimeIndex(["2024-12-01", "2025-01-01"]), "MS", "US").tolist()
+    [1, 2]
+    """
+    import holidays
+
+    if not len(stamps):
+        return np.zeros(0, dtype=int)
+    ends = stamps + pd.tseries.frequencies.to_offset(freq)
+    days = holidays.country_holidays(country, years=range(stamps.min().year, ends.max().year + 1))
+    marked = np.array(sorted(pd.Timestamp(d) for d in days), dtype="datetime64[ns]")
+    lo = np.searchsorted(marked, stamps.normalize().to_numpy(), side="left")
+    hi = np.searchsorted(marked, ends.normalize().to_numpy(), side="left")
+    return (hi - lo).astype(int)
+
+
 # -- families ------------------------------------------------------------------------------------------
 def forecast_family(make_model, **fields: Any) -> Family:
     """A forecasting family: ``make_model(params, context)`` gives the panel model; the adapter
@@ -253,6 +290,7 @@ def forecast_family(make_model, **fields: Any) -> Family:
             season=int(o.get("season") or 1),
             freq=str(o["frequency"]),
             known=tuple(o.get("known") or ()),
+            country=o.get("country"),
         )
 
     return Family(

@@ -115,6 +115,22 @@ def seasonal_scale(values: np.ndarray, season: int) -> float:
     return 1.0
 
 
+def _check_country(country: str) -> None:
+    """Refuse a country the ``holidays`` package does not know."""
+    try:
+        import holidays
+    except ImportError:
+        raise ConfigError(
+            "--country needs the holidays package: pip install 'mlcraft[forecast]'"
+        ) from None
+    try:
+        holidays.country_holidays(country)
+    except NotImplementedError:
+        raise ConfigError(
+            f"--country {country!r}: not a country code the holidays package knows (e.g. US, GB, FR, DE)"
+        ) from None
+
+
 def _adapters(model: Any) -> list[Any]:
     """The row adapters of panel models inside a fitted model (anything with ``update_history``,
     through pipelines' steps and ensembles' members)."""
@@ -156,7 +172,7 @@ class Forecast(Regression):
     name = "forecast"
     description = "forecast the next values of time series"
     default_metric = "mase"
-    settings = ("time", "series_id", "horizon", "frequency", "season", "known")
+    settings = ("time", "series_id", "horizon", "frequency", "season", "known", "country")
     baseline_family = "seasonal_naive"  # the leaderboard's reference: what a forecaster beats first
 
     # -- framing ---------------------------------------------------------------------------------
@@ -192,6 +208,9 @@ class Forecast(Regression):
                 )
         if set(known) & {time, *series_id}:
             raise ConfigError("--known names covariates, not the time or series-id columns")
+        country = settings.get("country")
+        if country is not None:
+            _check_country(country)
         regular = timeseries.regularise(
             frame,
             time=time,
