@@ -230,3 +230,35 @@ def test_holidays_of_a_country_are_a_known_covariate(tmp_path):
     assert adapter.country == "US" and adapter.model_.columns_["known"] == ["holidays"]
     out = project.forecast()  # no file needed: holidays are known from the calendar
     assert len(out) == 3 * H and np.isfinite(out.y).all()
+
+
+@pytest.mark.slow
+def test_served_forecasts_equal_predict_and_retrain_moves_the_test_horizon(tmp_path):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from mlcraft.api.serving import ServeSettings
+    from mlcraft.serve.app import create_app
+
+    project = create(tmp_path, panel(length=36))
+    project.train(max_trials=2, families=["seasonal_naive"])
+    expected = project.forecast()
+    asked = (
+        expected[["shop", "when"]]
+        .iloc[[0, 5]]
+        .assign(when=lambda f: f.when.dt.strftime("%Y-%m-%d"))
+    )
+    with TestClient(create_app(ServeSettings(str(project.path)))) as client:
+        answer = client.post("/predict", json={"records": asked.to_dict("records")})
+        unknown = client.post(
+            "/predict", json={"records": [{"shop": "nope", "when": "2018-01-01"}]}
+        )
+    assert answer.status_code == 200
+    assert answer.json()["predictions"] == pytest.approx(expected.y.iloc[[0, 5]].tolist())
+    assert unknown.status_code == 422 and "no history" in unknown.json()["detail"]
+    newer = panel(length=40).groupby("shop").tail(4)
+    result = project.retrain(newer, max_trials=2, families=["seasonal_naive"])
+    assert (
+        result.added_rows == 12 and result.added_test_rows == 12
+    )  # the new last horizon is the test
+    assert project.test_frame()["when"].min() == pd.Timestamp("2018-01-01")
