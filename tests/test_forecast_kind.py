@@ -262,3 +262,17 @@ def test_served_forecasts_equal_predict_and_retrain_moves_the_test_horizon(tmp_p
         result.added_rows == 12 and result.added_test_rows == 12
     )  # the new last horizon is the test
     assert project.test_frame()["when"].min() == pd.Timestamp("2018-01-01")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["ets", "window_linear"])
+def test_native_intervals_of_a_single_model(tmp_path, family):
+    pytest.importorskip("statsforecast" if family == "ets" else "torch")
+    project = create(tmp_path, panel(length=36))
+    project.train(max_trials=1, families=[family])
+    out = project.forecast(intervals="native", levels=[50, 90])
+    assert list(out.columns[-4:]) == ["y_lo_50", "y_hi_50", "y_lo_90", "y_hi_90"]
+    assert ((out.y_lo_90 <= out.y_lo_50) & (out.y_lo_50 <= out.y_hi_50)).all()
+    assert (out.y_hi_90 - out.y_lo_90 > 0).all()
+    with pytest.raises(ConfigError, match="conformal or native"):
+        project.forecast(intervals="bayes")

@@ -237,6 +237,33 @@ class PanelForecaster(RegressorMixin, BaseEstimator):
         inputs = self._inputs(names, self._future(names, horizon), future_rows)
         return np.asarray(self.model_.forecast(hist, horizon, inputs=inputs), dtype=float)
 
+    def native_intervals(
+        self, X: pd.DataFrame, levels: Sequence[int]
+    ) -> dict[int, tuple[np.ndarray, np.ndarray]] | None:
+        """The panel model's own intervals for the rows of ``X`` (``{level: (lo, hi)}``): the
+        statistical models' quantiles, or the MC-dropout quantiles of a network (the book's
+        method: 100 forecasts with dropout on); None when the model has neither."""
+        keys, steps = self.step_of(X)
+        names = list(dict.fromkeys(keys))
+        horizon = int(steps.max()) if len(steps) else 1
+        hist = [self.histories_[k] for k in names]
+        if hasattr(self.model_, "predict_quantiles"):
+            bands = self.model_.predict_quantiles(hist, horizon, levels=tuple(levels))
+            bands = {int(k): v for k, v in bands.items()}
+        elif hasattr(self.model_, "forecast_samples") and getattr(self.model_, "dropout", 0) > 0:
+            samples = self.model_.forecast_samples(hist, horizon)
+            bands = {
+                int(lv): tuple(
+                    np.quantile(samples, [(1 - lv / 100) / 2, (1 + lv / 100) / 2], axis=0)
+                )
+                for lv in levels
+            }
+        else:
+            return None
+        rows = keys.map({k: i for i, k in enumerate(names)}).to_numpy()
+        at = np.clip(steps, 1, None) - 1
+        return {lv: (lo[rows, at], hi[rows, at]) for lv, (lo, hi) in bands.items()}
+
     def _with_holidays(self, known: pd.DataFrame, stamps: Any) -> pd.DataFrame:
         """``known`` with the holiday count of each stamp's period (``country`` set)."""
         if not self.country:
