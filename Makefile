@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mlcraft-installed
 TORCH  := torch==2.13.0
 
-.PHONY: setup browser demo lint test test-fast bench bench-explore bench-nn bench-nn-quality bench-compare bench-inference bench-serve bench-cluster bench-anomaly bench-semisup bench-scale-unsupervised bench-forecast-nn bench-stream postgres clean
+.PHONY: setup browser demo lint test test-fast bench bench-explore bench-nn bench-nn-quality bench-compare bench-inference bench-serve bench-cluster bench-anomaly bench-semisup bench-scale-unsupervised bench-forecast-nn bench-forecast bench-stream postgres clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -112,6 +112,13 @@ bench-scale-unsupervised: setup
 # The neural forecasters beside a hand-written PyTorch loop doing the same work (issue 16's 0.9x).
 bench-forecast-nn: setup
 	flock /tmp/mlcraft-heavy.lock $(PY) benchmarks/bench_forecast_nn.py
+
+# mlcraft's CLI against seasonal naive, StatsForecast's AutoETS/AutoARIMA/AutoTheta and AutoGluon-
+# TimeSeries (from .bench-venv; where it cannot be installed the column says "not run") on the
+# statsmodels series, 60 s per panel; about 15 min. JSON: benchmarks/results/forecast.json.
+bench-forecast: setup
+	@$(MAKE) --no-print-directory $(BENCH_STAMP) || echo "note: .bench-venv could not be made: AutoGluon-TimeSeries will not run"
+	flock /tmp/mlcraft-heavy.lock $(PY) benchmarks/bench_forecast.py
 
 # a generated Parquet file of about 4.3 GB under /tmp (deleted at the end), streamed by `train`
 bench-stream: setup
