@@ -74,7 +74,7 @@ def test_the_tabular_kinds():
         "log_loss",
     )
     assert get_kind(binary) is binary
-    with pytest.raises(ConfigError, match="choose regression, binary or multiclass"):
+    with pytest.raises(ConfigError, match="choose regression, binary, multiclass or forecast"):
         get_kind("ranking")
 
 

@@ -79,6 +79,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "clusters",
         "semi_supervised",
     ),
+    "forecast": ("time", "series_id", "horizon", "frequency", "season"),
     "data": ("source", "dataset", "test_source", "test_dataset"),
     "roles": ("id_column", "categorical", "drop"),
     "split": ("split_method", "test_size", "stratify_on"),
@@ -112,6 +113,11 @@ class ProjectConfig:
     contamination : float or None
         Anomaly detection: the share of training rows flagged (``--contamination``); None: estimated
         from the training rows' scores (``auto``, see :mod:`mlcraft.models.anomaly`).
+    time, series_id, horizon, frequency, season
+        ``--task forecast``: the time column (``--time``), the columns naming each series
+        (``--series-id``; None: one series), how many steps to forecast (``--horizon``), the
+        pandas frequency alias (``--frequency``; inferred when the problem is framed) and the
+        values per cycle that follows from it (``season``).
     semi_supervised : bool
         A classification target may have missing labels (``--semi-supervised``): those rows stay in
         the training data, are never tested or scored, and only the semi-supervised families fit them.
@@ -153,6 +159,11 @@ class ProjectConfig:
     dims: int | None = None
     clusters: int | None = None
     contamination: float | None = None
+    time: str | None = None
+    series_id: tuple[str, ...] | None = None
+    horizon: int | None = None
+    frequency: str | None = None
+    season: int | None = None
     semi_supervised: bool = False
     test_source: str | None = None
     test_dataset: str | None = None
@@ -224,7 +235,7 @@ class ProjectConfig:
                 flat.update(table)
             else:
                 extra[section] = table
-        for name in ("categorical", "drop"):
+        for name in ("categorical", "drop", "series_id"):
             if name in flat:
                 flat[name] = tuple(flat[name])
         flat.setdefault("target", None)  # stored unset: a kind without a target

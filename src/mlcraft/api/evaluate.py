@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from mlcraft import atomic
 from mlcraft.core.analysis.evaluate import score_with_interval
 from mlcraft.core.analysis.metrics import Scorer, get_metric
@@ -74,6 +76,14 @@ def test_looks(project: Project) -> list[dict[str, Any]]:
     return atomic.read_jsonl(project.workspace.evaluations_dir / "looks.jsonl")
 
 
+def _training_rows(project: Project, schema) -> tuple[pd.Series, pd.DataFrame]:
+    """The training rows' target and features (what a kind's test target may be measured from)."""
+    train = project.training_frame()
+    features, _ = schema.coerce(train, where="training data")
+    target = project.config.target
+    return pd.Series(schema.coerce_target(train[target], True), name=target), features
+
+
 def evaluate(project: Project, *, version: int | None = None) -> Evaluation:
     """Score ``version`` (the champion by default) on the test set; record the look and the score."""
     cfg = project.config
@@ -83,6 +93,12 @@ def evaluate(project: Project, *, version: int | None = None) -> Evaluation:
     features, _ = model.schema.coerce(test, where="test set")
     if model.kind.needs_target:
         y = model.schema.coerce_target(test[cfg.target], model.kind.numeric_target)
+        y = model.kind.test_target(
+            pd.Series(y, name=cfg.target),
+            features,
+            lambda: _training_rows(project, model.schema),
+            model.kind.family_options(cfg),
+        )
     else:  # judged in the reference space of the training rows, as in the search
         train, _ = model.schema.coerce(project.training_frame(), where="training data")
         known = None if cfg.labels is None else test[cfg.labels].reset_index(drop=True)

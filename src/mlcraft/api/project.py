@@ -118,6 +118,10 @@ class Project:
         clusters: int | None = None,
         contamination: float | str | None = None,
         semi_supervised: bool = False,
+        time: str | None = None,
+        series_id: Sequence[str] | None = None,
+        horizon: int | None = None,
+        frequency: str | None = None,
     ) -> Project:
         """Frame the problem, store the data and set the test set aside, before anything else looks.
 
@@ -158,6 +162,9 @@ class Project:
         semi_supervised : bool
             A classification target may have missing labels: those rows are learnt from by the
             semi-supervised families, never tested or scored (``--semi-supervised``).
+        time, series_id, horizon, frequency : optional
+            ``task="forecast"``: the time column, the column(s) naming each series (None: one
+            series), the steps to forecast, and the pandas frequency (None: inferred).
         """
         ws = Workspace(path)
         if ws.exists():
@@ -192,6 +199,16 @@ class Project:
             **({} if clusters is None else {"clusters": clusters}),
             **({} if rate is None else {"contamination": rate}),
             semi_supervised=semi_supervised,
+            **{
+                k: v
+                for k, v in {
+                    "time": time,
+                    "series_id": None if series_id is None else tuple(series_id),
+                    "horizon": horizon,
+                    "frequency": frequency,
+                }.items()
+                if v is not None
+            },
         )
         config, digest = framed.config, framed.config.dataset
         with atomic.atomic_dir(ws.root) as tmp:

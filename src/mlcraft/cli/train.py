@@ -213,7 +213,7 @@ def train(
     ),
     task: str | None = typer.Option(
         None,
-        help="regression, binary or multiclass (default: inferred from the target); with no --target: cluster (group the rows), embed (reduce the columns to --dims coordinates) or anomaly (score and flag unusual rows).",
+        help="regression, binary or multiclass (default: inferred from the target); forecast (with --time and --horizon); with no --target: cluster (group the rows), embed (reduce the columns to --dims coordinates) or anomaly (score and flag unusual rows).",
     ),
     labels: str | None = typer.Option(
         None,
@@ -234,6 +234,22 @@ def train(
         None,
         "--dims",
         help="--task embed: coordinates of the embedding (default: the PCA components that keep 95% of the variance).",
+    ),
+    time_column: str | None = typer.Option(
+        None, "--time", help="--task forecast: the time column (one row per series and stamp)."
+    ),
+    series_id: str | None = typer.Option(
+        None,
+        "--series-id",
+        help="--task forecast: the column(s) naming each series, comma-separated (default: one series).",
+    ),
+    horizon: int | None = typer.Option(
+        None, "--horizon", help="--task forecast: how many time steps to forecast."
+    ),
+    frequency: str | None = typer.Option(
+        None,
+        "--frequency",
+        help="--task forecast: the pandas frequency of the stamps (D, W, MS, QS, YS, h...; default: inferred).",
     ),
     semi_supervised: bool = typer.Option(
         False,
@@ -346,15 +362,21 @@ def train(
             clusters=clusters,
             contamination=contamination,
             semi_supervised=semi_supervised,
+            time=time_column,
+            series_id=split_names([series_id] if series_id else None) or None,
+            horizon=horizon,
+            frequency=frequency,
             **given,
         )
         for note in proj.notes:
             console.print(f"[yellow]note[/]: {note}")
         cfg = proj.config
         console.print(
-            f"test set: {cfg.split_method} split, {cfg.test_size:.0%} of rows set aside"
-            if cfg.split_method != "external"
-            else f"test set: {cfg.test_source}"
+            f"test set: {cfg.test_source}"
+            if cfg.split_method == "external"
+            else f"test set: the last {cfg.horizon} stamp(s) of every series"
+            if cfg.split_method == "last horizon"
+            else f"test set: {cfg.split_method} split, {cfg.test_size:.0%} of rows set aside"
         )
     if replay is None:
         console.print(_schema_table(proj))

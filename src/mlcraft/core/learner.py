@@ -106,8 +106,11 @@ def frame_problem(
             "give the column to predict with --target COL, or --task cluster to group the rows"
         )
     table = data_mod.load_table(data, encoding=encoding)
+    data_mod.require_columns(table.frame, [target], table.source, "target column")
+    if kind is not None:  # a kind that reshapes its table (a forecast's regular grid)
+        table, prepared = _prepare(kind, table, target, settings, test_data)
+        settings.update(prepared)
     frame, notes = table.frame, list(table.notes)
-    data_mod.require_columns(frame, [target], table.source, "target column")
     present = framing.check_target(frame[target], target)
     kind = kind or infer_kind(present)
     kind.check_target(present, target)
@@ -130,11 +133,18 @@ def frame_problem(
         seed=seed,
         id_column=ident,
         stratify_on=stratify_on,
+        settings={name: settings.get(name) for name in kind.settings},
     )
     is_test = np.zeros(len(frame), dtype=bool)
     is_test[np.flatnonzero(labelled)] = split.is_test
     train_rows = frame[(labelled | semi) & ~is_test]  # unlabelled rows are training rows too
-    schema = infer_schema(train_rows, target, categorical=categorical, drop=drop, id_column=ident)
+    schema = infer_schema(
+        train_rows,
+        target,
+        categorical=(*categorical, *kind.forced_categorical(settings)),
+        drop=drop,
+        id_column=ident,
+    )
     if kind.classification:  # every class must reach the training rows
         framing.check_target(train_rows[target], target)
     return _framed(
@@ -159,6 +169,28 @@ def frame_problem(
         n_folds=n_folds,
         **settings,
     )
+
+
+def _prepare(
+    kind: ProblemKind,
+    table: data_mod.LoadedTable,
+    target: str,
+    settings: dict[str, Any],
+    test_data: Any,
+) -> tuple[data_mod.LoadedTable, dict[str, Any]]:
+    """The table as ``kind`` reshapes it (:meth:`ProblemKind.prepare_frame`) and its settled settings."""
+    if test_data is not None and not kind.external_test:
+        raise ConfigError(
+            f"--task {kind.name} sets its own test rows aside (the last --horizon of every series); leave out --test-data"
+        )
+    own = {name: settings.get(name) for name in kind.settings}
+    frame, own, notes = kind.prepare_frame(
+        table.frame, target, own, where=str(table.source), line_of=table.line_of
+    )
+    if frame is table.frame:
+        table.notes.extend(notes)
+        return table, own
+    return data_mod.LoadedTable(frame, table.source, [*table.notes, *notes]), own
 
 
 def _check_unlabelled(

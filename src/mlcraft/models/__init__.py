@@ -16,6 +16,7 @@ from mlcraft.models import (
     boosting,
     cluster,
     embed,
+    forecasting,
     linear,
     neighbors,
     neural,
@@ -37,6 +38,7 @@ _MODULES = [
     embed,
     anomaly,
     semisupervised,
+    forecasting,
 ]
 
 REGISTRY: dict[str, Family] = {f.name: f for module in _MODULES for f in module.FAMILIES}

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 __all__ = ["PanelBaseline", "PanelInputs", "BASELINES"]
 
@@ -43,10 +44,11 @@ class PanelInputs:
     known: list[pd.DataFrame] | None = None
     past: list[pd.DataFrame] | None = None
 
+
 BASELINES = ("naive", "seasonal_naive", "drift", "mean", "seasonal_window_average")
 
 
-class PanelBaseline:
+class PanelBaseline(BaseEstimator):
     """The classic baselines (Hyndman & Athanasopoulos, ch. 5; the book's chapter 15).
 
     Examples

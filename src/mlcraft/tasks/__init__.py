@@ -2,7 +2,7 @@
 
 >>> from mlcraft.tasks import get_kind, kind_names
 >>> kind_names()
-['regression', 'binary', 'multiclass', 'cluster', 'embed', 'anomaly']
+['regression', 'binary', 'multiclass', 'cluster', 'embed', 'anomaly', 'forecast']
 >>> get_kind("multiclass").estimator_type
 'classifier'
 """
@@ -30,6 +30,9 @@ from mlcraft.tasks.embed import Embed
 # isort: split
 from mlcraft.tasks.anomaly import Anomaly  # after the cluster kind, whose reference space it uses
 
+# isort: split
+from mlcraft.tasks.forecast import Forecast  # a table kind, listed after the kinds without a target
+
 __all__ = [
     "ProblemKind",
     "get_kind",
@@ -43,6 +46,7 @@ __all__ = [
     "Cluster",
     "Embed",
     "Anomaly",
+    "Forecast",
     "decide_labels",
     "align_proba",
 ]

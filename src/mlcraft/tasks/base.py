@@ -78,6 +78,10 @@ class ProblemKind:
     estimator_type: ClassVar[str]
     default_metric: ClassVar[str]
     report_section: ClassVar[str]
+    # a kind whose leaderboard reference is one of its families (forecasting's seasonal naive)
+    # rather than the mean / class-share dummy
+    baseline_family: ClassVar[str | None] = None
+    external_test: ClassVar[bool] = True  # a separate test set (``--test-data``) makes sense
     goal: ClassVar[str | None] = (
         None  # a kind without a target: "<goal> by N feature(s)" (objective)
     )
@@ -105,6 +109,25 @@ class ProblemKind:
     def classes(self, y: pd.Series) -> list[Any] | None:
         """The sorted classes of a classification target, else None."""
         return None
+
+    def prepare_frame(
+        self,
+        frame: pd.DataFrame,
+        target: str,
+        settings: dict[str, Any],
+        *,
+        where: str,
+        line_of: Callable[[int], str] | None = None,
+    ) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
+        """Kinds with a target: check and reshape the loaded table before anything is split (a
+        forecast's stamps parsed and put on a regular grid), and settle this kind's
+        :attr:`settings`. Returns the table, the settings and notes on what was done."""
+        return frame, settings, []
+
+    def forced_categorical(self, settings: dict[str, Any]) -> tuple[str, ...]:
+        """Columns that must stay categorical features whatever the schema would infer (a
+        forecast's series ids)."""
+        return ()
 
     def reference(self, schema: Any, X_train: pd.DataFrame) -> Any:
         """Kinds without a target: the space the rows are judged in, fitted on the training rows
@@ -161,13 +184,41 @@ class ProblemKind:
         seed: int,
         id_column: str | None = None,
         stratify_on: str | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> TestSplit:
-        """Which rows are set aside as the test set."""
+        """Which rows are set aside as the test set (``settings``: this kind's, settled)."""
         raise NotImplementedError
 
-    def folds(self, y: pd.Series, *, n_folds: int, seed: int) -> Folds:
-        """The cross-validation folds of the training rows."""
+    def folds(
+        self,
+        y: pd.Series,
+        *,
+        n_folds: int,
+        seed: int,
+        features: pd.DataFrame | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> Folds:
+        """The cross-validation folds of the training rows (``features``: their features, for
+        kinds whose folds follow them, like a forecast's backtest windows)."""
         raise NotImplementedError
+
+    def scored_target(
+        self, y: Any, features: pd.DataFrame, folds: Folds, settings: dict[str, Any]
+    ) -> Any:
+        """The target as the search scores it, from the training rows' target ``y`` and their
+        ``folds``: the target itself, or more (a forecast's MASE scale of each held-out row)."""
+        return y
+
+    def test_target(
+        self,
+        y_test: Any,
+        test_features: pd.DataFrame,
+        training: Callable[[], tuple[pd.Series, pd.DataFrame]],
+        settings: dict[str, Any],
+    ) -> Any:
+        """The test rows' target as ``evaluate`` scores it (see :meth:`scored_target`);
+        ``training()`` gives the training rows' target and features when it needs them."""
+        return y_test
 
     # -- outputs ---------------------------------------------------------------------------------
     def empty_output(self, n_rows: int, classes: Sequence[Any] | None) -> np.ndarray:

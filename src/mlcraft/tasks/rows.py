@@ -61,12 +61,21 @@ class WithoutTarget(ProblemKind):
         seed: int,
         id_column: str | None = None,
         stratify_on: str | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> TestSplit:
         return split_test(
             frame, None, classification=False, test_size=test_size, seed=seed, id_column=id_column
         )  # a hash of the identifier, else of each row (the labels never decide the split)
 
-    def folds(self, y: pd.Series, *, n_folds: int, seed: int) -> Folds:
+    def folds(
+        self,
+        y: pd.Series,
+        *,
+        n_folds: int,
+        seed: int,
+        features: pd.DataFrame | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> Folds:
         return cv_folds(y, classification=False, n_folds=n_folds, seed=seed)
 
     def reference(self, schema: Schema, X_train: pd.DataFrame) -> ReferenceSpace:

@@ -36,6 +36,7 @@ class _Table(ProblemKind):
         seed: int,
         id_column: str | None = None,
         stratify_on: str | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> TestSplit:
         if target is None:
             raise ConfigError(f"--task {self.name} needs the column to predict: --target COL")
@@ -49,7 +50,15 @@ class _Table(ProblemKind):
             stratify_on=stratify_on,
         )
 
-    def folds(self, y: pd.Series, *, n_folds: int, seed: int) -> Folds:
+    def folds(
+        self,
+        y: pd.Series,
+        *,
+        n_folds: int,
+        seed: int,
+        features: pd.DataFrame | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> Folds:
         return cv_folds(y, classification=self.classification, n_folds=n_folds, seed=seed)
 
 

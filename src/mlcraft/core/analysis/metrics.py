@@ -53,7 +53,7 @@ class Metric:
     name: str
     tasks: frozenset[str]
     greater_is_better: bool
-    needs: str  # "value" (regression), "label" or "proba" (classification), "clusters", "embedding", "anomaly"
+    needs: str  # "value" (regression), "label" or "proba" (classification), "clusters", "embedding", "anomaly", "forecast"
     _func: Callable[..., float] | None  # None: computed by Scorer from the name
     description: str
     sklearn: tuple[str, ...] = ()
@@ -621,6 +621,67 @@ _METRICS += [
         "share of known anomalies among the flagged rows (needs --labels)",
     ),
 ]
+# forecasting: scored on the rows a backtest window (or the test horizon) forecasts, against the
+# target frame [value, MASE scale] (tasks.forecast): rows without a scale are in no window
+_FORECAST = frozenset({"forecast"})
+
+
+def _forecast_rows(Y, pred) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values, forecasts, scales) of the scored rows; a scored row left unforecast is NaN."""
+    Y = np.asarray(Y, dtype=float)
+    p = np.asarray(pred, dtype=float).ravel()
+    if Y.ndim == 1:  # plain values (no scales): every row is scored, on the scale 1
+        Y = np.column_stack([Y, np.ones(len(Y))])
+    rows = np.isfinite(Y[:, 1])
+    return Y[rows, 0], p[rows], Y[rows, 1]
+
+
+def _forecast_metric(error: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray], root=False):
+    def scored(Y, pred) -> float:
+        y, p, scale = _forecast_rows(Y, pred)
+        if not len(y) or not np.isfinite(p).all():
+            return float("nan")
+        value = float(np.mean(error(y, p, scale)))
+        return float(np.sqrt(value)) if root else value
+
+    return scored
+
+
+def _smape_terms(y, p, scale):
+    denominator = np.abs(y) + np.abs(p)
+    return np.where(
+        denominator > 0, 2.0 * np.abs(p - y) / np.where(denominator > 0, denominator, 1), 0.0
+    )
+
+
+def _mape_terms(y, p, scale):
+    return np.abs(p - y) / np.maximum(np.abs(y), np.finfo(float).eps)
+
+
+_METRICS += [
+    Metric(
+        "mase",
+        _FORECAST,
+        False,
+        "forecast",
+        _forecast_metric(lambda y, p, s: np.abs(p - y) / s),
+        "mean absolute scaled error: the error over the in-sample seasonal naive error of its series",
+    ),
+    Metric(
+        "smape",
+        _FORECAST,
+        False,
+        "forecast",
+        _forecast_metric(_smape_terms),
+        "symmetric mean absolute percentage error (0 to 2)",
+    ),
+]
+_FORECAST_SHARED = {
+    "rmse": _forecast_metric(lambda y, p, s: (p - y) ** 2, root=True),
+    "mae": _forecast_metric(lambda y, p, s: np.abs(p - y)),
+    "mape": _forecast_metric(_mape_terms),
+}
+
 # names shared with classification, with their anomaly-detection meaning (scores against --labels)
 _FOR_TASK = {
     ("roc_auc", "anomaly"): Metric(
@@ -642,6 +703,14 @@ _FOR_TASK = {
         ("average_precision",),
     ),
 }
+_FOR_TASK.update(
+    {
+        (name, "forecast"): Metric(
+            name, _FORECAST, False, "forecast", func, f"{name.upper()} of the forecast rows"
+        )
+        for name, func in _FORECAST_SHARED.items()
+    }
+)
 _BY_NAME = {m.name: m for m in _METRICS}
 _ALIASES = {
     **{name: m.name for m in _METRICS for name in m.sklearn if name != m.name},
@@ -818,7 +887,8 @@ class Scorer:
         if m.needs == "value":
             assert m._func is not None  # every regression metric has its function
             return float(m._func(y_true, pred))
-        if m.needs == "embedding":  # reference coordinates and embedding coordinates
+        if m.needs in ("embedding", "forecast"):  # reference coordinates and embedding
+            # coordinates; a forecast's [value, scale] frame and its forecasts
             assert m._func is not None
             return float(m._func(y_true, pred))
         if m.needs == "anomaly":  # reference coordinates (+ known labels) and [score, flag]

@@ -32,7 +32,7 @@ __all__ = [
     "reduction_step",
 ]
 
-CATEGORICAL_MODES = ("onehot", "ordinal", "native")
+CATEGORICAL_MODES = ("onehot", "ordinal", "native", "passthrough")
 MIN_FREQUENCY = 5  # categories seen fewer times are grouped as "infrequent"
 MAX_ONEHOT = 64  # at most this many one-hot columns per categorical feature
 MAX_NATIVE = 254  # histogram gradient boosting allows at most 255 bins per feature
@@ -196,9 +196,11 @@ def build_preprocessor(
         Column roles from the training rows.
     scale : bool
         Standardise numeric columns (linear models, SVMs, k-NN, neural networks).
-    categorical : {"onehot", "ordinal", "native"}
+    categorical : {"onehot", "ordinal", "native", "passthrough"}
         How categorical columns are encoded. "native" returns a pandas frame with ``category``
         columns first (LightGBM and HistGradientBoosting detect them from the dtype).
+        "passthrough": every feature column as it is (a forecaster reads its series ids, stamps
+        and covariates itself), nothing scaled, imputed or encoded.
     log_heavy_tails : bool
         Apply ``log1p`` to heavy-tailed non-negative numeric columns.
     impute : bool
@@ -206,6 +208,13 @@ def build_preprocessor(
     """
     if categorical not in CATEGORICAL_MODES:
         raise ValueError(f"categorical must be one of {CATEGORICAL_MODES}, got {categorical!r}")
+    if categorical == "passthrough":  # the model reads the columns as they are (a forecaster)
+        keep = ColumnTransformer(
+            [("keep", "passthrough", list(schema.features))],
+            remainder="drop",
+            verbose_feature_names_out=False,
+        )
+        return keep.set_output(transform="pandas")
     blocks = []
     if schema.categorical:
         cat = _categorical_steps(categorical)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,7 @@ __all__ = ["BASELINE", "naive_baseline", "naive_estimator", "describe"]
 _WHAT = {
     "mean": 'DummyRegressor(strategy="mean"): the mean target of each fold\'s training rows',
     "prior": 'DummyClassifier(strategy="prior"): the class shares of each fold\'s training rows',
+    "seasonal_naive": "the seasonal naive forecast: each series' value one season before",
 }
 
 
@@ -54,22 +56,29 @@ def naive_baseline(
     folds: Sequence[tuple[np.ndarray, np.ndarray]],
     scorer: Scorer,
     task: str,
+    reference: tuple[str, Callable[[], Any]] | None = None,
 ) -> CVResult:
     """Cross-validate the naive estimator on ``folds`` with ``scorer``: a leaderboard row, never fatal.
 
     The dummy ignores the features, so it is fitted on a zero-width stand-in of ``X`` (same rows).
     Classification is recognised by the scorer's classes (set exactly when the task has classes).
+    ``reference``: ``(strategy, build)`` of the kind's own reference model (a forecast's seasonal
+    naive, ``ProblemKind.baseline_family``) instead of the dummy; it reads the features.
     """
     classification = scorer.classes is not None
-    estimator = naive_estimator(classification)
-    result = CVResult(BASELINE, BASELINE, {"strategy": estimator.strategy})
-    features = pd.DataFrame(index=range(len(X)))  # the dummy never reads a feature
+    if reference is None:
+        strategy = naive_estimator(classification).strategy
+        features = pd.DataFrame(index=range(len(X)))  # the dummy never reads a feature
+        build = lambda: naive_estimator(classification)  # noqa: E731
+    else:
+        (strategy, build), features = reference, X
+    result = CVResult(BASELINE, BASELINE, {"strategy": strategy})
     y_values = y.to_numpy()
     oof = get_kind(task).empty_output(len(y), scorer.classes)
     fit_times, predict_times = [], []
     try:
         for train_idx, val_idx in folds:
-            model = naive_estimator(classification)
+            model = build()
             start = time.perf_counter()
             model.fit(features.iloc[train_idx], y.iloc[train_idx])
             fit_times.append(time.perf_counter() - start)

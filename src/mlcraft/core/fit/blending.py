@@ -57,7 +57,8 @@ def fit_blend(
         if not get_kind(task).classification:
             from sklearn.linear_model import LinearRegression
 
-            blender = LinearRegression(positive=True).fit(features, y)
+            target = y[:, 0] if np.ndim(y) == 2 else y  # a forecast's [value, scale]: the value
+            blender = LinearRegression(positive=True).fit(features, target)
             weights = blender.coef_ / max(blender.coef_.sum(), EPS)
         else:
             from sklearn.linear_model import LogisticRegression
@@ -80,11 +81,37 @@ def cross_validated_blend(
     """Per-fold scores and out-of-fold predictions of the ensemble, then the blend fitted on all rows.
 
     For fold ``f`` the blend is fitted on the other folds' rows and applied to fold ``f``'s rows.
+    Only rows every member predicted out of fold are fitted on (a forecast's backtest windows leave
+    the oldest rows unpredicted); a fold with none of them is blended with equal weights.
     """
-    oof = np.zeros_like(preds[0], dtype=float)
+    oof = (
+        np.full(np.shape(preds[0]), np.nan)
+        if _has_gaps(preds)
+        else np.zeros_like(preds[0], dtype=float)
+    )
+    predicted = _predicted_rows(preds)
     scores = []
     for train_idx, val_idx in folds:
-        blend = fit_blend(method, [p[train_idx] for p in preds], y[train_idx], scorer, task)
+        fit_rows = train_idx[predicted[train_idx]]
+        blend = (
+            fit_blend(method, [p[fit_rows] for p in preds], y[fit_rows], scorer, task)
+            if len(fit_rows)
+            else Blend("soft_vote", np.full(len(preds), 1.0 / len(preds)))
+        )
         oof[val_idx] = blend.combine([p[val_idx] for p in preds], task)
         scores.append(scorer(y[val_idx], oof[val_idx]))
-    return scores, oof, fit_blend(method, preds, y, scorer, task)
+    rows = np.flatnonzero(predicted)
+    return scores, oof, fit_blend(method, [p[rows] for p in preds], y[rows], scorer, task)
+
+
+def _predicted_rows(preds: Sequence[np.ndarray]) -> np.ndarray:
+    """Rows that every member predicted (no NaN)."""
+    ok = np.ones(len(preds[0]), dtype=bool)
+    for p in preds:
+        values = np.asarray(p, dtype=float)
+        ok &= np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    return ok
+
+
+def _has_gaps(preds: Sequence[np.ndarray]) -> bool:
+    return not bool(_predicted_rows(preds).all())

@@ -87,11 +87,13 @@ def _trials_frame(results: Sequence[CVResult], metric: str) -> pd.DataFrame:
 
 
 def _oof_frame(data, keep: Sequence[CVResult], target: str | None) -> pd.DataFrame:
-    fold_of = np.empty(len(data.y), dtype=int)
+    fold_of = np.full(len(data.y), -1, dtype=int)  # -1: in no fold (a forecast's oldest rows)
     for i, (_, va) in enumerate(data.folds):
         fold_of[va] = i
     oof: dict[str, Any] = {"row": data.rows, "fold": fold_of}
-    if target is not None:  # a kind without a target is judged in a space rebuilt from the rows
+    if target is not None and isinstance(data.y, pd.DataFrame):  # the value, then what the
+        oof.update({str(c): data.y[c].to_numpy() for c in data.y.columns})  # kind scores with
+    elif target is not None:  # a kind without a target is judged in a space rebuilt from the rows
         oof[target] = data.y.to_numpy()
     for r in keep:
         assert r.oof is not None  # the kept results are the scored ones

@@ -25,7 +25,7 @@ from mlcraft import atomic
 from mlcraft.config import ProjectConfig
 from mlcraft.core.analysis.metrics import Scorer, get_metric
 from mlcraft.core.data.schema import Schema
-from mlcraft.core.fit.baseline import naive_baseline
+from mlcraft.core.fit.baseline import BASELINE, naive_baseline
 from mlcraft.core.fit.candidates import Builder, encoded_width, family_spec, memory_plan
 from mlcraft.core.fit.champion import (
     Champion,
@@ -127,7 +127,9 @@ def training_data(
         classes=classes,
         positive_class=config.positive_class,
     )
-    folds = kind.folds(y, n_folds=config.n_folds, seed=config.seed)
+    options = kind.family_options(config)
+    folds = kind.folds(y, n_folds=config.n_folds, seed=config.seed, features=X, settings=options)
+    y = kind.scored_target(y, X, folds, options)
     unlabelled, unlabelled_rows = None, None
     if config.semi_supervised and kind.needs_target:
         unlabelled_rows = np.flatnonzero(~is_test & frame[config.target].isna().to_numpy())
@@ -358,7 +360,9 @@ class Trainer:
                             )
                         )
                 baseline = (
-                    naive_baseline(data.X, data.y, data.folds, data.scorer, cfg.task)
+                    naive_baseline(
+                        data.X, data.y, data.folds, data.scorer, cfg.task, self._reference()
+                    )
                     if get_kind(cfg.task).needs_target
                     else None
                 )  # the reference row: never a candidate (a kind without a target has none)
@@ -391,6 +395,26 @@ class Trainer:
             finally:
                 log.close()
         return TrainOutcome(model, chosen, champion, board, len(results), inference, peak)
+
+    def _reference(self) -> tuple[str, Callable[[], Any]] | None:
+        """The kind's own reference model (``ProblemKind.baseline_family``) when it is among the
+        families, built with its defaults; None: the mean / class-share dummy."""
+        name = get_kind(self.task).baseline_family
+        family = self.families.get(name) if name is not None else None
+        if family is None:
+            return None
+        n_fit = len(self.data.y) - len(self.data.y) // len(self.data.folds)
+        spec = family_spec(
+            family,
+            self.schema,
+            self.task,
+            self.config.seed,
+            n_fit,
+            1,
+            portfolio=False,
+            options=get_kind(self.task).family_options(self.config),
+        )
+        return family.name, spec.make(BASELINE, spec.first[0]).build
 
     def _reserve(self, speed) -> Callable[[list[CVResult], list[Candidate]], float]:
         """Seconds the search keeps for the ensembles, the refit of the best trials, and saving.

@@ -1,0 +1,271 @@
+"""Forecasting: the next ``horizon`` values of one or many time series (the book's chapter 15).
+
+The data is a long table (one row per series and time stamp; see :mod:`mlcraft.core.data.timeseries`).
+Time is split the only honest way:
+
+- **Test**: the last ``horizon`` rows of every series, set aside first and read only by ``evaluate``.
+- **Folds** are backtest windows: window ``k`` (1 = the latest) holds out the ``horizon`` rows
+  of each series that end ``(k - 1) * horizon`` rows before the end of its training part; the
+  window's models are fitted on the rows *before* them only (an expanding window). A fold never
+  holds a row that is not strictly before its held-out rows in the same series: no window sees its
+  own future, by construction (a test checks it). A series too short for a window sits it out.
+
+Each held-out row is scored against its own scale (MASE's): the mean absolute error of the seasonal
+naive forecast over its series' history before the window. The engine's target is a frame of two
+columns, the value and that scale (:data:`SCALE`); the metrics (``needs="forecast"``) read both,
+the models fit the first. Rows in no window have no scale (NaN) and are never scored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlcraft.core.data import timeseries
+from mlcraft.core.data.split import TestSplit
+from mlcraft.exceptions import ConfigError, DataError
+from mlcraft.formatting import format_number
+from mlcraft.tasks.base import Folds, register_kind
+from mlcraft.tasks.tabular import Regression
+
+__all__ = ["Forecast", "SCALE", "MIN_HISTORY", "seasonal_scale"]
+
+SCALE = "__scale__"  # the second column of the engine's target: each scored row's MASE scale
+MIN_HISTORY = 3  # values a series needs before a window (or the test) to be forecast from
+
+
+def seasonal_scale(values: np.ndarray, season: int) -> float:
+    """MASE's scale: the in-sample mean absolute error of the seasonal naive forecast (lag
+    ``season``; lag 1 when the history is shorter than two seasons, or when that error is 0);
+    1.0 for a flat history, so that its errors still count.
+
+    >>> round(seasonal_scale(np.array([1.0, 2.0, 4.0, 8.0]), 1), 4), seasonal_scale(np.ones(5), 1)
+    (2.3333, 1.0)
+    """
+    y = np.asarray(values, dtype=float)
+    y = y[np.isfinite(y)]
+    for m in (season, 1) if len(y) > 2 * season else (1,):
+        if len(y) > m:
+            d = float(np.mean(np.abs(y[m:] - y[:-m])))
+            if d > 0:
+                return d
+    return 1.0
+
+
+@register_kind
+class Forecast(Regression):
+    name = "forecast"
+    description = "forecast the next values of time series"
+    default_metric = "mase"
+    settings = ("time", "series_id", "horizon", "frequency", "season")
+    baseline_family = "seasonal_naive"  # the leaderboard's reference: what a forecaster beats first
+
+    # -- framing ---------------------------------------------------------------------------------
+    def prepare_frame(
+        self,
+        frame: pd.DataFrame,
+        target: str,
+        settings: dict[str, Any],
+        *,
+        where: str,
+        line_of: Any = None,
+    ) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
+        """Check the settings, put the series on a regular grid and drop the ones too short."""
+        time, horizon = settings.get("time"), settings.get("horizon")
+        series_id = tuple(settings.get("series_id") or ())
+        if time is None:
+            raise ConfigError("--task forecast needs the time column: --time COL")
+        if horizon is None:
+            raise ConfigError("--task forecast needs how far to forecast: --horizon H (time steps)")
+        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+            raise ConfigError(
+                f"--horizon {horizon!r}: give a whole number of time steps, at least 1"
+            )
+        for col in (time, *series_id):
+            if col not in frame.columns:
+                raise DataError(f"{where}: column {col!r} (--time / --series-id) not found")
+            if col == target:
+                raise ConfigError(f"{col!r} is the target; it cannot also be --time or --series-id")
+        regular = timeseries.regularise(
+            frame,
+            time=time,
+            series_id=series_id,
+            target=target,
+            frequency=settings.get("frequency"),
+            where=where,
+            line_of=line_of,
+        )
+        out, notes = self._drop_short(regular.frame, time, series_id, int(horizon), where)
+        season = settings.get("season") or regular.season
+        settled = {
+            **settings,
+            "series_id": series_id or None,
+            "horizon": int(horizon),
+            "frequency": regular.freq,
+            "season": int(season),
+        }
+        return out, settled, regular.notes + notes
+
+    def _drop_short(
+        self, frame: pd.DataFrame, time: str, series_id: tuple, horizon: int, where: str
+    ) -> tuple[pd.DataFrame, list[str]]:
+        keys = timeseries.series_keys(frame, series_id)
+        length = keys.map(keys.value_counts())
+        need = 2 * horizon + MIN_HISTORY  # the test horizon, one backtest window, some history
+        short = (length < need).to_numpy()
+        if short.all():
+            raise DataError(
+                f"{where}: every series is shorter than {need} rows (the test horizon of "
+                f"{horizon}, one backtest window of {horizon} and {MIN_HISTORY} values of history); "
+                "give a shorter --horizon or longer series"
+            )
+        if not short.any():
+            return frame, []
+        dropped = int(keys[short].nunique())
+        return frame[~short].reset_index(drop=True), [
+            f"{dropped} series shorter than {need} rows (test horizon + one backtest window + "
+            f"{MIN_HISTORY} values) left out"
+        ]
+
+    def forced_categorical(self, settings: dict[str, Any]) -> tuple[str, ...]:
+        """The series-id columns stay features (categories), however many series there are."""
+        return tuple(settings.get("series_id") or ())
+
+    # -- split and folds -------------------------------------------------------------------------
+    def split_test(
+        self,
+        frame: pd.DataFrame,
+        target: str | None,
+        *,
+        test_size: float,
+        seed: int,
+        id_column: str | None = None,
+        stratify_on: str | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> TestSplit:
+        """The last ``horizon`` rows of every series (``test_size`` 0: no test set)."""
+        s = settings or {}
+        if stratify_on is not None:
+            raise ConfigError(
+                "--stratify-on does not apply to --task forecast (time decides the split)"
+            )
+        keys = timeseries.series_keys(frame, tuple(s.get("series_id") or ()))
+        if test_size == 0:
+            return TestSplit(np.zeros(len(frame), dtype=bool), "none")
+        position = timeseries.position_in_series(keys)
+        return TestSplit(position < int(s["horizon"]), "last horizon")
+
+    def folds(
+        self,
+        y: pd.Series,
+        *,
+        n_folds: int,
+        seed: int,
+        features: pd.DataFrame | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> Folds:
+        """Backtest windows, latest first (see the module's notes); at most ``n_folds``."""
+        if features is None or settings is None:
+            raise ValueError("forecast folds need the rows' series and time (features, settings)")
+        keys = timeseries.series_keys(features, tuple(settings.get("series_id") or ()))
+        position = timeseries.position_in_series(keys)
+        length = keys.map(keys.value_counts()).to_numpy()
+        h = int(settings["horizon"])
+        folds: Folds = []
+        for k in range(1, n_folds + 1):
+            held = (position >= (k - 1) * h) & (position < k * h) & (length - k * h >= MIN_HISTORY)
+            if not held.any():
+                break
+            folds.append((np.flatnonzero(position >= k * h), np.flatnonzero(held)))
+        if not folds:
+            raise DataError(
+                f"no series is long enough for one backtest window of {h} rows after "
+                f"{MIN_HISTORY} values of history; give a shorter --horizon or longer series"
+            )
+        return folds
+
+    def scored_target(
+        self,
+        y: pd.Series,
+        features: pd.DataFrame,
+        folds: Folds,
+        settings: dict[str, Any],
+    ) -> pd.DataFrame:
+        """The value and, for each row held out by a window, its MASE scale from the history
+        before that window (NaN for rows in no window)."""
+        keys = timeseries.series_keys(features, tuple(settings.get("series_id") or ()))
+        values = y.to_numpy(dtype=float)
+        scale = np.full(len(y), np.nan)
+        season = int(settings["season"])
+        for train, held in folds:
+            before = pd.Series(values[train]).groupby(keys.to_numpy()[train], sort=False)
+            scales = before.apply(lambda v: seasonal_scale(v.to_numpy(), season))
+            scale[held] = keys.iloc[held].map(scales).to_numpy(dtype=float)
+        return pd.DataFrame({y.name: values, SCALE: scale})
+
+    def test_target(
+        self,
+        y_test: pd.Series,
+        test_features: pd.DataFrame,
+        training: Any,
+        settings: dict[str, Any],
+    ) -> pd.DataFrame:
+        """The test rows' value and MASE scale, from their series' whole training part."""
+        y_train, train_features = training()
+        series_id = tuple(settings.get("series_id") or ())
+        train_keys = timeseries.series_keys(train_features, series_id).to_numpy()
+        season = int(settings["season"])
+        scales = (
+            pd.Series(y_train.to_numpy(dtype=float))
+            .groupby(train_keys, sort=False)
+            .apply(lambda v: seasonal_scale(v.to_numpy(), season))
+        )
+        keys = timeseries.series_keys(test_features, series_id)
+        return pd.DataFrame(
+            {
+                y_test.name: y_test.to_numpy(dtype=float),
+                SCALE: keys.map(scales).to_numpy(dtype=float),
+            }
+        )
+
+    # -- outputs ---------------------------------------------------------------------------------
+    def empty_output(self, n_rows: int, classes: Sequence[Any] | None) -> np.ndarray:
+        return np.full(n_rows, np.nan)  # rows in no window are never forecast
+
+    # -- analysis --------------------------------------------------------------------------------
+    def diagnose(
+        self,
+        y: np.ndarray,
+        raw: np.ndarray,
+        *,
+        classes: Sequence[Any] | None,
+        positive_class: Any = None,
+        threshold: float | None = None,
+        categories: dict[str, pd.Series] | None = None,
+        known: pd.Series | None = None,
+        features: pd.DataFrame | None = None,
+    ) -> dict[str, Any]:
+        """The regression error analysis of the rows the backtest windows forecast."""
+        from mlcraft.core.analysis import diagnostics
+
+        target = np.asarray(y, dtype=float)
+        values = target[:, 0] if target.ndim == 2 else target
+        pred = np.asarray(raw, dtype=float)
+        rows = np.isfinite(pred) & np.isfinite(values)
+        if target.ndim == 2:
+            rows &= np.isfinite(target[:, 1])
+        cats = {k: v[rows] for k, v in (categories or {}).items()}
+        out = diagnostics.regression_diagnostics(values[rows], pred[rows], cats)
+        if target.ndim == 2:
+            out["mase"] = float(np.mean(np.abs(pred[rows] - values[rows]) / target[rows, 1]))
+        return out
+
+    def diagnostics_summary(self, diagnostics: dict[str, Any]) -> list[str]:
+        d = diagnostics
+        mase = f"MASE {format_number(d['mase'])}, " if "mase" in d else ""
+        return [
+            f"backtest {mase}RMSE {format_number(d['rmse'])}, MAE {format_number(d['mae'])} over {d['rows']:,} forecast row(s)"
+        ]
