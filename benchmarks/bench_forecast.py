@@ -215,8 +215,13 @@ def run_mlcraft(panel: Panel, train: pd.DataFrame, work: Path) -> dict:
     if prc != 0:
         error = f"predict exit {prc}: {_last_line(ptail)}"
         return {"error": error, "wall_s": wall, "limit_s": LIMIT_S}
-    fc = pd.read_csv(work / "fc.csv", parse_dates=["ds"])
-    return {"forecast": fc, "wall_s": wall, "predict_s": pwall, "limit_s": LIMIT_S}
+    fc = pd.read_csv(work / "fc.csv")
+    missing = [c for c in ("unique_id", "ds", "y", *INTERVAL_COLUMNS) if c not in fc]
+    if {"unique_id", "ds", "y"} & set(missing):
+        error = f"fc.csv lacks {', '.join(missing)} (has {', '.join(fc.columns)})"
+        return {"error": error, "wall_s": wall, "limit_s": LIMIT_S}
+    record = {"wall_s": wall, "predict_s": pwall, "limit_s": LIMIT_S, "missing_columns": missing}
+    return {"forecast": fc, **record}
 
 
 def autogluon_missing() -> str | None:
@@ -273,7 +278,7 @@ def ag_worker(train_csv: str, out_csv: str, horizon: int, freq: str, preset: str
 
 def mase_scale(y: np.ndarray, season: int, horizon: int) -> float:
     """In-sample seasonal-naive MAE of the training part (m = 1 when too short for 2m + H)."""
-    m = season if len(y) + horizon >= 2 * season + horizon else 1
+    m = season if len(y) + horizon >= 2 * season + horizon else 1  # the series: training + H
     return float(np.mean(np.abs(y[m:] - y[:-m])))
 
 
