@@ -466,6 +466,22 @@ class Project:
             self, source, out, version=version, encoding=encoding, progress=progress
         )
 
+    def forecast(self, *, version: int | None = None, history=None) -> pd.DataFrame:
+        """A forecasting project: the next ``horizon`` values of every series with their
+        intervals, from the whole known history plus ``history`` (newer rows), without retraining."""
+        from mlcraft.api.forecast import forecast
+
+        frame, notes = forecast(self, version=version, history=history)
+        for note in notes:
+            warnings.warn(note, MlcraftWarning, stacklevel=2)
+        return frame
+
+    def write_forecast(self, out, *, version: int | None = None, history=None):
+        """:meth:`forecast` written to ``out`` (CSV or Parquet): ``(path, rows, notes)``."""
+        from mlcraft.api.forecast import write_forecast
+
+        return write_forecast(self, out, version=version, history=history)
+
     def evaluate(self, *, version: int | None = None) -> Evaluation:
         """Score a model (the champion by default) once on the test set, with a 95% interval.
 

@@ -12,16 +12,41 @@ from mlcraft.cli.app import command, console
 
 @command("predict")
 def predict(
-    data: Path = typer.Argument(..., help="CSV or Parquet file with the feature columns."),
+    data: Path | None = typer.Argument(
+        None,
+        help="CSV or Parquet file with the feature columns (a forecasting project: leave it out).",
+    ),
     project: Path = typer.Option(..., "--project", "-p", help="Project directory."),
     out: Path = typer.Option(
         ..., "--out", "-o", help="Where to write predictions (.csv or .parquet)."
     ),
     version: int | None = typer.Option(None, help="Model version (default: the champion)."),
     encoding: str | None = typer.Option(None, help="Text encoding of the CSV (default: detected)."),
+    history: Path | None = typer.Option(
+        None,
+        "--history",
+        help="A forecasting project: newer rows that extend the series (no retraining).",
+    ),
 ) -> None:
-    """Predict DATA: one column named like the target, plus proba_<class> columns for classification. Files of any size are read in chunks (constant memory) with a progress bar."""
+    """Predict DATA: one column named like the target, plus proba_<class> columns for classification. Files of any size are read in chunks (constant memory) with a progress bar. A forecasting project (no DATA): the next --horizon values of every series with 80% and 95% intervals."""
     from mlcraft.api import Project  # here, not at the top: `mlcraft --help` stays light
+    from mlcraft.exceptions import ConfigError
+
+    proj = Project.open(project)
+    if proj.kind.forecasts:
+        if data is not None:
+            raise ConfigError(
+                f"{project} forecasts what follows its known rows: leave out {data}, or give newer rows with --history {data}"
+            )
+        written, rows, notes = proj.write_forecast(out, version=version, history=history)
+        for note in notes:
+            console.print(f"[yellow]note[/]: {note}")
+        console.print(f"wrote {rows} forecast row(s) to {written}")
+        return
+    if data is None or history is not None:
+        raise ConfigError(
+            "give the rows to predict: mlcraft predict DATA --project P --out F (--history is for forecasting projects)"
+        )
 
     with Progress(
         TextColumn("scoring"),
@@ -36,7 +61,7 @@ def predict(
         def progress(done: int, total: int, unit: str) -> None:
             bar.update(task, completed=done, total=total)
 
-        summary = Project.open(project).predict_file(
+        summary = proj.predict_file(
             data, out, version=version, encoding=encoding, progress=progress
         )
     for note in summary.notes:

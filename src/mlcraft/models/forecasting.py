@@ -10,7 +10,7 @@ whole series. :class:`PanelForecaster` is the bridge, a scikit-learn regressor:
   value the model saw of that series. The model forecasts each series as far as its furthest row
   asks and every row reads its step. A row at or before its series' last seen stamp is not
   forecast (NaN); a stamp off the series' grid is refused.
-- ``with_history(X, y)``: the same fitted model, reading newer histories (``predict --history``:
+- ``update_history(X, y)``: the same fitted model, reading newer histories (``predict --history``:
   new data extends a series without retraining).
 
 A backtest window's model is fitted on the rows before the window only (the kind's folds), so
@@ -38,7 +38,7 @@ from mlcraft.core.fit.family import BuildContext, Choice, Family, Float, Int
 from mlcraft.exceptions import DataError, NotFittedError
 from mlcraft.models.forecast import BASELINES, PanelBaseline, PanelInputs
 
-__all__ = ["PanelForecaster", "FORECAST", "FAMILIES", "forecast_family"]
+__all__ = ["PanelForecaster", "FORECAST", "FAMILIES", "forecast_family", "panel_adapters"]
 
 FORECAST = frozenset({"forecast"})
 
@@ -142,19 +142,22 @@ class PanelForecaster(RegressorMixin, BaseEstimator):
         self.truncated_params_ = dict(getattr(self.model_, "truncated_params_", {}) or {})
         return self
 
-    def with_history(self, X: pd.DataFrame, y: Any) -> PanelForecaster:
-        """A copy that forecasts from these histories (whole series; other series keep theirs),
-        without refitting."""
+    def update_history(self, X: pd.DataFrame, y: Any) -> PanelForecaster:
+        """Forecast from now on from these histories (whole series, oldest first; other series
+        keep theirs), without refitting: new data extends a series."""
         self._check_fitted()
         names, groups, rows, v = self._split(X, np.asarray(y, dtype=float))
-        out = copy.copy(self)
-        out.histories_ = {**self.histories_, **{k: v[groups[k]] for k in names}}
-        out.rows_ = {
+        self.histories_ = {**self.histories_, **{k: v[groups[k]] for k in names}}
+        self.rows_ = {
             **self.rows_,
             **{k: rows.iloc[groups[k]].reset_index(drop=True) for k in names},
         }
-        out.series_ = list(dict.fromkeys([*self.series_, *names]))
-        return out
+        self.series_ = list(dict.fromkeys([*self.series_, *names]))
+        return self
+
+    def with_history(self, X: pd.DataFrame, y: Any) -> PanelForecaster:
+        """A copy of this model reading these histories (see :meth:`update_history`)."""
+        return copy.copy(self).update_history(X, y)
 
     # -- forecasting -----------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -226,6 +229,18 @@ class PanelForecaster(RegressorMixin, BaseEstimator):
         rows = keys[ahead].map(index).to_numpy()
         out[ahead] = paths[rows, steps[ahead] - 1]
         return out
+
+
+def panel_adapters(model: Any) -> list[PanelForecaster]:
+    """Every :class:`PanelForecaster` inside a fitted model (a pipeline, an ensemble's members)."""
+    if isinstance(model, PanelForecaster):
+        return [model]
+    found: list[PanelForecaster] = []
+    for _, step in getattr(model, "steps", None) or []:
+        found += panel_adapters(step)
+    for member in getattr(model, "members", None) or []:
+        found += panel_adapters(member)
+    return found
 
 
 # -- families ------------------------------------------------------------------------------------------

@@ -82,6 +82,12 @@ class ProblemKind:
     # rather than the mean / class-share dummy
     baseline_family: ClassVar[str | None] = None
     external_test: ClassVar[bool] = True  # a separate test set (``--test-data``) makes sense
+    # the CV's fold models may serve in place of a refit when time runs out (k-fold bagging); not
+    # a forecast's: its fold models never saw the latest rows
+    fold_models_serve: ClassVar[bool] = True
+    # its models forecast what comes after the known rows: ``predict`` needs no rows
+    # (``mlcraft predict --project P --out F [--history NEW]``, :mod:`mlcraft.api.forecast`)
+    forecasts: ClassVar[bool] = False
     goal: ClassVar[str | None] = (
         None  # a kind without a target: "<goal> by N feature(s)" (objective)
     )
@@ -219,6 +225,18 @@ class ProblemKind:
         """The test rows' target as ``evaluate`` scores it (see :meth:`scored_target`);
         ``training()`` gives the training rows' target and features when it needs them."""
         return y_test
+
+    def model_metadata(
+        self,
+        oof: np.ndarray,
+        y: Any,
+        features: pd.DataFrame,
+        folds: Folds,
+        settings: dict[str, Any],
+    ) -> dict[str, Any]:
+        """What the saved model keeps from its out-of-fold output ``oof`` on the training rows
+        (``FittedModel.metadata``): a forecast's conformal intervals. Nothing by default."""
+        return {}
 
     # -- outputs ---------------------------------------------------------------------------------
     def empty_output(self, n_rows: int, classes: Sequence[Any] | None) -> np.ndarray:

@@ -510,7 +510,7 @@ class Trainer:
             n_rows=len(data.y),
             n_folds=len(data.folds),
             timer=timer,
-            can_bag=get_kind(cfg.task).ensembles,
+            can_bag=get_kind(cfg.task).ensembles and get_kind(cfg.task).fold_models_serve,
             prefer=stable.prefer,
         )
         for note in champion.notes:
@@ -573,9 +573,19 @@ class Trainer:
         chosen = ChosenModel(
             result.name, family, params, result.mean, result.std, records, round(seconds, 3)
         )
-        return self.fitted_model(
-            estimator, result.name, family, params, result.mean, seconds
-        ), chosen
+        model = self.fitted_model(estimator, result.name, family, params, result.mean, seconds)
+        if result.oof is not None:
+            kind = get_kind(self.task)
+            model.metadata.update(
+                kind.model_metadata(
+                    result.oof,
+                    self.data.y,
+                    self.data.X,
+                    self.data.folds,
+                    kind.family_options(self.config),
+                )
+            )
+        return model, chosen
 
     # -- one configuration, and replays ----------------------------------------------------------
     def refit_one(self, result: CVResult) -> tuple[FittedModel, ChosenModel, Champion]:

@@ -44,7 +44,14 @@ class Blend:
             columns = (
                 list(range(preds[0].shape[1])) if kind.classification else None
             )  # the members' class positions
-            return kind.predict_raw(self.blender, stack_features(preds, task), columns)
+            features = stack_features(preds, task)
+            rows = np.isfinite(features).all(axis=1)
+            if rows.all():
+                return kind.predict_raw(self.blender, features, columns)
+            out = np.full((len(features), *np.shape(preds[0])[1:]), np.nan)  # a row some member
+            if rows.any():  # did not predict (a forecast's past rows) is not predicted
+                out[rows] = kind.predict_raw(self.blender, features[rows], columns)
+            return out
         if self.method == "hard_vote" and kind.classification:
             votes = np.zeros_like(preds[0], dtype=float)
             for w, p in zip(self.weights, preds):

@@ -1,0 +1,142 @@
+"""Forecasts of a forecasting project: the next ``horizon`` values of every series, with intervals.
+
+The saved model was fitted on the training rows; it forecasts from the **whole** known history
+(training and test rows, plus any newer rows given as ``history``) without retraining: each panel
+model reads the longer histories (:meth:`PanelForecaster.update_history`). Intervals are the
+conformal ones the run measured on its backtest windows (``FittedModel.metadata["intervals"]``):
+the forecast plus or minus the scaled error quantile of its horizon step times its series' scale.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from mlcraft.api.predict import write_table
+from mlcraft.core.data import timeseries
+from mlcraft.core.data.load import load_table
+from mlcraft.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from mlcraft.api.project import Project
+
+__all__ = ["forecast", "write_forecast"]
+
+
+def _history(project: Project, history: str | os.PathLike[str] | pd.DataFrame | None):
+    """Every known row (stored rows, then the newer ``history`` rows, which win on a shared stamp),
+    on the series' regular grid; and notes on what was added."""
+    cfg = project.config
+    frame = project.dataset()
+    notes: list[str] = []
+    if history is not None:
+        table = load_table(history, encoding=None)
+        missing = [c for c in frame.columns if c not in table.frame.columns]
+        if missing:
+            raise ConfigError(
+                f"{table.source}: --history needs the training data's columns; missing {', '.join(map(repr, missing))}"
+            )
+        new = timeseries.regularise(
+            table.frame[list(frame.columns)],
+            time=str(cfg.time),
+            series_id=tuple(cfg.series_id or ()),
+            target=cfg.target,
+            frequency=cfg.frequency,
+            where=table.source,
+            line_of=table.line_of,
+        ).frame
+        frame = pd.concat([frame, new], ignore_index=True)
+        keys = timeseries.series_keys(frame, tuple(cfg.series_id or ()))
+        frame = frame[~pd.DataFrame({"k": keys, "t": frame[cfg.time]}).duplicated(keep="last")]
+        regular = timeseries.regularise(
+            frame,
+            time=str(cfg.time),
+            series_id=tuple(cfg.series_id or ()),
+            target=cfg.target,
+            frequency=cfg.frequency,
+            where=table.source,
+        )
+        frame = regular.frame
+        notes.append(f"{len(new):,} row(s) of history from {table.source}")
+        notes += regular.notes[1:]
+    return frame, notes
+
+
+def _future_rows(frame: pd.DataFrame, cfg: Any) -> pd.DataFrame:
+    """The next ``horizon`` stamps of every series; other columns carried from its last row."""
+    keys = timeseries.series_keys(frame, tuple(cfg.series_id or ()))
+    last = frame.groupby(keys, sort=False).tail(1)
+    rows = []
+    for _, row in last.iterrows():
+        stamps = pd.date_range(row[cfg.time], periods=int(cfg.horizon) + 1, freq=cfg.frequency)[1:]
+        block = pd.DataFrame([row] * len(stamps)).reset_index(drop=True)
+        block[cfg.time] = stamps
+        rows.append(block)
+    out = pd.concat(rows, ignore_index=True)
+    out[cfg.target] = np.nan
+    return out
+
+
+def forecast(
+    project: Project,
+    *,
+    version: int | None = None,
+    history: str | os.PathLike[str] | pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """The next ``horizon`` values of every series with their intervals, and notes.
+
+    Columns: the series ids, the time column, the target (the forecast), then
+    ``<target>_lo_<level>`` and ``<target>_hi_<level>`` for each interval level.
+    """
+    from mlcraft.models.forecasting import panel_adapters
+    from mlcraft.tasks.forecast import seasonal_scale
+
+    cfg = project.config
+    if not getattr(project.kind, "forecasts", False):
+        raise ConfigError(
+            f"{project.path} is a {cfg.task} project: give the rows to predict (mlcraft predict DATA)"
+        )
+    model = project.load_model(version)
+    frame, notes = _history(project, history)
+    known, _ = model.schema.coerce(frame, where="history")
+    values = pd.to_numeric(frame[cfg.target], errors="coerce").to_numpy(dtype=float)
+    for adapter in panel_adapters(model.pipeline):
+        adapter.update_history(known, values)
+    future = _future_rows(frame, cfg)
+    features, _ = model.schema.coerce(future, where="forecast rows")
+    point = model.predict_raw(features)
+    out = future[[*(cfg.series_id or ()), cfg.time]].copy()
+    out[cfg.target] = point
+    keys = timeseries.series_keys(frame, tuple(cfg.series_id or ()))
+    scales = (
+        pd.Series(values)
+        .groupby(keys.to_numpy(), sort=False)
+        .apply(lambda v: seasonal_scale(v.to_numpy(), int(cfg.season or 1)))
+    )
+    scale = timeseries.series_keys(future, tuple(cfg.series_id or ())).map(scales).to_numpy()
+    step = future.groupby(timeseries.series_keys(future, tuple(cfg.series_id or ()))).cumcount()
+    intervals = model.metadata.get("intervals")
+    if intervals is None:
+        notes.append("no prediction intervals: the run kept no backtest errors for this model")
+        return out, notes
+    for level in intervals["levels"]:
+        q = np.asarray(intervals["scaled"][str(level)], dtype=float)[step.to_numpy()]
+        out[f"{cfg.target}_lo_{level}"] = point - q * scale
+        out[f"{cfg.target}_hi_{level}"] = point + q * scale
+    return out, notes
+
+
+def write_forecast(
+    project: Project,
+    out: str | os.PathLike[str],
+    *,
+    version: int | None = None,
+    history: str | os.PathLike[str] | pd.DataFrame | None = None,
+) -> tuple[Path, int, list[str]]:
+    """:func:`forecast` written to ``out`` (CSV or Parquet, atomically): (path, rows, notes)."""
+    frame, notes = forecast(project, version=version, history=history)
+    return write_table(frame, out), len(frame), notes
