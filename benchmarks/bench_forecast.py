@@ -210,7 +210,7 @@ def run_mlcraft(panel: Panel, train: pd.DataFrame, work: Path) -> dict:
     rc, wall, tail = _run(train_cmd, work, LIMIT_S)
     if rc != 0:
         return {"error": f"train exit {rc}: {_last_line(tail)}", "wall_s": wall, "limit_s": LIMIT_S}
-    predict_cmd = [*base, "predict", "--project", "P", "--output", "fc.csv"]
+    predict_cmd = [*base, "predict", "--project", "P", "--out", "fc.csv"]  # brief: --output
     prc, pwall, ptail = _run(predict_cmd, work, LIMIT_S)
     if prc != 0:
         error = f"predict exit {prc}: {_last_line(ptail)}"
