@@ -220,7 +220,9 @@ def run_mlcraft(panel: Panel, train: pd.DataFrame, work: Path) -> dict:
     if {"unique_id", "ds", "y"} & set(missing):
         error = f"fc.csv lacks {', '.join(missing)} (has {', '.join(fc.columns)})"
         return {"error": error, "wall_s": wall, "limit_s": LIMIT_S}
+    champion = [ln.strip() for ln in tail.splitlines() if ln.startswith("champion:")]
     record = {"wall_s": wall, "predict_s": pwall, "limit_s": LIMIT_S, "missing_columns": missing}
+    record["champion"] = champion[-1][:300] if champion else None
     return {"forecast": fc, **record}
 
 
@@ -427,8 +429,8 @@ def markdown(rows: dict, not_run: dict, per_panel: dict, panels: list[Panel]) ->
         cells += [_fmt(r["cover_95"], ".2f"), r["wins_vs_seasonal_naive"], r["wins_vs_autoets"]]
         cells += [r["wins_vs_autoarima"], _fmt(r["wall_s"], ".1f"), _fmt(r["inside_limit"])]
         lines.append(f"| {system} | " + " | ".join(str(c) for c in cells) + " |")
-    for system, r in rows.items():
-        lines += [f"- {system} failed on {e}" for e in r["errors"]]
+    errors = [f"- {system} failed on {e}" for system, r in rows.items() for e in r["errors"]]
+    lines += [""] + errors if errors else []
     names = [f"{p.name} ({p.freq}, H={p.horizon}, {p.data['unique_id'].nunique()})" for p in panels]
     lines += ["", "| mean MASE per panel | " + " | ".join(names) + " |"]
     lines.append("|" + "---|" * (len(panels) + 1))
