@@ -114,10 +114,22 @@ bench-forecast-nn: setup
 	flock /tmp/mlcraft-heavy.lock $(PY) benchmarks/bench_forecast_nn.py
 
 # mlcraft's CLI against seasonal naive, StatsForecast's AutoETS/AutoARIMA/AutoTheta and AutoGluon-
-# TimeSeries (from .bench-venv; where it cannot be installed the column says "not run") on the
-# statsmodels series, 60 s per panel; about 15 min. JSON: benchmarks/results/forecast.json.
+# TimeSeries on the statsmodels series, 60 s per panel; about 8 min on 2 cores. AutoGluon-TimeSeries
+# has its own environment: in .bench-venv its lightning would break `import flaml` (torchmetrics
+# loads fastai's torchvision, whose ops do not load beside the CPU torch). Where it cannot be
+# installed the column says "not run". JSON: benchmarks/results/forecast.json.
+FC_VENV  := bench-out/forecast-venv
+FC_STAMP := $(FC_VENV)/.installed
+
+$(FC_STAMP):
+	test -x $(FC_VENV)/bin/python || $(PYTHON) -m venv $(FC_VENV)
+	$(FC_VENV)/bin/python -m pip install -q --upgrade pip
+	$(FC_VENV)/bin/python -m pip install -q $(TORCH)
+	$(FC_VENV)/bin/python -m pip install -q autogluon.timeseries==1.6.3
+	touch $@
+
 bench-forecast: setup
-	@$(MAKE) --no-print-directory $(BENCH_STAMP) || echo "note: .bench-venv could not be made: AutoGluon-TimeSeries will not run"
+	@$(MAKE) --no-print-directory $(FC_STAMP) || echo "note: $(FC_VENV) could not be made: AutoGluon-TimeSeries will not run"
 	flock /tmp/mlcraft-heavy.lock $(PY) benchmarks/bench_forecast.py
 
 # a generated Parquet file of about 4.3 GB under /tmp (deleted at the end), streamed by `train`

@@ -8,7 +8,7 @@ the rest (the training part) and is scored on the held-out H:
   with 80% and 95% intervals, fitted in this process (one warm-up fit first, so that numba's
   compilation is timed apart, as ``jit_warmup_s``);
 - AutoGluon-TimeSeries (``medium_quality``, 60 s; in 1.6.3 ``fast_training`` is a deprecated alias
-  of it) in the benchmark's own environment (``.bench-venv``, this file run with ``--ag-worker``;
+  of it) in its own environment (``bench-out/forecast-venv``, this file run with ``--ag-worker``;
   without network its pretrained models, Chronos2 and Toto2, fail and are skipped by AutoGluon: the
   models it did train are recorded); where it is not installed the column says "not run: <why>";
 - mlcraft run as a user would, through its CLI in a temp dir, 60 s per panel (``MLCRAFT_CMD``).
@@ -47,7 +47,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_JSON = ROOT / "benchmarks" / "results" / "forecast.json"
-BENCH_PY = ROOT / ".bench-venv" / "bin" / "python"
+AG_VENV = ROOT / "bench-out" / "forecast-venv"
+BENCH_PY = AG_VENV / "bin" / "python"
 LIMIT_S = 60.0
 LEVELS = (80, 95)
 SLACK_S = 240.0  # a subprocess past its limit by this much is stopped
@@ -229,16 +230,17 @@ def run_mlcraft(panel: Panel, train: pd.DataFrame, work: Path) -> dict:
 def autogluon_missing() -> str | None:
     """Why AutoGluon-TimeSeries cannot run here, or None when it can."""
     if not BENCH_PY.exists():
-        return f"{BENCH_PY.relative_to(ROOT)} does not exist (make bench-forecast creates it)"
+        return f"{BENCH_PY.relative_to(ROOT)} does not exist (make bench-forecast makes it)"
     probe = [str(BENCH_PY), "-c", "import autogluon.timeseries"]
     proc = subprocess.run(probe, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        return f"autogluon.timeseries does not import in .bench-venv: {_last_line(proc.stderr)}"
+        why = _last_line(proc.stderr)
+        return f"autogluon.timeseries does not import in {AG_VENV.relative_to(ROOT)}: {why}"
     return None
 
 
 def run_autogluon(system: str, panel: Panel, train: pd.DataFrame, work: Path) -> dict:
-    """AutoGluon-TimeSeries in .bench-venv (this file with --ag-worker), wall of the process."""
+    """AutoGluon-TimeSeries in its environment (this file with --ag-worker), process wall time."""
     work.mkdir(parents=True)
     train.to_csv(work / "train.csv", index=False)
     cmd = [str(BENCH_PY), str(Path(__file__).resolve()), "--ag-worker", "train.csv", "fc.csv"]
@@ -252,7 +254,7 @@ def run_autogluon(system: str, panel: Panel, train: pd.DataFrame, work: Path) ->
 
 
 def ag_worker(train_csv: str, out_csv: str, horizon: int, freq: str, preset: str, limit: float):
-    """Inside .bench-venv: fit a TimeSeriesPredictor, write the forecast in the contract's columns."""
+    """Inside AG_VENV: fit a TimeSeriesPredictor, write the forecast in the contract's columns."""
     from autogluon.timeseries import TimeSeriesDataFrame, TimeSeriesPredictor
 
     df = pd.read_csv(train_csv, parse_dates=["ds"])
