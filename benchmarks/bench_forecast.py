@@ -9,8 +9,10 @@ the rest (the training part) and is scored on the held-out H:
   compilation is timed apart, as ``jit_warmup_s``);
 - AutoGluon-TimeSeries (``medium_quality``, 60 s; in 1.6.3 ``fast_training`` is a deprecated alias
   of it) in its own environment (``bench-out/forecast-venv``, this file run with ``--ag-worker``;
-  without network its pretrained models, Chronos2 and Toto2, fail and are skipped by AutoGluon: the
-  models it did train are recorded); where it is not installed the column says "not run: <why>";
+  without network its pretrained models, Chronos2 and Toto2, fail and are skipped by AutoGluon;
+  ``HF_HUB_OFFLINE=1`` makes them fail at once instead of spending the budget on download retries,
+  which took its fit 66-80 s past a 60 s limit; the models it did train are recorded); where it is
+  not installed the column says "not run: <why>";
 - mlcraft run as a user would, through its CLI in a temp dir, 60 s per panel (``MLCRAFT_CMD``).
 
 Scores per series: MASE (scale: the in-sample seasonal-naive MAE of the training part, season m;
@@ -53,6 +55,7 @@ LIMIT_S = 60.0
 LEVELS = (80, 95)
 SLACK_S = 240.0  # a subprocess past its limit by this much is stopped
 AG_PRESETS = {"autogluon": "medium_quality"}  # in 1.6.3 "fast_training" is an alias of it
+AG_ENV = {"HF_HUB_OFFLINE": "1"}  # no network: its pretrained models fail at once, not on timeouts
 SF_MODELS = {"seasonal_naive": "SeasonalNaive", "autoets": "AutoETS", "autoarima": "AutoARIMA"}
 SF_MODELS["autotheta"] = "AutoTheta"
 SYSTEMS = (*SF_MODELS, *AG_PRESETS, "mlcraft")
@@ -183,11 +186,11 @@ def sf_warmup() -> float:
     return time.perf_counter() - started
 
 
-def _run(cmd: list[str], cwd: Path, limit: float) -> tuple[int, float, str]:
+def _run(cmd: list[str], cwd: Path, limit: float, env: dict | None = None) -> tuple:
     started = time.perf_counter()
     try:
         proc = subprocess.run(
-            cmd, cwd=cwd, capture_output=True, text=True, timeout=limit + SLACK_S, check=False
+            cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=limit + SLACK_S
         )
         rc, tail = proc.returncode, (proc.stdout + proc.stderr)[-2000:]
     except subprocess.TimeoutExpired:
@@ -245,7 +248,7 @@ def run_autogluon(system: str, panel: Panel, train: pd.DataFrame, work: Path) ->
     train.to_csv(work / "train.csv", index=False)
     cmd = [str(BENCH_PY), str(Path(__file__).resolve()), "--ag-worker", "train.csv", "fc.csv"]
     cmd += [str(panel.horizon), panel.freq, AG_PRESETS[system], str(LIMIT_S)]
-    rc, wall, tail = _run(cmd, work, LIMIT_S)
+    rc, wall, tail = _run(cmd, work, LIMIT_S, env=os.environ | AG_ENV)
     if rc != 0:
         return {"error": f"exit {rc}: {_last_line(tail)}", "wall_s": wall, "limit_s": LIMIT_S}
     info = json.loads((work / "fit.json").read_text())
