@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT_JSON = ROOT / "benchmarks" / "results" / "forecast.json"
+OUT_JSON = ROOT / "bench-out" / "forecast.json"
 AG_VENV = ROOT / "bench-out" / "forecast-venv"
 BENCH_PY = AG_VENV / "bin" / "python"
 LIMIT_S = 60.0
