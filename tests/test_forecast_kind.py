@@ -240,27 +240,31 @@ def test_served_forecasts_equal_predict_and_retrain_moves_the_test_horizon(tmp_p
     from mlcraft.api.serving import ServeSettings
     from mlcraft.serve.app import create_app
 
-    project = create(tmp_path, panel(length=36))
+    project = create(tmp_path, panel(n_series=8, length=36))
     project.train(max_trials=2, families=["seasonal_naive"])
     expected = project.forecast()
-    asked = (
-        expected[["shop", "when"]]
-        .iloc[[0, 5]]
-        .assign(when=lambda f: f.when.dt.strftime("%Y-%m-%d"))
-    )
+    asked = expected[["shop", "when"]].assign(when=lambda f: f.when.dt.strftime("%Y-%m-%d"))
     with TestClient(create_app(ServeSettings(str(project.path)))) as client:
         answer = client.post("/predict", json={"records": asked.to_dict("records")})
         unknown = client.post(
             "/predict", json={"records": [{"shop": "nope", "when": "2018-01-01"}]}
         )
     assert answer.status_code == 200
-    assert answer.json()["predictions"] == pytest.approx(expected.y.iloc[[0, 5]].tolist())
+    assert answer.json()["predictions"] == pytest.approx(expected.y.tolist())
     assert unknown.status_code == 422 and "no history" in unknown.json()["detail"]
-    newer = panel(length=40).groupby("shop").tail(4)
+    # the actuals arrive: monitor scores the served forecasts by MASE against each series' scale
+    newer = panel(n_series=8, length=40).groupby("shop").tail(4).reset_index(drop=True)
+    labels = newer.assign(request_id=answer.json()["request_id"], row=range(len(newer)))
+    assert project.feedback(labels[["request_id", "row", "y"]]).matched == 32
+    window = project.monitor(since="1d").report["quality"]["windows"][-1]
+    train = project.training_frame()
+    scale = {
+        s: seasonal_scale(train[train.shop == s].y.to_numpy(), 12) for s in newer.shop.unique()
+    }
+    by_hand = np.mean(np.abs(expected.y - newer.y) / newer.shop.map(scale))
+    assert window["n"] == 32 and window["value"] == pytest.approx(by_hand)
     result = project.retrain(newer, max_trials=2, families=["seasonal_naive"])
-    assert (
-        result.added_rows == 12 and result.added_test_rows == 12
-    )  # the new last horizon is the test
+    assert result.added_rows == 32 and result.added_test_rows == 32  # the new last horizon
     assert project.test_frame()["when"].min() == pd.Timestamp("2018-01-01")
 
 

@@ -341,6 +341,7 @@ def _window(
         [json.loads(r[4]) if r[4] is not None else None for r in part],
         model.classes,
     )
+    y = model.kind.live_target(y, [json.loads(r[2]) for r in part], model.pipeline)
     try:
         iv = score_with_interval(scorer, y, pred, seed=0, n_bootstrap=200)
     except ValueError:

@@ -240,6 +240,12 @@ class ProblemKind:
         gate): let it read the rows that come before them (a forecaster's histories). Nothing by
         default."""
 
+    def live_target(self, labels: np.ndarray, inputs: list[dict[str, Any]], model: Any) -> Any:
+        """``monitor``: the late labels of logged predictions as the metric scores them, from
+        the logged inputs and the fitted model (a forecast adds each row's MASE scale, from its
+        series' history in the model). The labels themselves by default."""
+        return labels
+
     def resampling_groups(self, features: pd.DataFrame, settings: dict[str, Any]) -> Any:
         """What the test score's bootstrap resamples (one label per row: a forecast's series),
         or None: the rows."""

@@ -402,6 +402,22 @@ class Forecast(Regression):
         for adapter in _adapters(model):
             adapter.update_history(features, values)
 
+    def live_target(self, labels: np.ndarray, inputs: list[dict[str, Any]], model: Any) -> Any:
+        """The labels and each row's MASE scale, from its series' history in the model (NaN for
+        a series the model has no history of: not scored)."""
+        adapters = _adapters(model)
+        if not adapters or not inputs:
+            return labels
+        first = adapters[0]
+        keys = timeseries.series_keys(pd.DataFrame(inputs), tuple(first.series_id or ()))
+        season = int(first.season)
+        scales = {
+            k: seasonal_scale(first.histories_[k], season)
+            for k in keys.unique()
+            if k in first.histories_
+        }
+        return np.column_stack([labels, keys.map(scales).to_numpy(dtype=float)])
+
     def resampling_groups(self, features: pd.DataFrame, settings: dict[str, Any]) -> Any:
         """The series: the test score's interval is across series."""
         return timeseries.series_keys(features, tuple(settings.get("series_id") or ())).to_numpy()
