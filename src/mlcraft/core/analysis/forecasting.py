@@ -34,6 +34,9 @@ OUTLIER_SDS = 3.0  # an STL residual beyond this many robust SDs is flagged
 MAD_TO_SD = 1.4826  # a normal distribution's SD per median absolute deviation
 BAND_Z = 1.96  # the 95% band of an ACF under white noise: +-1.96 / sqrt(n)
 HISTOGRAM_BINS = 20
+# STL's seasonal smoother (odd): forecast::mstl's first window (7 + 4); the non-robust fit, as
+# robust STL degenerates on series of a few seasons (half its residuals called outliers)
+SEASON_WINDOW = 11
 
 
 def _runs(values: np.ndarray) -> list[int]:
@@ -247,7 +250,7 @@ def stl_parts(values: np.ndarray, season: int) -> dict[str, np.ndarray] | None:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = STL(y, period=season).fit()  # robust STL degenerates on a few seasons
+        fit = STL(y, period=season, seasonal=SEASON_WINDOW).fit()
     return {"trend": fit.trend, "seasonal": fit.seasonal, "residual": fit.resid}
 
 
