@@ -169,6 +169,24 @@ def _by_series(err, residual, values, keys, times) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: -r["mase"])
 
 
+def _residual_checks(residual, keys, times, by_series) -> dict[str, Any]:
+    tested = [r["ljung_box_p"] for r in by_series if r["ljung_box_p"] is not None]
+    return {
+        "histogram": _histogram(residual),
+        "acf": _pooled_acf(residual, keys, times),
+        "ljung_box_tested": len(tested),
+        "ljung_box_rejected": int(sum(p < 0.05 for p in tested)),
+    }
+
+
+def _by_step(err: np.ndarray, step: np.ndarray, horizon: int) -> list[dict[str, Any]]:
+    return [
+        {"step": s, "mase": float(np.mean(err[step == s])), "rows": int((step == s).sum())}
+        for s in range(1, horizon + 1)
+        if (step == s).any()
+    ]
+
+
 def _paths(values, pred, window, keys, times, by_series) -> list[dict[str, Any]]:
     """The backtest forecasts and actuals of the ``SHOWN_SERIES`` largest series, in time order."""
     largest = sorted(by_series, key=lambda r: -r["level"])[:SHOWN_SERIES]
@@ -214,7 +232,6 @@ def forecast_diagnostics(
     err = np.abs(values - pred) / scale
     residual = (values - pred) / scale
     by_series = _by_series(err, residual, values, keys, times)
-    tested = [r["ljung_box_p"] for r in by_series if r["ljung_box_p"] is not None]
     return {
         "rows": len(values),
         "series_count": len(by_series),
@@ -224,19 +241,10 @@ def forecast_diagnostics(
         "rmse": float(np.sqrt(np.mean((values - pred) ** 2))),
         "mae": float(np.mean(np.abs(values - pred))),
         "bias": float(np.mean(pred - values)),
-        "by_step": [
-            {"step": s, "mase": float(np.mean(err[step == s])), "rows": int((step == s).sum())}
-            for s in range(1, h + 1)
-            if (step == s).any()
-        ],
+        "by_step": _by_step(err, step, h),
         "by_series": by_series,
         "paths": _paths(values, pred, window, keys, times, by_series),
-        "residuals": {
-            "histogram": _histogram(residual),
-            "acf": _pooled_acf(residual, keys, times),
-            "ljung_box_tested": len(tested),
-            "ljung_box_rejected": int(sum(p < 0.05 for p in tested)),
-        },
+        "residuals": _residual_checks(residual, keys, times, by_series),
     }
 
 
@@ -304,8 +312,6 @@ def series_exploration(
     seasonality strengths and STL outliers per series, and the largest series' decomposition,
     ACF and PACF. ``keys`` names each row's series.
     """
-    from statsmodels.tsa.stattools import pacf
-
     table = pd.DataFrame({"key": keys.astype(str).to_numpy(), "t": frame[time].to_numpy()})
     table["y"] = pd.to_numeric(frame[target], errors="coerce").to_numpy()
     table = table.sort_values(["key", "t"], kind="stable")
@@ -320,9 +326,6 @@ def series_exploration(
             {"series": r["series"], "time": part["t"].astype(str).tolist(), "y": part["y"].tolist()}
         )
     largest = table[table["key"] == rows[0]["series"]] if rows else table.iloc[:0]
-    y = largest["y"].to_numpy(dtype=float)
-    parts = stl_parts(y, season)
-    lags = max(1, min(MAX_LAGS, len(y) // 2 - 1))
     return {
         "season": season,
         "series_count": len(rows),
@@ -330,10 +333,21 @@ def series_exploration(
         "shown": shown,
         "not_shown": [r["series"] for r in rows[EXPLORED_SERIES:]],
         "largest": rows[0]["series"] if rows else None,
+        **_one_series_view(largest["t"], largest["y"].to_numpy(dtype=float), season),
+    }
+
+
+def _one_series_view(stamps: pd.Series, y: np.ndarray, season: int) -> dict[str, Any]:
+    """One series' STL decomposition (None if too short), ACF and PACF."""
+    from statsmodels.tsa.stattools import pacf
+
+    parts = stl_parts(y, season)
+    lags = max(1, min(MAX_LAGS, len(y) // 2 - 1))
+    return {
         "decomposition": None
         if parts is None
         else {
-            "time": largest["t"].astype(str).tolist(),
+            "time": stamps.astype(str).tolist(),
             **{k: v.tolist() for k, v in parts.items()},
             "observed": y.tolist(),
         },
