@@ -65,6 +65,7 @@ def test_evaluate_returns_an_evaluation_stored_as_is(project):
         "warning",
         "looks_before",
         "against_labels",
+        "details",
     ]
     evaluations = project.workspace.evaluations_dir
     path = evaluations / f"{ev.at.replace(':', '')}-v{ev.version}.json"

@@ -151,11 +151,14 @@ def test_regularise_fills_gaps_and_reports_them():
         (lambda f: f, {"horizon": 30}, DataError, "every series is shorter"),
         (lambda f: f.drop(columns="when"), {}, DataError, "'when'"),
         (lambda f: f.groupby("shop").head(2), {}, DataError, "--frequency"),
+        (lambda f: f, {"country": "XX"}, ConfigError, "not a country code"),
+        (lambda f: f, {"known": ("shop",)}, ConfigError, "--known names covariates"),
     ],
 )
 def test_bad_framing_is_refused(tmp_path, change, settings, error, fragment):
     kind = get_kind("forecast")
     base = {"time": "when", "series_id": ("shop",), "horizon": H, "frequency": None, "season": None}
+    pytest.importorskip("holidays")
     with pytest.raises(error, match=None) as info:
         kind.prepare_frame(change(panel()), "y", {**base, **settings}, where="data.csv")
     assert fragment in str(info.value)
@@ -185,3 +188,45 @@ def test_cli_bad_input_is_one_line(tmp_path):
         len(result.stderr.strip().splitlines()) == 1 and "'13/45/2020' at line 5" in result.stderr
     )
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.slow
+def test_known_covariates_are_given_for_the_horizon(tmp_path):
+    pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(3)
+    parts = []
+    for s in range(4):
+        n = 60
+        promo = (rng.random(n) < 0.3).astype(float)
+        y = 20 + 5 * s + 15 * promo + rng.normal(0, 0.5, n)
+        stamps = pd.date_range("2020-01-06", periods=n, freq="W-MON").strftime("%Y-%m-%d")
+        parts.append(pd.DataFrame({"shop": f"s{s}", "when": stamps, "promo": promo, "y": y}))
+    frame = pd.concat(parts, ignore_index=True)
+    project = create(tmp_path, frame, known=["promo"])
+    assert project.config.known == ("promo",)
+    project.train(max_trials=2, families=["lightgbm_lags"])
+    with pytest.raises(ConfigError, match="--future-covariates"):
+        project.forecast()
+    future = pd.DataFrame(
+        {
+            "shop": np.repeat([f"s{s}" for s in range(4)], H),
+            "when": np.tile(pd.date_range("2021-03-01", periods=H, freq="W-MON"), 4),
+            "promo": np.tile([1.0, 0.0, 1.0, 0.0], 4),
+        }
+    )
+    out = project.forecast(future_covariates=future)
+    lifted = out.y.to_numpy().reshape(4, H)
+    assert (lifted[:, [0, 2]].mean(axis=1) > lifted[:, [1, 3]].mean(axis=1) + 8).all()
+    with pytest.raises(DataError, match="missing for 1 forecast row"):
+        project.forecast(future_covariates=future.iloc[1:])
+
+
+@pytest.mark.slow
+def test_holidays_of_a_country_are_a_known_covariate(tmp_path):
+    pytest.importorskip("holidays")
+    project = create(tmp_path, panel(length=36), country="US")
+    project.train(max_trials=1, families=["lightgbm_lags"])
+    adapter = project.load_model().pipeline.steps[-1][1]
+    assert adapter.country == "US" and adapter.model_.columns_["known"] == ["holidays"]
+    out = project.forecast()  # no file needed: holidays are known from the calendar
+    assert len(out) == 3 * H and np.isfinite(out.y).all()

@@ -79,7 +79,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "clusters",
         "semi_supervised",
     ),
-    "forecast": ("time", "series_id", "horizon", "frequency", "season"),
+    "forecast": ("time", "series_id", "horizon", "frequency", "season", "known", "country"),
     "data": ("source", "dataset", "test_source", "test_dataset"),
     "roles": ("id_column", "categorical", "drop"),
     "split": ("split_method", "test_size", "stratify_on"),
@@ -118,6 +118,10 @@ class ProjectConfig:
         (``--series-id``; None: one series), how many steps to forecast (``--horizon``), the
         pandas frequency alias (``--frequency``; inferred when the problem is framed) and the
         values per cycle that follows from it (``season``).
+    known : tuple of str or None
+        ``--task forecast``: covariates known in the future (``--known``: calendar events,
+        promotions), given for the horizon at predict time; the other covariates are static per
+        series (constant within each) or past-only.
     semi_supervised : bool
         A classification target may have missing labels (``--semi-supervised``): those rows stay in
         the training data, are never tested or scored, and only the semi-supervised families fit them.
@@ -164,6 +168,8 @@ class ProjectConfig:
     horizon: int | None = None
     frequency: str | None = None
     season: int | None = None
+    known: tuple[str, ...] | None = None
+    country: str | None = None
     semi_supervised: bool = False
     test_source: str | None = None
     test_dataset: str | None = None
@@ -235,7 +241,7 @@ class ProjectConfig:
                 flat.update(table)
             else:
                 extra[section] = table
-        for name in ("categorical", "drop", "series_id"):
+        for name in ("categorical", "drop", "series_id", "known"):
             if name in flat:
                 flat[name] = tuple(flat[name])
         flat.setdefault("target", None)  # stored unset: a kind without a target

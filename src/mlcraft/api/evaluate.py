@@ -43,6 +43,8 @@ class Evaluation:
     looks_before : earlier looks at the test set, of any version.
     against_labels : a kind without a target trained with ``--labels``: the test rows' answers
         scored against those labels (e.g. ``{"adjusted_rand": ...}``), else None.
+    details : what the kind adds (``ProblemKind.test_details``): a forecast's error per series,
+        and its prediction intervals' coverage and weighted quantile loss; else None.
     """
 
     metric: str
@@ -60,6 +62,7 @@ class Evaluation:
     warning: str | None
     looks_before: int
     against_labels: dict[str, float] | None = None
+    details: dict[str, Any] | None = None
 
     @property
     def interval(self) -> tuple[float, float]:
@@ -76,7 +79,7 @@ def test_looks(project: Project) -> list[dict[str, Any]]:
     return atomic.read_jsonl(project.workspace.evaluations_dir / "looks.jsonl")
 
 
-def _training_rows(project: Project, schema) -> tuple[pd.Series, pd.DataFrame]:
+def training_rows(project: Project, schema) -> tuple[pd.Series, pd.DataFrame]:
     """The training rows' target and features (what a kind's test target may be measured from)."""
     train = project.training_frame()
     features, _ = schema.coerce(train, where="training data")
@@ -96,7 +99,7 @@ def evaluate(project: Project, *, version: int | None = None) -> Evaluation:
         y = model.kind.test_target(
             pd.Series(y, name=cfg.target),
             features,
-            lambda: _training_rows(project, model.schema),
+            lambda: training_rows(project, model.schema),
             model.kind.family_options(cfg),
         )
     else:  # judged in the reference space of the training rows, as in the search
@@ -115,9 +118,15 @@ def evaluate(project: Project, *, version: int | None = None) -> Evaluation:
         positive_class=model.positive_class,
         threshold=model.threshold if model.threshold is not None else 0.5,
     )
+    options = model.kind.family_options(cfg)
     interval = score_with_interval(
-        scorer, y.to_numpy() if hasattr(y, "to_numpy") else y, pred, seed=cfg.seed
+        scorer,
+        y.to_numpy() if hasattr(y, "to_numpy") else y,
+        pred,
+        seed=cfg.seed,
+        groups=model.kind.resampling_groups(features, options),
     )
+    details = model.kind.test_details(y, pred, features, options, model.metadata)
     earlier = test_looks(project)
     warning = None
     other = [look for look in earlier if look["version"] != version]
@@ -146,6 +155,7 @@ def evaluate(project: Project, *, version: int | None = None) -> Evaluation:
         warning=warning,
         looks_before=len(earlier),
         against_labels=against,
+        details=details,
     )
     project.registry.record_test_score(
         version,

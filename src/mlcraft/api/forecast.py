@@ -2,7 +2,7 @@
 
 The saved model was fitted on the training rows; it forecasts from the **whole** known history
 (training and test rows, plus any newer rows given as ``history``) without retraining: each panel
-model reads the longer histories (:meth:`PanelForecaster.update_history`). Intervals are the
+model reads the longer histories (``ProblemKind.before_scoring``). Intervals are the
 conformal ones the run measured on its backtest windows (``FittedModel.metadata["intervals"]``):
 the forecast plus or minus the scaled error quantile of its horizon step times its series' scale.
 """
@@ -19,12 +19,12 @@ import pandas as pd
 from mlcraft.api.predict import write_table
 from mlcraft.core.data import timeseries
 from mlcraft.core.data.load import load_table
-from mlcraft.exceptions import ConfigError
+from mlcraft.exceptions import ConfigError, DataError
 
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
 
-__all__ = ["forecast", "write_forecast"]
+__all__ = ["forecast", "write_forecast", "read_history"]
 
 
 def _history(project: Project, history: str | os.PathLike[str] | pd.DataFrame | None):
@@ -66,6 +66,16 @@ def _history(project: Project, history: str | os.PathLike[str] | pd.DataFrame | 
     return frame, notes
 
 
+def read_history(model: Any, frame: pd.DataFrame) -> np.ndarray:
+    """Let a saved forecaster read every row of ``frame`` as its series' history (not refitted);
+    returns the target's values."""
+    target = model.schema.target
+    known, _ = model.schema.coerce(frame, where="history")
+    values = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float)
+    model.kind.before_scoring(model.pipeline, known, values)
+    return values
+
+
 def _future_rows(frame: pd.DataFrame, cfg: Any) -> pd.DataFrame:
     """The next ``horizon`` stamps of every series; other columns carried from its last row."""
     keys = timeseries.series_keys(frame, tuple(cfg.series_id or ()))
@@ -81,18 +91,56 @@ def _future_rows(frame: pd.DataFrame, cfg: Any) -> pd.DataFrame:
     return out
 
 
+def _with_future_covariates(future: pd.DataFrame, given: Any, cfg: Any) -> pd.DataFrame:
+    """The known covariates of the forecast rows, from ``given`` (a file or a frame with the
+    series ids, the time column and the ``--known`` columns for every stamp of the horizon)."""
+    known = list(cfg.known or ())
+    if not known:
+        return future
+    if given is None:
+        raise ConfigError(
+            f"this project forecasts with covariates known in the future ({', '.join(known)}): give their values for the next {cfg.horizon} stamp(s) of every series with --future-covariates FILE"
+        )
+    table = load_table(given, encoding=None)
+    ids = [*(cfg.series_id or ()), cfg.time]
+    missing = [c for c in [*ids, *known] if c not in table.frame.columns]
+    if missing:
+        raise DataError(
+            f"{table.source}: --future-covariates needs the column(s) {', '.join(map(repr, missing))}"
+        )
+    values = table.frame[[*ids, *known]].copy()
+    values[cfg.time] = timeseries.parse_time(
+        values[cfg.time], cfg.time, table.source, table.line_of
+    )
+    for c in cfg.series_id or ():
+        values[c] = values[c].astype(str)
+    merged = (
+        future.drop(columns=known)
+        .assign(**{c: future[c].astype(str) for c in cfg.series_id or ()})
+        .merge(values.drop_duplicates(ids, keep="last"), on=ids, how="left")
+    )
+    absent = merged[known].isna().any(axis=1).to_numpy()
+    if absent.any():
+        row = merged[absent].iloc[0]
+        where = ", ".join(f"{c}={row[c]}" for c in cfg.series_id or ())
+        raise DataError(
+            f"{table.source}: the future covariates are missing for {int(absent.sum())} forecast row(s), first {where + ' at ' if where else ''}{row[cfg.time]}: give {', '.join(known)} for every stamp of the horizon"
+        )
+    return merged
+
+
 def forecast(
     project: Project,
     *,
     version: int | None = None,
     history: str | os.PathLike[str] | pd.DataFrame | None = None,
+    future_covariates: str | os.PathLike[str] | pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """The next ``horizon`` values of every series with their intervals, and notes.
 
     Columns: the series ids, the time column, the target (the forecast), then
     ``<target>_lo_<level>`` and ``<target>_hi_<level>`` for each interval level.
     """
-    from mlcraft.models.forecasting import panel_adapters
     from mlcraft.tasks.forecast import seasonal_scale
 
     cfg = project.config
@@ -102,11 +150,8 @@ def forecast(
         )
     model = project.load_model(version)
     frame, notes = _history(project, history)
-    known, _ = model.schema.coerce(frame, where="history")
-    values = pd.to_numeric(frame[cfg.target], errors="coerce").to_numpy(dtype=float)
-    for adapter in panel_adapters(model.pipeline):
-        adapter.update_history(known, values)
-    future = _future_rows(frame, cfg)
+    values = read_history(model, frame)
+    future = _with_future_covariates(_future_rows(frame, cfg), future_covariates, cfg)
     features, _ = model.schema.coerce(future, where="forecast rows")
     point = model.predict_raw(features)
     out = future[[*(cfg.series_id or ()), cfg.time]].copy()
@@ -136,7 +181,10 @@ def write_forecast(
     *,
     version: int | None = None,
     history: str | os.PathLike[str] | pd.DataFrame | None = None,
+    future_covariates: str | os.PathLike[str] | pd.DataFrame | None = None,
 ) -> tuple[Path, int, list[str]]:
     """:func:`forecast` written to ``out`` (CSV or Parquet, atomically): (path, rows, notes)."""
-    frame, notes = forecast(project, version=version, history=history)
+    frame, notes = forecast(
+        project, version=version, history=history, future_covariates=future_covariates
+    )
     return write_table(frame, out), len(frame), notes

@@ -122,6 +122,8 @@ class Project:
         series_id: Sequence[str] | None = None,
         horizon: int | None = None,
         frequency: str | None = None,
+        known: Sequence[str] | None = None,
+        country: str | None = None,
     ) -> Project:
         """Frame the problem, store the data and set the test set aside, before anything else looks.
 
@@ -165,6 +167,11 @@ class Project:
         time, series_id, horizon, frequency : optional
             ``task="forecast"``: the time column, the column(s) naming each series (None: one
             series), the steps to forecast, and the pandas frequency (None: inferred).
+        known : sequence of str, optional
+            ``task="forecast"``: covariates known in the future, given for the horizon when
+            forecasting (``future_covariates``).
+        country : str, optional
+            ``task="forecast"``: an ISO country code whose public holidays become a covariate.
         """
         ws = Workspace(path)
         if ws.exists():
@@ -206,6 +213,8 @@ class Project:
                     "series_id": None if series_id is None else tuple(series_id),
                     "horizon": horizon,
                     "frequency": frequency,
+                    "known": None if known is None else tuple(known),
+                    "country": country,
                 }.items()
                 if v is not None
             },
@@ -466,21 +475,30 @@ class Project:
             self, source, out, version=version, encoding=encoding, progress=progress
         )
 
-    def forecast(self, *, version: int | None = None, history=None) -> pd.DataFrame:
+    def forecast(
+        self, *, version: int | None = None, history=None, future_covariates=None
+    ) -> pd.DataFrame:
         """A forecasting project: the next ``horizon`` values of every series with their
-        intervals, from the whole known history plus ``history`` (newer rows), without retraining."""
+        intervals, from the whole known history plus ``history`` (newer rows), without
+        retraining; ``future_covariates``: the ``known`` covariates over the horizon."""
         from mlcraft.api.forecast import forecast
 
-        frame, notes = forecast(self, version=version, history=history)
+        frame, notes = forecast(
+            self, version=version, history=history, future_covariates=future_covariates
+        )
         for note in notes:
             warnings.warn(note, MlcraftWarning, stacklevel=2)
         return frame
 
-    def write_forecast(self, out, *, version: int | None = None, history=None):
+    def write_forecast(
+        self, out, *, version: int | None = None, history=None, future_covariates=None
+    ):
         """:meth:`forecast` written to ``out`` (CSV or Parquet): ``(path, rows, notes)``."""
         from mlcraft.api.forecast import write_forecast
 
-        return write_forecast(self, out, version=version, history=history)
+        return write_forecast(
+            self, out, version=version, history=history, future_covariates=future_covariates
+        )
 
     def evaluate(self, *, version: int | None = None) -> Evaluation:
         """Score a model (the champion by default) once on the test set, with a 95% interval.

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from mlcraft import atomic
+from mlcraft.api.evaluate import training_rows
 from mlcraft.config import resolve_budget
 from mlcraft.core.analysis.evaluate import paired_difference, score_with_interval
 from mlcraft.core.analysis.metrics import Scorer, get_metric
@@ -150,7 +151,9 @@ def retrain(
             if k not in ("version", "sha256", "derived_from")
         }
         test = _test_rows(project, new)
-        decision = _gate(project, champion_before, challenger, test, new.digest)
+        decision = _gate(
+            project, champion_before, challenger, test, new.digest, _history(project, new)
+        )
         if dry_run:
             return RetrainResult(
                 new.digest,
@@ -177,7 +180,9 @@ def retrain(
                 notes.append(
                     f"the champion changed while the challenger trained (version {champion_before} -> {current}); the decision was made again against version {current}"
                 )
-                decision = _gate(project, current, challenger, test, new.digest)
+                decision = _gate(
+                    project, current, challenger, test, new.digest, _history(project, new)
+                )
             _adopt_dataset(project, stage, new)
             _copy_run(stage, project, trained.run_id)
             version = project.registry.register(
@@ -260,6 +265,23 @@ def _combine(project: Project, data, encoding: str | None) -> _NewData:
         raise DataError(
             f"{table.source}: no new rows (every row is already in the project's data); nothing to retrain on"
         )
+    kind = get_kind(cfg.task)
+    regrown = kind.regrow(
+        pd.concat([old, frame], ignore_index=True),
+        cfg.target,
+        kind.family_options(cfg),
+        where=table.source,
+    )  # a kind whose test rows move with the data (a forecast's last horizon)
+    if regrown is not None:
+        combined, is_test, more = regrown
+        return _NewData(
+            combined,
+            is_test,
+            data_mod.frame_hash(combined),
+            len(frame),
+            int(is_test.sum()),
+            notes + more,
+        )
     is_test_new = _assign_new_rows(project, frame)
     combined = pd.concat([old, frame], ignore_index=True)
     is_test = np.concatenate([project.workspace.read_split(cfg.dataset), is_test_new])
@@ -318,10 +340,28 @@ def _test_rows(project: Project, new: _NewData) -> pd.DataFrame:
     return frame
 
 
-def _score(project: Project, model, test: pd.DataFrame) -> tuple[Scorer, np.ndarray, np.ndarray]:
+def _history(project: Project, new: _NewData) -> pd.DataFrame:
+    """The new dataset version's training rows (what a forecaster forecasts the test rows from)."""
     cfg = project.config
+    return new.frame[~new.is_test & new.frame[cfg.target].notna().to_numpy()].reset_index(drop=True)
+
+
+def _score(
+    project: Project, model, test: pd.DataFrame, history: pd.DataFrame | None = None
+) -> tuple[Scorer, np.ndarray, np.ndarray]:
+    cfg = project.config
+    if history is not None:  # both models read the same history (a forecaster's latest rows)
+        known, _ = model.schema.coerce(history, where="training rows")
+        values = pd.to_numeric(history[cfg.target], errors="coerce").to_numpy(dtype=float)
+        model.kind.before_scoring(model.pipeline, known, values)
     features, _ = model.schema.coerce(test, where="test set")
     y = model.schema.coerce_target(test[cfg.target], model.kind.numeric_target)
+    y = model.kind.test_target(
+        pd.Series(y, name=cfg.target),
+        features,
+        lambda: training_rows(project, model.schema),
+        model.kind.family_options(cfg),
+    )
     y = y.to_numpy() if hasattr(y, "to_numpy") else np.asarray(y)
     threshold = model.threshold if model.threshold is not None else 0.5
     scorer = Scorer(
@@ -334,12 +374,17 @@ def _score(project: Project, model, test: pd.DataFrame) -> tuple[Scorer, np.ndar
 
 
 def _gate(
-    project: Project, champion_version: int, challenger, test: pd.DataFrame, dataset: str
+    project: Project,
+    champion_version: int,
+    challenger,
+    test: pd.DataFrame,
+    dataset: str,
+    history: pd.DataFrame | None = None,
 ) -> GateDecision:
     seed = project.config.seed
     champion = project.registry.load(champion_version)
-    s_a, y, p_a = _score(project, champion, test)
-    s_b, _, p_b = _score(project, challenger, test)
+    s_a, y, p_a = _score(project, champion, test, history)
+    s_b, _, p_b = _score(project, challenger, test, history)
     a = score_with_interval(s_a, y, p_a, seed=seed)
     b = score_with_interval(s_b, y, p_b, seed=seed)
     diff = paired_difference(s_a, s_b, y, p_a, p_b, seed=seed)

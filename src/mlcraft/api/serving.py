@@ -134,6 +134,10 @@ class ModelService:
         if version is None:
             version = champion if champion is not None else self.registry.require_champion()
         model = self.registry.load(version)
+        if model.kind.forecasts:  # a forecaster answers from every known row, test rows included
+            from mlcraft.api.forecast import read_history
+
+            read_history(model, self.project.dataset())
         model.compiled()  # build (and verify) the fast small-batch path before the first request
         loaded = LoadedModel(version, model, self.registry.meta(version), time.time())
         self._event_id = event_id

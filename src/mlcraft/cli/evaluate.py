@@ -25,6 +25,8 @@ def evaluate(
         f"[bold]{fmt(result.value)}[/] (95% CI {fmt(result.ci_low)} to {fmt(result.ci_high)}, {result.ci_method}; "
         f"CV was {fmt(result.cv_mean)})"
     )
+    for line in (result.details or {}).get("summary", []):  # what the kind adds
+        console.print(line)
     if result.against_labels:
         console.print(
             "against the known labels (--labels) on the test rows: "

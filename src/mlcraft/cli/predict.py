@@ -27,6 +27,11 @@ def predict(
         "--history",
         help="A forecasting project: newer rows that extend the series (no retraining).",
     ),
+    future_covariates: Path | None = typer.Option(
+        None,
+        "--future-covariates",
+        help="A forecasting project trained with --known: those covariates for every stamp of the horizon (series ids, time, values).",
+    ),
 ) -> None:
     """Predict DATA: one column named like the target, plus proba_<class> columns for classification. Files of any size are read in chunks (constant memory) with a progress bar. A forecasting project (no DATA): the next --horizon values of every series with 80% and 95% intervals."""
     from mlcraft.api import Project  # here, not at the top: `mlcraft --help` stays light
@@ -38,14 +43,16 @@ def predict(
             raise ConfigError(
                 f"{project} forecasts what follows its known rows: leave out {data}, or give newer rows with --history {data}"
             )
-        written, rows, notes = proj.write_forecast(out, version=version, history=history)
+        written, rows, notes = proj.write_forecast(
+            out, version=version, history=history, future_covariates=future_covariates
+        )
         for note in notes:
             console.print(f"[yellow]note[/]: {note}")
         console.print(f"wrote {rows} forecast row(s) to {written}")
         return
-    if data is None or history is not None:
+    if data is None or history is not None or future_covariates is not None:
         raise ConfigError(
-            "give the rows to predict: mlcraft predict DATA --project P --out F (--history is for forecasting projects)"
+            "give the rows to predict: mlcraft predict DATA --project P --out F (--history and --future-covariates are for forecasting projects)"
         )
 
     with Progress(

@@ -246,6 +246,16 @@ def train(
     horizon: int | None = typer.Option(
         None, "--horizon", help="--task forecast: how many time steps to forecast."
     ),
+    known: str | None = typer.Option(
+        None,
+        "--known",
+        help="--task forecast: covariates known in the future (comma-separated), given for the horizon at predict time (--future-covariates).",
+    ),
+    country: str | None = typer.Option(
+        None,
+        "--country",
+        help="--task forecast: an ISO country code; each stamp's number of public holidays becomes a covariate known in the future.",
+    ),
     frequency: str | None = typer.Option(
         None,
         "--frequency",
@@ -364,6 +374,8 @@ def train(
             semi_supervised=semi_supervised,
             time=time_column,
             series_id=split_names([series_id] if series_id else None) or None,
+            known=split_names([known] if known else None) or None,
+            country=country,
             horizon=horizon,
             frequency=frequency,
             **given,

@@ -38,7 +38,7 @@ from mlcraft.core.fit.family import BuildContext, Choice, Family, Float, Int
 from mlcraft.exceptions import DataError, NotFittedError
 from mlcraft.models.forecast import BASELINES, PanelBaseline, PanelInputs
 
-__all__ = ["PanelForecaster", "FORECAST", "FAMILIES", "forecast_family", "panel_adapters"]
+__all__ = ["PanelForecaster", "FORECAST", "FAMILIES", "forecast_family", "holiday_counts"]
 
 FORECAST = frozenset({"forecast"})
 
@@ -58,6 +58,9 @@ class PanelForecaster(RegressorMixin, BaseEstimator):
     known : tuple of str
         Covariates known in the future (given for the rows to forecast). The other non-id
         columns are static per series when constant within every series, else past-only.
+    country : str or None
+        An ISO country code: the number of public holidays in each stamp's period (the
+        ``holidays`` package) becomes a covariate known in the future, ``holidays``.
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class PanelForecaster(RegressorMixin, BaseEstimator):
         season: int = 1,
         freq: str = "D",
         known: Sequence[str] = (),
+        country: str | None = None,
     ):
         self.model = model
         self.time = time
@@ -77,6 +81,7 @@ class PanelForecaster(RegressorMixin, BaseEstimator):
         self.season = season
         self.freq = freq
         self.known = known
+        self.country = country
 
     # -- shaping rows into series ------------------------------------------------------------------
     def _keys(self, X: pd.DataFrame) -> pd.Series:
@@ -110,14 +115,17 @@ class PanelForecaster(RegressorMixin, BaseEstimator):
             if self.static_
             else None
         )
-        known = [X[self.known_].iloc[groups[k]].reset_index(drop=True) for k in names]
+        known = [
+            self._with_holidays(X[self.known_].iloc[groups[k]].reset_index(drop=True), stamps[i])
+            for i, k in enumerate(names)
+        ]
         past = [X[self.past_].iloc[groups[k]].reset_index(drop=True) for k in names]
         return PanelInputs(
             stamps,
             self.freq,
             future=future,
             static=static,
-            known=known if self.known_ else None,
+            known=known if self.known_ or self.country else None,
             past=past if self.past_ else None,
         )
 
@@ -201,19 +209,37 @@ class PanelForecaster(RegressorMixin, BaseEstimator):
             for k in names
         ]
         inputs = self._inputs(rows, names, groups, future)
-        if self.known_ and future_rows is not None:
-            fk = self._keys(future_rows)
+        if self.known_ or self.country:
             inputs.known = [
                 pd.concat(
                     [
-                        self.rows_[k][self.known_],
-                        future_rows.loc[(fk == k).to_numpy(), self.known_].iloc[:horizon],
+                        self._with_holidays(self.rows_[k][self.known_], self.rows_[k][self.time]),
+                        self._with_holidays(self._known_ahead(k, stamps, future_rows), stamps),
                     ],
                     ignore_index=True,
                 )
-                for k in names
+                for k, stamps in zip(names, future)
             ]
         return np.asarray(self.model_.forecast(hist, horizon, inputs=inputs), dtype=float)
+
+    def _with_holidays(self, known: pd.DataFrame, stamps: Any) -> pd.DataFrame:
+        """``known`` with the holiday count of each stamp's period (``country`` set)."""
+        if not self.country:
+            return known
+        out = known.reset_index(drop=True).copy()
+        out["holidays"] = holiday_counts(pd.DatetimeIndex(stamps), self.freq, self.country)
+        return out
+
+    def _known_ahead(
+        self, key: str, stamps: pd.DatetimeIndex, rows: pd.DataFrame | None
+    ) -> pd.DataFrame:
+        """The known covariates of ``key`` at each future stamp, from the rows asked for (NaN
+        where no row gives them)."""
+        if rows is None or not len(rows):
+            return pd.DataFrame(np.nan, index=range(len(stamps)), columns=self.known_)
+        mine = rows[(self._keys(rows) == key).to_numpy()]
+        by_stamp = mine.drop_duplicates(self.time).set_index(self.time)[self.known_]
+        return by_stamp.reindex(stamps).reset_index(drop=True)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Each row's forecast; NaN for a row at or before its series' last seen value."""
@@ -231,16 +257,22 @@ class PanelForecaster(RegressorMixin, BaseEstimator):
         return out
 
 
-def panel_adapters(model: Any) -> list[PanelForecaster]:
-    """Every :class:`PanelForecaster` inside a fitted model (a pipeline, an ensemble's members)."""
-    if isinstance(model, PanelForecaster):
-        return [model]
-    found: list[PanelForecaster] = []
-    for _, step in getattr(model, "steps", None) or []:
-        found += panel_adapters(step)
-    for member in getattr(model, "members", None) or []:
-        found += panel_adapters(member)
-    return found
+def holiday_counts(stamps: pd.DatetimeIndex, freq: str, country: str) -> np.ndarray:
+    """Public holidays of ``country`` in each stamp's period (from the stamp to the next one).
+
+    >>> holiday_counts(pd.DatetimeIndex(["2024-12-01", "2025-01-01"]), "MS", "US").tolist()
+    [1, 2]
+    """
+    import holidays
+
+    if not len(stamps):
+        return np.zeros(0, dtype=int)
+    ends = stamps + pd.tseries.frequencies.to_offset(freq)
+    days = holidays.country_holidays(country, years=range(stamps.min().year, ends.max().year + 1))
+    marked = np.array(sorted(pd.Timestamp(d) for d in days), dtype="datetime64[ns]")
+    lo = np.searchsorted(marked, stamps.normalize().to_numpy(), side="left")
+    hi = np.searchsorted(marked, ends.normalize().to_numpy(), side="left")
+    return (hi - lo).astype(int)
 
 
 # -- families ------------------------------------------------------------------------------------------
@@ -258,6 +290,7 @@ def forecast_family(make_model, **fields: Any) -> Family:
             season=int(o.get("season") or 1),
             freq=str(o["frequency"]),
             known=tuple(o.get("known") or ()),
+            country=o.get("country"),
         )
 
     return Family(
@@ -276,9 +309,58 @@ def _neural(arch: str | None = None):
         p = dict(params)
         if arch is not None:
             p["arch"] = arch
-        return NeuralForecaster(seed=ctx.seed, **p)
+        return NeuralForecaster(seed=ctx.seed, num_threads=1, **p)  # folds run in processes
 
     return make
+
+
+def _stats(method: str | None = None):
+    def make(params: Mapping[str, Any], ctx: BuildContext):
+        from mlcraft.models.forecast_stats import StatsModel
+
+        p = dict(params)
+        return StatsModel(method=p.pop("method", method), **p)
+
+    return make
+
+
+def _stats_cost(*methods: str):
+    """Seconds for one fit: the measured time per 200-point series, per row (the slowest method)."""
+
+    def cost(n, d):
+        from mlcraft.models.forecast_stats import PER_SERIES_S, REFERENCE_LENGTH
+
+        return 0.05 + max(PER_SERIES_S[m] for m in methods) * n / REFERENCE_LENGTH
+
+    return cost
+
+
+def _stats_space(method: str):
+    def space(task, n):
+        from mlcraft.models.forecast_stats import SEARCH_SPACES
+
+        return dict(SEARCH_SPACES[method])
+
+    return space
+
+
+THETAS = ("auto_theta", "optimized_theta", "dynamic_optimized_theta", "theta", "dynamic_theta")
+
+
+def _boosting(params: Mapping[str, Any], ctx: BuildContext):
+    from mlcraft.models.forecast_gbm import GlobalBoosting
+
+    return GlobalBoosting(seed=ctx.seed, **params)
+
+
+def _boosting_space(task, n):
+    from mlcraft.models.forecast_gbm import SEARCH_SPACE
+
+    return dict(SEARCH_SPACE)
+
+
+def _boosting_cost(n, d):  # 1.7e-7 s per row and tree (forecast_gbm's measurement), 300 trees
+    return 0.2 + 1.7e-7 * n * 300 * 2
 
 
 def _nn_space(hidden: int, epochs: int) -> dict[str, Any]:
@@ -306,6 +388,54 @@ FAMILIES = [
             "window": Int(1, 4, 2),
         },
         cost=lambda n, d: 0.01 + 1e-6 * n,
+    ),
+    forecast_family(
+        _stats(),
+        name="theta",
+        description="Theta methods (StatsForecast): AutoTheta, optimised and dynamic Theta",
+        requires="statsforecast",
+        priority=95,
+        space=lambda task, n: {
+            "method": Choice(THETAS, "auto_theta"),
+            **_stats_space("auto_theta")(task, n),
+        },
+        cost=_stats_cost("auto_theta"),
+    ),
+    forecast_family(
+        _stats("auto_ets"),
+        name="ets",
+        description="exponential smoothing state space models (StatsForecast's AutoETS)",
+        requires="statsforecast",
+        priority=90,
+        space=_stats_space("auto_ets"),
+        cost=_stats_cost("auto_ets"),
+    ),
+    forecast_family(
+        _boosting,
+        name="lightgbm_lags",
+        description="one LightGBM over all series: lags, rolling statistics, calendar, covariates (recursive or direct)",
+        requires="lightgbm",
+        priority=85,
+        space=_boosting_space,
+        cost=_boosting_cost,
+    ),
+    forecast_family(
+        _stats("auto_arima"),
+        name="arima",
+        description="ARIMA with its orders chosen automatically (StatsForecast's AutoARIMA)",
+        requires="statsforecast",
+        priority=70,
+        space=_stats_space("auto_arima"),
+        cost=_stats_cost("auto_arima"),
+    ),
+    forecast_family(
+        _stats("auto_ces"),
+        name="ces",
+        description="complex exponential smoothing (StatsForecast's AutoCES)",
+        requires="statsforecast",
+        priority=60,
+        space=_stats_space("auto_ces"),
+        cost=_stats_cost("auto_ces"),
     ),
     forecast_family(
         _neural("linear"),

@@ -43,7 +43,7 @@ from torch import nn
 
 from mlcraft.core.fit.family import time_left
 from mlcraft.exceptions import ConfigError, DataError, NotFittedError
-from mlcraft.nn.base import _seeded
+from mlcraft.nn.base import _seeded, _threads
 from mlcraft.nn.callbacks import Callback, EarlyStopping, History
 from mlcraft.nn.modules import count_parameters, dropout_layers
 from mlcraft.nn.schedules import Constant
@@ -349,6 +349,10 @@ class NeuralForecaster(BaseEstimator):
         "auto": the first CUDA GPU when torch sees one, else the CPU.
     seed : int
         Seeds the initialisation, the shuffling and the dropout masks (bit-identical on the CPU).
+    num_threads : int or None
+        torch's CPU threads while fitting and forecasting (None: torch's setting). The engine
+        passes 1: its folds already run in parallel processes (forked workers must not use the
+        parent's thread pool).
 
     Attributes
     ----------
@@ -370,6 +374,7 @@ class NeuralForecaster(BaseEstimator):
         seq2seq: bool = True,
         device: str = "auto",
         seed: int = 0,
+        num_threads: int | None = None,
     ):
         self.arch = arch
         self.window = window
@@ -382,6 +387,7 @@ class NeuralForecaster(BaseEstimator):
         self.seq2seq = seq2seq
         self.device = device
         self.seed = seed
+        self.num_threads = num_threads
 
     # -- settings ---------------------------------------------------------------------------------
     def _check_settings(self) -> None:
@@ -432,7 +438,7 @@ class NeuralForecaster(BaseEstimator):
         self.window_ = max(int(self.window), int(season))
         train, valid = make_windows(data, self.window_, horizon, holdout=True)
         device = self._device()
-        with _seeded(int(self.seed), device):
+        with _threads(self.num_threads), _seeded(int(self.seed), device):
             net = self._network().to(device)
             optimizer = torch.optim.Adam(net.parameters(), lr=float(self.lr))
             generator = torch.Generator().manual_seed(int(self.seed))
@@ -498,7 +504,7 @@ class NeuralForecaster(BaseEstimator):
         net = self._net(device)
         out = []
         done = 0
-        with torch.no_grad(), _seeded(int(self.seed), device):
+        with torch.no_grad(), _threads(self.num_threads), _seeded(int(self.seed), device):
             net.eval()
             for layer in dropout_layers(net) if mc else ():
                 layer.train()

@@ -229,6 +229,38 @@ class ProblemKind:
         ``training()`` gives the training rows' target and features when it needs them."""
         return y_test
 
+    def regrow(
+        self, combined: pd.DataFrame, target: str, settings: dict[str, Any], *, where: str
+    ) -> tuple[pd.DataFrame, np.ndarray, list[str]] | None:
+        """``retrain``: the stored rows followed by the new ones, as this kind arranges them, with
+        the test rows of the whole (``(frame, is_test, notes)``), for a kind whose test rows move
+        with the data (a forecast's last horizon). None: the old rows keep their side and new
+        rows are assigned by the stable hash."""
+        return None
+
+    def before_scoring(self, model: Any, features: pd.DataFrame, values: np.ndarray) -> None:
+        """Before a saved model is scored on test rows it was not fitted next to (``retrain``'s
+        gate): let it read the rows that come before them (a forecaster's histories). Nothing by
+        default."""
+
+    def resampling_groups(self, features: pd.DataFrame, settings: dict[str, Any]) -> Any:
+        """What the test score's bootstrap resamples (one label per row: a forecast's series),
+        or None: the rows."""
+        return None
+
+    def test_details(
+        self,
+        y: Any,
+        raw: np.ndarray,
+        features: pd.DataFrame,
+        settings: dict[str, Any],
+        metadata: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        """More of the test score that ``evaluate`` records beside it (a forecast's error per series
+        and its intervals' coverage), from the test rows' target ``y`` (as :meth:`test_target`
+        gives it), the model's raw output and its ``metadata``; None by default."""
+        return None
+
     def model_metadata(
         self,
         oof: np.ndarray,

@@ -31,7 +31,15 @@ from mlcraft.formatting import format_number
 from mlcraft.tasks.base import Folds, register_kind
 from mlcraft.tasks.tabular import Regression
 
-__all__ = ["Forecast", "SCALE", "MIN_HISTORY", "LEVELS", "seasonal_scale", "conformal_intervals"]
+__all__ = [
+    "Forecast",
+    "SCALE",
+    "MIN_HISTORY",
+    "LEVELS",
+    "seasonal_scale",
+    "conformal_intervals",
+    "weighted_quantile_loss",
+]
 
 SCALE = "__scale__"  # the second column of the engine's target: each scored row's MASE scale
 MIN_HISTORY = 3  # values a series needs before a window (or the test) to be forecast from
@@ -107,12 +115,64 @@ def seasonal_scale(values: np.ndarray, season: int) -> float:
     return 1.0
 
 
+def _check_country(country: str) -> None:
+    """Refuse a country the ``holidays`` package does not know."""
+    try:
+        import holidays
+    except ImportError:
+        raise ConfigError(
+            "--country needs the holidays package: pip install 'mlcraft[forecast]'"
+        ) from None
+    try:
+        holidays.country_holidays(country)
+    except NotImplementedError:
+        raise ConfigError(
+            f"--country {country!r}: not a country code the holidays package knows (e.g. US, GB, FR, DE)"
+        ) from None
+
+
+def _adapters(model: Any) -> list[Any]:
+    """The row adapters of panel models inside a fitted model (anything with ``update_history``,
+    through pipelines' steps and ensembles' members)."""
+    if hasattr(model, "update_history"):
+        return [model]
+    found: list[Any] = []
+    for _, step in getattr(model, "steps", None) or []:
+        found += _adapters(step)
+    for member in getattr(model, "members", None) or []:
+        found += _adapters(member)
+    return found
+
+
+def weighted_quantile_loss(
+    values: np.ndarray, point: np.ndarray, bands: dict[int, tuple[np.ndarray, np.ndarray]]
+) -> float:
+    """The weighted quantile loss of a probabilistic forecast (as in GluonTS and the fev
+    benchmark): the pinball losses at the quantiles the bands' edges and the point forecast
+    stand for, summed over rows, times 2, over the sum of absolute values, averaged over quantiles.
+
+    >>> y = np.array([1.0, 2.0, 3.0])
+    >>> weighted_quantile_loss(y, y, {80: (y - 1, y + 1)})
+    0.0
+    """
+    quantiles = {0.5: point}
+    for level, (lo, hi) in bands.items():
+        tail = (1 - level / 100.0) / 2
+        quantiles[tail], quantiles[1 - tail] = lo, hi
+    scale = float(np.sum(np.abs(values))) or 1.0
+    losses = []
+    for q, forecast in quantiles.items():
+        diff = values - forecast
+        losses.append(2.0 * float(np.sum(np.maximum(q * diff, (q - 1) * diff))) / scale)
+    return float(np.mean(losses))
+
+
 @register_kind
 class Forecast(Regression):
     name = "forecast"
     description = "forecast the next values of time series"
     default_metric = "mase"
-    settings = ("time", "series_id", "horizon", "frequency", "season")
+    settings = ("time", "series_id", "horizon", "frequency", "season", "known", "country")
     baseline_family = "seasonal_naive"  # the leaderboard's reference: what a forecaster beats first
 
     # -- framing ---------------------------------------------------------------------------------
@@ -136,11 +196,21 @@ class Forecast(Regression):
             raise ConfigError(
                 f"--horizon {horizon!r}: give a whole number of time steps, at least 1"
             )
-        for col in (time, *series_id):
+        known = tuple(settings.get("known") or ())
+        for col in (time, *series_id, *known):
             if col not in frame.columns:
-                raise DataError(f"{where}: column {col!r} (--time / --series-id) not found")
+                raise DataError(
+                    f"{where}: column {col!r} (--time / --series-id / --known) not found"
+                )
             if col == target:
-                raise ConfigError(f"{col!r} is the target; it cannot also be --time or --series-id")
+                raise ConfigError(
+                    f"{col!r} is the target; it cannot also be --time, --series-id or --known"
+                )
+        if set(known) & {time, *series_id}:
+            raise ConfigError("--known names covariates, not the time or series-id columns")
+        country = settings.get("country")
+        if country is not None:
+            _check_country(country)
         regular = timeseries.regularise(
             frame,
             time=time,
@@ -155,6 +225,7 @@ class Forecast(Regression):
         settled = {
             **settings,
             "series_id": series_id or None,
+            "known": known or None,
             "horizon": int(horizon),
             "frequency": regular.freq,
             "season": int(season),
@@ -309,6 +380,78 @@ class Forecast(Regression):
             np.abs(np.asarray(oof, dtype=float) - y.iloc[:, 0].to_numpy()) / y[SCALE].to_numpy()
         )
         return {"intervals": conformal_intervals(errors, step, window, h)}
+
+    def regrow(
+        self, combined: pd.DataFrame, target: str, settings: dict[str, Any], *, where: str
+    ) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+        """New rows extend the series: the newer row wins on a shared stamp, the whole is put on
+        the grid again, and the test rows become the new last horizon of every series."""
+        series_id = tuple(settings.get("series_id") or ())
+        keys = timeseries.series_keys(combined, series_id)
+        stamps = timeseries.parse_time(combined[settings["time"]], settings["time"], where)
+        newest = ~pd.DataFrame({"k": keys, "t": stamps}).duplicated(keep="last").to_numpy()
+        frame, _, notes = self.prepare_frame(
+            combined[newest].reset_index(drop=True), target, dict(settings), where=where
+        )
+        split = self.split_test(frame, target, test_size=1.0, seed=0, settings=settings)
+        return frame, split.is_test, notes[1:]
+
+    def before_scoring(self, model: Any, features: pd.DataFrame, values: np.ndarray) -> None:
+        """Every panel model inside ``model`` forecasts from these histories from now on."""
+        for adapter in _adapters(model):
+            adapter.update_history(features, values)
+
+    def resampling_groups(self, features: pd.DataFrame, settings: dict[str, Any]) -> Any:
+        """The series: the test score's interval is across series."""
+        return timeseries.series_keys(features, tuple(settings.get("series_id") or ())).to_numpy()
+
+    def test_details(
+        self,
+        y: Any,
+        raw: np.ndarray,
+        features: pd.DataFrame,
+        settings: dict[str, Any],
+        metadata: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        """MASE per series, and the conformal intervals' coverage and weighted quantile loss on
+        the test horizon."""
+        keys = timeseries.series_keys(features, tuple(settings.get("series_id") or ()))
+        values, scale = y.iloc[:, 0].to_numpy(), y[SCALE].to_numpy()
+        pred = np.asarray(raw, dtype=float)
+        scaled = np.abs(pred - values) / scale
+        per_series = (
+            pd.Series(scaled)
+            .groupby(keys.to_numpy(), sort=False)
+            .mean()
+            .sort_values(ascending=False)
+        )
+        out: dict[str, Any] = {
+            "per_series": [{"series": k, "mase": float(v)} for k, v in per_series.items()],
+            "summary": [
+                f"MASE per series: median {format_number(float(per_series.median()))}, worst "
+                f"{per_series.index[0] or 'the series'} {format_number(float(per_series.iloc[0]))} "
+                f"({len(per_series)} series)"
+            ],
+        }
+        intervals = metadata.get("intervals")
+        if intervals is None:
+            return out
+        step = int(settings["horizon"]) - timeseries.position_in_series(keys)
+        coverage, bands = {}, {}
+        for level in intervals["levels"]:
+            q = np.asarray(intervals["scaled"][str(level)], dtype=float)[np.clip(step, 1, None) - 1]
+            lo, hi = pred - q * scale, pred + q * scale
+            bands[level] = (lo, hi)
+            coverage[str(level)] = float(np.mean((values >= lo) & (values <= hi)))
+        out["interval_coverage"] = coverage
+        out["backtest_coverage"] = intervals.get("backtest_coverage")
+        out["weighted_quantile_loss"] = weighted_quantile_loss(values, pred, bands)
+        out["summary"].append(
+            "prediction intervals on the test horizon: "
+            + ", ".join(f"{lv}% cover {coverage[str(lv)]:.0%}" for lv in intervals["levels"])
+            + f"; weighted quantile loss {format_number(out['weighted_quantile_loss'])}"
+        )
+        return out
 
     # -- outputs ---------------------------------------------------------------------------------
     def empty_output(self, n_rows: int, classes: Sequence[Any] | None) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from mlcraft.core.analysis.metrics import Scorer
@@ -71,8 +72,12 @@ def score_with_interval(
     confidence: float = 0.95,
     seed: int = 0,
     n_bootstrap: int = N_BOOTSTRAP,
+    groups: np.ndarray | None = None,
 ) -> Interval:
     """The metric on ``(y_true, pred)`` and its confidence interval.
+
+    ``groups`` (one label per row, e.g. a forecast's series): the bootstrap resamples whole groups,
+    so the interval is across groups (rows of one series are not independent draws).
 
     Examples
     --------
@@ -87,7 +92,9 @@ def score_with_interval(
     value = scorer(y_true, pred)
     name = scorer.name
     n = len(y_true)
-    if name in ("rmse", "mse", "mae"):
+    if groups is not None:
+        return _grouped_interval(scorer, y_true, pred, groups, confidence, seed, n_bootstrap)
+    if name in ("rmse", "mse", "mae") and scorer.metric.needs == "value":
         errors = y_true.astype(float) - pred.astype(float)
         per_row = np.abs(errors) if name == "mae" else errors**2
         low, high = _t_interval(per_row, confidence)
@@ -102,6 +109,26 @@ def score_with_interval(
     return Interval(
         name, value, float(low), float(high), confidence, f"bootstrap ({len(draws)} resamples)", n
     )
+
+
+def _grouped_interval(scorer, y_true, pred, groups, confidence, seed, n_bootstrap) -> Interval:
+    """:func:`score_with_interval` resampling whole groups of rows."""
+    value = scorer(y_true, pred)
+    codes, _ = pd.factorize(pd.Series(np.asarray(groups)).astype(str))
+    members = [np.flatnonzero(codes == g) for g in range(codes.max() + 1)]
+    if len(members) < 2:
+        n = len(y_true)
+        return Interval(scorer.name, value, value, value, confidence, "one group: no interval", n)
+
+    def statistic(picked: np.ndarray) -> float:
+        rows = np.concatenate([members[g] for g in picked])
+        return scorer(y_true[rows], pred[rows])
+
+    draws = [d for d in _bootstrap(statistic, len(members), seed, n_bootstrap) if np.isfinite(d)]
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(draws, [alpha, 1 - alpha]) if draws else (value, value)
+    how = f"bootstrap over {len(members)} series ({len(draws)} resamples)"
+    return Interval(scorer.name, value, float(low), float(high), confidence, how, len(y_true))
 
 
 def paired_difference(

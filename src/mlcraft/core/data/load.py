@@ -132,6 +132,7 @@ def iter_table_chunks(
                 skiprows=header_line - 1,
                 chunksize=chunk_rows,
                 low_memory=False,
+                float_precision=FLOAT_PRECISION,
             )
             for frame in reader:
                 yield LoadedTable(
@@ -315,7 +316,12 @@ def _read_csv(path: Path, encoding: str | None) -> LoadedTable:
     encoding, delimiter, header_line, notes = _csv_layout(path, encoding)
     try:
         frame = pd.read_csv(
-            path, sep=delimiter, encoding=encoding, low_memory=False, skiprows=header_line - 1
+            path,
+            sep=delimiter,
+            encoding=encoding,
+            low_memory=False,
+            skiprows=header_line - 1,
+            float_precision=FLOAT_PRECISION,
         )
     except (pd.errors.ParserError, ValueError) as exc:
         raise DataError(
@@ -412,6 +418,9 @@ def require_columns(
             )
 
 
+# a number written by Python reads back as the same float (pandas 2's C parser defaults to a
+# faster "high" precision that can differ in the last bit: a re-exported row would then look new)
+FLOAT_PRECISION = "round_trip"
 MAX_MAGNITUDE = 1e150  # larger numbers overflow float64 once scaled, squared or multiplied
 
 

@@ -1,0 +1,48 @@
+"""The README's "Forecasting time series" section, run exactly as written (a shorter time limit)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def section() -> str:
+    text = (ROOT / "README.md").read_text()
+    part = text[text.index("## Forecasting time series") :]
+    return re.search(r"```bash\n(.*?)```", part, re.S).group(1)
+
+
+def test_readme_forecasting_section(tmp_path):
+    pytest.importorskip("statsforecast")
+    script = section().replace("--time-limit 30", "--time-limit 20")
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "MLCRAFT_N_JOBS": "2",
+    }
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "test set: the last 8 stamp(s) of every series" in out
+    assert "test mase of model version 1" in out and "bootstrap over 4 series" in out
+    forecast = pd.read_csv(tmp_path / "forecast.csv", parse_dates=["date"])
+    assert len(forecast) == 4 * 8 and forecast["date"].min() == pd.Timestamp("2009-10-01")
+    assert {"value_lo_80", "value_hi_95"} <= set(forecast.columns)
+    again = pd.read_csv(tmp_path / "again.csv", parse_dates=["date"])
+    assert again["date"].min() == pd.Timestamp("2010-01-01")  # one more quarter known
