@@ -86,12 +86,13 @@ def test_the_kind_reads_series_and_time_from_the_features():
     kept = frame.groupby("shop").tail(2 * H).reset_index(drop=True)
     scale = np.tile(np.repeat([1.0, 2.0], H), 2)
     y = np.c_[kept["y"].to_numpy(), scale]
+    kept["promo"] = np.where(np.arange(len(kept)) % 3 == 0, "on", "off")  # varies in a series
     d = get_kind("forecast").diagnose(
         y,
         kept["y"].to_numpy() + scale,
         classes=None,
-        categories={"shop": kept["shop"]},
-        features=kept[["shop", "when"]],
+        categories={"shop": kept["shop"], "promo": kept["promo"]},
+        features=kept[["shop", "when", "promo"]],
     )
     assert d["mase"] == pytest.approx(1.0) and d["horizon"] == H
     assert {r["series"] for r in d["by_series"]} == {"s0", "s1"}

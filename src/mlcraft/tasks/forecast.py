@@ -475,8 +475,9 @@ class Forecast(Regression):
     ) -> dict[str, Any]:
         """The backtest error analysis of the rows the windows forecast (see
         :func:`mlcraft.core.analysis.forecasting.forecast_diagnostics`). The series are named by
-        the categorical features (the series ids, and static categories constant within a
-        series), time by the datetime feature; the horizon is read off the rows' MASE scales."""
+        the fewest categorical features that hold each stamp once per series
+        (:func:`~mlcraft.core.analysis.forecasting.series_columns`), time by the datetime
+        feature; the horizon is read off the rows' MASE scales."""
         from mlcraft.core.analysis import forecasting
 
         target = np.asarray(y, dtype=float).reshape(len(y), -1)
@@ -485,8 +486,11 @@ class Forecast(Regression):
         pred = np.asarray(raw, dtype=float)
         rows = np.isfinite(pred) & np.isfinite(values) & np.isfinite(scale)
         feats = features if features is not None else pd.DataFrame(index=range(len(values)))
-        keys = timeseries.series_keys(feats, tuple(categories or ())).to_numpy()
         stamps = feats.select_dtypes(include=["datetime", "datetimetz"]).columns
+        ids = forecasting.series_columns(
+            feats, list(categories or ()), stamps[0] if len(stamps) else None
+        )
+        keys = timeseries.series_keys(feats, tuple(ids)).to_numpy()
         times = feats[stamps[0]].to_numpy() if len(stamps) else np.arange(len(values))
         return forecasting.forecast_diagnostics(
             values[rows], pred[rows], scale[rows], keys[rows], times[rows]

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "series_columns",
     "infer_horizon",
     "backtest_steps",
     "acf_band",
@@ -45,6 +46,28 @@ def _runs(values: np.ndarray) -> list[int]:
         return []
     cuts = np.flatnonzero(values[1:] != values[:-1]) + 1
     return np.diff(np.concatenate([[0], cuts, [len(values)]])).tolist()
+
+
+def series_columns(frame: pd.DataFrame, candidates: list[str], time: str | None) -> list[str]:
+    """The columns among ``candidates`` that name a series: the fewest whose groups still hold
+    each time stamp once (a covariate that varies within a series only splits series further, so
+    it is dropped; dropping a series id merges series that share stamps, so it stays).
+
+    >>> f = pd.DataFrame({"shop": list("aabb"), "promo": list("xyxx"), "t": [1, 2, 1, 2]})
+    >>> series_columns(f, ["shop", "promo"], "t")
+    ['shop']
+    """
+    if time is None:
+        return list(candidates)
+    kept = list(candidates)
+    for col in reversed(candidates):
+        rest = [c for c in kept if c != col]
+        stamps = frame[time].reset_index(drop=True)
+        keys = frame[rest].astype(str).agg("|".join, axis=1) if rest else pd.Series("", frame.index)
+        pairs = pd.DataFrame({"k": keys.to_numpy(), "t": stamps.to_numpy()})
+        if not pairs.duplicated().any():
+            kept = rest
+    return kept
 
 
 def infer_horizon(keys: np.ndarray, times: np.ndarray, scale: np.ndarray) -> int:
