@@ -10,6 +10,7 @@ the forecast plus or minus the scaled error quantile of its horizon step times i
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -135,6 +136,7 @@ def forecast(
     version: int | None = None,
     history: str | os.PathLike[str] | pd.DataFrame | None = None,
     future_covariates: str | os.PathLike[str] | pd.DataFrame | None = None,
+    levels: Sequence[int] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """The next ``horizon`` values of every series with their intervals, and notes.
 
@@ -168,11 +170,37 @@ def forecast(
     if intervals is None:
         notes.append("no prediction intervals: the run kept no backtest errors for this model")
         return out, notes
-    for level in intervals["levels"]:
+    for level in _levels(levels, intervals):
         q = np.asarray(intervals["scaled"][str(level)], dtype=float)[step.to_numpy()]
+        if not np.isfinite(q).all():
+            notes.append(
+                f"{level}% intervals are unbounded (-inf, inf): the backtest kept too few errors per horizon step ({intervals.get('errors', 0)} in all) for that level; use more series or folds, or a lower level"
+            )
         out[f"{cfg.target}_lo_{level}"] = point - q * scale
         out[f"{cfg.target}_hi_{level}"] = point + q * scale
     return out, notes
+
+
+def _levels(levels: Sequence[int] | None, intervals: dict[str, Any]) -> list[int]:
+    """The interval levels asked for (whole percents), checked; default: the run's."""
+    if levels is None:
+        return list(intervals["levels"])
+    out = []
+    for level in levels:
+        if (
+            isinstance(level, bool)
+            or not isinstance(level, (int, np.integer))
+            or not 0 < level < 100
+        ):
+            raise ConfigError(
+                f"--levels {level!r}: give whole percents between 1 and 99, e.g. 80,95"
+            )
+        if str(int(level)) not in intervals["scaled"]:
+            raise ConfigError(
+                f"--levels {level}: this model keeps its intervals at {', '.join(map(str, intervals['levels']))}% only; retrain it for other levels"
+            )
+        out.append(int(level))
+    return sorted(set(out))
 
 
 def write_forecast(
@@ -182,9 +210,14 @@ def write_forecast(
     version: int | None = None,
     history: str | os.PathLike[str] | pd.DataFrame | None = None,
     future_covariates: str | os.PathLike[str] | pd.DataFrame | None = None,
+    levels: Sequence[int] | None = None,
 ) -> tuple[Path, int, list[str]]:
     """:func:`forecast` written to ``out`` (CSV or Parquet, atomically): (path, rows, notes)."""
     frame, notes = forecast(
-        project, version=version, history=history, future_covariates=future_covariates
+        project,
+        version=version,
+        history=history,
+        future_covariates=future_covariates,
+        levels=levels,
     )
     return write_table(frame, out), len(frame), notes

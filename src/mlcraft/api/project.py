@@ -476,28 +476,38 @@ class Project:
         )
 
     def forecast(
-        self, *, version: int | None = None, history=None, future_covariates=None
+        self, *, version: int | None = None, history=None, future_covariates=None, levels=None
     ) -> pd.DataFrame:
         """A forecasting project: the next ``horizon`` values of every series with their
         intervals, from the whole known history plus ``history`` (newer rows), without
-        retraining; ``future_covariates``: the ``known`` covariates over the horizon."""
+        retraining; ``future_covariates``: the ``known`` covariates over the horizon; ``levels``:
+        the intervals' levels in percent (default 80 and 95)."""
         from mlcraft.api.forecast import forecast
 
         frame, notes = forecast(
-            self, version=version, history=history, future_covariates=future_covariates
+            self,
+            version=version,
+            history=history,
+            future_covariates=future_covariates,
+            levels=levels,
         )
         for note in notes:
             warnings.warn(note, MlcraftWarning, stacklevel=2)
         return frame
 
     def write_forecast(
-        self, out, *, version: int | None = None, history=None, future_covariates=None
+        self, out, *, version: int | None = None, history=None, future_covariates=None, levels=None
     ):
         """:meth:`forecast` written to ``out`` (CSV or Parquet): ``(path, rows, notes)``."""
         from mlcraft.api.forecast import write_forecast
 
         return write_forecast(
-            self, out, version=version, history=history, future_covariates=future_covariates
+            self,
+            out,
+            version=version,
+            history=history,
+            future_covariates=future_covariates,
+            levels=levels,
         )
 
     def evaluate(self, *, version: int | None = None) -> Evaluation:

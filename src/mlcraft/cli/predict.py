@@ -10,6 +10,15 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from mlcraft.cli.app import command, console
 
 
+def _percents(text: str) -> list[int]:
+    from mlcraft.exceptions import ConfigError
+
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--levels {text!r}: give whole percents, e.g. 80,95") from None
+
+
 @command("predict")
 def predict(
     data: Path | None = typer.Argument(
@@ -26,6 +35,11 @@ def predict(
         None,
         "--history",
         help="A forecasting project: newer rows that extend the series (no retraining).",
+    ),
+    levels: str | None = typer.Option(
+        None,
+        "--levels",
+        help="A forecasting project: the prediction intervals' levels in percent, comma-separated (default 80,95).",
     ),
     future_covariates: Path | None = typer.Option(
         None,
@@ -44,7 +58,11 @@ def predict(
                 f"{project} forecasts what follows its known rows: leave out {data}, or give newer rows with --history {data}"
             )
         written, rows, notes = proj.write_forecast(
-            out, version=version, history=history, future_covariates=future_covariates
+            out,
+            version=version,
+            history=history,
+            future_covariates=future_covariates,
+            levels=None if levels is None else _percents(levels),
         )
         for note in notes:
             console.print(f"[yellow]note[/]: {note}")
