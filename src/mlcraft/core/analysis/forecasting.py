@@ -35,6 +35,7 @@ OUTLIER_SDS = 3.0  # an STL residual beyond this many robust SDs is flagged
 MAD_TO_SD = 1.4826  # a normal distribution's SD per median absolute deviation
 BAND_Z = 1.96  # the 95% band of an ACF under white noise: +-1.96 / sqrt(n)
 HISTOGRAM_BINS = 20
+ONE_SERIES = "(the series)"  # the name shown for the one series of a table without series ids
 # STL's seasonal smoother (odd): forecast::mstl's first window (7 + 4); the non-robust fit, as
 # robust STL degenerates on series of a few seasons (half its residuals called outliers)
 SEASON_WINDOW = 11
@@ -152,6 +153,11 @@ def ljung_box(x: np.ndarray, lags: int | None = None) -> dict[str, Any]:
     }
 
 
+def _named(keys: np.ndarray) -> np.ndarray:
+    """Series keys with the one series of a table without ids named (its key is "")."""
+    return np.where(keys == "", ONE_SERIES, keys)
+
+
 def _histogram(x: np.ndarray, bins: int = HISTOGRAM_BINS) -> dict[str, list[float]]:
     counts, edges = np.histogram(x[np.isfinite(x)], bins=bins)
     return {"edges": edges.tolist(), "counts": counts.tolist()}
@@ -249,7 +255,7 @@ def forecast_diagnostics(
     (1.0, [1.0, 1.0], 2)
     """
     values, pred = np.asarray(values, dtype=float), np.asarray(pred, dtype=float)
-    keys = np.asarray(keys).astype(str)
+    keys = _named(np.asarray(keys).astype(str))
     h = infer_horizon(keys, times, scale) if horizon is None else horizon
     step, window = backtest_steps(keys, times, h)
     err = np.abs(values - pred) / scale
@@ -335,7 +341,7 @@ def series_exploration(
     seasonality strengths and STL outliers per series, and the largest series' decomposition,
     ACF and PACF. ``keys`` names each row's series.
     """
-    table = pd.DataFrame({"key": keys.astype(str).to_numpy(), "t": frame[time].to_numpy()})
+    table = pd.DataFrame({"key": _named(keys.astype(str).to_numpy()), "t": frame[time].to_numpy()})
     table["y"] = pd.to_numeric(frame[target], errors="coerce").to_numpy()
     table = table.sort_values(["key", "t"], kind="stable")
     rows, shown = [], []
