@@ -230,3 +230,49 @@ def test_holidays_of_a_country_are_a_known_covariate(tmp_path):
     assert adapter.country == "US" and adapter.model_.columns_["known"] == ["holidays"]
     out = project.forecast()  # no file needed: holidays are known from the calendar
     assert len(out) == 3 * H and np.isfinite(out.y).all()
+
+
+@pytest.mark.slow
+def test_served_forecasts_equal_predict_and_retrain_moves_the_test_horizon(tmp_path):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from mlcraft.api.serving import ServeSettings
+    from mlcraft.serve.app import create_app
+
+    project = create(tmp_path, panel(length=36))
+    project.train(max_trials=2, families=["seasonal_naive"])
+    expected = project.forecast()
+    asked = (
+        expected[["shop", "when"]]
+        .iloc[[0, 5]]
+        .assign(when=lambda f: f.when.dt.strftime("%Y-%m-%d"))
+    )
+    with TestClient(create_app(ServeSettings(str(project.path)))) as client:
+        answer = client.post("/predict", json={"records": asked.to_dict("records")})
+        unknown = client.post(
+            "/predict", json={"records": [{"shop": "nope", "when": "2018-01-01"}]}
+        )
+    assert answer.status_code == 200
+    assert answer.json()["predictions"] == pytest.approx(expected.y.iloc[[0, 5]].tolist())
+    assert unknown.status_code == 422 and "no history" in unknown.json()["detail"]
+    newer = panel(length=40).groupby("shop").tail(4)
+    result = project.retrain(newer, max_trials=2, families=["seasonal_naive"])
+    assert (
+        result.added_rows == 12 and result.added_test_rows == 12
+    )  # the new last horizon is the test
+    assert project.test_frame()["when"].min() == pd.Timestamp("2018-01-01")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["ets", "window_linear"])
+def test_native_intervals_of_a_single_model(tmp_path, family):
+    pytest.importorskip("statsforecast" if family == "ets" else "torch")
+    project = create(tmp_path, panel(length=36))
+    project.train(max_trials=1, families=[family])
+    out = project.forecast(intervals="native", levels=[50, 90])
+    assert list(out.columns[-4:]) == ["y_lo_50", "y_hi_50", "y_lo_90", "y_hi_90"]
+    assert ((out.y_lo_90 <= out.y_lo_50) & (out.y_lo_50 <= out.y_hi_50)).all()
+    assert (out.y_hi_90 - out.y_lo_90 > 0).all()
+    with pytest.raises(ConfigError, match="conformal or native"):
+        project.forecast(intervals="bayes")

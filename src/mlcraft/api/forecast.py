@@ -137,6 +137,7 @@ def forecast(
     history: str | os.PathLike[str] | pd.DataFrame | None = None,
     future_covariates: str | os.PathLike[str] | pd.DataFrame | None = None,
     levels: Sequence[int] | None = None,
+    method: str = "conformal",
 ) -> tuple[pd.DataFrame, list[str]]:
     """The next ``horizon`` values of every series with their intervals, and notes.
 
@@ -166,6 +167,10 @@ def forecast(
     )
     scale = timeseries.series_keys(future, tuple(cfg.series_id or ())).map(scales).to_numpy()
     step = future.groupby(timeseries.series_keys(future, tuple(cfg.series_id or ()))).cumcount()
+    if method == "native":
+        return _native(model, features, out, point, levels, cfg, notes)
+    if method != "conformal":
+        raise ConfigError(f"--intervals {method!r}: choose conformal or native")
     intervals = model.metadata.get("intervals")
     if intervals is None:
         notes.append("no prediction intervals: the run kept no backtest errors for this model")
@@ -178,6 +183,26 @@ def forecast(
             )
         out[f"{cfg.target}_lo_{level}"] = point - q * scale
         out[f"{cfg.target}_hi_{level}"] = point + q * scale
+    return out, notes
+
+
+def _native(model, features, out, point, levels, cfg, notes) -> tuple[pd.DataFrame, list[str]]:
+    """The champion's own intervals (``--intervals native``): a single statistical model's
+    quantiles or a network's MC-dropout quantiles."""
+    steps = getattr(model.pipeline, "steps", None) or []
+    final = steps[-1][1] if steps else None
+    asked = list(levels) if levels is not None else [80, 95]
+    bands = final.native_intervals(features, asked) if hasattr(final, "native_intervals") else None
+    if bands is None:
+        raise ConfigError(
+            f"--intervals native: the champion ({model.family}) has no intervals of its own (a statistical model or a network with dropout has); use --intervals conformal"
+        )
+    for level in sorted(bands):
+        out[f"{cfg.target}_lo_{level}"] = bands[level][0]
+        out[f"{cfg.target}_hi_{level}"] = bands[level][1]
+    notes.append(
+        "native intervals: the model's own quantiles (statistical models) or MC dropout (networks); unlike the conformal ones, their coverage was not measured on the backtest windows"
+    )
     return out, notes
 
 
@@ -211,6 +236,7 @@ def write_forecast(
     history: str | os.PathLike[str] | pd.DataFrame | None = None,
     future_covariates: str | os.PathLike[str] | pd.DataFrame | None = None,
     levels: Sequence[int] | None = None,
+    method: str = "conformal",
 ) -> tuple[Path, int, list[str]]:
     """:func:`forecast` written to ``out`` (CSV or Parquet, atomically): (path, rows, notes)."""
     frame, notes = forecast(
@@ -219,5 +245,6 @@ def write_forecast(
         history=history,
         future_covariates=future_covariates,
         levels=levels,
+        method=method,
     )
     return write_table(frame, out), len(frame), notes

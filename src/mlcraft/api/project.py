@@ -476,12 +476,20 @@ class Project:
         )
 
     def forecast(
-        self, *, version: int | None = None, history=None, future_covariates=None, levels=None
+        self,
+        *,
+        version: int | None = None,
+        history=None,
+        future_covariates=None,
+        levels=None,
+        intervals: str = "conformal",
     ) -> pd.DataFrame:
         """A forecasting project: the next ``horizon`` values of every series with their
         intervals, from the whole known history plus ``history`` (newer rows), without
         retraining; ``future_covariates``: the ``known`` covariates over the horizon; ``levels``:
-        the intervals' levels in percent (default 80 and 95)."""
+        the intervals' levels in percent (default 80 and 95); ``intervals``: "conformal" (from
+        the backtest errors, coverage measured) or "native" (the model's own quantiles or MC
+        dropout)."""
         from mlcraft.api.forecast import forecast
 
         frame, notes = forecast(
@@ -490,13 +498,21 @@ class Project:
             history=history,
             future_covariates=future_covariates,
             levels=levels,
+            method=intervals,
         )
         for note in notes:
             warnings.warn(note, MlcraftWarning, stacklevel=2)
         return frame
 
     def write_forecast(
-        self, out, *, version: int | None = None, history=None, future_covariates=None, levels=None
+        self,
+        out,
+        *,
+        version: int | None = None,
+        history=None,
+        future_covariates=None,
+        levels=None,
+        intervals: str = "conformal",
     ):
         """:meth:`forecast` written to ``out`` (CSV or Parquet): ``(path, rows, notes)``."""
         from mlcraft.api.forecast import write_forecast
@@ -508,6 +524,7 @@ class Project:
             history=history,
             future_covariates=future_covariates,
             levels=levels,
+            method=intervals,
         )
 
     def evaluate(self, *, version: int | None = None) -> Evaluation:

@@ -41,6 +41,11 @@ def predict(
         "--levels",
         help="A forecasting project: the prediction intervals' levels in percent, comma-separated (default 80,95).",
     ),
+    intervals: str = typer.Option(
+        "conformal",
+        "--intervals",
+        help="A forecasting project: conformal (from the backtest errors, coverage measured) or native (the champion's own quantiles, or MC dropout for a network).",
+    ),
     future_covariates: Path | None = typer.Option(
         None,
         "--future-covariates",
@@ -63,6 +68,7 @@ def predict(
             history=history,
             future_covariates=future_covariates,
             levels=None if levels is None else _percents(levels),
+            intervals=intervals,
         )
         for note in notes:
             console.print(f"[yellow]note[/]: {note}")
