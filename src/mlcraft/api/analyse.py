@@ -536,13 +536,20 @@ def run_analysis(
     )
     if subject.own:  # what the kind reads from the saved model itself
         diag.update(project.kind.model_diagnostics(subject.fitted().pipeline, data.X[keep]))
-    build = _builder(project, subject, data, notes)
+    if not project.kind.row_refits and (learning_curve or importance):
+        notes.append(
+            f"learning curves and permutation importance are left out for --task {cfg.task}: "
+            "they refit on random subsets of the rows and permute columns, which breaks the "
+            "order of a time series (the backtest windows above are its learning check)"
+        )
+    row_refits = project.kind.row_refits
+    build = _builder(project, subject, data, notes) if row_refits else None
     refits = _refits(
         project,
         build,
         data,
-        curve=learning_curve,
-        importance=importance,
+        curve=learning_curve and row_refits,
+        importance=importance and row_refits,
         n_jobs=resolve_n_jobs(None),
         notes=notes,
     )

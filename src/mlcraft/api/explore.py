@@ -358,6 +358,22 @@ def _document(
     }
 
 
+def _extras(project: Project, frame: pd.DataFrame) -> dict[str, Any] | None:
+    """The kind's own section (a forecast's series), with the notes of loading the dataset."""
+    from mlcraft import atomic
+
+    path = project.workspace.data_dir / f"{project.config.dataset}.json"
+    notes = (atomic.read_json(path).get("notes") or []) if path.exists() else []
+    return project.kind.explore_extras(frame, project.config, list(notes))
+
+
+def _extras_figures(extras: dict[str, Any], target: str) -> list[Plot]:
+    from mlcraft.plots import explore as fig
+
+    draw = fig.EXTRAS_FIGURES.get(str(extras.get("section")))
+    return [] if draw is None else draw(extras, target)
+
+
 def run_explore(
     project: Project, *, size_by: str | None = None, plot_sample: int | None = None
 ) -> ExploreResult:
@@ -376,6 +392,10 @@ def run_explore(
     stats = _statistics(frame, project)
     found = _flags(frame, project, stats)
     plots, geo = _plots(frame, project, stats, size_by, sample)
+    extras = _extras(project, frame)
+    if extras is not None:
+        plots += _extras_figures(extras, project.config.target or "")
     doc = _document(project, frame, stats, found + drift_flags, drift_doc, geo, sample)
+    doc["extras"] = extras
     html, written = write_bundle(explore_dir(project), "explore", "explore.html.j2", doc, plots)
     return ExploreResult(html, written, [p.file for p in plots])

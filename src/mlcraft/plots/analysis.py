@@ -29,6 +29,10 @@ __all__ = [
     "register_section_figures",
     "explained_variance",
     "row_maps",
+    "backtest_forecasts",
+    "error_by_step",
+    "error_by_series",
+    "residual_checks",
 ]
 
 MAX_LABELS = 25
@@ -676,4 +680,105 @@ def _anomaly_figures(diag, y, pred, *, target, marks, seed) -> list[Plot]:
     ]
     if diag.get("known") and diag["known"].get("curves"):
         plots.append(anomaly_curves(diag["known"]["curves"]))
+    return plots
+
+
+# -- forecast ------------------------------------------------------------------------------------
+MAX_SERIES_BARS = 20  # series in the error-by-series figure (worst first)
+
+
+def backtest_forecasts(paths: Sequence[dict[str, Any]], target: str) -> Plot:
+    """The backtest forecasts of a few series against their actuals, one panel per series, each
+    window's forecast drawn apart (window 1 = the latest)."""
+    import pandas as pd
+
+    n = max(1, len(paths))
+    fig = new_figure(8, 2.3 * n + 0.6)
+    axes = np.atleast_1d(fig.subplots(n, 1, squeeze=False).ravel())
+    for ax, path in zip(axes, paths, strict=False):
+        t = pd.to_datetime(pd.Series(path["time"]), errors="coerce")
+        x = t if t.notna().all() else np.arange(len(path["time"]))
+        window = np.asarray(path["window"])
+        ax.plot(x, path["actual"], color="black", linewidth=1.2, label="actual")
+        for i, w in enumerate(sorted(set(window.tolist()), reverse=True)):
+            at = window == w
+            ax.plot(
+                np.asarray(x)[at],
+                np.asarray(path["forecast"])[at],
+                color="tab:orange",
+                marker=".",
+                linewidth=1.2,
+                label="backtest forecast" if i == 0 else None,
+            )
+        ax.set_title(f"series {short(path['series'], 40)}", fontsize=9)
+        ax.set_ylabel(short(target, 16), fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0].legend(loc="upper left", fontsize=8)
+    return to_plot(
+        fig,
+        "backtest_forecasts",
+        "Backtest forecasts against actuals",
+        f"the {len(paths)} largest series; each window's forecast from the rows before it only",
+    )
+
+
+def error_by_step(by_step: Sequence[dict[str, Any]]) -> Plot:
+    """MASE at each horizon step (1: the next value)."""
+    fig = new_figure(6, 3.5)
+    ax = fig.subplots()
+    ax.bar([r["step"] for r in by_step], [r["mase"] for r in by_step], color="tab:blue")
+    ax.axhline(1.0, color="grey", linestyle=":", label="MASE 1 (the in-sample seasonal naive)")
+    ax.set_xlabel("horizon step")
+    ax.set_ylabel("MASE")
+    ax.legend(loc="best", fontsize=8)
+    return to_plot(fig, "error_by_step", "Error by horizon step", "MASE over the backtest windows")
+
+
+def error_by_series(by_series: Sequence[dict[str, Any]]) -> Plot:
+    """MASE of each series, worst first (at most ``MAX_SERIES_BARS``)."""
+    rows = list(by_series)[:MAX_SERIES_BARS]
+    fig = new_figure(7, 0.9 + 0.28 * len(rows))
+    ax = fig.subplots()
+    ax.barh([short(r["series"], 28) for r in rows][::-1], [r["mase"] for r in rows][::-1])
+    ax.axvline(1.0, color="grey", linestyle=":")
+    ax.set_xlabel("MASE")
+    ax.tick_params(labelsize=8)
+    more = f"; {len(by_series) - len(rows)} more in the table" if len(by_series) > len(rows) else ""
+    return to_plot(fig, "error_by_series", "Error by series", f"worst first{more}")
+
+
+def residual_checks(residuals: dict[str, Any]) -> Plot:
+    """The scaled residuals' histogram and their ACF with the white-noise 95% band."""
+    fig = new_figure(10, 3.8)
+    left, right = fig.subplots(1, 2)
+    h = residuals["histogram"]
+    edges = np.asarray(h["edges"])
+    left.bar(edges[:-1], h["counts"], width=np.diff(edges), align="edge", color="tab:blue")
+    left.set_xlabel("(actual - forecast) / MASE scale")
+    left.set_ylabel("rows")
+    a = residuals["acf"]
+    right.bar(a["lags"], a["acf"], width=0.4, color="tab:blue")
+    if a["lags"]:
+        right.axhspan(-a["band"], a["band"], color="grey", alpha=0.2, label="95% band (noise)")
+        right.legend(loc="best", fontsize=8)
+    right.axhline(0, color="black", linewidth=0.8)
+    right.set_xlabel("lag")
+    right.set_ylabel("autocorrelation")
+    return to_plot(
+        fig,
+        "residual_checks",
+        "Residual diagnostics",
+        "histogram, and the ACF of each series' residuals in time order (averaged)",
+    )
+
+
+@register_section_figures("forecast")
+def _forecast_figures(diag, y, pred, *, target, marks, seed) -> list[Plot]:
+    plots = [backtest_forecasts(diag["paths"], target)] if diag["paths"] else []
+    if diag["by_step"]:
+        plots.append(error_by_step(diag["by_step"]))
+    if diag["by_series"]:
+        plots.append(error_by_series(diag["by_series"]))
+    if diag["rows"]:
+        plots.append(residual_checks(diag["residuals"]))
     return plots

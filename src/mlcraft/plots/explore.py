@@ -20,6 +20,12 @@ __all__ = [
     "correlation_matrix",
     "scatter_matrix",
     "geo_map",
+    "series_panels",
+    "decomposition",
+    "autocorrelations",
+    "strengths",
+    "series_figures",
+    "EXTRAS_FIGURES",
 ]
 
 GRID_COLUMNS = 4
@@ -223,3 +229,84 @@ def geo_map(
     ax.set_aspect("equal", adjustable="datalim")
     sized = f", point size by {size_name}" if size_name else ""
     return to_plot(fig, "map", "Map", f"colour: {colour_name}{sized}; {sample_size:,} sampled rows")
+
+
+# -- a kind's own section (ProblemKind.explore_extras) -------------------------------------------
+def _stamps(values: Sequence[str]) -> Any:
+    import pandas as pd
+
+    t = pd.to_datetime(pd.Series(list(values)), errors="coerce")
+    return t if t.notna().all() else np.arange(len(values))
+
+
+def series_panels(shown: Sequence[dict[str, Any]], target: str) -> Plot:
+    """Each shown series in its own small panel (largest first)."""
+    fig, axes = _grid(len(shown), panel_height=2.0)
+    for ax, s in zip(axes, shown, strict=True):
+        ax.plot(_stamps(s["time"]), s["y"], linewidth=1.0)
+        ax.set_title(short(s["series"], 30), fontsize=9)
+        ax.tick_params(labelsize=6)
+        for label in ax.get_xticklabels():
+            label.set_rotation(30)
+    return to_plot(fig, "series", "The series", f"{target}, the {len(shown)} largest by mean")
+
+
+def decomposition(parts: dict[str, Any], series: str) -> Plot:
+    """STL decomposition of one series: observed, trend, seasonal, residual."""
+    fig = new_figure(8, 6.5)
+    axes = fig.subplots(4, 1, sharex=True)
+    x = _stamps(parts["time"])
+    for ax, key in zip(axes, ("observed", "trend", "seasonal", "residual"), strict=True):
+        ax.plot(x, parts[key], linewidth=1.0, color="tab:red" if key == "residual" else None)
+        ax.set_ylabel(key, fontsize=8)
+        ax.tick_params(labelsize=7)
+    return to_plot(
+        fig, "decomposition", "Seasonal decomposition (STL)", f"series {short(series, 40)}"
+    )
+
+
+def autocorrelations(acf: dict[str, Any], pacf: Sequence[float], series: str) -> Plot:
+    """ACF and PACF of one series with the white-noise 95% band."""
+    fig = new_figure(10, 3.6)
+    left, right = fig.subplots(1, 2)
+    for ax, values, name in ((left, acf["acf"], "ACF"), (right, list(pacf), "PACF")):
+        lags = list(range(1, len(values) + 1))
+        ax.bar(lags, values, width=0.4)
+        ax.axhspan(-acf["band"], acf["band"], color="grey", alpha=0.2)
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xlabel("lag")
+        ax.set_title(name, fontsize=10)
+    return to_plot(
+        fig, "autocorrelation", "Autocorrelation", f"series {short(series, 40)}; band: 95% (noise)"
+    )
+
+
+def strengths(per_series: Sequence[dict[str, Any]]) -> Plot | None:
+    """Trend strength against seasonality strength, one point a series."""
+    rows = [r for r in per_series if r["trend"] is not None]
+    if not rows:
+        return None
+    fig = new_figure(5.5, 5)
+    ax = fig.subplots()
+    ax.scatter([r["trend"] for r in rows], [r["seasonal"] for r in rows], s=18)
+    for r in rows[:ANNOTATE_UP_TO]:
+        ax.annotate(short(r["series"], 16), (r["trend"], r["seasonal"]), fontsize=7)
+    ax.set_xlim(-0.05, 1.05)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel("trend strength F_T")
+    ax.set_ylabel("seasonality strength F_S")
+    return to_plot(fig, "strength", "Trend and seasonality strength", "Hyndman's, from STL")
+
+
+def series_figures(extras: dict[str, Any], target: str) -> list[Plot]:
+    """The figures of a forecast project's ``series`` section, in page order."""
+    plots = [series_panels(extras["shown"], target)] if extras["shown"] else []
+    if extras["decomposition"]:
+        plots.append(decomposition(extras["decomposition"], extras["largest"]))
+    if extras["acf"]["acf"]:
+        plots.append(autocorrelations(extras["acf"], extras["pacf"], extras["largest"]))
+    p = strengths(extras["per_series"])
+    return plots + ([p] if p is not None else [])
+
+
+EXTRAS_FIGURES = {"series": series_figures}  # a kind's explore section -> its figures

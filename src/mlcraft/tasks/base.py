@@ -91,6 +91,9 @@ class ProblemKind:
     goal: ClassVar[str | None] = (
         None  # a kind without a target: "<goal> by N feature(s)" (objective)
     )
+    # analyse refits the model on random subsets of the rows (learning curve) and permutes
+    # columns on one fold (importance); meaningless for a time series' rows, so a kind may opt out
+    row_refits: ClassVar[bool] = True
 
     def __repr__(self) -> str:
         return f"<problem kind {self.name}>"
@@ -359,6 +362,12 @@ class ProblemKind:
         """The group each prediction puts its row in (monitor follows the share of rows per group
         over time against the training rows' shares), or None for kinds whose predictions are not
         groups to follow."""
+        return None
+
+    def explore_extras(self, frame: pd.DataFrame, config: Any, notes: list[str]) -> dict | None:
+        """What the exploration adds for this kind, from the training rows ``frame``, the
+        project's ``config`` and the dataset's ``notes`` (what loading it did): a JSON-ready dict
+        the explore page shows in the kind's own section (a forecast's series), or None."""
         return None
 
     def diagnostics_summary(self, diagnostics: dict[str, Any]) -> list[str]:

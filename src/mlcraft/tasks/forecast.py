@@ -475,6 +475,9 @@ class Forecast(Regression):
         return np.full(n_rows, np.nan)  # rows in no window are never forecast
 
     # -- analysis --------------------------------------------------------------------------------
+    report_section = "forecast"
+    row_refits = False  # learning curves and importance on random rows of a series mean nothing
+
     def diagnose(
         self,
         y: np.ndarray,
@@ -487,24 +490,54 @@ class Forecast(Regression):
         known: pd.Series | None = None,
         features: pd.DataFrame | None = None,
     ) -> dict[str, Any]:
-        """The regression error analysis of the rows the backtest windows forecast."""
-        from mlcraft.core.analysis import diagnostics
+        """The backtest error analysis of the rows the windows forecast (see
+        :func:`mlcraft.core.analysis.forecasting.forecast_diagnostics`). The series are named by
+        the fewest categorical features that hold each stamp once per series
+        (:func:`~mlcraft.core.analysis.forecasting.series_columns`), time by the datetime
+        feature; the horizon is read off the rows' MASE scales."""
+        from mlcraft.core.analysis import forecasting
 
-        target = np.asarray(y, dtype=float)
-        values = target[:, 0] if target.ndim == 2 else target
+        target = np.asarray(y, dtype=float).reshape(len(y), -1)
+        values = target[:, 0]
+        scale = target[:, 1] if target.shape[1] > 1 else np.ones(len(values))
         pred = np.asarray(raw, dtype=float)
-        rows = np.isfinite(pred) & np.isfinite(values)
-        if target.ndim == 2:
-            rows &= np.isfinite(target[:, 1])
-        cats = {k: v[rows] for k, v in (categories or {}).items()}
-        out = diagnostics.regression_diagnostics(values[rows], pred[rows], cats)
-        if target.ndim == 2:
-            out["mase"] = float(np.mean(np.abs(pred[rows] - values[rows]) / target[rows, 1]))
-        return out
+        rows = np.isfinite(pred) & np.isfinite(values) & np.isfinite(scale)
+        feats = features if features is not None else pd.DataFrame(index=range(len(values)))
+        stamps = feats.select_dtypes(include=["datetime", "datetimetz"]).columns
+        ids = forecasting.series_columns(
+            feats, list(categories or ()), stamps[0] if len(stamps) else None
+        )
+        keys = timeseries.series_keys(feats, tuple(ids)).to_numpy()
+        times = feats[stamps[0]].to_numpy() if len(stamps) else np.arange(len(values))
+        return forecasting.forecast_diagnostics(
+            values[rows], pred[rows], scale[rows], keys[rows], times[rows]
+        )
+
+    def explore_extras(self, frame: pd.DataFrame, config: Any, notes: list[str]) -> dict | None:
+        """Each series, its STL strengths and outliers, the largest one's decomposition, ACF
+        and PACF; and the gaps loading filled (the dataset's notes)."""
+        from mlcraft.core.analysis import forecasting
+
+        keys = timeseries.series_keys(frame, tuple(config.series_id or ()))
+        out = forecasting.series_exploration(
+            frame, time=str(config.time), keys=keys, target=config.target, season=config.season
+        )
+        return {"section": "series", "notes": list(notes), **out}
 
     def diagnostics_summary(self, diagnostics: dict[str, Any]) -> list[str]:
         d = diagnostics
-        mase = f"MASE {format_number(d['mase'])}, " if "mase" in d else ""
-        return [
-            f"backtest {mase}RMSE {format_number(d['rmse'])}, MAE {format_number(d['mae'])} over {d['rows']:,} forecast row(s)"
+        lines = [
+            f"backtest MASE {format_number(d['mase'])}, RMSE {format_number(d['rmse'])}, "
+            f"MAE {format_number(d['mae'])} over {d['rows']:,} forecast row(s) of "
+            f"{d['series_count']:,} series ({d['windows']} window(s) of {d['horizon']} step(s))"
         ]
+        if d["by_step"]:
+            first, last = d["by_step"][0], d["by_step"][-1]
+            lines.append(
+                f"MASE at step {first['step']} {format_number(first['mase'])}, "
+                f"at step {last['step']} {format_number(last['mase'])}"
+            )
+        if d["by_series"]:
+            worst = d["by_series"][0]
+            lines.append(f"worst series {worst['series']}: MASE {format_number(worst['mase'])}")
+        return lines
