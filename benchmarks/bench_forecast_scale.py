@@ -72,9 +72,16 @@ def main() -> None:
         )  # fmt: skip
         predict_s, _ = run("predict", "--project", str(project), "--out", str(Path(tmp) / "f.csv"))
         rows = len(pd.read_csv(Path(tmp) / "f.csv"))
-        board = json.loads(next(project.glob("runs/*/leaderboard.json")).read_text())
+        board = json.loads(next(project.glob("runs/*/leaderboard.json")).read_text())["rows"]
+        log = next(project.glob("runs/*/log.txt")).read_text()
     champion = [line for line in out.splitlines() if line.startswith("champion:")]
-    skipped = sorted({r["model"] for r in board if "skipped" in str(r.get("note", ""))})
+    skipped = sorted(
+        {
+            line.split(": skipped:")[0].split()[-1]
+            for line in log.splitlines()
+            if ": skipped:" in line
+        }
+    )
     result = {
         "series": args.series,
         "length": args.length,
@@ -88,7 +95,9 @@ def main() -> None:
         "champion": champion[0] if champion else None,
         "skipped": skipped,
         "tried": sorted({r["family"] for r in board if r.get("status") == "ok"}),
+        "best": [{k: r.get(k) for k in ("model", "mase_mean", "status")} for r in board[:5]],
     }
+    print(out)
     print(json.dumps(result, indent=2))
 
 

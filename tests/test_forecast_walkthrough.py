@@ -41,6 +41,8 @@ def test_readme_forecasting_section(tmp_path):
     out = result.stdout
     assert "test set: the last 8 stamp(s) of every series" in out
     assert "test mase of model version 1" in out and "bootstrap over 4 series" in out
+    assert (tmp_path / "macro" / "reports" / "explore" / "explore.html").exists()
+    assert "report:" in out or any((tmp_path / "macro" / "reports").rglob("report.html"))
     forecast = pd.read_csv(tmp_path / "forecast.csv", parse_dates=["date"])
     assert len(forecast) == 4 * 8 and forecast["date"].min() == pd.Timestamp("2009-10-01")
     assert {"value_lo_80", "value_hi_95"} <= set(forecast.columns)

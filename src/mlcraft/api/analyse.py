@@ -305,6 +305,7 @@ def _diagnose(
         categories={c: features[c] for c in project.schema.categorical},
         known=known,
         features=features,
+        settings=project.kind.family_options(cfg),
     )
 
 

@@ -174,6 +174,7 @@ class Anomaly(WithoutTarget):
         categories: dict[str, pd.Series] | None = None,
         known: pd.Series | None = None,
         features: pd.DataFrame | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         from mlcraft.core.analysis import anomalies
 

@@ -330,11 +330,13 @@ class ProblemKind:
         categories: dict[str, pd.Series] | None = None,
         known: pd.Series | None = None,
         features: pd.DataFrame | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The error analysis of out-of-fold raw output ``raw`` against the targets ``y`` (analyse);
         ``categories`` are the categorical features, for a breakdown of the errors by category;
         ``known`` a known labelling of a kind without a target (``--labels``), to score against;
-        ``features`` the rows' features (what a kind shows per group of rows, e.g. cluster profiles)."""
+        ``features`` the rows' features (what a kind shows per group of rows, e.g. cluster profiles);
+        ``settings`` this kind's settings (a forecast's series ids, time column and horizon)."""
         raise NotImplementedError
 
     def align_out_of_fold(

@@ -141,6 +141,7 @@ class Cluster(WithoutTarget):
         categories: dict[str, pd.Series] | None = None,
         known: pd.Series | None = None,
         features: pd.DataFrame | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         from mlcraft.core.analysis import clusters
 

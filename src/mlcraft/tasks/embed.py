@@ -178,6 +178,7 @@ class Embed(WithoutTarget):
         categories: dict[str, pd.Series] | None = None,
         known: pd.Series | None = None,
         features: pd.DataFrame | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         from mlcraft.core.analysis import embedding
 

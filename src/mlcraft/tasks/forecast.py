@@ -489,12 +489,14 @@ class Forecast(Regression):
         categories: dict[str, pd.Series] | None = None,
         known: pd.Series | None = None,
         features: pd.DataFrame | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The backtest error analysis of the rows the windows forecast (see
-        :func:`mlcraft.core.analysis.forecasting.forecast_diagnostics`). The series are named by
-        the fewest categorical features that hold each stamp once per series
+        :func:`mlcraft.core.analysis.forecasting.forecast_diagnostics`). The series, the time
+        column and the horizon are the project's (``settings``); without them the series are
+        named by the fewest categorical features that hold each stamp once per series
         (:func:`~mlcraft.core.analysis.forecasting.series_columns`), time by the datetime
-        feature; the horizon is read off the rows' MASE scales."""
+        feature, and the horizon is read off the rows' MASE scales."""
         from mlcraft.core.analysis import forecasting
 
         target = np.asarray(y, dtype=float).reshape(len(y), -1)
@@ -503,14 +505,22 @@ class Forecast(Regression):
         pred = np.asarray(raw, dtype=float)
         rows = np.isfinite(pred) & np.isfinite(values) & np.isfinite(scale)
         feats = features if features is not None else pd.DataFrame(index=range(len(values)))
+        s = settings or {}
         stamps = feats.select_dtypes(include=["datetime", "datetimetz"]).columns
-        ids = forecasting.series_columns(
-            feats, list(categories or ()), stamps[0] if len(stamps) else None
+        time = (
+            s.get("time")
+            if s.get("time") in feats.columns
+            else (stamps[0] if len(stamps) else None)
+        )
+        ids = (
+            tuple(s.get("series_id") or ())
+            if s.get("time") is not None
+            else forecasting.series_columns(feats, list(categories or ()), time)
         )
         keys = timeseries.series_keys(feats, tuple(ids)).to_numpy()
-        times = feats[stamps[0]].to_numpy() if len(stamps) else np.arange(len(values))
+        times = feats[time].to_numpy() if time is not None else np.arange(len(values))
         return forecasting.forecast_diagnostics(
-            values[rows], pred[rows], scale[rows], keys[rows], times[rows]
+            values[rows], pred[rows], scale[rows], keys[rows], times[rows], horizon=s.get("horizon")
         )
 
     def explore_extras(self, frame: pd.DataFrame, config: Any, notes: list[str]) -> dict | None:

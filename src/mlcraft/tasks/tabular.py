@@ -107,6 +107,7 @@ class Regression(_Table):
         categories: dict[str, pd.Series] | None = None,
         known: pd.Series | None = None,
         features: pd.DataFrame | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         return diagnostics.regression_diagnostics(y, raw, categories)
 
@@ -185,6 +186,7 @@ class _Classes(_Table):
         categories: dict[str, pd.Series] | None = None,
         known: pd.Series | None = None,
         features: pd.DataFrame | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         positive = str(positive_class) if self.has_positive_class else None
         return diagnostics.classification_diagnostics(y, raw, classes or [], positive, threshold)
