@@ -252,6 +252,17 @@ def test_served_forecasts_equal_predict_and_retrain_moves_the_test_horizon(tmp_p
     assert answer.status_code == 200
     assert answer.json()["predictions"] == pytest.approx(expected.y.tolist())
     assert unknown.status_code == 422 and "no history" in unknown.json()["detail"]
+    # a request that brings the series' latest values is answered from them (nothing is stored)
+    first = panel(n_series=8, length=37).groupby("shop").tail(1).iloc[:2]
+    later = pd.DataFrame({"shop": first.shop, "when": ["2018-02-01"] * 2})
+    with TestClient(create_app(ServeSettings(str(project.path), log=False))) as client:
+        extended = client.post(
+            "/predict", json={"records": [*first.to_dict("records"), *later.to_dict("records")]}
+        )
+    assert extended.status_code == 200, extended.text
+    again = project.forecast(history=first)
+    want = again[again.when == pd.Timestamp("2018-02-01")].set_index("shop").y.loc[first.shop]
+    assert extended.json()["predictions"] == pytest.approx(want.tolist())
     # the actuals arrive: monitor scores the served forecasts by MASE against each series' scale
     newer = panel(n_series=8, length=40).groupby("shop").tail(4).reset_index(drop=True)
     labels = newer.assign(request_id=answer.json()["request_id"], row=range(len(newer)))

@@ -25,7 +25,7 @@ from mlcraft.exceptions import ConfigError, DataError
 if TYPE_CHECKING:
     from mlcraft.api.project import Project
 
-__all__ = ["forecast", "write_forecast", "read_history"]
+__all__ = ["forecast", "write_forecast", "read_history", "with_recent_history"]
 
 
 def _history(project: Project, history: str | os.PathLike[str] | pd.DataFrame | None):
@@ -75,6 +75,49 @@ def read_history(model: Any, frame: pd.DataFrame) -> np.ndarray:
     values = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float)
     model.kind.before_scoring(model.pipeline, known, values)
     return values
+
+
+def with_recent_history(model: Any, stored: pd.DataFrame, recent: pd.DataFrame, where: str) -> Any:
+    """A copy of a saved forecaster that reads, for the series in ``recent`` (rows with a
+    value: a request's recent history), their stored rows extended by those (which win on a
+    shared stamp); the model itself is untouched. Used by ``serve``'s ``/predict``."""
+    import copy
+
+    cfg_time = _time_column(model)
+    series_id = _series_columns(model)
+    keys = timeseries.series_keys(recent, series_id)
+    stored = stored[timeseries.series_keys(stored, series_id).isin(set(keys)).to_numpy()]
+    combined = pd.concat([stored, recent.reindex(columns=stored.columns)], ignore_index=True)
+    stamps = timeseries.parse_time(combined[cfg_time], cfg_time, where)
+    combined = combined.assign(**{cfg_time: stamps})
+    both = timeseries.series_keys(combined, series_id)
+    combined = combined[~pd.DataFrame({"k": both, "t": stamps}).duplicated(keep="last").to_numpy()]
+    regular = timeseries.regularise(
+        combined,
+        time=cfg_time,
+        series_id=series_id,
+        target=model.schema.target,
+        frequency=_adapter(model).freq,
+        where=where,
+    )
+    copied = copy.copy(model)
+    copied.pipeline = copy.deepcopy(model.pipeline)
+    read_history(copied, regular.frame)
+    return copied
+
+
+def _adapter(model: Any) -> Any:
+    from mlcraft.tasks.forecast import adapters_in
+
+    return adapters_in(model.pipeline)[0]
+
+
+def _time_column(model: Any) -> str:
+    return str(_adapter(model).time)
+
+
+def _series_columns(model: Any) -> tuple[str, ...]:
+    return tuple(_adapter(model).series_id or ())
 
 
 def _future_rows(frame: pd.DataFrame, cfg: Any) -> pd.DataFrame:

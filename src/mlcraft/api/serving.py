@@ -223,6 +223,12 @@ class ModelService:
 
         A few plainly typed records are checked without pandas (``Schema.coerce_records``)."""
         loaded = self.current
+        if loaded.model.kind.forecasts and any(
+            r.get(loaded.model.target) is not None for r in records if isinstance(r, dict)
+        ):  # a forecast request that brings recent values: answered by a copy reading them
+            return self._prepare(
+                _records_frame(records), records, "request", lambda i: f"record {i}", loaded
+            )
         fast = loaded.model.schema.coerce_records(records)
         if fast is not None:
             return Prepared(loaded, None, records, *fast)
@@ -239,6 +245,16 @@ class ModelService:
         loaded = (
             loaded or self.current
         )  # one model for the whole request, even if a reload swaps it meanwhile
+        target = loaded.model.target
+        if loaded.model.kind.forecasts and target in frame.columns and frame[target].notna().any():
+            from mlcraft.api.forecast import with_recent_history
+
+            recent = frame[target].notna().to_numpy()
+            model = with_recent_history(loaded.model, self.project.dataset(), frame[recent], where)
+            loaded = LoadedModel(loaded.version, model, loaded.meta, loaded.loaded_at)
+            frame = frame[~recent].reset_index(drop=True)
+            if records is not None:
+                records = [r for r, keep in zip(records, ~recent) if keep]
         features, notes = loaded.model.schema.coerce(frame, where=where, line_of=line_of)
         return Prepared(loaded, frame, records, features, notes)
 

@@ -39,6 +39,7 @@ __all__ = [
     "seasonal_scale",
     "conformal_intervals",
     "weighted_quantile_loss",
+    "adapters_in",
 ]
 
 SCALE = "__scale__"  # the second column of the engine's target: each scored row's MASE scale
@@ -132,16 +133,16 @@ def _check_country(country: str) -> None:
         ) from None
 
 
-def _adapters(model: Any) -> list[Any]:
+def adapters_in(model: Any) -> list[Any]:
     """The row adapters of panel models inside a fitted model (anything with ``update_history``,
     through pipelines' steps and ensembles' members)."""
     if hasattr(model, "update_history"):
         return [model]
     found: list[Any] = []
     for _, step in getattr(model, "steps", None) or []:
-        found += _adapters(step)
+        found += adapters_in(step)
     for member in getattr(model, "members", None) or []:
-        found += _adapters(member)
+        found += adapters_in(member)
     return found
 
 
@@ -399,13 +400,13 @@ class Forecast(Regression):
 
     def before_scoring(self, model: Any, features: pd.DataFrame, values: np.ndarray) -> None:
         """Every panel model inside ``model`` forecasts from these histories from now on."""
-        for adapter in _adapters(model):
+        for adapter in adapters_in(model):
             adapter.update_history(features, values)
 
     def live_target(self, labels: np.ndarray, inputs: list[dict[str, Any]], model: Any) -> Any:
         """The labels and each row's MASE scale, from its series' history in the model (NaN for
         a series the model has no history of: not scored)."""
-        adapters = _adapters(model)
+        adapters = adapters_in(model)
         if not adapters or not inputs:
             return labels
         first = adapters[0]
