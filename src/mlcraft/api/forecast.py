@@ -233,9 +233,10 @@ def _native(model, features, out, point, levels, cfg, notes) -> tuple[pd.DataFra
     """The champion's own intervals (``--intervals native``): a single statistical model's
     quantiles or a network's MC-dropout quantiles."""
     steps = getattr(model.pipeline, "steps", None) or []
-    final = steps[-1][1] if steps else None
+    final: Any = steps[-1][1] if steps else None
     asked = list(levels) if levels is not None else [80, 95]
-    bands = final.native_intervals(features, asked) if hasattr(final, "native_intervals") else None
+    native = getattr(final, "native_intervals", None)
+    bands = native(features, asked) if native is not None else None
     if bands is None:
         raise ConfigError(
             f"--intervals native: the champion ({model.family}) has no intervals of its own (a statistical model or a network with dropout has); use --intervals conformal"

@@ -268,7 +268,7 @@ def _combine(project: Project, data, encoding: str | None) -> _NewData:
     kind = get_kind(cfg.task)
     regrown = kind.regrow(
         pd.concat([old, frame], ignore_index=True),
-        cfg.target,
+        str(cfg.target),  # retrain has refused a kind without one
         kind.family_options(cfg),
         where=table.source,
     )  # a kind whose test rows move with the data (a forecast's last horizon)

@@ -63,6 +63,13 @@ class PanelForecaster(RegressorMixin, BaseEstimator):
         ``holidays`` package) becomes a covariate known in the future, ``holidays``.
     """
 
+    # learned state (set by fit): the series seen, and per series its values, stamps and
+    # covariate rows
+    series_: list[str]
+    histories_: dict[str, np.ndarray]
+    stamps_: dict[str, pd.DatetimeIndex]
+    rows_: dict[str, pd.DataFrame]
+
     def __init__(
         self,
         model: Any = None,
