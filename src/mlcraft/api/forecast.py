@@ -33,38 +33,27 @@ def _history(project: Project, history: str | os.PathLike[str] | pd.DataFrame | 
     on the series' regular grid; and notes on what was added."""
     cfg = project.config
     frame = project.dataset()
-    notes: list[str] = []
-    if history is not None:
-        table = load_table(history, encoding=None)
-        missing = [c for c in frame.columns if c not in table.frame.columns]
-        if missing:
-            raise ConfigError(
-                f"{table.source}: --history needs the training data's columns; missing {', '.join(map(repr, missing))}"
-            )
-        new = timeseries.regularise(
-            table.frame[list(frame.columns)],
-            time=str(cfg.time),
-            series_id=tuple(cfg.series_id or ()),
-            target=cfg.target,
-            frequency=cfg.frequency,
-            where=table.source,
-            line_of=table.line_of,
-        ).frame
-        frame = pd.concat([frame, new], ignore_index=True)
-        keys = timeseries.series_keys(frame, tuple(cfg.series_id or ()))
-        frame = frame[~pd.DataFrame({"k": keys, "t": frame[cfg.time]}).duplicated(keep="last")]
-        regular = timeseries.regularise(
-            frame,
-            time=str(cfg.time),
-            series_id=tuple(cfg.series_id or ()),
-            target=cfg.target,
-            frequency=cfg.frequency,
-            where=table.source,
+    if history is None:
+        return frame, []
+    table = load_table(history, encoding=None)
+    missing = [c for c in frame.columns if c not in table.frame.columns]
+    if missing:
+        raise ConfigError(
+            f"{table.source}: --history needs the training data's columns; missing {', '.join(map(repr, missing))}"
         )
-        frame = regular.frame
-        notes.append(f"{len(new):,} row(s) of history from {table.source}")
-        notes += regular.notes[1:]
-    return frame, notes
+    regular = timeseries.extend(
+        frame,
+        table.frame[list(frame.columns)],
+        time=str(cfg.time),
+        series_id=tuple(cfg.series_id or ()),
+        target=str(cfg.target),
+        frequency=str(cfg.frequency),
+        where=table.source,
+        line_of=table.line_of,
+    )
+    return regular.frame, [
+        f"{len(table.frame):,} row(s) of history from {table.source}"
+    ] + regular.notes[1:]
 
 
 def read_history(model: Any, frame: pd.DataFrame) -> np.ndarray:
@@ -83,21 +72,20 @@ def with_recent_history(model: Any, stored: pd.DataFrame, recent: pd.DataFrame, 
     shared stamp); the model itself is untouched. Used by ``serve``'s ``/predict``."""
     import copy
 
-    cfg_time = _time_column(model)
-    series_id = _series_columns(model)
-    keys = timeseries.series_keys(recent, series_id)
-    stored = stored[timeseries.series_keys(stored, series_id).isin(set(keys)).to_numpy()]
-    combined = pd.concat([stored, recent.reindex(columns=stored.columns)], ignore_index=True)
-    stamps = timeseries.parse_time(combined[cfg_time], cfg_time, where)
-    combined = combined.assign(**{cfg_time: stamps})
-    both = timeseries.series_keys(combined, series_id)
-    combined = combined[~pd.DataFrame({"k": both, "t": stamps}).duplicated(keep="last").to_numpy()]
-    regular = timeseries.regularise(
-        combined,
-        time=cfg_time,
+    from mlcraft.tasks.forecast import adapters_in
+
+    adapter = adapters_in(model.pipeline)[0]
+    series_id = tuple(adapter.series_id or ())
+    mine = timeseries.series_keys(stored, series_id).isin(
+        set(timeseries.series_keys(recent, series_id))
+    )
+    regular = timeseries.extend(
+        stored[mine.to_numpy()],
+        recent,
+        time=str(adapter.time),
         series_id=series_id,
         target=model.schema.target,
-        frequency=_adapter(model).freq,
+        frequency=str(adapter.freq),
         where=where,
     )
     copied = copy.copy(model)
@@ -106,31 +94,18 @@ def with_recent_history(model: Any, stored: pd.DataFrame, recent: pd.DataFrame, 
     return copied
 
 
-def _adapter(model: Any) -> Any:
-    from mlcraft.tasks.forecast import adapters_in
-
-    return adapters_in(model.pipeline)[0]
-
-
-def _time_column(model: Any) -> str:
-    return str(_adapter(model).time)
-
-
-def _series_columns(model: Any) -> tuple[str, ...]:
-    return tuple(_adapter(model).series_id or ())
-
-
 def _future_rows(frame: pd.DataFrame, cfg: Any) -> pd.DataFrame:
-    """The next ``horizon`` stamps of every series; other columns carried from its last row."""
+    """The next ``horizon`` stamps of every series (one grid of the frequency for all); the other
+    columns carried from the series' last row."""
+    h = int(cfg.horizon)
     keys = timeseries.series_keys(frame, tuple(cfg.series_id or ()))
-    last = frame.groupby(keys, sort=False).tail(1)
-    rows = []
-    for _, row in last.iterrows():
-        stamps = pd.date_range(row[cfg.time], periods=int(cfg.horizon) + 1, freq=cfg.frequency)[1:]
-        block = pd.DataFrame([row] * len(stamps)).reset_index(drop=True)
-        block[cfg.time] = stamps
-        rows.append(block)
-    out = pd.concat(rows, ignore_index=True)
+    last = frame.groupby(keys, sort=False).tail(1).reset_index(drop=True)
+    lasts = pd.DatetimeIndex(last[cfg.time])
+    span = len(pd.date_range(lasts.min(), lasts.max(), freq=cfg.frequency))
+    grid = pd.date_range(lasts.min(), periods=span + h, freq=cfg.frequency)
+    at = np.repeat(grid.get_indexer(lasts), h) + np.tile(np.arange(1, h + 1), len(last))
+    out = last.loc[last.index.repeat(h)].reset_index(drop=True)
+    out[cfg.time] = grid[at]
     out[cfg.target] = np.nan
     return out
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from mlcraft.exceptions import DataError
 
-__all__ = ["Regular", "regularise", "season_of", "series_keys", "position_in_series"]
+__all__ = ["Regular", "regularise", "extend", "season_of", "series_keys", "position_in_series"]
 
 # the season (values per cycle) of each pandas frequency's base unit
 _SEASONS = {
@@ -224,3 +224,33 @@ def _fill(
     for c in series_id:
         full[c] = block[c].iloc[0]
     return full.reset_index()[list(block.columns)]
+
+
+def extend(
+    stored: pd.DataFrame,
+    newer: pd.DataFrame,
+    *,
+    time: str,
+    series_id: tuple[str, ...],
+    target: str,
+    frequency: str,
+    where: str,
+    line_of: Callable[[int], str] | None = None,
+) -> Regular:
+    """``stored`` rows followed by ``newer`` ones (checked: stamps parsed, one per series and
+    stamp), the newer winning on a shared stamp, on the series' regular grid."""
+    newer = regularise(
+        newer,
+        time=time,
+        series_id=series_id,
+        target=target,
+        frequency=frequency,
+        where=where,
+        line_of=line_of,
+    ).frame
+    both = pd.concat([stored, newer.reindex(columns=stored.columns)], ignore_index=True)
+    keys = series_keys(both, series_id)
+    both = both[~pd.DataFrame({"k": keys, "t": both[time]}).duplicated(keep="last").to_numpy()]
+    return regularise(
+        both, time=time, series_id=series_id, target=target, frequency=frequency, where=where
+    )
