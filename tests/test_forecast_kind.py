@@ -118,6 +118,12 @@ def test_fixed_trials_reproduce_and_history_extends(tmp_path):
     assert list(out.columns) == ["shop", "when", "y", "y_lo_80", "y_hi_80", "y_lo_95", "y_hi_95"]
     assert len(out) == 3 * H and out["when"].min() == pd.Timestamp("2018-01-01")
     assert ((out.y_lo_95 <= out.y_lo_80) & (out.y_lo_80 <= out.y) & (out.y <= out.y_hi_80)).all()
+    with pytest.raises(ConfigError, match="without covariates known in the future"):
+        project.forecast(future_covariates=out)
+    with pytest.raises(ConfigError, match="whole percents between 1 and 99"):
+        project.forecast(levels=[0])
+    wide = project.forecast(levels=[50, 99])
+    assert (wide.y_hi_99 >= wide.y_hi_50).all()
     evaluation = project.evaluate()
     assert evaluation.metric == "mase" and 0 < evaluation.value < 2
     newer = panel(length=38).groupby("shop").tail(2)  # two more months per series

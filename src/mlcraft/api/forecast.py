@@ -115,6 +115,10 @@ def _with_future_covariates(future: pd.DataFrame, given: Any, cfg: Any) -> pd.Da
     series ids, the time column and the ``--known`` columns for every stamp of the horizon)."""
     known = list(cfg.known or ())
     if not known:
+        if given is not None:
+            raise ConfigError(
+                "--future-covariates: this project was trained without covariates known in the future (--known); leave it out, or train with --known COL"
+            )
         return future
     if given is None:
         raise ConfigError(
