@@ -182,8 +182,12 @@ def regularise(
         raise DataError(
             f"--frequency {freq!r} is not a pandas frequency alias; use one of D, W, MS, QS, YS, h"
         ) from None
+    gappy = _series_with_gaps(frame[time], keys, freq)
     filled, parts, touched = 0, [], 0
-    for _, block in frame.groupby(keys, sort=False):
+    for key, block in frame.groupby(keys, sort=False):
+        if gappy is not None and key not in gappy:  # on the grid, no gap: as it is
+            parts.append(block)
+            continue
         grid = pd.date_range(block[time].iloc[0], block[time].iloc[-1], freq=freq)
         off_grid = ~block[time].isin(grid)
         if off_grid.any():
@@ -204,6 +208,20 @@ def regularise(
             "interpolated linearly between its neighbours, covariates carried forward"
         )
     return Regular(out, freq, season, notes, filled)
+
+
+def _series_with_gaps(stamps: pd.Series, keys: pd.Series, freq: str) -> set[str] | None:
+    """The series with missing stamps, found on one grid of ``freq`` for all rows at once; None
+    when some stamp is off that grid (each series is then checked on its own grid)."""
+    if not len(stamps):
+        return set()
+    grid = pd.date_range(stamps.min(), stamps.max(), freq=freq)
+    pos = pd.Series(grid.get_indexer(pd.DatetimeIndex(stamps)), index=stamps.index)
+    if (pos < 0).any():
+        return None
+    by = pos.groupby(keys.to_numpy(), sort=False)
+    span = by.max() - by.min() + 1
+    return set(span.index[(span > by.size()).to_numpy()])
 
 
 def _fill(
