@@ -133,6 +133,33 @@ def _check_country(country: str) -> None:
         ) from None
 
 
+def _checked_settings(
+    frame: pd.DataFrame, target: str, settings: dict[str, Any], where: str
+) -> tuple[str, tuple[str, ...], tuple[str, ...], int]:
+    """(time, series ids, known covariates, horizon), refused in one line where they do not fit."""
+    time, horizon = settings.get("time"), settings.get("horizon")
+    series_id = tuple(settings.get("series_id") or ())
+    if time is None:
+        raise ConfigError("--task forecast needs the time column: --time COL")
+    if horizon is None:
+        raise ConfigError("--task forecast needs how far to forecast: --horizon H (time steps)")
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+        raise ConfigError(f"--horizon {horizon!r}: give a whole number of time steps, at least 1")
+    known = tuple(settings.get("known") or ())
+    for col in (time, *series_id, *known):
+        if col not in frame.columns:
+            raise DataError(f"{where}: column {col!r} (--time / --series-id / --known) not found")
+        if col == target:
+            raise ConfigError(
+                f"{col!r} is the target; it cannot also be --time, --series-id or --known"
+            )
+    if set(known) & {time, *series_id}:
+        raise ConfigError("--known names covariates, not the time or series-id columns")
+    if settings.get("country") is not None:
+        _check_country(settings["country"])
+    return str(time), series_id, known, int(horizon)
+
+
 def adapters_in(model: Any) -> list[Any]:
     """The row adapters of panel models inside a fitted model (anything with ``update_history``,
     through pipelines' steps and ensembles' members)."""
@@ -188,31 +215,7 @@ class Forecast(Regression):
         line_of: Any = None,
     ) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
         """Check the settings, put the series on a regular grid and drop the ones too short."""
-        time, horizon = settings.get("time"), settings.get("horizon")
-        series_id = tuple(settings.get("series_id") or ())
-        if time is None:
-            raise ConfigError("--task forecast needs the time column: --time COL")
-        if horizon is None:
-            raise ConfigError("--task forecast needs how far to forecast: --horizon H (time steps)")
-        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-            raise ConfigError(
-                f"--horizon {horizon!r}: give a whole number of time steps, at least 1"
-            )
-        known = tuple(settings.get("known") or ())
-        for col in (time, *series_id, *known):
-            if col not in frame.columns:
-                raise DataError(
-                    f"{where}: column {col!r} (--time / --series-id / --known) not found"
-                )
-            if col == target:
-                raise ConfigError(
-                    f"{col!r} is the target; it cannot also be --time, --series-id or --known"
-                )
-        if set(known) & {time, *series_id}:
-            raise ConfigError("--known names covariates, not the time or series-id columns")
-        country = settings.get("country")
-        if country is not None:
-            _check_country(country)
+        time, series_id, known, horizon = _checked_settings(frame, target, settings, where)
         regular = timeseries.regularise(
             frame,
             time=time,
