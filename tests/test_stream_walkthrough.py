@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -42,3 +43,15 @@ def test_readme_streaming_section(tmp_path):
     assert out.count("learnt incrementally from all 160,051 training rows") == 2
     coords = pd.read_parquet(tmp_path / "coords.parquet")
     assert len(coords) == 200_000 and coords.shape[1] >= 5
+    # the report says what was streamed, as train did
+    report = subprocess.run(
+        ["mlcraft", "report", "--project", "pca-big"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert report.returncode == 0, report.stderr[-2000:]
+    notes = json.loads((tmp_path / "pca-big" / "reports" / "report.json").read_text())["notes"]
+    assert any("learnt incrementally from all 160,051 training rows" in n for n in notes)

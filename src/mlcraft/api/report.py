@@ -262,7 +262,7 @@ def run_report(project: Project, *, out: str | os.PathLike[str] | None = None) -
     from mlcraft.reports import write_page
 
     version, meta, run = champion_run(project)
-    notes: list[str] = []
+    notes: list[str] = run.streamed_notes()  # data larger than memory: what was streamed
     chosen, board = run.chosen(), run.board_rows()
     explore = _fresh_explore(project, notes)
     analysis = _fresh_analysis(project, version, chosen["model"], run.run_id, notes)

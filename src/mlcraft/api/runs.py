@@ -80,6 +80,11 @@ class RunFiles:
             }
         return metric, scores
 
+    def streamed_notes(self) -> list[str]:
+        """What a run on data larger than memory said about what it streamed (else nothing)."""
+        path = self.path / "streamed.json"
+        return list(atomic.read_json(path).get("notes", [])) if path.exists() else []
+
     def oof(self) -> pd.DataFrame:
         return pd.read_parquet(self._read("oof.parquet"))
 
@@ -87,7 +92,8 @@ class RunFiles:
         """Model names that have out-of-fold predictions, in column order."""
         names: list[str] = []
         for col in map(str, oof.columns):
-            if col in _RESERVED or col == self.target:
+            if col in _RESERVED or col == self.target or col.startswith("__"):
+                # the run's own columns, and what a kind scores with (a forecast's __scale__)
                 continue
             name = col.split(PROBA, 1)[0] if PROBA in col else col
             if name not in names:
