@@ -33,6 +33,27 @@ def titanic_csv() -> Path:
     return shared_file("titanic.csv")
 
 
+def readme_block(heading: str) -> str:
+    """The first ```bash block under a README heading (the walk-through tests run it as written)."""
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    return re.search(r"```bash\n(.*?)```", text[text.index(heading) :], re.S).group(1)
+
+
+def run_script(script: str, cwd: Path, env: dict[str, str], timeout: float = 600):
+    """``script`` in bash with ``-euo pipefail`` (a README block), the venv's commands first on PATH."""
+    env = {**env, "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}"}
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def run_cli(
     *args: str, cwd: Path | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess:

@@ -3,40 +3,21 @@
 from __future__ import annotations
 
 import os
-import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import readme_block, run_script
+
 pytestmark = pytest.mark.slow
-
-
-def section() -> str:
-    text = (ROOT / "README.md").read_text()
-    part = text[text.index("## Forecasting time series") :]
-    return re.search(r"```bash\n(.*?)```", part, re.S).group(1)
 
 
 def test_readme_forecasting_section(tmp_path):
     pytest.importorskip("statsforecast")
-    script = section().replace("--time-limit 30", "--time-limit 20")
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "MLCRAFT_N_JOBS": "2",
-    }
-    result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    script = readme_block("## Forecasting time series").replace(
+        "--time-limit 30", "--time-limit 20"
     )
+    result = run_script(script, tmp_path, {**os.environ, "MLCRAFT_N_JOBS": "2"}, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert "test set: the last 8 stamp(s) of every series" in out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -12,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from conftest import readme_block
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
 def walkthrough() -> str:
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("## Launch, monitor and maintain") :]
-    return re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    return readme_block("## Launch, monitor and maintain")
 
 
 def test_readme_walkthrough_serve_predict_monitor_retrain_rollback(tmp_path, housing_csv):

@@ -4,36 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import readme_block, run_script
+
 pytestmark = pytest.mark.slow
 
 
-def section() -> str:
-    text = (ROOT / "README.md").read_text()
-    part = text[text.index("## Data larger than memory") :]
-    return re.search(r"```bash\n(.*?)```", part, re.S).group(1)
-
-
 def test_readme_streaming_section(tmp_path):
-    script = section().replace("--time-limit 30", "--time-limit 15")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    env.pop("MLCRAFT_IN_MEMORY_LIMIT", None)
-    result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=400,
+    script = readme_block("## Data larger than memory").replace(
+        "--time-limit 30", "--time-limit 15"
     )
+    env = {k: v for k, v in os.environ.items() if k != "MLCRAFT_IN_MEMORY_LIMIT"}
+    result = run_script(script, tmp_path, env, timeout=400)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert (
@@ -43,15 +28,7 @@ def test_readme_streaming_section(tmp_path):
     assert out.count("learnt incrementally from all 160,051 training rows") == 2
     coords = pd.read_parquet(tmp_path / "coords.parquet")
     assert len(coords) == 200_000 and coords.shape[1] >= 5
-    # the report says what was streamed, as train did
-    report = subprocess.run(
-        ["mlcraft", "report", "--project", "pca-big"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    report = run_script("mlcraft report --project pca-big", tmp_path, env, timeout=300)
     assert report.returncode == 0, report.stderr[-2000:]
     notes = json.loads((tmp_path / "pca-big" / "reports" / "report.json").read_text())["notes"]
     assert any("learnt incrementally from all 160,051 training rows" in n for n in notes)

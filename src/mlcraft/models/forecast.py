@@ -15,12 +15,52 @@ a panel model into the estimator the engine fits on rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-__all__ = ["PanelBaseline", "PanelInputs", "BASELINES"]
+from mlcraft.exceptions import DataError
+
+__all__ = ["PanelBaseline", "PanelInputs", "BASELINES", "check_series"]
+
+
+def check_series(series: Any, what: str, *, min_length: int = 1) -> list[np.ndarray]:
+    """The panel protocol's series checked: a list of 1-D arrays of finite numbers, each at least
+    ``min_length`` long (a ``DataError`` names the series and the position otherwise).
+
+    >>> [len(s) for s in check_series([[1, 2], [3.0]], "series")]
+    [2, 1]
+    """
+    if isinstance(series, np.ndarray) and series.ndim == 1:
+        raise DataError(f"{what} must be a list of 1-D arrays (one per series), got one 1-D array")
+    try:
+        items = list(series)
+    except TypeError:
+        raise DataError(
+            f"{what} must be a list of 1-D arrays (one per series), got {type(series).__name__}"
+        ) from None
+    if not items:
+        raise DataError(f"{what} is empty: give at least one series")
+    out = []
+    for i, s in enumerate(items):
+        try:
+            a = np.asarray(s, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"{what}[{i}] holds values that are not numbers") from None
+        if a.ndim != 1:
+            raise DataError(f"{what}[{i}] has shape {a.shape}: each series must be 1-D")
+        if len(a) < min_length:
+            raise DataError(f"{what}[{i}] is empty: each series needs at least one value")
+        bad = np.flatnonzero(~np.isfinite(a))
+        if bad.size:
+            raise DataError(
+                f"{what}[{i}] has a missing or infinite value at position {int(bad[0])} "
+                f"({bad.size} in all): fill or drop them before forecasting"
+            )
+        out.append(a)
+    return out
 
 
 @dataclass

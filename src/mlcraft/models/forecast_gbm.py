@@ -51,6 +51,7 @@ from sklearn.base import BaseEstimator
 
 from mlcraft.core.fit.family import Choice, Dimension, Float, Int, time_left
 from mlcraft.exceptions import ConfigError, DataError, NotFittedError
+from mlcraft.models.forecast import check_series
 
 __all__ = ["GlobalBoosting", "SEARCH_SPACE", "STRATEGIES", "NORMALISE", "seconds"]
 
@@ -185,20 +186,6 @@ def _stacked(frames: list[pd.DataFrame], cols: list[str], cats: dict) -> list[np
         return [np.empty((len(f), 0)) for f in frames]
     big = _encode(pd.concat([f[cols] for f in frames], ignore_index=True), cols, cats)
     return np.split(big, np.cumsum([len(f) for f in frames])[:-1])
-
-
-def _check_series(series: Any, what: str) -> list[np.ndarray]:
-    if isinstance(series, np.ndarray) and series.ndim == 1:
-        raise DataError(f"{what} must be a list of 1-D arrays (one per series), got one 1-D array")
-    items = [np.asarray(s, dtype=np.float64) for s in series]
-    if not items:
-        raise DataError(f"{what} is empty: give at least one series")
-    for i, a in enumerate(items):
-        if a.ndim != 1 or len(a) == 0 or not np.isfinite(a).all():
-            raise DataError(
-                f"{what}[{i}] must be a non-empty 1-D array of finite numbers: fill gaps first"
-            )
-    return items
 
 
 class _StopAtDeadline:
@@ -448,7 +435,7 @@ class GlobalBoosting(BaseEstimator):
     ) -> GlobalBoosting:
         """Train on every origin of every series (``inputs``: stamps and covariates, optional)."""
         self._check_settings(horizon, season)
-        data = _check_series(series, "series")
+        data = check_series(series, "series")
         self.horizon_, self.season_ = int(horizon), int(season)
         wanted = self.lags if self.lags is not None else max(2 * self.season_, MIN_LAGS)
         self.lags_ = int(max(1, min(wanted, max(len(y) for y in data) - 1)))
@@ -496,7 +483,7 @@ class GlobalBoosting(BaseEstimator):
             raise NotFittedError("this GlobalBoosting is not fitted yet: call fit first")
         if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
             raise ConfigError(f"horizon must be a whole number of steps >= 1, got {horizon!r}")
-        data = _check_series(histories, "histories")
+        data = check_series(histories, "histories")
         side = self._side(data, inputs, int(horizon))
         n_hist = np.array([len(y) for y in data])
         fut = {

@@ -43,7 +43,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from mlcraft.core.fit.family import Choice, Dimension, time_left
-from mlcraft.exceptions import ConfigError, DataError, NotFittedError
+from mlcraft.exceptions import ConfigError, NotFittedError
+from mlcraft.models.forecast import check_series
 
 __all__ = ["StatsModel", "METHODS", "SEARCH_SPACES", "PER_SERIES_S", "seconds"]
 
@@ -124,22 +125,6 @@ def seconds(n_series: int, length: int, method: str = "auto_ets") -> float:
 
 def _key(y: np.ndarray) -> bytes:
     return hashlib.blake2b(np.ascontiguousarray(y).tobytes(), digest_size=16).digest()
-
-
-def _check(series: Any, what: str) -> list[np.ndarray]:
-    if isinstance(series, np.ndarray) and series.ndim == 1:
-        raise DataError(f"{what} must be a list of 1-D arrays (one per series), got one 1-D array")
-    items = [np.asarray(s, dtype=np.float64) for s in series]
-    if not items:
-        raise DataError(f"{what} is empty: give at least one series")
-    for i, a in enumerate(items):
-        if a.ndim != 1 or len(a) == 0:
-            raise DataError(f"{what}[{i}] must be a non-empty 1-D array, got shape {a.shape}")
-        if not np.isfinite(a).all():
-            raise DataError(
-                f"{what}[{i}] has missing or infinite values: fill them before forecasting"
-            )
-    return items
 
 
 def _naive(y: np.ndarray, horizon: int, levels: tuple[float, ...]) -> dict[str, np.ndarray]:
@@ -264,7 +249,7 @@ class StatsModel(BaseEstimator):
             raise ConfigError(f"horizon must be a whole number of steps >= 1, got {horizon!r}")
         if isinstance(season, bool) or not isinstance(season, (int, np.integer)) or season < 1:
             raise ConfigError(f"season must be a whole number >= 1, got {season!r}")
-        data = _check(series, "series")
+        data = check_series(series, "series")
         self.horizon_, self.season_ = int(horizon), int(season)
         self.forecasts_: dict[bytes, np.ndarray] = {}
         self.fallbacks_ = 0
@@ -285,7 +270,7 @@ class StatsModel(BaseEstimator):
         """
         if not hasattr(self, "forecasts_"):
             raise NotFittedError("this StatsModel is not fitted yet: call fit first")
-        data = _check(histories, "histories")
+        data = check_series(histories, "histories")
         rows = []
         for y in data:
             cached = self.forecasts_.get(_key(y)) if horizon <= self.horizon_ else None
@@ -306,7 +291,7 @@ class StatsModel(BaseEstimator):
         levels = tuple(float(v) for v in levels)
         if not all(0 < v < 100 for v in levels):
             raise ConfigError(f"levels must be percentages strictly between 0 and 100: {levels}")
-        outs = [self._one(y, horizon, levels)[0] for y in _check(histories, "histories")]
+        outs = [self._one(y, horizon, levels)[0] for y in check_series(histories, "histories")]
         return {
             v: (
                 np.vstack([o[f"lo-{v:g}"] for o in outs]),

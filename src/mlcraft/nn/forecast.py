@@ -43,6 +43,7 @@ from torch import nn
 
 from mlcraft.core.fit.family import time_left
 from mlcraft.exceptions import ConfigError, DataError, NotFittedError
+from mlcraft.models.forecast import check_series
 from mlcraft.nn.base import _seeded, _threads
 from mlcraft.nn.callbacks import Callback, EarlyStopping, History
 from mlcraft.nn.modules import count_parameters, dropout_layers
@@ -291,37 +292,6 @@ class _Deadline(Callback):
             self.trainer.stop(f"deadline: stopped after epoch {epoch}")
 
 
-def _check_series(series: Any, what: str, *, min_length: int = 1) -> list[np.ndarray]:
-    if isinstance(series, np.ndarray) and series.ndim == 1:
-        raise DataError(f"{what} must be a list of 1-D arrays (one per series), got one 1-D array")
-    try:
-        items = list(series)
-    except TypeError:
-        raise DataError(
-            f"{what} must be a list of 1-D arrays (one per series), got {type(series).__name__}"
-        ) from None
-    if not items:
-        raise DataError(f"{what} is empty: give at least one series")
-    out = []
-    for i, s in enumerate(items):
-        try:
-            a = np.asarray(s, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise DataError(f"{what}[{i}] holds values that are not numbers") from None
-        if a.ndim != 1:
-            raise DataError(f"{what}[{i}] has shape {a.shape}: each series must be 1-D")
-        if len(a) < min_length:
-            raise DataError(f"{what}[{i}] is empty: each series needs at least one value")
-        bad = np.flatnonzero(~np.isfinite(a))
-        if bad.size:
-            raise DataError(
-                f"{what}[{i}] has a missing or infinite value at position {int(bad[0])} "
-                f"({bad.size} in all): fill or drop them before forecasting"
-            )
-        out.append(a)
-    return out
-
-
 def _check_horizon(horizon: Any) -> int:
     if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
         raise ConfigError(f"horizon must be a whole number of steps >= 1, got {horizon!r}")
@@ -433,7 +403,7 @@ class NeuralForecaster(BaseEstimator):
         horizon = _check_horizon(horizon)
         if isinstance(season, bool) or not isinstance(season, (int, np.integer)) or season < 1:
             raise ConfigError(f"season must be a whole number >= 1, got {season!r}")
-        data = _check_series(series, "series")
+        data = check_series(series, "series")
         self.horizon_, self.season_ = horizon, int(season)
         self.window_ = max(int(self.window), int(season))
         train, valid = make_windows(data, self.window_, horizon, holdout=True)
@@ -527,7 +497,7 @@ class NeuralForecaster(BaseEstimator):
     def forecast(self, histories: list[np.ndarray], horizon: int, inputs: Any = None) -> np.ndarray:
         """The next ``horizon`` values of each series, shape ``(n_series, horizon)`` (dropout off)."""
         horizon = _check_horizon(horizon)
-        data = _check_series(histories, "histories")
+        data = check_series(histories, "histories")
         values, mask = self._last_windows(data)
         return self._roll(values, mask, horizon, mc=False)
 
@@ -541,7 +511,7 @@ class NeuralForecaster(BaseEstimator):
             raise ConfigError(f"n_samples must be a whole number >= 1, got {n_samples!r}")
         if n_samples < 1:
             raise ConfigError(f"n_samples must be a whole number >= 1, got {n_samples!r}")
-        data = _check_series(histories, "histories")
+        data = check_series(histories, "histories")
         if not dropout_layers(self._net(self._device())):
             warnings.warn(
                 "forecast_samples with dropout=0: every sample is the same forecast (set dropout > 0)",
