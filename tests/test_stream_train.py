@@ -120,3 +120,30 @@ def test_mini_batch_kmeans_keeps_the_k_of_the_sample(tmp_path, monkeypatch):
     assert any("minibatch_kmeans (the champion) learnt incrementally" in n for n in result.notes)
     labels = project.predict(pd.read_parquet(path)).iloc[:, 0].to_numpy()
     assert len(np.unique(labels)) == model.params["n_clusters"]
+
+
+def test_the_time_limit_ends_the_streamed_passes(streamed):
+    """A deadline already past: each pass stops after its first batch, and the notes say the
+    model learnt from those rows only (the time limit covers the streamed refit)."""
+    from mlcraft.core.data.stream import open_source
+    from mlcraft.core.fit.streamed import stream_refit
+
+    project, _, df, parts = streamed
+    model = project.load_model()
+    sample = project.schema.coerce(project.training_frame(), where="sample")[0]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(stream, "BATCH_ROWS", BATCH)
+        cut = stream_refit(
+            model,
+            sample,
+            open_source(parts),
+            config=project.config,
+            schema=project.schema,
+            families=["incremental_pca"],
+            deadline=0.0,
+        )
+    assert cut.streamed and 0 < cut.rows < len(training_rows(df))
+    assert any(
+        f"learnt incrementally from the first {cut.rows:,} training rows" in n for n in cut.notes
+    )
+    assert any("the time limit ended the pass" in n for n in cut.notes)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,13 @@ from mlcraft.config import env_n_jobs
 from mlcraft.core.fit.events import Callback
 from mlcraft.core.fit.scheduler import peak_memory_mb as peak_memory_mb_now
 from mlcraft.core.fit.search import Budget, CVResult
-from mlcraft.core.fit.trainer import Trainer, TrainingData, TrainOutcome, families_by_name
+from mlcraft.core.fit.trainer import (
+    SAVE_RESERVE_S,
+    Trainer,
+    TrainingData,
+    TrainOutcome,
+    families_by_name,
+)
 from mlcraft.core.fit.trainer import training_data as _training_data
 from mlcraft.core.predict.pipeline import FittedModel
 from mlcraft.exceptions import BudgetError, ConfigError
@@ -166,6 +173,8 @@ def run_training(
             n_jobs=n_jobs,
             callbacks=callbacks,
         )
+    if source is not None:  # the refit on the sample, then two passes over every row
+        trainer.refit_scale = 1.0 + 2.0 * source.rows / max(len(data.X), 1)
     run_id = ws.new_run_id()
     with atomic.atomic_dir(ws.run_dir(run_id)) as run_dir:
         if replay is None:
@@ -190,6 +199,9 @@ def run_training(
             config=cfg,
             schema=project.schema,
             families=list(trainer.families),
+            deadline=None
+            if budget.time_limit is None
+            else time.time() + budget.remaining() - SAVE_RESERVE_S,
         )
         outcome.model = streamed.model
         if chosen.model != sample_champion:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -81,10 +82,20 @@ def incremental_alternative(trainer: Any, run_dir: Path, champion: CVResult) -> 
 
 
 def _training_batches(
-    source: ParquetSource, config: ProjectConfig, schema: Schema, batch_rows: int
+    source: ParquetSource,
+    config: ProjectConfig,
+    schema: Schema,
+    batch_rows: int,
+    deadline: float | None = None,
+    cut: list[bool] | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """The checked features of every training row, batch by batch."""
-    for _, frame in source.batches(batch_rows):
+    """The checked features of every training row, batch by batch; after the first batch, none
+    once ``deadline`` (a ``time.time()``) has passed (``cut`` records that it did)."""
+    for n, (_, frame) in enumerate(source.batches(batch_rows)):
+        if n and deadline is not None and time.time() > deadline:
+            if cut is not None:
+                cut.append(True)
+            return
         keep = ~batch_is_test(frame, test_size=config.test_size, id_column=config.id_column)
         if not keep.any():
             continue
@@ -126,10 +137,13 @@ def _refit_scalers(prepare: Any, batches: Iterator[pd.DataFrame]) -> int:
 
 def _refit_estimator(
     estimator: Any, prepare: Any, batches: Iterator[pd.DataFrame], min_rows: int
-) -> None:
-    """Pass 2: ``partial_fit`` on each prepared batch (a short last batch joins the one before)."""
+) -> int:
+    """Pass 2: ``partial_fit`` on each prepared batch (a short last batch joins the one before);
+    returns the rows."""
     pending: np.ndarray | None = None
+    seen = 0
     for X in batches:
+        seen += len(X)
         prepared = _dense(prepare.transform(X))
         if pending is not None and len(prepared) < min_rows:
             pending = np.vstack([pending, prepared])
@@ -139,6 +153,7 @@ def _refit_estimator(
         pending = prepared
     if pending is not None:
         estimator.partial_fit(pending)
+    return seen
 
 
 def stream_refit(
@@ -150,10 +165,13 @@ def stream_refit(
     schema: Schema,
     families: Sequence[str],
     batch_rows: int | None = None,
+    deadline: float | None = None,
 ) -> StreamedFit:
     """Refit ``model`` (the champion, fitted on ``sample_X``) on every training row of ``source``
     when it learns incrementally; otherwise keep it. ``families``: those the search compared;
-    ``batch_rows``: rows per batch (default :data:`mlcraft.core.data.stream.BATCH_ROWS`)."""
+    ``batch_rows``: rows per batch (default :data:`mlcraft.core.data.stream.BATCH_ROWS`);
+    ``deadline``: the time limit's end (a ``time.time()``): each pass stops there (after at
+    least one batch) and the notes say how many rows the model learnt from."""
     batch_rows = stream.BATCH_ROWS if batch_rows is None else batch_rows
     sampled = [f for f in families if f != model.family]
     notes = [
@@ -169,7 +187,10 @@ def stream_refit(
     fitted = model.pipeline.steps[-1][1]
     pipeline = clone(model.pipeline)
     prepare = pipeline.steps[0][1].fit(sample_X)  # fill values and categories: from the sample
-    rows = _refit_scalers(prepare, _training_batches(source, config, schema, batch_rows))
+    cut: list[bool] = []
+    rows = _refit_scalers(
+        prepare, _training_batches(source, config, schema, batch_rows, deadline, cut)
+    )
     estimator = pipeline.steps[-1][1]
     if hasattr(fitted, "cluster_centers_") and "init" in estimator.get_params():
         estimator.set_params(init=fitted.cluster_centers_, n_init=1)  # k and start: the sample's
@@ -178,11 +199,23 @@ def stream_refit(
         int(getattr(estimator, "n_clusters", None) or 0),
         1,
     )
-    _refit_estimator(
-        estimator, prepare, _training_batches(source, config, schema, batch_rows), min_rows
+    rows = min(
+        rows,
+        _refit_estimator(
+            estimator,
+            prepare,
+            _training_batches(source, config, schema, batch_rows, deadline, cut),
+            min_rows,
+        ),
+    )
+    learnt = (
+        f"the first {rows:,} training rows of {source.describe()} (the time limit ended the pass; "
+        "a longer --time-limit lets it see every row)"
+        if cut
+        else f"all {rows:,} training rows of {source.describe()}"
     )
     notes.append(
-        f"{model.family} (the champion) learnt incrementally from all {rows:,} training rows of {source.describe()}, "
+        f"{model.family} (the champion) learnt incrementally from {learnt}, "
         f"in batches of {batch_rows:,} rows (scaling by partial_fit, then the model by partial_fit); "
         "missing-value fill and categories come from the sample"
     )

@@ -228,9 +228,13 @@ class Trainer:
         budget: Budget,
         n_jobs: int,
         callbacks: Iterable[Callback] = (),
+        refit_scale: float = 1.0,
     ):
         self.config, self.schema, self.data, self.families = config, schema, data, dict(families)
         self.budget, self.n_jobs, self.callbacks = budget, n_jobs, list(callbacks)
+        # how many times a refit on the search's rows the final fits cost (data larger than memory:
+        # the refit on the sample, then two passes over every row): the reserve grows with it
+        self.refit_scale = refit_scale
         self.task = config.task
 
     # -- building members ----------------------------------------------------------------------
@@ -457,7 +461,9 @@ class Trainer:
                 + stability_seconds(ok, data.scorer, task)
                 + ensemble_s
                 + SAVE_RESERVE_S
-                + RESERVE_MARGIN * max(refit_seconds(likely[len(ok)], n_jobs), coming)
+                + RESERVE_MARGIN
+                * self.refit_scale
+                * max(refit_seconds(likely[len(ok)], n_jobs), coming)
             )
             if (
                 not ok
