@@ -166,7 +166,7 @@ def forecast(
     Columns: the series ids, the time column, the target (the forecast), then
     ``<target>_lo_<level>`` and ``<target>_hi_<level>`` for each interval level.
     """
-    from mlcraft.tasks.forecast import seasonal_scale
+    from mlcraft.tasks.forecast import series_scales
 
     cfg = project.config
     if not getattr(project.kind, "forecasts", False):
@@ -181,14 +181,13 @@ def forecast(
     point = model.predict_raw(features)
     out = future[[*(cfg.series_id or ()), cfg.time]].copy()
     out[cfg.target] = point
-    keys = timeseries.series_keys(frame, tuple(cfg.series_id or ()))
-    scales = (
-        pd.Series(values)
-        .groupby(keys.to_numpy(), sort=False)
-        .apply(lambda v: seasonal_scale(v.to_numpy(), int(cfg.season or 1)))
+    series_id = tuple(cfg.series_id or ())
+    scales = series_scales(
+        values, timeseries.series_keys(frame, series_id).to_numpy(), int(cfg.season or 1)
     )
-    scale = timeseries.series_keys(future, tuple(cfg.series_id or ())).map(scales).to_numpy()
-    step = future.groupby(timeseries.series_keys(future, tuple(cfg.series_id or ()))).cumcount()
+    future_keys = timeseries.series_keys(future, series_id)
+    scale = future_keys.map(scales).to_numpy()
+    step = future.groupby(future_keys).cumcount()
     if method == "native":
         return _native(model, features, out, point, levels, cfg, notes)
     if method != "conformal":

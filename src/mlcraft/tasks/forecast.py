@@ -37,6 +37,7 @@ __all__ = [
     "MIN_HISTORY",
     "LEVELS",
     "seasonal_scale",
+    "series_scales",
     "conformal_intervals",
     "weighted_quantile_loss",
     "adapters_in",
@@ -196,6 +197,16 @@ def weighted_quantile_loss(
     return float(np.mean(losses))
 
 
+def series_scales(values: np.ndarray, keys: np.ndarray, season: int) -> pd.Series:
+    """Each series' :func:`seasonal_scale`, indexed by its key (``keys``: one per value).
+
+    >>> series_scales(np.array([1.0, 2.0, 5.0, 5.0]), np.array(["a", "a", "b", "b"]), 1).tolist()
+    [1.0, 1.0]
+    """
+    by = pd.Series(np.asarray(values, dtype=float)).groupby(np.asarray(keys), sort=False)
+    return by.apply(lambda v: seasonal_scale(v.to_numpy(), season))
+
+
 @register_kind
 class Forecast(Regression):
     name = "forecast"
@@ -329,8 +340,7 @@ class Forecast(Regression):
         scale = np.full(len(y), np.nan)
         season = int(settings["season"])
         for train, held in folds:
-            before = pd.Series(values[train]).groupby(keys.to_numpy()[train], sort=False)
-            scales = before.apply(lambda v: seasonal_scale(v.to_numpy(), season))
+            scales = series_scales(values[train], keys.to_numpy()[train], season)
             scale[held] = keys.iloc[held].map(scales).to_numpy(dtype=float)
         return pd.DataFrame({y.name: values, SCALE: scale})
 
@@ -345,12 +355,7 @@ class Forecast(Regression):
         y_train, train_features = training()
         series_id = tuple(settings.get("series_id") or ())
         train_keys = timeseries.series_keys(train_features, series_id).to_numpy()
-        season = int(settings["season"])
-        scales = (
-            pd.Series(y_train.to_numpy(dtype=float))
-            .groupby(train_keys, sort=False)
-            .apply(lambda v: seasonal_scale(v.to_numpy(), season))
-        )
+        scales = series_scales(y_train.to_numpy(dtype=float), train_keys, int(settings["season"]))
         keys = timeseries.series_keys(test_features, series_id)
         return pd.DataFrame(
             {
